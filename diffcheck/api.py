@@ -1,0 +1,112 @@
+"""The library face of diffcheck: ``check`` one expression, ``check_file`` a loss file.
+
+Nothing here prints. The pipeline runs one way: parse -> analyze (which calls the probe)
+-> surrogates -> :class:`~diffcheck.model.Report`.
+
+>>> report = check("abs(y - f)", wrt=["f"])
+>>> report.differentiable, report.findings[0].where
+(False, 'f - y = 0')
+>>> check("log(1 + exp(f))").smoothness
+'Cinf'
+>>> check("sigmod(f)").error.message
+"unknown function 'sigmod' (did you mean sigmoid?)"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from diffcheck.lossfile import LossLine, read_loss_lines
+from diffcheck.model import Report, ReportError
+from diffcheck.parser import ParseError, parse
+
+DEFAULT_SMOOTH_SCALE = 0.01
+
+
+class UnsupportedError(Exception):
+    """The analysis cannot decide; the report says so instead of guessing."""
+
+
+def check(
+    expr: str,
+    wrt: Sequence[str] | None = None,
+    *,
+    name: str | None = None,
+    source: str | None = None,
+    line: int | None = None,
+    smooth_scale: float = DEFAULT_SMOOTH_SCALE,
+) -> Report:
+    """Analyse one loss expression.
+
+    Parameters
+    ----------
+    expr:
+        The loss, in the input language of CONTRACT.md section 3.
+    wrt:
+        Variables to differentiate with respect to; the others are data. Default: all.
+    smooth_scale:
+        The largest error each smooth replacement of a primitive may make (default 0.01).
+    """
+    # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
+    from diffcheck.analyzer import analyze
+
+    report = Report(input=expr, name=name, source=source, line=line)
+    try:
+        parsed = parse(expr)
+    except ParseError as err:
+        report.error = ReportError(err.kind, err.message, err.column)
+        return report
+    report.expression = str(parsed.expr)
+    unknown = [v for v in (wrt or []) if v not in parsed.variables]
+    wrt_names = list(wrt) if wrt else list(parsed.variables)
+    report.wrt = [v for v in wrt_names if v not in unknown]
+    try:
+        analyze(parsed, report, smooth_scale=smooth_scale)
+    except UnsupportedError as err:
+        report.error = ReportError("unsupported", str(err))
+        report.differentiable = None
+    except RecursionError:
+        report.error = ReportError("limit", "expression too deeply nested to analyse")
+        report.differentiable = None
+    except MemoryError:
+        report.error = ReportError("limit", "analysis ran out of memory")
+        report.differentiable = None
+    except Exception as err:  # noqa: BLE001 - an unforeseen failure is an honest "unknown"
+        report.error = ReportError("unsupported", f"analysis failed: {type(err).__name__}: {err}")
+        report.differentiable = None
+    if report.error is not None:
+        report.findings, report.smoothness, report.surrogate = [], None, None
+    return report
+
+
+def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options) -> Report:
+    """Analyse one line of a loss file, keeping its name, source and line number."""
+    if loss_line.error is not None:
+        return Report(
+            input=loss_line.text,
+            name=loss_line.name,
+            source=loss_line.source,
+            line=loss_line.line,
+            error=ReportError("parse", loss_line.error, loss_line.column),
+        )
+    report = check(
+        loss_line.text, wrt, name=loss_line.name, source=loss_line.source, line=loss_line.line,
+        **options,
+    )
+    if report.error is not None and report.error.column is not None:
+        report.error.column += loss_line.column - 1
+    for finding in report.findings:
+        if finding.column is not None:
+            finding.column += loss_line.column - 1
+    if loss_line.ignored_codes:
+        report.findings = [f for f in report.findings if f.code not in loss_line.ignored_codes]
+        # The verdict stays the truth; suppression only hides findings (and their exit status).
+        report.ignored = sorted(loss_line.ignored_codes)
+    return report
+
+
+def check_file(path: str | Path, wrt: Sequence[str] | None = None, **options) -> list[Report]:
+    """Analyse every expression of a loss file (``-`` is not accepted here: pass text)."""
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    return [check_line(ln, wrt, **options) for ln in read_loss_lines(text, source=str(path))]

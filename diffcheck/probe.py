@@ -1,0 +1,116 @@
+"""The numeric probe: one-sided difference quotients of the original loss at a point.
+
+The analyzer proposes; the probe confirms or clears. It evaluates the loss itself (with all
+its switching primitives) at ``p + h*d`` and ``p - h*d`` for shrinking ``h``. Central
+differences are blind at symmetric kinks (``abs`` has central quotient 0 at 0), so only
+one-sided quotients are used:
+
+* a jump: the two sides do not meet, quotients grow like 1/h;
+* an infinite slope: a quotient grows without bound, more slowly;
+* a kink: both quotients settle, at different values;
+* smooth: both settle at the same value.
+
+>>> import sympy as sp
+>>> from diffcheck.numeric import compile_expr
+>>> x = sp.Symbol("x", real=True)
+>>> r = probe(compile_expr(sp.Abs(x), (x,)), [x], {x: 0}, {x: 1})
+>>> r.saw, r.left, r.right
+('kink', -1.0, 1.0)
+>>> probe(compile_expr(sp.Max(x, 0)**4, (x,)), [x], {x: 0}, {x: 1}).saw
+'smooth'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import mpmath as mp
+
+from diffcheck.numeric import DIGITS, evaluate, to_mpf
+
+#: shrinking step sizes; far above the working precision (DIGITS) so rounding never matters
+STEPS = (mp.mpf("1e-8"), mp.mpf("1e-12"), mp.mpf("1e-16"))
+
+
+@dataclass
+class ProbeResult:
+    saw: str  # jump | infinite-slope | kink | smooth | unknown
+    point: dict
+    direction: dict
+    left: float | None
+    right: float | None
+
+    def confirms(self, kind: str) -> bool | None:
+        """Whether what the probe saw backs a finding of ``kind`` (None: it could not tell)."""
+        if self.saw == "unknown":
+            return None
+        if self.saw == "smooth":
+            return False
+        # A kink over an infinite one-sided slope (sqrt(abs(u))) still shows as non-smooth.
+        return True
+
+    def to_dict(self) -> dict:
+        return {
+            "point": {str(k): float(to_mpf(v)) for k, v in self.point.items()},
+            "direction": {str(k): float(to_mpf(v)) for k, v in self.direction.items() if v != 0},
+            "left": self.left,
+            "right": self.right,
+            "saw": self.saw,
+        }
+
+
+def one_sided_quotients(fn: Callable, symbols: Sequence, point: dict, direction: dict, h) -> tuple:
+    """(left, right) difference quotients of ``fn`` at ``point`` with step ``h`` (None: undefined)."""
+    base = [to_mpf(point[s]) for s in symbols]
+    step = [to_mpf(direction.get(s, 0)) for s in symbols]
+    here = evaluate(fn, base)
+    if here is None:
+        return None, None, None
+    ahead = evaluate(fn, [b + h * d for b, d in zip(base, step)])
+    behind = evaluate(fn, [b - h * d for b, d in zip(base, step)])
+    right = None if ahead is None else (ahead - here) / h
+    left = None if behind is None else (here - behind) / h
+    return left, right, here
+
+
+def probe(fn: Callable, symbols: Sequence, point: dict, direction: dict) -> ProbeResult:
+    """Classify the loss at ``point`` along ``direction`` from one-sided difference quotients."""
+    with mp.workdps(DIGITS):
+        series = [one_sided_quotients(fn, symbols, point, direction, h) for h in STEPS]
+        lefts = [s[0] for s in series]
+        rights = [s[1] for s in series]
+        saw = _classify(lefts, rights, STEPS)
+        left = None if lefts[-1] is None else float(lefts[-1])
+        right = None if rights[-1] is None else float(rights[-1])
+    return ProbeResult(saw, point, direction, left, right)
+
+
+def _settles(values) -> bool:
+    _, b, c = values
+    return abs(b - c) <= mp.mpf("1e-3") * (1 + abs(c))
+
+
+def _grows(values, steps) -> str | None:
+    a, _, c = (abs(v) for v in values)
+    if c <= 10 * a or c < 1e3:
+        return None
+    # growth like 1/h (a jump) or slower (an infinite slope)
+    rate = mp.log(c / max(a, mp.mpf("1e-300"))) / mp.log(steps[0] / steps[-1])
+    return "jump" if rate > mp.mpf("0.9") else "infinite-slope"
+
+
+def _classify(lefts, rights, steps) -> str:
+    sides = [s for s in (lefts, rights) if None not in s]
+    if not sides:
+        return "unknown"
+    growth = [_grows(s, steps) for s in sides]
+    if "jump" in growth:
+        return "jump"
+    if "infinite-slope" in growth:
+        return "infinite-slope"
+    if not all(_settles(s) for s in sides):
+        return "unknown"
+    if len(sides) == 2 and abs(lefts[-1] - rights[-1]) > mp.mpf("1e-4") * (1 + abs(rights[-1])):
+        return "kink"
+    return "smooth"

@@ -1,0 +1,169 @@
+"""``--format text``: the report for people, rendered with rich (the only module that uses it).
+
+For each result: a verdict line; for an error, a caret under the column it names; the
+assumptions (model functions taken as differentiable); a table of findings (warnings in
+yellow); and the smooth surrogate of the whole loss with its proven bound. ``quiet=True``
+keeps only the verdict lines, one per result.
+
+>>> print(render([{"name": "l2", "source": None, "line": None, "input": "(y - f)**2",
+...                "differentiable": True, "smoothness": "Cinf", "error": None,
+...                "assumptions": [], "findings": [], "surrogate": None}]), end="")
+l2: (y - f)**2  differentiable (Cinf)
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from diffcheck.report import error_code, format_number, format_params, use_instead
+
+#: the width when the caller gives none; a fixed number keeps the output reproducible
+DEFAULT_WIDTH = 100
+_INDENT = "  "
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
+
+
+def _console(color: bool, width: int | None) -> Console:
+    # every setting rich would otherwise guess from the terminal or the environment is
+    # given, so the same results always render to the same text
+    return Console(
+        file=io.StringIO(),
+        width=width or DEFAULT_WIDTH,
+        height=25,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        no_color=not color,
+        force_jupyter=False,
+        force_interactive=False,
+        legacy_windows=False,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def verdict_line(result: dict[str, Any]) -> Text:
+    """``[source:line] [name: ]input  verdict``, the verdict coloured."""
+    line = Text()
+    if result.get("source"):
+        location = result["source"] + (f":{result['line']}" if result.get("line") else "")
+        line.append(location + " ", style="dim")
+    elif result.get("line"):
+        line.append(f"line {result['line']} ", style="dim")
+    if result.get("name"):
+        line.append(f"{result['name']}: ", style="bold")
+    line.append(result["input"])
+    line.append("  ")
+
+    smoothness = f" ({result['smoothness']})" if result.get("smoothness") else ""
+    error = result.get("error")
+    if error:
+        line.append(f"error {error_code(error)}", style="bold red")
+        line.append(f": {_one_line(error['message'])}", style="red")
+    elif result.get("differentiable") is True:
+        line.append(f"differentiable{smoothness}", style="bold green")
+    elif result.get("differentiable") is False:
+        line.append(f"NOT differentiable{smoothness}", style="bold red")
+    else:
+        line.append("differentiability unknown", style="bold yellow")
+    return line
+
+
+def _caret(text: str, column: int) -> Text:
+    """A caret under the 1-based ``column`` of ``text``, keeping its tabs and wide characters."""
+    pad = "".join("\t" if char == "\t" else " " * cell_len(char) for char in text[: column - 1])
+    return Text(_INDENT * 2 + pad + "^", style="bold red")
+
+
+def _slopes(finding: dict[str, Any]) -> str:
+    if finding.get("autodiff"):
+        return finding["autodiff"]
+    probe = finding.get("probe") or {}
+    if probe.get("left") is not None and probe.get("right") is not None:
+        return f"slopes {format_number(probe['left'])} | {format_number(probe['right'])}"
+    return ""
+
+
+def _findings_table(findings: list[dict[str, Any]]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for title in ("code", "kind", "where", "cause", "slopes / autodiff", "use instead"):
+        table.add_column(title, overflow="fold")
+    for finding in findings:
+        severity_style = _SEVERITY_STYLE.get(finding["severity"], "")
+        table.add_row(
+            Text(finding["code"], style=severity_style),
+            Text(finding["kind"]),
+            Text(finding.get("where") or "-"),
+            Text(finding.get("cause") or ""),
+            Text(_slopes(finding)),
+            Text(use_instead(finding)),
+            style="yellow" if finding["severity"] == "warning" else None,
+        )
+    return table
+
+
+def _surrogate_line(surrogate: dict[str, Any]) -> Text:
+    if not surrogate.get("expression"):
+        line = Text(_INDENT + "no smooth surrogate", style="bold")
+        if surrogate.get("message"):
+            line.append(f": {surrogate['message']}", style="yellow")
+        return line
+    line = Text(_INDENT + "smooth surrogate: ", style="bold")
+    line.append(surrogate["expression"])
+    line.append(format_params(surrogate.get("params")))
+    if surrogate.get("max_error") is not None:
+        line.append(f"  (max error {format_number(surrogate['max_error'])})", style="green")
+    elif surrogate.get("message"):
+        line.append(f"  ({surrogate['message']})", style="yellow")
+    return line
+
+
+def render(
+    results: list[dict[str, Any]],
+    color: bool = False,
+    width: int | None = None,
+    quiet: bool = False,
+    **options: Any,
+) -> str:
+    """The text report.
+
+    ``color`` writes ANSI colours (the CLI decides, e.g. from ``isatty``); ``width`` is the
+    line width tables wrap to (``DEFAULT_WIDTH`` when None); ``quiet`` prints only the
+    verdict lines. Options meant for other formats (``version``, ...) are ignored.
+    """
+    console = _console(color, width)
+    for index, result in enumerate(results):
+        if index and not quiet:
+            console.print()
+        # verdict and caret lines never wrap: a caret must stay under its column
+        console.print(verdict_line(result), soft_wrap=True)
+        if quiet:
+            continue
+        error = result.get("error")
+        if error and error.get("column"):
+            console.print(Text(_INDENT * 2 + result["input"]), soft_wrap=True)
+            console.print(_caret(result["input"], error["column"]), soft_wrap=True)
+        for assumption in result.get("assumptions") or []:
+            line = Text(_INDENT + "assumption: ", style="dim")
+            line.append(assumption)
+            console.print(line)
+        if result.get("findings"):
+            console.print(Padding(_findings_table(result["findings"]), (0, 0, 0, len(_INDENT))))
+        if result.get("surrogate"):
+            console.print(_surrogate_line(result["surrogate"]))
+    output = console.file
+    assert isinstance(output, io.StringIO)
+    # rich pads table cells to their column width; the padding at a line's end is noise
+    return "".join(line.rstrip(" ") + "\n" for line in output.getvalue().splitlines())

@@ -1,0 +1,218 @@
+"""The finding codes: one registry entry per code, the single source of their documentation.
+
+Every place that describes a code (``--explain``, ``--list-codes``, the README table, SARIF
+``rules[]``) reads it from :data:`RULES`; nothing else writes this text.
+
+>>> RULES["DC101"].kind
+'kink'
+>>> rule_for("jump", "floor").code
+'DC202'
+>>> [r.code for r in RULES.values() if r.kind == "pole"]
+['DC302']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: kind -> severity, as in CONTRACT.md section 2.
+SEVERITY = {
+    "kink": "error",
+    "jump": "error",
+    "infinite-slope": "error",
+    "zero-gradient": "error",
+    "pole": "warning",
+    "domain": "warning",
+    "input": "error",
+}
+
+#: kinds that make an expression non-differentiable.
+NON_DIFFERENTIABLE_KINDS = frozenset({"kink", "jump", "infinite-slope"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One finding code and its documentation, in ruff's shape."""
+
+    code: str
+    kind: str
+    title: str
+    what: str
+    why: str
+    example: str
+    instead: str
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY[self.kind]
+
+    def explain(self) -> str:
+        """Plain-text documentation, as ``diffcheck --explain CODE`` prints it."""
+        return (
+            f"{self.code} ({self.kind}, {self.severity}): {self.title}\n\n"
+            f"What it does\n  {self.what}\n\n"
+            f"Why is this bad?\n  {self.why}\n\n"
+            f"Example\n  {self.example}\n\n"
+            f"Use instead\n  {self.instead}\n"
+        )
+
+
+_RULE_LIST = [
+    Rule(
+        "DC001", "input", "Input could not be parsed",
+        "The text is not an expression in diffcheck's input language: a syntax error, an "
+        "unknown function, or a construct outside the whitelist (attributes, subscripts, "
+        "lambdas, strings, statements).",
+        "Nothing can be said about a loss that cannot be read; diffcheck never evaluates "
+        "text it does not understand.",
+        "sigmod(y*f)   # unknown function",
+        "sigmoid(y*f)  # the names are listed under 'Input language' in the README",
+    ),
+    Rule(
+        "DC002", "input", "Analysis limit or time limit reached",
+        "The expression is too large, a constant too big, or the analysis ran past the "
+        "per-expression time limit (--timeout).",
+        "An unbounded computation would stall a CI job; diffcheck stops and says so instead "
+        "of guessing.",
+        "2**2**2**2**2**2",
+        "Write the loss with symbolic exponents or raise --timeout.",
+    ),
+    Rule(
+        "DC003", "input", "Analysis not supported",
+        "The analysis could not decide differentiability for this expression.",
+        "A verdict diffcheck cannot back up would be a guess; the result says 'unknown' "
+        "(differentiable: null) rather than 'smooth'.",
+        "an expression whose singular set cannot be solved for any variable",
+        "Simplify the expression or check the reported candidates by hand.",
+    ),
+    Rule(
+        "DC101", "kink", "Kink of an absolute value",
+        "abs(u) has two different one-sided slopes, -1 and +1, where u = 0.",
+        "The gradient flips sign at the minimum, so gradient descent oscillates around it and "
+        "never settles; autodiff returns the convention abs'(0) = 0, hiding the problem.",
+        "abs(y - f)",
+        "Huber loss, or pseudo-Huber sqrt(u**2 + d**2) - d (smooth, error at most d).",
+    ),
+    Rule(
+        "DC102", "kink", "Kink of max, min, relu or clip",
+        "max(a, b) (and min, relu, hinge, clip) switches between two branches with different "
+        "slopes where a = b.",
+        "The slope changes abruptly where the branches meet; second-order optimizers and "
+        "step-size rules that assume smoothness misbehave, and ties get an arbitrary subgradient.",
+        "max(0, 1 - y*f)   # hinge",
+        "softplus: tau*log(1 + exp(u/tau)) for max(0, u); tau*logsumexp(a/tau) for max(a1..an).",
+    ),
+    Rule(
+        "DC103", "kink", "Kink where Piecewise or where() branches meet",
+        "The branches of where(...)/Piecewise(...) agree in value at the boundary but not in "
+        "slope.",
+        "The gradient jumps when the condition flips, exactly like a hand-written abs or max.",
+        "where(u < 0, -u, 2*u)",
+        "Match the derivatives at the boundary (as Huber does) or blend the branches with "
+        "sigmoid(g/tau).",
+    ),
+    Rule(
+        "DC104", "kink", "Kink of a root or power at zero",
+        "A power or root of an expression that reaches 0 (for example sqrt(x**2 + y**2), the "
+        "Euclidean norm) has a cone-shaped point where its one-sided slopes differ.",
+        "The gradient is undefined at the tip of the cone; autodiff returns NaN or an arbitrary "
+        "value there.",
+        "sqrt(x**2 + y**2)",
+        "sqrt(x**2 + y**2 + eps**2) - eps (smooth, error at most eps).",
+    ),
+    Rule(
+        "DC201", "jump", "Jump of a step, sign or indicator",
+        "heaviside, step, sign or a comparison used as a value changes its value abruptly "
+        "where its argument crosses 0.",
+        "The loss is discontinuous: its gradient is zero almost everywhere and undefined at the "
+        "jump, so gradient training gets no signal.",
+        "(y*f <= 0)   # 0-1 loss",
+        "sigmoid(u/tau) for a step, tanh(u/tau) for sign; or a surrogate loss such as the "
+        "logistic loss.",
+    ),
+    Rule(
+        "DC202", "jump", "Jump of floor, ceil, round or %",
+        "floor, ceil, round and % are piecewise constant (or piecewise linear) with jumps at "
+        "integers.",
+        "The gradient is zero almost everywhere and undefined at the jumps: a quantized value "
+        "passes no gradient.",
+        "(t - round(s))**2",
+        "Straight-through estimator for training (round in the forward pass, identity in the "
+        "backward pass) or a smooth staircase.",
+    ),
+    Rule(
+        "DC203", "jump", "Jump where Piecewise or where() branches meet",
+        "The branches of where(...)/Piecewise(...) take different values at the boundary.",
+        "The loss is discontinuous at the boundary: gradient steps near it can increase the loss "
+        "by the size of the jump.",
+        "where(f < 1, f, f + 2)",
+        "Make the branches agree at the boundary, or blend them with sigmoid(g/tau).",
+    ),
+    Rule(
+        "DC301", "infinite-slope", "Infinite slope",
+        "A root (sqrt(u), u**(1/3), u**0.5) of an expression that reaches 0 has an infinite "
+        "one-sided derivative there.",
+        "Gradients explode near the point and are inf or NaN at it, which poisons an entire "
+        "batch's update.",
+        "sqrt(1 - f)",
+        "sqrt(u + eps) (error at most sqrt(eps)), or square the quantity instead of rooting it.",
+    ),
+    Rule(
+        "DC302", "pole", "Pole",
+        "The value is unbounded near a point outside the domain, such as 1/u or log(u) at u = 0.",
+        "The loss and its gradient blow up near the pole; training diverges if it gets close.",
+        "1/(x - 2)",
+        "Keep the argument away from the pole: log(u + eps), 1/(u + eps) with u >= 0, or clamp.",
+    ),
+    Rule(
+        "DC303", "domain", "Restricted domain",
+        "The expression is undefined on part of the real space, for example log(p) needs p > 0 "
+        "and sqrt(u) needs u >= 0.",
+        "An input outside the domain gives NaN, which propagates through the whole update.",
+        "log(1 - p)",
+        "Make sure the argument stays in the domain (for example p = sigmoid(z)), or use "
+        "log1p/logsumexp forms.",
+    ),
+    Rule(
+        "DC401", "zero-gradient", "Zero gradient almost everywhere",
+        "The derivative with respect to a variable is zero almost everywhere, although the value "
+        "depends on it.",
+        "Gradient descent gets no signal from this variable: its parameters never move.",
+        "floor(4*u)/4",
+        "Straight-through estimator, or a smooth surrogate (sigmoid for steps).",
+    ),
+]
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in _RULE_LIST}
+
+#: (kind, primitive family) -> code. The analyzer names the family of the primitive that
+#: causes a finding; families not listed fall back to the kind's first code.
+_CODE_BY_KIND_AND_FAMILY = {
+    ("kink", "abs"): "DC101",
+    ("kink", "max"): "DC102",
+    ("kink", "piecewise"): "DC103",
+    ("kink", "power"): "DC104",
+    ("jump", "step"): "DC201",
+    ("jump", "floor"): "DC202",
+    ("jump", "piecewise"): "DC203",
+}
+
+
+def rule_for(kind: str, family: str | None = None) -> Rule:
+    """The rule for a finding of ``kind`` caused by a primitive of ``family``."""
+    code = _CODE_BY_KIND_AND_FAMILY.get((kind, family or ""))
+    if code is None:
+        code = next(r.code for r in _RULE_LIST if r.kind == kind)
+    return RULES[code]
+
+
+#: error kind (CONTRACT.md section 5) -> code
+ERROR_CODES = {"parse": "DC001", "limit": "DC002", "timeout": "DC002", "unsupported": "DC003"}
+
+
+def markdown_table() -> str:
+    """The README's table of codes, generated from the registry (a test keeps them in sync)."""
+    rows = ["| code | kind | severity | what it means | use instead |", "|---|---|---|---|---|"]
+    for rule in RULES.values():
+        rows.append(f"| {rule.code} | {rule.kind} | {rule.severity} | {rule.title}: {rule.what} | {rule.instead} |")
+    return "\n".join(rows)
