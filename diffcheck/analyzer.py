@@ -35,7 +35,13 @@ from diffcheck.model import Finding, Report
 from diffcheck.numeric import DIGITS, TINY, compile_expr, concrete_model_functions, evaluate, to_mpf
 from diffcheck.parser import ParsedExpression
 from diffcheck.rules import NON_DIFFERENTIABLE_KINDS, rule_for
-from diffcheck.sets import equation_text, points_on_set, product_of_roots_text, sample_assignments
+from diffcheck.sets import (
+    equation_text,
+    points_on_set,
+    product_of_roots_text,
+    same_set,
+    sign_carrier,
+)
 
 #: highest derivative order compared; agreement up to it counts as C-infinity
 MAX_ORDER = 8
@@ -447,12 +453,20 @@ def _directions(g: sp.Expr, point: dict, symbols, wrt: Sequence[sp.Symbol]) -> l
     return [{w: sp.Integer(1)} for w in wrt if w in g.free_symbols]
 
 
-def decide_candidate(candidate, loss, symbols, wrt, g_concrete, seed) -> CandidateOutcome:
+def decide_candidate(candidate, loss, symbols, wrt, g_concrete, other_sets, seed) -> CandidateOutcome:
+    """Compare the two sides of the loss at several points of ``g = 0``.
+
+    Points where another candidate's set crosses this one are used only when there is no
+    other point: there the other primitive's behaviour would be blamed on this one.
+    """
     outcome = CandidateOutcome(candidate)
     if not (g_concrete.free_symbols & set(wrt)):
         return outcome  # the set is never crossed by moving the wrt variables
     solve_order = [s for s in symbols if s in wrt] + [s for s in symbols if s not in wrt]
     points = points_on_set(g_concrete, symbols, solve_order, seed=seed, want=POINTS_PER_SET)
+    crossing = [other for other in other_sets if not same_set(other, g_concrete)]
+    generic = [p for p in points if not any(_sign_at(h, p) == 0 for h in crossing)]
+    points = generic or points
     singular = candidate.family == "power"
     for point in points:
         for direction in _directions(g_concrete, point, symbols, wrt):
@@ -470,12 +484,15 @@ def where_text(outcome: CandidateOutcome, g: sp.Expr, others: list[Candidate], c
         return f"frac({candidate.level_set}) = 0"
     active = outcome.active
     inactive = [c for c in outcome.comparisons if not c.active]
-    if not inactive:
-        return equation_text(g)
     symbols = sorted(g.free_symbols, key=str)
-    if len(symbols) == 1 and all(len(c.point) == 1 for c in outcome.comparisons):
+    one_variable = len(symbols) == 1 and all(len(c.point) == 1 for c in outcome.comparisons)
+    # In one variable the set is the points themselves: list them when some are masked, or
+    # when g hides them inside max/min (clip's 'Max(-2, x) = 2' is just 'x = 2').
+    if one_variable and (inactive or g.has(sp.Max, sp.Min)):
         (x,) = symbols
         return product_of_roots_text(x, sorted({c.point[x] for c in active}, key=float))
+    if not inactive:
+        return equation_text(g)
     # Several variables: look for another primitive's boundary that separates the active
     # points from the masked ones; the active part is then g = 0 on one side of it.
     for other in others:
@@ -485,7 +502,10 @@ def where_text(outcome: CandidateOutcome, g: sp.Expr, others: list[Candidate], c
         signs_inactive = {_sign_at(h, c.point) for c in inactive} - {0}
         if len(signs_active) == 1 and None not in signs_active and signs_active.isdisjoint(signs_inactive):
             side = signs_active.pop()
-            return f"Abs({g}) + Max(0, {-side * other.g}) = 0"
+            carrier = sign_carrier(g)
+            if carrier.could_extract_minus_sign():
+                carrier = -carrier
+            return f"Abs({carrier}) + Max(0, {-side * other.g}) = 0"
     return equation_text(g)
 
 
@@ -658,14 +678,16 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
 
     candidates = propose_candidates(expr)
     findings: list[Finding] = []
-    nonsmooth_nodes: list[sp.Expr] = []
+    nonsmooth_nodes: list[sp.Expr] = []  # every primitive that is non-smooth somewhere
+    finding_nodes: list[sp.Expr] = []  # the primitive of each reported finding
     worst_order: int | None = None
     jump_causes: dict = {}  # wrt symbol -> jump primitives whose set it crosses
-    seen_where = set()
+    reported_sets: list = []
     outcomes: dict = {}
     for index, candidate in enumerate(candidates):
         g_concrete = concrete(candidate.g)
-        outcome = decide_candidate(candidate, loss, symbols, wrt, g_concrete, seed=index + 1)
+        other_sets = [concrete(c.g) for c in candidates if c.node != candidate.node]
+        outcome = decide_candidate(candidate, loss, symbols, wrt, g_concrete, other_sets, seed=index + 1)
         # The levels u = k of one floor are one set (u an integer): decide them together.
         key = (candidate.node, candidate.level_set) if candidate.level_set is not None else index
         if key in outcomes:
@@ -689,10 +711,12 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
         if worst.kind == "jump":
             for symbol in g_concrete.free_symbols:
                 jump_causes.setdefault(symbol, []).append(candidate.node)
-        key = (worst.kind, where)
-        if key in seen_where:
-            continue
-        seen_where.add(key)
+        if candidate.node not in nonsmooth_nodes:
+            nonsmooth_nodes.append(candidate.node)
+        set_g = candidate.level_set if candidate.level_set is not None else candidate.g
+        if any(kind == worst.kind and same_set(set_g, seen) for kind, seen in reported_sets):
+            continue  # two primitives switching on one set (abs(x) + relu(x)) are one finding
+        reported_sets.append((worst.kind, set_g))
         family = _cause_family_for_kind(candidate, worst.kind)
         rule = rule_for(worst.kind, family)
         finding = Finding(
@@ -707,7 +731,7 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
             column=parsed.spans.get(candidate.node),
         )
         findings.append(finding)
-        nonsmooth_nodes.append(candidate.node)
+        finding_nodes.append(candidate.node)
 
     for w in wrt:
         if w in jump_causes and has_zero_gradient(loss, symbols, w, seed=7):
@@ -724,7 +748,7 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
     non_smooth = [f for f in findings if f.kind in NON_DIFFERENTIABLE_KINDS]
     report.differentiable = not non_smooth
     report.smoothness = _smoothness(findings, worst_order)
-    for finding, node in zip(non_smooth, nonsmooth_nodes):
+    for finding, node in zip(non_smooth, finding_nodes):
         finding.surrogates = smoothing.surrogates_for(node, smooth_scale)
     report.findings = sorted(findings, key=lambda f: (f.severity != "error", f.code))
     if non_smooth:

@@ -49,6 +49,10 @@ MAX_NUMBER_DIGITS = 4000
 #: about a millisecond, 1000 digits half a second.
 MAX_ROOT_DIGITS = 100
 
+#: A condition that depends on piecewise values (``(x > 0) + (y > 0) > 1``) is split into
+#: one case per combination of their pieces; more cases than this are refused.
+MAX_CONDITION_CASES = 64
+
 _LOG10_OF_LN10 = math.log10(math.log(10))
 
 
@@ -216,6 +220,53 @@ def floor_divide(a: sp.Expr, b: sp.Expr) -> sp.Expr:
     return sp.floor(mul(a, power(b, sp.Integer(-1))))
 
 
+def piecewise(*pairs: tuple[sp.Expr, Any]) -> sp.Expr:
+    """``Piecewise(*pairs)``, with conditions first made free of piecewise values.
+
+    SymPy folds a condition that contains a Piecewise and checks the pieces' coverage by
+    solving inequalities, which takes seconds for a few indicators; :func:`cases_of` splits
+    the condition without solving anything.
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> indicator = piecewise((1, x > 0), (0, True))
+    >>> piecewise((y, indicator + 1 > 1), (0, True))
+    Piecewise((y, x > 0), (0, True))
+    """
+    return sp.Piecewise(*[(expr, cases_of(condition)) for expr, condition in pairs])
+
+
+def cases_of(condition: Any) -> Any:
+    """``condition`` without piecewise values inside: one case per piece.
+
+    ``P > 0`` with ``P = Piecewise((a, c), (b, True))`` is ``(c & (a > 0)) | (~c & (b > 0))``.
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> cases_of(sp.Piecewise((x, x > 0), (y, True)) > 1)
+    ((x <= 0) & (y > 1)) | ((x > 0) & (x > 1))
+    """
+    case_count = [0]
+
+    def split(current: Any) -> Any:
+        piece = next((node for node in sp.preorder_traversal(current)
+                      if isinstance(node, sp.Piecewise)), None)
+        if piece is None:
+            case_count[0] += 1
+            if case_count[0] > MAX_CONDITION_CASES:
+                raise NumberTooLarge(f"the condition splits into more than {MAX_CONDITION_CASES} "
+                                     "cases of the piecewise values in it")
+            return current
+        cases = []
+        earlier: list[Any] = []  # conditions of the earlier pieces: false in this one
+        for expr, piece_condition in piece.args:
+            within = sp.And(*[sp.Not(c) for c in earlier], piece_condition)
+            if within != sp.false:
+                cases.append(sp.And(within, split(current.xreplace({piece: expr}))))
+            earlier.append(piece_condition)
+        return sp.Or(*cases)
+
+    return split(condition) if isinstance(condition, sp.Basic) else condition
+
+
 def exact_decimal(literal: str) -> sp.Rational:
     """The exact rational written by a float literal: ``"0.1"`` is 1/10, not a binary float.
 
@@ -309,12 +360,12 @@ def _relu(u: sp.Expr) -> sp.Expr:
 
 def _leaky_relu(u: sp.Expr, negative_slope: sp.Expr = sp.Rational(1, 100)) -> sp.Expr:
     """leaky_relu(u, negative_slope=0.01) = u where u > 0, else negative_slope*u"""
-    return sp.Piecewise((u, u > 0), (mul(negative_slope, u), True))
+    return piecewise((u, u > 0), (mul(negative_slope, u), True))
 
 
 def _elu(u: sp.Expr, alpha: sp.Expr = _ONE) -> sp.Expr:
     """elu(u, alpha=1) = u where u > 0, else alpha*(exp(u) - 1)"""
-    return sp.Piecewise((u, u > 0), (mul(alpha, exponential(u) - 1), True))
+    return piecewise((u, u > 0), (mul(alpha, exponential(u) - 1), True))
 
 
 def _max(*args: sp.Expr) -> sp.Expr:
@@ -360,17 +411,17 @@ def _step(u: sp.Expr) -> sp.Expr:
 
 def _where(condition: sp.Basic, a: sp.Expr, b: sp.Expr) -> sp.Expr:
     """where(cond, a, b) = a where cond holds, else b"""
-    return sp.Piecewise((a, condition), (b, True))
+    return piecewise((a, condition), (b, True))
 
 
 def _piecewise(*pairs: tuple[sp.Expr, sp.Basic]) -> sp.Expr:
     """Piecewise((a, cond1), (b, cond2), ..., (z, True)) = the value of the first true condition"""
-    return sp.Piecewise(*pairs)
+    return piecewise(*pairs)
 
 
 def _huber(r: sp.Expr, delta: sp.Expr = _ONE) -> sp.Expr:
     """huber(r, delta=1) = r**2/2 where |r| <= delta, else delta*(|r| - delta/2)"""
-    return sp.Piecewise(
+    return piecewise(
         (power(r, sp.Integer(2)) / 2, sp.Abs(r) <= delta),
         (mul(delta, sp.Abs(r) - delta / 2), True),
     )

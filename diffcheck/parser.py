@@ -421,7 +421,7 @@ class _Lowering:
                              "Piecewise((a, x > 0), (b, True))", node)
         built = self.visit(node)
         if _is_condition(built):
-            indicator = sp.Piecewise((1, built), (0, True))
+            indicator = functions.piecewise((1, built), (0, True))
             self.spans.setdefault(indicator, self.source.node_column(node))
             return indicator
         return built
@@ -586,7 +586,7 @@ class _Lowering:
         chosen = self.value(node.body)
         test = self.condition(node.test)
         otherwise = self.value(node.orelse)
-        return sp.Piecewise((chosen, test), (otherwise, True))
+        return functions.piecewise((chosen, test), (otherwise, True))
 
     # --- calls ------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ MAX_POLY_DEGREE = 16
 
 def equation_text(g: sp.Expr) -> str:
     """``g = 0`` written the way a person would: the constant moved right, one sign chosen."""
+    g = sign_carrier(g)
     if g.could_extract_minus_sign():
         g = -g
     symbols = sorted(g.free_symbols, key=str)
@@ -116,7 +117,7 @@ def univariate_roots(g: sp.Expr, x: sp.Symbol) -> list:
     """Real roots of ``g(x)``: exact for rational polynomials, else by scan and bisection."""
     if x not in g.free_symbols:
         return []
-    g = _sign_carrier(g)
+    g = sign_carrier(g)
     if isinstance(g, sp.Mul):
         # A product vanishes where a factor does; this also finds zeros where g touches 0.
         roots = {r for factor in g.args for r in univariate_roots(factor, x)}
@@ -127,7 +128,25 @@ def univariate_roots(g: sp.Expr, x: sp.Symbol) -> list:
     return _scanned_roots(g, x)
 
 
-def _sign_carrier(g: sp.Expr) -> sp.Expr:
+def same_set(g: sp.Expr, h: sp.Expr) -> bool:
+    """Whether ``g = 0`` and ``h = 0`` are visibly the same set (``x``, ``-x``, ``Abs(2*x)``).
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> same_set(x - y, sp.Abs(2*y - 2*x)), same_set(x, y)
+    (True, False)
+    """
+    a, b = sign_carrier(g), sign_carrier(h)
+    if a == b or sp.expand(a + b) == 0:
+        return True
+    try:
+        ratio = sp.cancel(a / b)
+    except (ZeroDivisionError, sp.PolynomialError):
+        return False
+    return bool(ratio.is_number and ratio != 0)
+
+
+def sign_carrier(g: sp.Expr) -> sp.Expr:
     """Strip wrappers that vanish exactly where their argument does (abs, even powers).
 
     Their zeros are touching zeros (no sign change), which a scan for sign changes misses.

@@ -170,14 +170,22 @@ class _TorchHints(_HintPrinting, TorchPrinter):
         return code
 
 
+def _code(printer, expr: sp.Expr) -> str:
+    # a hint is a convenience: a construct the printer cannot write must not sink the report
+    try:
+        return printer.doprint(expr)
+    except Exception as exc:  # noqa: BLE001 (SymPy printers raise many kinds)
+        return f"# not expressible: {type(exc).__name__}: {exc}"
+
+
 def numpy_code(expr: sp.Expr) -> str:
     """NumPy code for ``expr`` (``np`` is numpy); safe blocks never overflow."""
-    return _NumPyHints().doprint(expr).replace("numpy.", "np.")
+    return _code(_NumPyHints(), expr).replace("numpy.", "np.")
 
 
 def torch_code(expr: sp.Expr) -> str:
     """PyTorch code for ``expr``; safe blocks never overflow."""
-    return _TorchHints().doprint(expr)
+    return _code(_TorchHints(), expr)
 
 
 # --------------------------------------------------------------------------------------
