@@ -74,6 +74,9 @@ class Candidate:
     g: sp.Expr
     #: for floor-like primitives: the set is g = k for integers k; ``g`` is one level
     level_set: sp.Expr | None = None
+    #: expressions h >= 0 where this switch is in play at all (a pair of a max must be the
+    #: largest: max(a, b, c) switches between a and b only where a = b >= c)
+    in_play: tuple = ()
 
 
 def _abs_candidates(node):
@@ -82,8 +85,12 @@ def _abs_candidates(node):
 
 def _max_candidates(node):
     args = node.args
+    sign = 1 if isinstance(node, sp.Max) else -1
     return [
-        Candidate(node, "max", args[i] - args[j])
+        Candidate(
+            node, "max", args[i] - args[j],
+            in_play=tuple(sign * (args[i] - args[k]) for k in range(len(args)) if k not in (i, j)),
+        )
         for i in range(len(args))
         for j in range(i + 1, len(args))
     ]
@@ -222,9 +229,13 @@ def _localize_extremum(loc: Localizer, node):
         raise Ambiguous("undefined argument")
     pick_max = isinstance(node, sp.Max)
     order = sorted(range(len(args)), key=lambda i: values[i], reverse=pick_max)
+    best = loc(args[order[0]])
     if len(order) > 1 and abs(values[order[0]] - values[order[1]]) < TINY:
-        raise Ambiguous("tie")
-    return loc(args[order[0]])
+        # A tie between branches that are the same locally (two constants: relu(step(x))
+        # where the step is 0) is no switch; any other tie means the point is not generic.
+        if loc(args[order[1]]) != best:
+            raise Ambiguous("tie")
+    return best
 
 
 def _localize_sign(loc: Localizer, node):
@@ -236,6 +247,10 @@ def _localize_heaviside(loc: Localizer, node):
 
 
 def _integer_part(loc: Localizer, inner: sp.Expr, round_up: bool) -> sp.Integer:
+    local_inner = loc(inner)
+    if local_inner.is_number:
+        # Locally constant (floor(y) % 2): exact, even when it sits on an integer.
+        return sp.ceiling(local_inner) if round_up else sp.floor(local_inner)
     v = loc.value(inner)
     if v is None:
         raise Ambiguous("undefined")
@@ -437,13 +452,26 @@ def _rational_direction(gradient: dict) -> dict:
 
 
 def _directions(g: sp.Expr, point: dict, symbols, wrt: Sequence[sp.Symbol]) -> list[dict]:
-    """The normal of the set projected on the wrt variables, or the wrt axes where it vanishes."""
+    """The normal of the set projected on the wrt variables, or the wrt axes where it vanishes.
+
+    The normal is read numerically (symmetric quotients at a tiny step): ``g`` may itself
+    hold floor, Heaviside or Mod, whose symbolic derivatives cannot be evaluated.
+    """
+    g_fn = compile_expr(g, tuple(symbols))
+    base = [to_mpf(point[s]) for s in symbols]
+    step = mp.mpf("1e-20")
     gradient = {}
     for w in wrt:
-        partial = sp.diff(g, w)
-        v = evaluate(compile_expr(partial, tuple(symbols)), [point[s] for s in symbols]) if partial != 0 else 0
-        if v is not None and abs(v) > TINY:
-            gradient[w] = v
+        if w not in g.free_symbols:
+            continue
+        i = symbols.index(w)
+        ahead = evaluate(g_fn, [b + step if j == i else b for j, b in enumerate(base)])
+        behind = evaluate(g_fn, [b - step if j == i else b for j, b in enumerate(base)])
+        if ahead is None or behind is None:
+            continue
+        slope = (ahead - behind) / (2 * step)
+        if abs(slope) > mp.mpf("1e-12"):
+            gradient[w] = slope
     if gradient:
         # Crossing along one axis reads as users think ("the slope in f"); the normal
         # direction is the fallback when that axis point is not generic.
@@ -491,21 +519,44 @@ def where_text(outcome: CandidateOutcome, g: sp.Expr, others: list[Candidate], c
     if one_variable and (inactive or g.has(sp.Max, sp.Min)):
         (x,) = symbols
         return product_of_roots_text(x, sorted({c.point[x] for c in active}, key=float))
-    if not inactive:
+    if not inactive and not candidate.in_play:
         return equation_text(g)
     # Several variables: look for another primitive's boundary that separates the active
-    # points from the masked ones; the active part is then g = 0 on one side of it.
+    # points from the masked ones; the active part is then g = 0 on that side of them (max of
+    # four arguments needs two: b = d >= a and b = d >= c).
+    conditions = []
     for other in others:
         h = concrete(other.g)
         # Points on the separating boundary itself (sign 0) belong to both closures.
         signs_active = {_sign_at(h, c.point) for c in active} - {0}
-        signs_inactive = {_sign_at(h, c.point) for c in inactive} - {0}
-        if len(signs_active) == 1 and None not in signs_active and signs_active.isdisjoint(signs_inactive):
-            side = signs_active.pop()
-            carrier = sign_carrier(g)
-            if carrier.could_extract_minus_sign():
-                carrier = -carrier
-            return f"Abs({carrier}) + Max(0, {-side * other.g}) = 0"
+        if len(signs_active) == 1 and None not in signs_active:
+            conditions.append((h, other.g, signs_active.pop()))
+    # The switch's own condition (a pair of a max must be the largest) is known exactly.
+    own = [(concrete(h), -h, -1) for h in candidate.in_play]
+    inactive = [c for c in inactive if all(_sign_at(h, c.point) in (0, 1) for h, _, _ in own)]
+    # Greedy cover: fewest conditions that exclude every masked point, preferring those
+    # that share a variable with g (the other arguments of the same max).
+    remaining = list(range(len(inactive)))
+    useful = []
+    while remaining and conditions:
+        def excluded_by(condition):
+            h, _, side = condition
+            return [i for i in remaining if _sign_at(h, inactive[i].point) == -side]
+
+        best = max(conditions, key=lambda c: (len(excluded_by(c)), bool(c[1].free_symbols & g.free_symbols)))
+        newly = excluded_by(best)
+        if not newly:
+            break
+        useful.append((best[1], best[2]))
+        conditions.remove(best)
+        remaining = [i for i in remaining if i not in newly]
+    useful = [(g_other, side) for _, g_other, side in own] + useful
+    if useful and not remaining:
+        carrier = sign_carrier(g)
+        if carrier.could_extract_minus_sign():
+            carrier = -carrier
+        bounds = " + ".join(f"Max(0, {-side * g_other})" for g_other, side in useful)
+        return f"Abs({carrier}) + {bounds} = 0"
     return equation_text(g)
 
 

@@ -73,7 +73,8 @@ def check(
         report.error = ReportError("limit", "analysis ran out of memory")
         report.differentiable = None
     except Exception as err:  # noqa: BLE001 - an unforeseen failure is an honest "unknown"
-        report.error = ReportError("unsupported", f"analysis failed: {type(err).__name__}: {err}")
+        detail = " ".join(str(err).split())  # one line, whatever the exception says
+        report.error = ReportError("unsupported", f"analysis failed: {type(err).__name__}: {detail}")
         report.differentiable = None
     if report.error is not None:
         report.findings, report.smoothness, report.surrogate = [], None, None

@@ -1,4 +1,4 @@
-"""The function vocabulary of the input language, and SymPy constructors that refuse huge numbers.
+"""The function vocabulary of the input language, and SymPy constructors that stay fast.
 
 Every function the parser accepts is one row of :data:`VOCABULARY`: how many arguments it
 takes, which keywords, how it is lowered to SymPy, and a one-line description (the first line
@@ -16,17 +16,20 @@ Min(6, Max(0, u))
 >>> VOCABULARY["softplus"].doc
 'softplus(u, beta=1) = log(1 + exp(beta*u))/beta'
 
-SymPy evaluates numbers exactly and eagerly: ``2**2**2**2**2**2`` would be computed digit by
-digit, ``floor(exp(10**100))`` never finishes, and roots of long integers are factored. So
-powers, exponentials, products and sums are built through :func:`power`, :func:`exponential`,
-:func:`mul` and :func:`add`, which estimate the size first and raise :class:`NumberTooLarge`:
+SymPy evaluates eagerly, and some of its automatic steps take forever on inputs a few
+characters long: ``2**2**2**2**2**2`` is computed digit by digit, ``floor(exp(10**100))``
+never finishes, roots of long integers are factored, Max compares its arguments pairwise, and
+a condition containing a Piecewise is solved as inequalities. So the builders below construct
+through :func:`power`, :func:`exponential`, :func:`add`, :func:`mul`, :func:`maximum`,
+:func:`minimum` and :func:`piecewise`, which check the size first and raise
+:class:`LimitExceeded`:
 
 >>> power(sp.Integer(2), sp.Integer(10))
 1024
 >>> power(sp.Integer(9), power(sp.Integer(9), sp.Integer(9)))
 Traceback (most recent call last):
     ...
-diffcheck.functions.NumberTooLarge: the number would have about 369693100 digits (limit 4000)
+diffcheck.functions.LimitExceeded: the number would have about 369693100 digits (limit 4000)
 >>> power(u, sp.Integer(10) ** 100) == u ** (sp.Integer(10) ** 100)  # symbolic base: no digits
 True
 """
@@ -40,6 +43,7 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 import sympy as sp
+from sympy.core.relational import Relational
 
 #: Largest exact number (in decimal digits) or constant magnitude (10**4000) built. It stays
 #: below CPython's int-to-str limit (4300 digits), so every expression can still be printed.
@@ -49,9 +53,17 @@ MAX_NUMBER_DIGITS = 4000
 #: about a millisecond, 1000 digits half a second.
 MAX_ROOT_DIGITS = 100
 
+#: SymPy compares every pair of a Max's (Min's) arguments: 16 take 0.1 s, 100 take seconds.
+#: Nested maxima are merged into one, so the merged count is what is limited.
+MAX_EXTREMUM_ARGS = 16
+
 #: A condition that depends on piecewise values (``(x > 0) + (y > 0) > 1``) is split into
 #: one case per combination of their pieces; more cases than this are refused.
-MAX_CONDITION_CASES = 64
+MAX_CONDITION_CASES = 16
+
+#: Each comparison costs SymPy about a millisecond of assumption queries, several times over
+#: when a Piecewise makes its conditions canonical.
+MAX_CONDITION_COMPARISONS = 64
 
 _LOG10_OF_LN10 = math.log10(math.log(10))
 
@@ -66,8 +78,8 @@ class ArgumentError(LoweringError):
     """Arguments that the input language does not allow, e.g. ``clip(u)`` without bounds."""
 
 
-class NumberTooLarge(LoweringError):
-    """A number SymPy would spend (practically) forever computing."""
+class LimitExceeded(LoweringError):
+    """Something SymPy would spend (practically) forever on: see the MAX_* limits."""
 
     kind = "limit"
 
@@ -98,8 +110,9 @@ def _log10_abs(value: sp.Expr) -> float:
 
 
 def _constant_part(expr: sp.Expr) -> sp.Expr:
-    """The sum of the terms of ``expr`` that have no free symbols (2 for ``x + 2``)."""
-    return sp.Add(*[term for term in sp.Add.make_args(expr) if not term.free_symbols])
+    """The sum of the constant terms of ``expr`` (2 for ``x + 2``)."""
+    # is_number stops at the first symbol; free_symbols would walk the whole tree.
+    return sp.Add(*[term for term in sp.Add.make_args(expr) if term.is_number])
 
 
 def _times(digits: float, log10_factor: float) -> float:
@@ -111,7 +124,7 @@ def _times(digits: float, log10_factor: float) -> float:
 
 
 def number_digits(expr: sp.Expr) -> float:
-    """Estimate the decimal digits of the numbers SymPy multiplies out in ``expr``.
+    """Estimate the decimal digits of the numbers SymPy multiplies out of ``expr``.
 
     This is the size that grows when ``expr`` is raised to a power or multiplied: the digits
     of its rational coefficient, of constant factors (by magnitude), and what SymPy computes
@@ -130,9 +143,25 @@ def number_digits(expr: sp.Expr) -> float:
             digits += _times(1.0, _log10_abs(_constant_part(factor.exp)) - _LOG10_OF_LN10)
         elif factor.is_Pow:
             digits += _times(number_digits(factor.base), _log10_abs(_constant_part(factor.exp)))
-        elif not factor.free_symbols:
+        elif factor.is_number:
             digits += abs(_log10_abs(factor))
     return digits
+
+
+def _sum_digits(terms: tuple[sp.Expr, ...]) -> float:
+    """Digits of the rational SymPy computes when adding up the coefficients of ``terms``.
+
+    Only rational coefficients combine in a sum (3*x + 2*x is 5*x); other parts stay symbolic.
+    The sum's denominator divides the lcm of the denominators, which is cheap to compute.
+    """
+    coefficients = [term.as_coeff_Mul()[0] for term in terms]
+    denominator = 1
+    for coefficient in coefficients:
+        denominator = math.lcm(denominator, coefficient.q)
+        if _int_digits(denominator) > MAX_NUMBER_DIGITS:
+            return _int_digits(denominator)  # stop before it grows any further
+    largest = max((_int_digits(c.p) - _int_digits(c.q) for c in coefficients), default=0.0)
+    return max(largest, 0.0) + _int_digits(denominator) + math.log10(len(terms) + 1)
 
 
 def _check_digits(digits: float) -> None:
@@ -140,16 +169,16 @@ def _check_digits(digits: float) -> None:
         # An integer n has floor(log10 n) + 1 digits.
         size = f"{int(digits) + 1}" if digits < 1e15 else (
             f"{digits:.1e}" if digits < math.inf else "more than 1e300")
-        raise NumberTooLarge(f"the number would have about {size} digits "
-                             f"(limit {MAX_NUMBER_DIGITS})")
+        raise LimitExceeded(f"the number would have about {size} digits "
+                            f"(limit {MAX_NUMBER_DIGITS})")
 
 
 def _check_root_bases(bases: list[sp.Rational]) -> None:
     """Refuse roots of long rationals, which SymPy factors before taking the root."""
     digits = sum(_int_digits(base.p) + _int_digits(base.q) for base in bases)
     if digits > MAX_ROOT_DIGITS:
-        raise NumberTooLarge(f"root of a number with about {digits:.0f} digits "
-                             f"(limit {MAX_ROOT_DIGITS})")
+        raise LimitExceeded(f"root of a number with about {int(digits) + 1} digits "
+                            f"(limit {MAX_ROOT_DIGITS})")
 
 
 def _root_bases(expr: sp.Expr) -> list[sp.Rational]:
@@ -178,6 +207,29 @@ def _check_exponential(arg: sp.Expr) -> None:
             _check_power(logs[0].args[0], coefficient)
 
 
+def _check_extremum(kind: type, args: tuple[sp.Expr, ...]) -> None:
+    merged = sum(len(arg.args) if isinstance(arg, kind) else 1 for arg in args)
+    if merged > MAX_EXTREMUM_ARGS:
+        raise LimitExceeded(f"{kind.__name__} of {merged} arguments "
+                            f"(limit {MAX_EXTREMUM_ARGS})")
+
+
+def check_condition(*parts: Any) -> None:
+    """Refuse a condition made of more than MAX_CONDITION_COMPARISONS distinct comparisons."""
+    comparisons: set[Any] = set()
+    for part in parts:
+        if isinstance(part, sp.Basic):
+            comparisons |= part.atoms(Relational)
+    check_comparison_count(len(comparisons))
+
+
+def check_comparison_count(count: int) -> None:
+    """Refuse ``count`` comparisons in one condition, before SymPy builds them."""
+    if count > MAX_CONDITION_COMPARISONS:
+        raise LimitExceeded(f"condition with {count} comparisons "
+                            f"(limit {MAX_CONDITION_COMPARISONS})")
+
+
 # --- guarded constructors -------------------------------------------------------------------
 
 
@@ -196,8 +248,8 @@ def exponential(arg: sp.Expr) -> sp.Expr:
 
 
 def add(*terms: sp.Expr) -> sp.Expr:
-    """The sum of ``terms``; refused when the numbers SymPy combines would be too large."""
-    _check_digits(sum(number_digits(term) for term in terms))
+    """The sum of ``terms``; refused when the rationals SymPy combines would be too large."""
+    _check_digits(_sum_digits(terms))
     return sp.Add(*terms)
 
 
@@ -207,6 +259,18 @@ def mul(*factors: sp.Expr) -> sp.Expr:
     # SymPy merges roots of rationals (sqrt(2)*sqrt(3) is sqrt(6)) and factors the product.
     _check_root_bases([base for factor in factors for base in _root_bases(factor)])
     return sp.Mul(*factors)
+
+
+def maximum(*args: sp.Expr) -> sp.Expr:
+    """``Max(*args)``, refused when SymPy would compare too many arguments pairwise."""
+    _check_extremum(sp.Max, args)
+    return sp.Max(*args)
+
+
+def minimum(*args: sp.Expr) -> sp.Expr:
+    """``Min(*args)``, refused when SymPy would compare too many arguments pairwise."""
+    _check_extremum(sp.Min, args)
+    return sp.Min(*args)
 
 
 def modulo(a: sp.Expr, b: sp.Expr) -> sp.Expr:
@@ -232,7 +296,9 @@ def piecewise(*pairs: tuple[sp.Expr, Any]) -> sp.Expr:
     >>> piecewise((y, indicator + 1 > 1), (0, True))
     Piecewise((y, x > 0), (0, True))
     """
-    return sp.Piecewise(*[(expr, cases_of(condition)) for expr, condition in pairs])
+    conditions = [cases_of(condition) for _, condition in pairs]
+    check_condition(*conditions)
+    return sp.Piecewise(*[(expr, condition) for (expr, _), condition in zip(pairs, conditions)])
 
 
 def cases_of(condition: Any) -> Any:
@@ -244,16 +310,17 @@ def cases_of(condition: Any) -> Any:
     >>> cases_of(sp.Piecewise((x, x > 0), (y, True)) > 1)
     ((x <= 0) & (y > 1)) | ((x > 0) & (x > 1))
     """
-    case_count = [0]
+    case_count = 0
 
     def split(current: Any) -> Any:
+        nonlocal case_count
         piece = next((node for node in sp.preorder_traversal(current)
                       if isinstance(node, sp.Piecewise)), None)
         if piece is None:
-            case_count[0] += 1
-            if case_count[0] > MAX_CONDITION_CASES:
-                raise NumberTooLarge(f"the condition splits into more than {MAX_CONDITION_CASES} "
-                                     "cases of the piecewise values in it")
+            case_count += 1
+            if case_count > MAX_CONDITION_CASES:
+                raise LimitExceeded(f"the condition splits into more than {MAX_CONDITION_CASES} "
+                                    "cases of the piecewise values in it")
             return current
         cases = []
         earlier: list[Any] = []  # conditions of the earlier pieces: false in this one
@@ -355,7 +422,7 @@ def _softplus(u: sp.Expr, beta: sp.Expr = _ONE) -> sp.Expr:
 
 def _relu(u: sp.Expr) -> sp.Expr:
     """relu(u) = max(u, 0)"""
-    return sp.Max(u, 0)
+    return maximum(u, sp.Integer(0))
 
 
 def _leaky_relu(u: sp.Expr, negative_slope: sp.Expr = sp.Rational(1, 100)) -> sp.Expr:
@@ -370,12 +437,12 @@ def _elu(u: sp.Expr, alpha: sp.Expr = _ONE) -> sp.Expr:
 
 def _max(*args: sp.Expr) -> sp.Expr:
     """max(a, b, ...) = the largest argument (also maximum, amax)"""
-    return sp.Max(*args)
+    return maximum(*args)
 
 
 def _min(*args: sp.Expr) -> sp.Expr:
     """min(a, b, ...) = the smallest argument (also minimum, amin)"""
-    return sp.Min(*args)
+    return minimum(*args)
 
 
 def _clip(u: sp.Expr, lo: sp.Expr | None = None, hi: sp.Expr | None = None) -> sp.Expr:
@@ -383,8 +450,8 @@ def _clip(u: sp.Expr, lo: sp.Expr | None = None, hi: sp.Expr | None = None) -> s
     if lo is None and hi is None:
         raise ArgumentError("needs a lower or an upper bound: clip(u, lo, hi), "
                             "where lo or hi may be None")
-    clipped = u if lo is None else sp.Max(u, lo)
-    return clipped if hi is None else sp.Min(clipped, hi)
+    clipped = u if lo is None else maximum(u, lo)
+    return clipped if hi is None else minimum(clipped, hi)
 
 
 def _round(u: sp.Expr, decimals: sp.Expr = sp.Integer(0)) -> sp.Expr:

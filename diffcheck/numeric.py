@@ -53,12 +53,18 @@ def compile_expr(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
 
 @lru_cache(maxsize=4096)
 def _compile(expr: sp.Expr, symbols: tuple) -> Callable:
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return _undefined  # e.g. log(0) folded by SymPy: undefined wherever it is asked
     return sp.lambdify(symbols, expr, modules=_MP_MODULE)
 
 
-def evaluate(fn: Callable, values: Sequence) -> mp.mpf | None:
+def _undefined(*_args):
+    raise ValueError("undefined expression")
+
+
+def evaluate(fn: Callable, values: Sequence, digits: int = DIGITS) -> mp.mpf | None:
     """``fn(*values)`` as a real mpf, or None where it is undefined, complex or infinite."""
-    with mp.workdps(DIGITS):
+    with mp.workdps(digits):
         try:
             result = fn(*[to_mpf(v) for v in values])
         except (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError):

@@ -30,6 +30,7 @@ import ast
 import difflib
 import io
 import re
+import time
 import tokenize
 import warnings
 from contextlib import contextmanager
@@ -61,6 +62,9 @@ MAX_LITERAL_DIGITS = 100
 #: Most nodes in the SymPy tree, counting shared subexpressions each time they occur:
 #: ``huber`` uses its argument three times, so nested calls grow the tree geometrically.
 MAX_TREE_SIZE = 50_000
+#: Building stops after this long. The limits above bound each SymPy operation; this bounds
+#: their number (SymPy takes about a millisecond per call of max, huber...).
+MAX_BUILD_SECONDS = 1.0
 
 #: Module prefixes of a dotted function name; longest first, so the longest one matches.
 MODULE_PREFIXES = ("torch.nn.functional.", "numpy.", "torch.", "math.", "jnp.", "np.", "F.")
@@ -109,7 +113,9 @@ _BAD_COMPARISONS = {"Is": "is", "IsNot": "is not", "In": "in", "NotIn": "not in"
 #: Left-associative runs of these are built in one SymPy call (a long sum is one Add).
 _RUNS = {"Add": "sum", "Sub": "sum", "Mult": "product", "Div": "product"}
 
-_NON_FINITE = frozenset({sp.zoo, sp.nan, sp.oo, -sp.oo})
+_INFINITE = frozenset({sp.zoo, sp.oo, -sp.oo})
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ParseError(Exception):
@@ -151,6 +157,10 @@ def parse(text: str) -> ParsedExpression:
                          MAX_INPUT_CHARS + 1, "limit")
     if "\x00" in text:
         raise ParseError("input contains a NUL byte", text.index("\x00") + 1)
+    surrogate = _SURROGATE.search(text)
+    if surrogate:  # not valid Unicode text: CPython's parser cannot even encode it
+        raise ParseError("input contains an invalid character (a lone surrogate)",
+                         surrogate.start() + 1)
     # CPython refuses leading indentation in eval mode; the columns keep counting it.
     body = text.lstrip(" \t\f\v\r\n")
     source = _Source(body, len(text) - len(body))
@@ -162,8 +172,8 @@ def parse(text: str) -> ParsedExpression:
     except SyntaxError as err:
         raise _syntax_error(err, source) from None
     except (MemoryError, RecursionError):
-        raise ParseError("expression is too deeply nested to parse", source.offset + 1,
-                         "limit") from None
+        raise ParseError("expression is too long or too deeply nested for Python's parser",
+                         source.offset + 1, "limit") from None
     lowering = _Lowering(source)
     try:
         expr = lowering.value(tree.body)
@@ -213,9 +223,14 @@ class _Source:
         """Index in ``body`` just after ``node``."""
         return self.index(node.end_lineno, self.char_col(node.end_lineno, node.end_col_offset))
 
+    def segment(self, node: ast.AST) -> str:
+        """The node's source text."""
+        start = self.index(node.lineno, self.char_col(node.lineno, node.col_offset))
+        return self.body[start:self.node_end(node)]
+
     def snippet(self, node: ast.AST, limit: int = 40) -> str:
         """The node's source on one line, shortened for messages."""
-        text = " ".join((ast.get_source_segment(self.body, node) or "").split())
+        text = " ".join(self.segment(node).split())
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
     def operator_column(self, left: ast.AST, right: ast.AST) -> int:
@@ -259,7 +274,7 @@ def _prescan(source: _Source) -> None:
     except (tokenize.TokenError, SyntaxError):
         significant = True  # ast.parse reports what is wrong, with a better message
     if not significant:
-        raise ParseError("empty expression", source.offset + 1)
+        raise ParseError("empty expression", 1)
 
 
 def _literal_digits(literal: str) -> int:
@@ -337,6 +352,7 @@ class _Lowering:
         self.model_functions: dict[str, int] = {}
         self.spans: dict[sp.Basic, int] = {}
         self._depth = 0
+        self._deadline = time.monotonic() + MAX_BUILD_SECONDS
         self._tree_sizes: dict[sp.Basic, int] = {}  # every subexpression built so far
 
     # --- errors and bookkeeping -------------------------------------------------------------
@@ -356,15 +372,15 @@ class _Lowering:
             raise self.error(f"cannot evaluate {self.source.snippet(node)}: {err}",
                              node) from None
 
-    def admit(self, built: sp.Basic, node: ast.AST, column: int | None = None) -> None:
+    def admit(self, built: sp.Basic, node: ast.AST) -> None:
         """Check a freshly built subexpression and record where its new parts come from.
 
         Walks only the parts not seen before (arguments were admitted when they were built):
         refuses an undefined or infinite value (``1/0``, ``log(0)``) and a tree that has grown
-        past MAX_TREE_SIZE, and maps each new compound part to ``column``.
+        past MAX_TREE_SIZE, and maps each new compound part to the column of ``node``.
         """
         sizes = self._tree_sizes
-        column = self.source.node_column(node) if column is None else column
+        column = self.source.node_column(node)
         stack = [built]
         while stack:
             current = stack[-1]
@@ -376,9 +392,11 @@ class _Lowering:
                 stack.extend(unseen)
                 continue
             stack.pop()
-            if current in _NON_FINITE:
-                raise self.error(f"{self.source.snippet(node)} is undefined or infinite "
-                                 "(a division by zero?)", node)
+            if current == sp.nan:
+                raise self.error(f"{self.source.snippet(node)} is undefined", node)
+            if current in _INFINITE:
+                raise self.error(f"{self.source.snippet(node)} is infinite (a division by zero?)",
+                                 node)
             sizes[current] = 1 + sum(sizes[arg] for arg in current.args)
             if not current.is_Atom:
                 self.spans.setdefault(current, column)
@@ -402,6 +420,9 @@ class _Lowering:
             if self._depth > MAX_NESTING:
                 raise self.error(f"expression is nested more than {MAX_NESTING} levels deep",
                                  node, "limit")
+            if time.monotonic() > self._deadline:
+                raise self.error(f"expression takes too long to build (more than "
+                                 f"{MAX_BUILD_SECONDS:g} s)", node, "limit")
             kind = type(node).__name__
             visitor = _VISITORS.get(kind)
             if visitor is None:
@@ -420,16 +441,20 @@ class _Lowering:
             raise self.error("True and False can only be conditions, e.g. "
                              "Piecewise((a, x > 0), (b, True))", node)
         built = self.visit(node)
-        if _is_condition(built):
+        if not _is_condition(built):
+            return built
+        with self.located(node):
             indicator = functions.piecewise((1, built), (0, True))
-            self.spans.setdefault(indicator, self.source.node_column(node))
-            return indicator
-        return built
+        self.spans.setdefault(indicator, self.source.node_column(node))
+        return indicator
 
     def condition(self, node: ast.AST) -> Boolean:
         """Lower ``node`` where a condition is expected; a value counts as true when nonzero."""
         built = self.visit(node)
-        return built if _is_condition(built) else sp.Ne(built, 0)
+        if _is_condition(built):
+            return built
+        with self.located(node):
+            return sp.Ne(built, 0)
 
     # --- leaves -----------------------------------------------------------------------------
 
@@ -441,7 +466,7 @@ class _Lowering:
             return sp.Integer(literal)
         if isinstance(literal, float):
             # The literal's decimal text, not the binary float: 0.1 is exactly 1/10.
-            return functions.exact_decimal(ast.get_source_segment(self.source.body, node))
+            return functions.exact_decimal(self.source.segment(node))
         if isinstance(literal, complex):
             raise self.error("complex numbers are not supported", node)
         if isinstance(literal, (str, bytes)):
@@ -565,6 +590,7 @@ class _Lowering:
 
     def visit_Compare(self, node: ast.Compare) -> Boolean:
         operand_nodes = [node.left, *node.comparators]
+        functions.check_comparison_count(len(node.ops))  # before SymPy builds any of them
         for op, left, right in zip(node.ops, operand_nodes, operand_nodes[1:]):
             name = type(op).__name__
             if name in _BAD_COMPARISONS:
@@ -580,6 +606,7 @@ class _Lowering:
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Boolean:
         conditions = [self.condition(operand) for operand in node.values]
+        functions.check_condition(*conditions)
         return sp.And(*conditions) if isinstance(node.op, ast.And) else sp.Or(*conditions)
 
     def visit_IfExp(self, node: ast.IfExp) -> sp.Expr:
@@ -612,8 +639,8 @@ class _Lowering:
             raise self.error(f"unknown function '{prefix}{member}'{_suggestion(member, prefix)}",
                              func)
         if not (isinstance(func, ast.Name) and self.same_start(func, node)):
-            raise self.error("only functions called by name are supported, "
-                             f"not {self.source.snippet(func)}(...)", func)
+            raise self.error("only functions called by name are supported, as in exp(x), "
+                             f"not {self.source.snippet(node)}", func)
         name = func.id
         if name in VOCABULARY:
             return name, VOCABULARY[name]
@@ -669,8 +696,7 @@ class _Lowering:
             parameter: self.argument(value, spec, None)
             for parameter, value in keyword_nodes.items()
         }
-        with self.located(node):
-            return spec.build(*args, **keyword_values)
+        return spec.build(*args, **keyword_values)
 
     def argument(self, node: ast.AST, spec: FunctionSpec, position: int | None) -> Any:
         if spec.pair_args:

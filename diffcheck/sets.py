@@ -26,6 +26,7 @@ from diffcheck.numeric import DIGITS, TINY, compile_expr, evaluate, to_mpf
 #: how far out the numeric root scan looks, and how finely
 SCAN_RADIUS = 12
 SCAN_SAMPLES = 481
+FAR_DECADES = 6
 MAX_ROOTS_PER_LINE = 6
 MAX_POLY_DEGREE = 16
 
@@ -169,17 +170,25 @@ def _polynomial_roots(g: sp.Expr, x: sp.Symbol) -> list | None:
         return None
     if poly.degree() > MAX_POLY_DEGREE or not all(c.is_Rational for c in poly.all_coeffs()):
         return None
-    roots = sorted(set(poly.real_roots()), key=lambda r: float(r))
+    try:
+        roots = sorted(set(poly.real_roots()), key=lambda r: float(r))
+    except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
+        return None
     return [r if r.is_Rational else sp.Float(sp.N(r, DIGITS), DIGITS) for r in roots]
 
 
 def _scanned_roots(g: sp.Expr, x: sp.Symbol) -> list:
     fn = compile_expr(g, [x])
-    grid = [mp.mpf(SCAN_RADIUS) * (2 * i / (SCAN_SAMPLES - 1) - 1) for i in range(SCAN_SAMPLES)]
+    near = [mp.mpf(SCAN_RADIUS) * (2 * i / (SCAN_SAMPLES - 1) - 1) for i in range(SCAN_SAMPLES)]
+    # Farther out, geometrically spaced points up to 1e6 catch sets far from the origin
+    # (relu(abs(x) - 100)); their roots are refined by bisection like the others.
+    far = [mp.mpf(10) ** (k / 24) for k in range(int(24 * mp.log10(SCAN_RADIUS)) + 1, 24 * FAR_DECADES + 1)]
+    grid = sorted([-v for v in far] + near + far)
     # Offset the grid by an irrational step so that exact roots at "nice" values are
     # bracketed rather than hit: bisection then converges from both sides.
     grid = [v + mp.mpf("0.0123456789") for v in grid]
-    values = [evaluate(fn, [v]) for v in grid]
+    # The scan only needs signs: low precision is enough (and many times faster).
+    values = [evaluate(fn, [v], digits=20) for v in grid]
     roots = []
     for (a, fa), (b, fb) in zip(zip(grid, values), zip(grid[1:], values[1:])):
         if fa is None or fb is None or fa * fb > 0:

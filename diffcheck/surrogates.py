@@ -209,8 +209,12 @@ class Primitive:
 
 
 def _base_last(args: Sequence[sp.Expr]) -> tuple:
-    """Arguments of max/min with a zero (relu, hinge) moved to the end."""
-    return tuple(sorted(args, key=lambda a: a == 0))
+    """Arguments of max/min with a constant (0 for relu, hinge) moved to the end.
+
+    The constant becomes the base of base + relu(a - base), which then never subtracts a
+    huge value from a huge value when ``a`` is large.
+    """
+    return tuple(sorted(args, key=lambda a: bool(a.is_number)))
 
 
 def _clip_parts(node: sp.Expr) -> tuple | None:

@@ -154,3 +154,12 @@ def test_every_format_renders(fmt):
     result = invoke("--format", fmt, "--no-color" if fmt == "text" else "--quiet", "abs(f)")
     assert result.exit_code == 1
     assert result.stdout.strip()
+
+
+def test_readme_code_table_is_generated_from_the_registry():
+    from pathlib import Path
+
+    from diffcheck.rules import markdown_table
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme

@@ -13,6 +13,8 @@ l2: (y - f)**2  differentiable (Cinf)
 
 from __future__ import annotations
 
+import unicodedata
+
 import io
 from typing import Any
 
@@ -130,6 +132,24 @@ def _surrogate_line(surrogate: dict[str, Any]) -> Text:
     return line
 
 
+def _printable(value: Any) -> Any:
+    """``value`` with every control character (C0, DEL, C1) shown as ``?``.
+
+    Inputs come from untrusted loss files; an escape sequence must never reach the terminal
+    (window titles, hyperlinks, cursor moves). One character for one keeps carets aligned.
+
+    >>> _printable({"input": "x\x1b]0;pwned\x07 + \x9by"})
+    {'input': 'x?]0;pwned? + ?y'}
+    """
+    if isinstance(value, str):
+        return "".join("?" if unicodedata.category(ch) == "Cc" else ch for ch in value)
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
+
+
 def render(
     results: list[dict[str, Any]],
     color: bool = False,
@@ -144,6 +164,7 @@ def render(
     verdict lines. Options meant for other formats (``version``, ...) are ignored.
     """
     console = _console(color, width)
+    results = [_printable(result) for result in results]
     for index, result in enumerate(results):
         if index and not quiet:
             console.print()
