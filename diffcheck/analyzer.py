@@ -52,8 +52,14 @@ LIMIT_STEPS = (mp.mpf("1e-22"), mp.mpf("1e-32"))
 #: the integers k whose sets u = k stand for all jumps of floor(u)
 FLOOR_LEVELS = (0, 1, -1, 2)
 POINTS_PER_SET = 6
+#: beyond this many candidate sets (a max of 30 arguments has 435) the analysis stops
+MAX_CANDIDATES = 250
 
 KIND_RANK = {"jump": 0, "infinite-slope": 1, "kink": 2}
+
+
+class AnalysisLimit(Exception):
+    """The expression is too large to analyse in bounded time: an error of kind "limit"."""
 
 
 class Ambiguous(Exception):
@@ -728,6 +734,11 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
     report.gradient = {w.name: _gradient_text(expr, w) for w in wrt}
 
     candidates = propose_candidates(expr)
+    if len(candidates) > MAX_CANDIDATES:
+        raise AnalysisLimit(
+            f"{len(candidates)} candidate sets (limit {MAX_CANDIDATES}): too many non-smooth "
+            "primitives to analyse one by one"
+        )
     findings: list[Finding] = []
     nonsmooth_nodes: list[sp.Expr] = []  # every primitive that is non-smooth somewhere
     finding_nodes: list[sp.Expr] = []  # the primitive of each reported finding

@@ -24,10 +24,6 @@ from diffcheck.parser import ParseError, parse
 DEFAULT_SMOOTH_SCALE = 0.01
 
 
-class UnsupportedError(Exception):
-    """The analysis cannot decide; the report says so instead of guessing."""
-
-
 def check(
     expr: str,
     wrt: Sequence[str] | None = None,
@@ -49,7 +45,7 @@ def check(
         The largest error each smooth replacement of a primitive may make (default 0.01).
     """
     # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
-    from diffcheck.analyzer import analyze
+    from diffcheck.analyzer import AnalysisLimit, analyze
 
     report = Report(input=expr, name=name, source=source, line=line)
     try:
@@ -63,21 +59,19 @@ def check(
     report.wrt = [v for v in wrt_names if v not in unknown]
     try:
         analyze(parsed, report, smooth_scale=smooth_scale)
-    except UnsupportedError as err:
-        report.error = ReportError("unsupported", str(err))
-        report.differentiable = None
+    except AnalysisLimit as err:
+        report.error = ReportError("limit", str(err))
     except RecursionError:
         report.error = ReportError("limit", "expression too deeply nested to analyse")
-        report.differentiable = None
     except MemoryError:
         report.error = ReportError("limit", "analysis ran out of memory")
-        report.differentiable = None
     except Exception as err:  # noqa: BLE001 - an unforeseen failure is an honest "unknown"
         detail = " ".join(str(err).split())  # one line, whatever the exception says
         report.error = ReportError("unsupported", f"analysis failed: {type(err).__name__}: {detail}")
-        report.differentiable = None
     if report.error is not None:
-        report.findings, report.smoothness, report.surrogate = [], None, None
+        # No verdict without an analysis: differentiable stays null (CONTRACT.md section 5).
+        report.differentiable, report.smoothness, report.surrogate = None, None, None
+        report.findings = []
     return report
 
 
