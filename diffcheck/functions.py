@@ -342,7 +342,7 @@ def exact_decimal(literal: str) -> sp.Rational:
     >>> exact_decimal("2.50")
     5/2
     """
-    sign, digit_tuple, exponent = Decimal(literal.replace("_", "")).as_tuple()
+    _, digit_tuple, exponent = Decimal(literal.replace("_", "")).as_tuple()  # literals are unsigned
     _check_digits(len(digit_tuple) + abs(exponent))  # checked before 10**exponent is computed
     mantissa = int("".join(map(str, digit_tuple)))
     if exponent >= 0:

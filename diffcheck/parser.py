@@ -287,20 +287,20 @@ def _literal_digits(literal: str) -> int:
 
 
 def _syntax_error(err: SyntaxError, source: _Source) -> ParseError:
-    lineno = err.lineno or 1
-    char_col = max((err.offset or 1) - 1, 0)
-    column = source.column(lineno, char_col)
     first_word = re.match(r"[A-Za-z_]+", source.body)
-    index = source.index(lineno, char_col)
     if first_word and first_word.group() in _STATEMENT_KEYWORDS:
-        message = (f"'{first_word.group()}' starts a Python statement, which is not allowed "
-                   "(syntax error): write a single expression")
-        column = source.offset + 1
-    elif source.body[index:index + 1] == "=" and source.body[index:index + 2] != "==":
-        message = "assignment (=) is not allowed: write a single expression, and == to compare"
-    else:
-        message = f"syntax error: {err.msg}"
-    return ParseError(message, column)
+        return ParseError(f"'{first_word.group()}' starts a Python statement, which is not "
+                          "allowed (syntax error): write a single expression", source.offset + 1)
+    if not err.offset:  # CPython's way of saying: at the end of the input
+        end = len(source.body.rstrip())
+        return ParseError(f"syntax error: {err.msg} (the expression ends too early)",
+                          source.offset + end + 1)
+    index = source.index(err.lineno or 1, err.offset - 1)
+    column = source.offset + index + 1
+    if source.body[index:index + 1] == "=" and source.body[index:index + 2] != "==":
+        return ParseError("assignment (=) is not allowed: write a single expression, "
+                          "and == to compare", column)
+    return ParseError(f"syntax error: {err.msg}", column)
 
 
 def _suggestion(name: str, prefix: str = "") -> str:
