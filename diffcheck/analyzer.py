@@ -614,10 +614,11 @@ def _can_be_negative(u_concrete, symbols, seed) -> bool:
     return False
 
 
-def domain_findings(expr, concrete, symbols, loss_fn, seed) -> list[Finding]:
+def domain_findings(parsed: ParsedExpression, concrete, symbols, loss_fn, seed) -> list[Finding]:
+    """Warnings: where log, roots and divisions leave the real domain or blow up."""
     findings: list[Finding] = []
     seen = set()
-    for node, argument, needs_positive, can_pole in _singular_arguments(expr):
+    for node, argument, needs_positive, can_pole in _singular_arguments(parsed.expr):
         if (node, argument) in seen:
             continue
         seen.add((node, argument))
@@ -625,21 +626,24 @@ def domain_findings(expr, concrete, symbols, loss_fn, seed) -> list[Finding]:
         if not u.free_symbols or u.is_positive:
             continue
         where = equation_text(argument)
+        quoted = parsed.snippets.get(node, node)
+        column = parsed.spans.get(node)
         if needs_positive and _can_be_negative(u, symbols, seed):
             rule = rule_for("domain")
             need = "> 0" if can_pole else ">= 0"
-            findings.append(
-                Finding(rule.code, "domain", f"{node} is undefined where {argument} < 0 (needs {argument} {need})",
-                        str(node), where)
-            )
+            findings.append(Finding(
+                rule.code, "domain",
+                f"{quoted} is undefined where {argument} < 0 (it needs {argument} {need})",
+                str(node), where, column=column,
+            ))
         if can_pole:
             for point in points_on_set(u, symbols, symbols, seed=seed, want=2):
                 if _blows_up(loss_fn, symbols, point, u):
                     rule = rule_for("pole")
-                    findings.append(
-                        Finding(rule.code, "pole", f"{node} is unbounded near {where}", str(node), where,
-                                confirmed=True)
-                    )
+                    findings.append(Finding(
+                        rule.code, "pole", f"{quoted} is unbounded near {where}", str(node), where,
+                        confirmed=True, column=column,
+                    ))
                     break
     return findings
 
@@ -784,7 +788,8 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
         finding = Finding(
             code=rule.code,
             kind=worst.kind,
-            message=f"{candidate.node} has {KIND_WORDS[worst.kind]} where {where}",
+            message=f"{parsed.snippets.get(candidate.node, candidate.node)} has "
+            f"{KIND_WORDS[worst.kind]} where {where}",
             cause=str(candidate.node),
             where=where,
             confirmed=check.confirms(worst.kind),
@@ -801,11 +806,12 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
             cause = jump_causes[w][0]
             findings.append(
                 Finding(rule.code, "zero-gradient",
-                        f"the derivative of {expr} with respect to {w} is zero almost everywhere "
-                        f"({cause} is piecewise constant): gradient descent gets no signal",
+                        f"the derivative of {parsed.source.strip()} with respect to {w} is zero "
+                        f"almost everywhere ({parsed.snippets.get(cause, cause)} is piecewise "
+                        "constant): gradient descent gets no signal",
                         str(cause), None, confirmed=True, column=parsed.spans.get(cause))
             )
-    findings.extend(domain_findings(expr, concrete, symbols, loss_fn, seed=11))
+    findings.extend(domain_findings(parsed, concrete, symbols, loss_fn, seed=11))
 
     non_smooth = [f for f in findings if f.kind in NON_DIFFERENTIABLE_KINDS]
     report.differentiable = not non_smooth

@@ -148,6 +148,9 @@ class ParsedExpression:
     #: Subexpression -> 1-based column of the smallest construct that built it (a call, a
     #: comparison, an operator...); the first occurrence wins.
     spans: dict = field(default_factory=dict, hash=False)
+    #: Subexpression -> the input text of that construct (one line, shortened), so that
+    #: messages quote what the user wrote: "abs(y - f) has a kink", not "Abs(f - y)".
+    snippets: dict = field(default_factory=dict, hash=False)
 
 
 def parse(text: str) -> ParsedExpression:
@@ -187,6 +190,7 @@ def parse(text: str) -> ParsedExpression:
         variables=tuple(sorted(lowering.variables)),
         model_functions=tuple(sorted(lowering.model_functions)),
         spans=lowering.spans,
+        snippets=lowering.snippets,
     )
 
 
@@ -351,6 +355,7 @@ class _Lowering:
         self.variables: dict[str, int] = {}  # name -> column of its first use
         self.model_functions: dict[str, int] = {}
         self.spans: dict[sp.Basic, int] = {}
+        self.snippets: dict[sp.Basic, str] = {}
         self._depth = 0
         self._deadline = time.monotonic() + MAX_BUILD_SECONDS
         self._tree_sizes: dict[sp.Basic, int] = {}  # every subexpression built so far
@@ -398,8 +403,9 @@ class _Lowering:
                 raise self.error(f"{self.source.snippet(node)} is infinite (a division by zero?)",
                                  node)
             sizes[current] = 1 + sum(sizes[arg] for arg in current.args)
-            if not current.is_Atom:
-                self.spans.setdefault(current, column)
+            if not current.is_Atom and current not in self.spans:
+                self.spans[current] = column
+                self.snippets[current] = self.source.snippet(node, limit=60)
         if sizes[built] > MAX_TREE_SIZE:
             raise self.error(f"expression is too large: {self.source.snippet(node)} expands to "
                              f"{sizes[built]} SymPy nodes (limit {MAX_TREE_SIZE})", node, "limit")
@@ -445,7 +451,9 @@ class _Lowering:
             return built
         with self.located(node):
             indicator = functions.piecewise((1, built), (0, True))
-        self.spans.setdefault(indicator, self.source.node_column(node))
+        if indicator not in self.spans:
+            self.spans[indicator] = self.source.node_column(node)
+            self.snippets[indicator] = self.source.snippet(node, limit=60)
         return indicator
 
     def condition(self, node: ast.AST) -> Boolean:

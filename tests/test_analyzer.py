@@ -235,3 +235,12 @@ def test_masked_candidate_in_two_variables_is_narrowed():
     assert abs_kink, report.findings
     assert _covers(abs_kink[0].where, {"u": "0", "v": "2"})
     assert not _covers(abs_kink[0].where, {"u": "0", "v": "-2"})
+
+
+def test_messages_quote_the_input_as_written():
+    (finding,) = check("abs(y - f)").findings
+    assert finding.message == "abs(y - f) has a kink where f - y = 0"
+    assert finding.column == 1
+    domain = [f for f in check("2*log(1 - p)").findings if f.kind == "domain"]
+    assert domain[0].message.startswith("log(1 - p) is undefined")
+    assert domain[0].column == 3
