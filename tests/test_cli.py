@@ -163,3 +163,20 @@ def test_readme_code_table_is_generated_from_the_registry():
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert markdown_table() in readme
+
+
+def test_output_is_byte_identical_whatever_jobs_and_hash_seed():
+    import os
+    from pathlib import Path
+
+    samples = Path(__file__).parent.parent / "samples" / "losses.txt"
+    outputs = set()
+    for jobs, seed in (("1", "1"), ("2", "2")):
+        for fmt in ("json", "sarif"):
+            completed = subprocess.run(
+                [sys.executable, "-m", "diffcheck", "--format", fmt, "--jobs", jobs, "--file", str(samples)],
+                capture_output=True, text=True, timeout=300,
+                env={**os.environ, "PYTHONHASHSEED": seed},
+            )
+            outputs.add((fmt, completed.stdout))
+    assert len(outputs) == 2  # one distinct output per format
