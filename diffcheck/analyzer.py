@@ -628,7 +628,8 @@ def domain_findings(parsed: ParsedExpression, concrete, symbols, loss_fn, seed) 
         where = equation_text(argument)
         quoted = parsed.snippets.get(node, node)
         column = parsed.spans.get(node)
-        if needs_positive and _can_be_negative(u, symbols, seed):
+        undefined_negative = needs_positive and _can_be_negative(u, symbols, seed)
+        if undefined_negative:
             rule = rule_for("domain")
             need = "> 0" if can_pole else ">= 0"
             findings.append(Finding(
@@ -637,14 +638,20 @@ def domain_findings(parsed: ParsedExpression, concrete, symbols, loss_fn, seed) 
                 str(node), where, column=column,
             ))
         if can_pole:
-            for point in points_on_set(u, symbols, symbols, seed=seed, want=2):
-                if _blows_up(loss_fn, symbols, point, u):
-                    rule = rule_for("pole")
-                    findings.append(Finding(
-                        rule.code, "pole", f"{quoted} is unbounded near {where}", str(node), where,
-                        confirmed=True, column=column,
-                    ))
-                    break
+            zeros = points_on_set(u, symbols, symbols, seed=seed, want=2)
+            if any(_blows_up(loss_fn, symbols, point, u) for point in zeros):
+                rule = rule_for("pole")
+                findings.append(Finding(
+                    rule.code, "pole", f"{quoted} is unbounded near {where}", str(node), where,
+                    confirmed=True, column=column,
+                ))
+            elif not undefined_negative and any(evaluate(loss_fn, [p[x] for x in symbols]) is None for p in zeros):
+                # Bounded but undefined there (x/abs(x) at 0): a hole in the domain.
+                rule = rule_for("domain")
+                findings.append(Finding(
+                    rule.code, "domain", f"{parsed.source.strip()} is undefined where {where}",
+                    str(node), where, column=column,
+                ))
     return findings
 
 

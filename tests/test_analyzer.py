@@ -159,6 +159,8 @@ CASES = [
     Case("log(p)", True, {"domain", "pole"}),
     Case("u**2*log(u)", True, {"domain"}, forbid={"pole"}),
     Case("log(x**2 + 1)", True, smoothness="Cinf", forbid={"domain", "pole"}),
+    Case("x/abs(x)", True, {"domain"}, forbid={"pole"}),
+    Case("sin(x)/x", True, {"domain"}, forbid={"pole"}),
     Case("-(t*log(p) + (1 - t)*log(1 - p))", True, {"domain"}),
 ]
 
