@@ -314,6 +314,9 @@ class SideComparison:
     order: int | None  # first derivative order that differs (0 = value); None: none up to MAX_ORDER
     left_slope: float | None = None
     right_slope: float | None = None
+    #: a jump of the value at the point alone (where(u == 0, 1, u)): a difference probe at a
+    #: rounded point cannot see it, so the probe does not clear it
+    removable: bool = False
 
     @property
     def active(self) -> bool:
@@ -389,6 +392,7 @@ def compare_sides(
             return comparison
         differs = len(finite) == 2 and _differ(*finite)
         if order == 0 and value_here is not None and any(_differ(v, value_here) for v in finite):
+            comparison.removable = not differs  # the sides agree; only the point itself differs
             differs = True
         if differs:
             comparison.order = order
@@ -773,14 +777,15 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
         worst = outcome.worst
         if worst is None:
             continue
-        worst_order = worst.order if worst_order is None else min(worst_order, worst.order)
         if worst.kind is None:
+            worst_order = worst.order if worst_order is None else min(worst_order, worst.order)
             continue
         others = [c for c in candidates if c.g != candidate.g]
         where = where_text(outcome, candidate.g, others, concrete)
         check = probing.probe(loss_fn, symbols, worst.point, worst.direction)
-        if check.saw == "smooth":
+        if check.saw == "smooth" and not worst.removable:
             continue  # the probe has the last word on the points it tests
+        worst_order = worst.order if worst_order is None else min(worst_order, worst.order)
         if worst.kind == "jump":
             for symbol in g_concrete.free_symbols:
                 jump_causes.setdefault(symbol, []).append(candidate.node)
@@ -799,7 +804,7 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
             f"{KIND_WORDS[worst.kind]} where {where}",
             cause=str(candidate.node),
             where=where,
-            confirmed=check.confirms(worst.kind),
+            confirmed=None if worst.removable and check.saw == "smooth" else check.confirms(worst.kind),
             probe=check.to_dict(),
             autodiff=_autodiff_note(candidate, worst),
             column=parsed.spans.get(candidate.node),

@@ -494,8 +494,10 @@ def test_random_trees_never_raise_and_findings_are_real(text):
         event(f"error: {report.error.kind}")
         return
     event(f"differentiable={report.differentiable}")
+    # confirmed None: the probe could not tell (a jump of the value at one point, such as
+    # G(x) != -1, is invisible to quotients at a rounded point); only probe claims are re-checked.
     findings = [f.to_dict() for f in report.findings
-                if f.kind in NON_SMOOTH and f.probe and f.probe.get("point")]
+                if f.kind in NON_SMOOTH and f.probe and f.probe.get("point") and f.confirmed is not None]
     if not findings:
         return
     try:
