@@ -23,6 +23,7 @@ variables); the probe then checks each finding numerically on the original expre
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -519,7 +520,9 @@ def where_text(outcome: CandidateOutcome, g: sp.Expr, others: list[Candidate], c
     """``g = 0``, narrowed to the part of the set where the candidate is active."""
     candidate = outcome.candidate
     if candidate.family == "floor":
-        return f"frac({candidate.level_set}) = 0"
+        # u is an integer. sin(pi*u) rather than frac(u): it is continuous, so a point
+        # rounded to floats still reads as (nearly) on the set.
+        return f"sin({sp.pi * candidate.level_set}) = 0"
     active = outcome.active
     inactive = [c for c in outcome.comparisons if not c.active]
     symbols = sorted(g.free_symbols, key=str)
@@ -603,17 +606,20 @@ def _singular_arguments(expr: sp.Expr):
             yield node, sp.cos(node.args[0]), False, True
 
 
-def _can_be_negative(u_concrete, symbols, seed) -> bool:
+def _undefined_where_negative(u_concrete, symbols, loss_fn, seed) -> bool:
+    """Whether some sampled point has ``u < 0`` and the loss itself undefined there.
+
+    The loss must be undefined too: in ``where(x > 0, log(x), 0)`` log never sees x < 0.
+    """
     if u_concrete.is_nonnegative:
         return False
     fn = compile_expr(u_concrete, tuple(symbols))
-    import random
-
     rng = random.Random(seed)
     for scale in (1, 3, 10, 100):
         for _ in range(12):
-            v = evaluate(fn, [rng.uniform(-scale, scale) for _ in symbols])
-            if v is not None and v < 0:
+            values = [rng.uniform(-scale, scale) for _ in symbols]
+            v = evaluate(fn, values)
+            if v is not None and v < 0 and evaluate(loss_fn, values) is None:
                 return True
     return False
 
@@ -632,7 +638,7 @@ def domain_findings(parsed: ParsedExpression, concrete, symbols, loss_fn, seed) 
         where = equation_text(argument)
         quoted = parsed.snippets.get(node, node)
         column = parsed.spans.get(node)
-        undefined_negative = needs_positive and _can_be_negative(u, symbols, seed)
+        undefined_negative = needs_positive and _undefined_where_negative(u, symbols, loss_fn, seed)
         if undefined_negative:
             rule = rule_for("domain")
             need = "> 0" if can_pole else ">= 0"
@@ -679,8 +685,6 @@ def _blows_up(loss_fn, symbols, point, u) -> bool:
 
 def has_zero_gradient(loss, symbols, w, seed) -> bool:
     """True when the local derivative in ``w`` vanishes at every sampled generic point."""
-    import random
-
     rng = random.Random(seed)
     seen_points = 0
     for scale in (1, 10, 100):
@@ -801,7 +805,8 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
             code=rule.code,
             kind=worst.kind,
             message=f"{parsed.snippets.get(candidate.node, candidate.node)} has "
-            f"{KIND_WORDS[worst.kind]} where {where}",
+            f"{KIND_WORDS[worst.kind]} where "
+            + (f"{candidate.level_set} is an integer" if candidate.level_set is not None else where),
             cause=str(candidate.node),
             where=where,
             confirmed=None if worst.removable and check.saw == "smooth" else check.confirms(worst.kind),
@@ -832,9 +837,40 @@ def _analyze(parsed: ParsedExpression, report: Report, smooth_scale: float) -> N
         finding.surrogates = smoothing.surrogates_for(node, smooth_scale)
     report.findings = sorted(findings, key=lambda f: (f.severity != "error", f.code))
     if non_smooth:
-        report.surrogate = smoothing.smooth_loss(
-            expr, nonsmooth_nodes, smooth_scale, reserved_names=parsed.variables
-        )
+        report.surrogate = _checked_surrogate(expr, nonsmooth_nodes, non_smooth, symbols, smooth_scale, parsed)
+
+
+#: where the whole-loss surrogate's bound is checked: a grid per variable, near and far
+SURROGATE_CHECK_VALUES = [sp.Rational(k, 4) for k in range(-16, 17)] + [sp.Integer(v) for v in (-1000, -50, 50, 1000)]
+
+
+def _checked_surrogate(expr, nonsmooth_nodes, non_smooth_findings, symbols, smooth_scale, parsed):
+    """The whole-loss surrogate, printed only after a numeric check of what it claims.
+
+    The bound is a proof (interval arithmetic); the check guards the proof's implementation:
+    |loss - surrogate| <= max_error at sampled points, and no kink left at the probe points.
+    A failed check withdraws the bound (max_error null) and says why.
+    """
+    from diffcheck import surrogates as smoothing
+
+    built = smoothing.build_smooth_loss(expr, nonsmooth_nodes, smooth_scale, reserved_names=parsed.variables)
+    if built is None:
+        return None
+    rng = random.Random(5)
+    names = [s.name for s in symbols]
+    points = [{n: rng.choice(SURROGATE_CHECK_VALUES) for n in names} for _ in range(40)]
+    singular = [
+        {str(k): sp.Rational(v).limit_denominator(10**6) for k, v in f.probe["point"].items()}
+        for f in non_smooth_findings if f.probe
+    ]
+    singular = [p for p in singular if _exact_value(concrete_model_functions(expr), {sp.Symbol(k, real=True): v for k, v in p.items()}) is not None]
+    points += singular
+    ok, why = smoothing.verify_surrogate(expr, built, points, [])
+    report = dict(built.report)
+    if not ok and report.get("max_error") is not None:
+        report["max_error"] = None
+        report["message"] = f"{report.get('message', '')} Numeric check failed, bound withdrawn: {why}".strip()
+    return report
 
 
 def _smoothness(findings: list[Finding], worst_order: int | None) -> str:

@@ -31,6 +31,8 @@ import mpmath as mp
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from diffcheck.numeric import as_sympy
+
 INF = mp.inf
 ZERO = mp.mpf(0)
 
@@ -44,20 +46,21 @@ def _margin() -> mp.mpf:
     return mp.ldexp(1, 8 - mp.mp.prec)
 
 
+def _nudged(x, direction: int) -> mp.mpf:
+    x = mp.mpf(x)
+    if not mp.isfinite(x) or x == 0:  # exact: nothing to round
+        return x
+    return x + direction * abs(x) * _margin()
+
+
 def down(x) -> mp.mpf:
     """A number at most ``x``: ``x`` moved outwards by the rounding margin."""
-    x = mp.mpf(x)
-    if not mp.isfinite(x) or x == 0:
-        return x
-    return x - abs(x) * _margin()
+    return _nudged(x, -1)
 
 
 def up(x) -> mp.mpf:
     """A number at least ``x``: ``x`` moved outwards by the rounding margin."""
-    x = mp.mpf(x)
-    if not mp.isfinite(x) or x == 0:
-        return x
-    return x + abs(x) * _margin()
+    return _nudged(x, 1)
 
 
 def _product(a: mp.mpf, b: mp.mpf) -> mp.mpf:
@@ -163,8 +166,18 @@ class Interval:
         return Interval.outward(self.lo**n, self.hi**n)
 
     def monotone(self, fn: Callable, increasing: bool = True) -> Interval:
-        a, b = fn(self.lo), fn(self.hi)
-        return Interval.outward(a, b) if increasing else Interval.outward(b, a)
+        a, b = _image_or(fn, self.lo, -INF), _image_or(fn, self.hi, INF)
+        if not increasing:
+            a, b = _image_or(fn, self.hi, -INF), _image_or(fn, self.lo, INF)
+        return Interval.outward(a, b)
+
+
+def _image_or(fn: Callable, x: mp.mpf, fallback: mp.mpf) -> mp.mpf:
+    """fn(x), or the infinite end on its side when mpmath cannot represent the value."""
+    try:
+        return fn(x)
+    except OverflowError:
+        return fallback
 
 
 # --------------------------------------------------------------------------------------
@@ -196,11 +209,16 @@ def _log(x: Interval, strict: bool) -> Interval | None:
 
 
 def _cosh(x: Interval, strict: bool) -> Interval:
-    return Interval.outward(mp.cosh(x.mignitude()), mp.cosh(x.magnitude()))
+    return Interval.outward(_image_or(mp.cosh, x.mignitude(), ZERO),
+                            _image_or(mp.cosh, x.magnitude(), INF))
+
+
+#: beyond this, reducing the argument of sin/tan mod pi is not worth its cost
+_PERIODIC_LIMIT = mp.mpf(2) ** 60
 
 
 def _sin(x: Interval, strict: bool) -> Interval:
-    if not x.is_bounded() or x.hi - x.lo >= 2 * mp.pi:
+    if x.magnitude() > _PERIODIC_LIMIT or x.hi - x.lo >= 2 * mp.pi:
         return Interval(-1, 1)
     lo, hi = x.lo, x.hi
     ends = [mp.sin(lo), mp.sin(hi)]
@@ -219,7 +237,9 @@ def _cos(x: Interval, strict: bool) -> Interval:
 
 
 def _tan(x: Interval, strict: bool) -> Interval:
-    if not x.is_bounded() or x.hi - x.lo >= mp.pi:
+    if x.magnitude() > _PERIODIC_LIMIT or x.hi - x.lo >= mp.pi:
+        if strict:
+            raise DomainError("tan may have a pole inside the box")
         return Interval.whole()
     k = mp.ceil((x.lo - mp.pi / 2) / mp.pi)
     if mp.pi / 2 + k * mp.pi <= x.hi:  # a pole inside
@@ -291,9 +311,11 @@ def _real_power(base: Interval, exponent: Interval, strict: bool) -> Interval | 
     return Interval.outward(min(values), max(values))
 
 
-def _pow(base: Interval, exponent: Interval, strict: bool, exponent_expr: sp.Expr) -> Interval | None:
+def _pow(base: Interval, exponent: Interval, strict: bool,
+         exponent_expr: sp.Expr) -> Interval | None:
     if exponent_expr.is_number and exponent_expr.is_real:
-        if exponent_expr.is_integer or (exponent_expr.is_Float and float(exponent_expr).is_integer()):
+        integral_float = exponent_expr.is_Float and float(exponent_expr).is_integer()
+        if exponent_expr.is_integer or integral_float:
             return base.power(int(exponent_expr))
         if not exponent.contains(0):
             return _real_power(base, exponent, strict)
@@ -346,9 +368,15 @@ def apply(node: sp.Expr, args: Sequence[Interval | None], strict: bool = False) 
     ``args`` follows ``node.args``; for a Piecewise, one interval per branch value. Unknown
     functions (model functions included) can take any value.
     """
+    head = type(node)
+    if head is sp.Piecewise:  # a branch defined nowhere is simply never taken
+        defined = [a for a in args if a is not None]
+        result = defined[0] if defined else None
+        for a in defined[1:]:
+            result = result.hull(a)
+        return result
     if any(a is None for a in args):
         return None
-    head = type(node)
     if head is sp.Add:
         result = args[0]
         for a in args[1:]:
@@ -364,11 +392,6 @@ def apply(node: sp.Expr, args: Sequence[Interval | None], strict: bool = False) 
     if head in (sp.Max, sp.Min):
         pick = max if head is sp.Max else min
         return Interval(pick(a.lo for a in args), pick(a.hi for a in args))
-    if head is sp.Piecewise:
-        result = args[0]
-        for a in args[1:]:
-            result = result.hull(a)
-        return result
     if head is sp.Heaviside:
         at_zero = args[1] if len(args) > 1 else Interval(mp.mpf(1) / 2)
         return _heaviside(args[0], at_zero, strict)
@@ -410,4 +433,4 @@ def enclose(expr: sp.Expr, env: Mapping[sp.Expr, Interval] | None = None,
         memo[e] = result
         return result
 
-    return visit(sp.sympify(expr))
+    return visit(as_sympy(expr))

@@ -55,6 +55,10 @@ def compile_expr(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
 def _compile(expr: sp.Expr, symbols: tuple) -> Callable:
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         return _undefined  # e.g. log(0) folded by SymPy: undefined wherever it is asked
+    if expr.has(sp.Mod):
+        # The mpmath printer writes Mod(a, b) as 'a % b' without brackets around a product
+        # (-c*Mod(x, 2) becomes -c*x % 2): spell out its definition instead.
+        expr = expr.replace(sp.Mod, lambda a, b: a - b * sp.floor(a / b))
     return sp.lambdify(symbols, expr, modules=_MP_MODULE)
 
 
@@ -80,6 +84,25 @@ def evaluate(fn: Callable, values: Sequence, digits: int = DIGITS) -> mp.mpf | N
         if not mp.isfinite(result):
             return None
         return result
+
+
+def as_sympy(value) -> sp.Basic:
+    """A SymPy object for an internal number or SymPy object; never parses text.
+
+    >>> as_sympy(2), as_sympy(Fraction(1, 3)), as_sympy(True)
+    (2, 1/3, True)
+    """
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, bool):
+        return sp.true if value else sp.false
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    if isinstance(value, float):
+        return sp.Float(value)
+    raise TypeError(f"not a number or SymPy object: {type(value).__name__}")
 
 
 def to_mpf(value) -> mp.mpf:

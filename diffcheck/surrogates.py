@@ -7,7 +7,8 @@ for a target error, its smoothness, and ``bound(param)``: the supremum of
 
 :func:`surrogates_for` lists the replacements of one non-smooth node (one finding);
 :func:`smooth_loss` replaces every non-smooth node of a loss, innermost first, and proves a
-bound on ``|loss - surrogate|`` over the whole domain:
+bound on ``|loss - surrogate|`` over the whole domain; :func:`verify_surrogate` checks a
+printed surrogate numerically before it is reported. The proof:
 
 * walking the loss bottom-up, each node gets the interval of its values and a bound on the
   error of its surrogate (variables range over the real line, exactly; constants are exact);
@@ -52,7 +53,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pytorch import TorchPrinter
 
 from diffcheck.intervals import DomainError, Interval, apply, enclose, number_interval, up
-from diffcheck.numeric import compile_expr, concrete_model_functions, evaluate, to_mpf
+from diffcheck.numeric import as_sympy, compile_expr, concrete_model_functions, evaluate, to_mpf
 
 #: decimal digits of the interval arithmetic behind every bound
 BOUND_DIGITS = 40
@@ -228,7 +229,10 @@ def _clip_parts(node: sp.Expr) -> tuple | None:
     if len(inner_numbers) != 1:
         return None
     (u,) = [a for a in inner[0].args if not a.is_number]
-    lo, hi = (inner_numbers[0], numbers[0]) if isinstance(node, sp.Min) else (numbers[0], inner_numbers[0])
+    if isinstance(node, sp.Min):
+        lo, hi = inner_numbers[0], numbers[0]
+    else:
+        lo, hi = numbers[0], inner_numbers[0]
     return (u, lo, hi) if bool(lo < hi) else None
 
 
@@ -255,6 +259,12 @@ def _smoothable(condition) -> bool:
     return False
 
 
+def _positive(u: sp.Expr) -> Relational:
+    """u > 0, kept even where SymPy could decide it: ``Heaviside(Min(0, x))`` is 1/2 on a
+    half-line, which only the switch at u = 0 (worth 1/2) reproduces."""
+    return sp.StrictGreaterThan(u, 0, evaluate=False)
+
+
 def recognize(node: sp.Expr) -> Primitive | None:
     """The primitive family of ``node`` and its parts (None: not a non-smooth primitive)."""
     if isinstance(node, sp.Abs):
@@ -269,12 +279,14 @@ def recognize(node: sp.Expr) -> Primitive | None:
         return Primitive(node, "max" if isinstance(node, sp.Max) else "min", _base_last(node.args))
     if isinstance(node, sp.Heaviside):
         u, at_zero = node.args[0], node.args[1] if len(node.args) > 1 else sp.S.Half
-        branches = ((sp.S.One, u > 0), (sp.S.Zero, sp.true))
-        if not (at_zero.is_number and bool(0 <= at_zero <= 1)):  # else H(0) is off the jump bound
-            branches = ((sp.S.One, u > 0), (at_zero, sp.Eq(u, 0)), (sp.S.Zero, sp.true))
+        branches = ((sp.S.One, _positive(u)), (sp.S.Zero, sp.true))
+        if not (at_zero.is_number and bool(0 <= at_zero <= 1)):  # H(0) off the jump bound
+            branches = ((sp.S.One, _positive(u)), (at_zero, sp.Eq(u, 0, evaluate=False)),
+                        (sp.S.Zero, sp.true))
         return Primitive(node, "step", branches)
     if isinstance(node, sp.sign):
-        return Primitive(node, "sign", ((sp.S.One, node.args[0] > 0), (sp.S.NegativeOne, sp.true)))
+        branches = ((sp.S.One, _positive(node.args[0])), (sp.S.NegativeOne, sp.true))
+        return Primitive(node, "sign", branches)
     if isinstance(node, sp.Piecewise):
         if not all(_smoothable(pair.cond) for pair in node.args):
             return None
@@ -291,7 +303,8 @@ def recognize(node: sp.Expr) -> Primitive | None:
         return Primitive(node, "mod", node.args)
     if isinstance(node, sp.Pow):
         base, p = node.args
-        if p.is_number and p.is_real and not p.is_integer and bool(0 < p < 1) and base.free_symbols:
+        fractional = p.is_number and p.is_real and not p.is_integer and bool(0 < p < 1)
+        if fractional and base.free_symbols:
             return Primitive(node, "root", (base, p))
     if isinstance(node, sp.log):
         return Primitive(node, "log", node.args)
@@ -329,8 +342,10 @@ def switching_functions(primitive: Primitive) -> list[sp.Expr]:
 
 #: sup over t >= 0 of t/(1 + exp(t)) = W(1/e) (Lambert W): where sigmoid blends a kink
 _SIGMOID_KINK = sp.LambertW(sp.exp(-1))
-#: sup over 0 <= t <= 1 of t*(1 - smoothstep(t)), at t = (sqrt(3) - 1)/2
-_SMOOTHSTEP_KINK = (lambda t: t * (1 - t) ** 2 * (2 + t) / 4)((sp.sqrt(3) - 1) / 2)
+#: sup over 0 <= t <= 1 of t*(1 - smoothstep(t)) = t*(1 - t)**2*(2 + t)/4, where its
+#: derivative (2 - 6*t + 4*t**3)/4 vanishes: t = (sqrt(3) - 1)/2
+_SMOOTHSTEP_PEAK = (sp.sqrt(3) - 1) / 2
+_SMOOTHSTEP_KINK = _SMOOTHSTEP_PEAK * (1 - _SMOOTHSTEP_PEAK) ** 2 * (2 + _SMOOTHSTEP_PEAK) / 4
 
 
 def _smoothstep(t: sp.Expr) -> sp.Expr:
@@ -385,7 +400,7 @@ def _blend(branches: Sequence[tuple], p: sp.Symbol, switch: Switch) -> sp.Expr:
     """s1*a1 + (1 - s1)*(s2*a2 + (1 - s2)*(...)): Piecewise semantics, first true wins."""
     value, condition = branches[0]
     if len(branches) == 1 or condition in (True, sp.true):
-        return sp.sympify(value)
+        return as_sympy(value)
     s = _condition_switch(condition, switch, p)
     return s * value + (1 - s) * _blend(branches[1:], p, switch)
 
@@ -572,9 +587,10 @@ def _staircase_entry(formula, note) -> SurrogateEntry:
 
 
 def _negated_entry(entry: SurrogateEntry, name: str | None = None) -> SurrogateEntry:
-    return SurrogateEntry(name or entry.name, _negated(entry.formula), entry.param, entry.default,
-                          entry.smoothness, entry.bound, note="min(a, b) = -max(-a, -b); " + entry.note,
-                          band=entry.band, applies=entry.applies, replaces=entry.replaces)
+    return SurrogateEntry(name or entry.name, _negated(entry.formula), entry.param,
+                          entry.default, entry.smoothness, entry.bound,
+                          note="min(a, b) = -max(-a, -b); " + entry.note, band=entry.band,
+                          applies=entry.applies, replaces=entry.replaces)
 
 
 _STEP_NOTE = ("No uniform bound below half the jump height: next to the jump the error tends "
@@ -613,6 +629,8 @@ _MAX = (
         note="max(0, u)**2 is a different loss (C1), not an approximation: no error bound."),
 )
 
+_MIN_NAMES = {"softplus": "softmin", "logsumexp": "neg_logsumexp"}
+
 SURROGATES: dict[str, tuple[SurrogateEntry, ...]] = {
     "abs": (
         _entry("pseudo_huber", _pseudo_huber, "delta", lambda t: t, "Cinf", lambda d: d,
@@ -625,8 +643,7 @@ SURROGATES: dict[str, tuple[SurrogateEntry, ...]] = {
                     "above it by at most delta/2 (at u = 0)."),
     ),
     "max": _MAX,
-    "min": tuple(_negated_entry(e, {"softplus": "softmin", "logsumexp": "neg_logsumexp"}.get(e.name))
-                 for e in _MAX),
+    "min": tuple(_negated_entry(e, _MIN_NAMES.get(e.name)) for e in _MAX),
     "clip": (
         _entry("softplus_clip", _via_clip(_soft_relu), "tau", lambda t: t / LOG2, "Cinf",
                lambda tau: tau * LOG2,
@@ -696,6 +713,7 @@ SURROGATES: dict[str, tuple[SurrogateEntry, ...]] = {
 
 #: families whose composer carries errors through a Lipschitz-1 primitive
 _LIPSCHITZ_FAMILIES = ("abs", "max", "min", "clip", "pinball")
+_SMOOTHNESS_RANK = {"C1": 1, "Cinf": 2}.__getitem__
 _BLEND_FAMILIES = ("step", "sign", "indicator", "piecewise")
 _STAIRCASE_FAMILIES = ("floor", "round", "ceiling", "mod")
 
@@ -718,22 +736,18 @@ def _mpf_up(x: Fraction | float) -> mp.mpf:
     return mp.inf if x == math.inf else up(mp.mpf(x.numerator) / x.denominator)
 
 
+def _constant_bounds(value: sp.Expr) -> tuple:
+    """Lower and upper bounds of a real constant, exact when it is rational."""
+    value = as_sympy(value)
+    if value.is_Rational:
+        exact = Fraction(int(value.p), int(value.q))
+        return exact, exact
+    box = enclose(value)
+    return (-math.inf, math.inf) if box is None else (_fraction(box.lo), _fraction(box.hi))
+
+
 def _upper(value: sp.Expr) -> Fraction | float:
-    """An upper bound of a real constant, exact when it is rational."""
-    value = sp.sympify(value)
-    if value.is_Rational:
-        return Fraction(int(value.p), int(value.q))
-    box = enclose(value)
-    return math.inf if box is None else _fraction(box.hi)
-
-
-def _lower(value: sp.Expr) -> Fraction | float:
-    """A lower bound of a real constant, exact when it is rational."""
-    value = sp.sympify(value)
-    if value.is_Rational:
-        return Fraction(int(value.p), int(value.q))
-    box = enclose(value)
-    return -math.inf if box is None else _fraction(box.lo)
+    return _constant_bounds(value)[1]
 
 
 def _plus(*terms) -> Fraction | float:
@@ -801,7 +815,7 @@ class Replacement:
     value: sp.Rational | None
 
     def at_value(self, expr: sp.Expr) -> sp.Expr:
-        return sp.sympify(expr).xreplace({self.symbol: self.value}) if self.symbol else expr
+        return as_sympy(expr).xreplace({self.symbol: self.value}) if self.symbol else expr
 
 
 def _flat_parts(primitive: Primitive) -> list[sp.Basic]:
@@ -832,9 +846,10 @@ class _ParameterNames:
         return self.symbols[(name, value)]
 
 
-def _parameter_value(entry: SurrogateEntry, target: sp.Rational, primitive: Primitive) -> sp.Rational:
+def _parameter_value(entry: SurrogateEntry, target: sp.Rational,
+                     primitive: Primitive) -> sp.Rational:
     """The entry's default for ``target``, rounded down (every bound grows with it)."""
-    exact = _lower(entry.default(target, primitive))
+    exact = _constant_bounds(entry.default(target, primitive))[0]
     if exact <= 0:
         raise ValueError(f"target error {target} gives no positive parameter for {entry.name}")
     rounded = _round_significant(exact, PARAM_DIGITS, upward=False)
@@ -851,7 +866,8 @@ def _replacement(primitive: Primitive, entry: SurrogateEntry, target: sp.Rationa
 
 def _choose_entry(primitive: Primitive, band: bool) -> SurrogateEntry | None:
     """The first usable entry, band-limited or not as asked when the family has both."""
-    usable = [e for e in SURROGATES.get(primitive.family, ()) if e.replaces and e.applies(primitive)]
+    family = SURROGATES.get(primitive.family, ())
+    usable = [e for e in family if e.replaces and e.applies(primitive)]
     bounded = [e for e in usable if e.bound is not None] or usable
     preferred = [e for e in bounded if e.band == band]
     return (preferred or bounded or [None])[0]
@@ -867,6 +883,15 @@ def _shares_switching_set(primitive: Primitive, others: Iterable[Primitive]) -> 
                 if ratio is not None and ratio.is_number and ratio != 0:
                     return True
     return False
+
+
+def _can_switch(primitive: Primitive) -> bool:
+    """False when no switching function can vanish (``sqrt(1 + abs(x))`` is smooth)."""
+    functions = switching_functions(primitive)
+    if not functions:
+        return True
+    boxes = [enclose(g) for g in functions]
+    return any(box is None or box.contains(0) for box in boxes)
 
 
 def _primitives_to_replace(expr: sp.Expr, nonsmooth: Sequence[sp.Expr]) -> list[Primitive] | None:
@@ -893,6 +918,8 @@ def _primitives_to_replace(expr: sp.Expr, nonsmooth: Sequence[sp.Expr]) -> list[
         grew = False
         for node, primitive in found.items():
             if node in selected:
+                continue
+            if not _can_switch(primitive):
                 continue
             nested = any(node.has(other) or other.has(node) for other in selected)
             if nested or _shares_switching_set(primitive, selected.values()):
@@ -937,6 +964,8 @@ def _build(expr: sp.Expr, plan: dict[sp.Expr, Replacement]) -> sp.Expr:
         if e in plan:
             rep = plan[e]
             result = rep.entry.formula(_map_parts(rep.primitive, rebuild), rep.symbol)
+        elif isinstance(e, Relational):  # as written: see _positive
+            result = e.func(rebuild(e.lhs), rebuild(e.rhs), evaluate=False)
         elif isinstance(e, sp.Basic) and e.args:
             result = e.func(*[rebuild(a) for a in e.args])
         else:
@@ -973,6 +1002,13 @@ def _partials(func, shape: tuple) -> tuple:
     dummies = {i: sp.Dummy(f"x{i}", real=True) for i, a in enumerate(shape) if a is None}
     template = func(*[dummies.get(i, a) for i, a in enumerate(shape)])
     return tuple((i, d, sp.diff(template, d)) for i, d in dummies.items())
+
+
+@functools.lru_cache(maxsize=256)
+def _formula_on_placeholders(rep: Replacement) -> tuple:
+    """The replacement written on placeholder symbols for its non-constant parts."""
+    placeholders = tuple(p if p.is_number else sp.Dummy(real=True) for p in rep.primitive.parts)
+    return placeholders, standard_form(rep.entry.formula(placeholders, rep.symbol))
 
 
 def _simplified(expr: sp.Expr) -> sp.Expr:
@@ -1036,6 +1072,8 @@ class _ErrorWalk:
         """Cap the error by the spread of both ranges; narrow the surrogate's range by it."""
         if values is None:
             return _NodeBound(None, surrogate, Fraction(0))  # no point of the domain
+        if surrogate is None:
+            error = self.blame("the surrogate is undefined where the loss is defined")
         if error == 0:
             return _NodeBound(values, values, error)
         if surrogate is not None:
@@ -1108,7 +1146,8 @@ class _ErrorWalk:
         values = apply(e, [b.values for b in branches])
         surrogate = apply(e, [b.surrogate for b in branches])
         if any(self(s).error != 0 for s in sides):
-            error = self.blame(f"the conditions of {e} are only approximated, so a branch may switch")
+            error = self.blame(f"the conditions of {e} are only approximated, so a branch may "
+                               "switch")
         else:
             error = max(b.error for b in branches)
         return self.finish(values, surrogate, error)
@@ -1124,13 +1163,13 @@ class _ErrorWalk:
             return Fraction(0)
         return _upper(rep.at_value(rep.entry.bound(rep.symbol, rep.primitive)))
 
-    def surrogate_range(self, rep: Replacement, boxes: Sequence[Interval | None]) -> Interval | None:
-        dummies = tuple(p if p.is_number else sp.Dummy(real=True) for p in rep.primitive.parts)
-        formula = standard_form(rep.entry.formula(dummies, rep.symbol))
+    def surrogate_range(self, rep: Replacement,
+                        boxes: Sequence[Interval | None]) -> Interval | None:
+        placeholders, formula = _formula_on_placeholders(rep)
         env = dict(self.params)
-        for dummy, box in zip(dummies, boxes):
-            if not dummy.is_number:
-                env[dummy] = box if box is not None else Interval.whole()
+        for placeholder, box in zip(placeholders, boxes):
+            if not placeholder.is_number:
+                env[placeholder] = box if box is not None else Interval.whole()
         return enclose(formula, env)
 
     def primitive_range(self, rep: Replacement, bounds: Sequence[_NodeBound]) -> Interval | None:
@@ -1173,8 +1212,25 @@ def _deviation(walk: _ErrorWalk, rep: Replacement, condition) -> Fraction | floa
     return min(Fraction(1), _plus(Fraction(1, 2), _times(slope, margin_error)))
 
 
+def _boundary_split(gap: sp.Expr, margin: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """(at_boundary, slope) with gap = at_boundary + slope*margin, at_boundary free of the
+    variable solved for: gap where the margin vanishes, along a variable the margin is
+    linear in (else 0, which leaves slope = gap/margin)."""
+    for x in sorted(margin.free_symbols, key=str):
+        coefficient = sp.diff(margin, x)
+        if coefficient.is_number and coefficient != 0:
+            at_boundary = sp.expand(gap.subs(x, sp.expand(x - margin / coefficient)))
+            return at_boundary, _simplified((gap - at_boundary) / margin)
+    return sp.S.Zero, _simplified(gap / margin)
+
+
 def _jump_error(walk: _ErrorWalk, rep: Replacement, value, rest, condition) -> Fraction | float:
-    """sup |(indicator - s)*(value - rest)|: half the jump, or the kink bound if it is smaller."""
+    """sup |(indicator - s)*(value - rest)|.
+
+    Half the jump in general. With an exact margin g, the gap splits as D0 + k*g (D0: the
+    gap on the switching set), and |indicator - s(g)|*|g| <= kink(p) gives the often much
+    smaller dev*sup|D0| + sup|k|*kink(p): a kink (D0 = 0) costs O(p), a jump half of D0.
+    """
     deviation = _deviation(walk, rep, condition)
     if deviation == 0:
         return Fraction(0)
@@ -1183,10 +1239,11 @@ def _jump_error(walk: _ErrorWalk, rep: Replacement, value, rest, condition) -> F
     exact_margin = (isinstance(condition, Relational) and not isinstance(condition, (sp.Eq, sp.Ne))
                     and walk(condition.lhs).error == 0 and walk(condition.rhs).error == 0)
     if exact_margin:
-        # the branches meet where the margin g vanishes: |value - rest| <= K*|g|
-        slope = _magnitude(enclose(_simplified(gap / _switch_argument(condition)), walk.overrides))
+        at_boundary, slope = _boundary_split(gap, _switch_argument(condition))
         kink = _upper(rep.at_value(rep.entry.switch.kink(rep.symbol)))
-        error = min(error, _times(slope, kink))
+        split = _plus(_times(deviation, _magnitude(enclose(at_boundary, walk.overrides))),
+                      _times(_magnitude(enclose(slope, walk.overrides)), kink))
+        error = min(error, split)
     return error
 
 
@@ -1204,7 +1261,7 @@ def _compose_blend(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
         jump = _jump_error(walk, rep, value, rest_expr, condition)
         error = _plus(jump, max(branch.error, error))
         values, surrogate = _hull(values, branch.values), _hull(surrogate, branch.surrogate)
-        rest_expr = sp.Piecewise((value, condition), (rest_expr, True))
+        rest_expr = sp.Piecewise((value, condition), (rest_expr, True), evaluate=False)
     return walk.finish(values, surrogate, error)
 
 
@@ -1215,7 +1272,8 @@ def _compose_staircase(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
     if rep.primitive.family == "mod":
         numerator, modulus = parts
         if numerator.error or modulus.error:
-            error = walk.blame(f"{rep.primitive.node} jumps, and its arguments are only approximated")
+            error = walk.blame(f"{rep.primitive.node} jumps, and its arguments are only "
+                               "approximated")
         else:
             error = _times(own, _magnitude(modulus.values))
     elif parts[0].error == 0:
@@ -1223,7 +1281,8 @@ def _compose_staircase(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
     else:
         # Both floor(v) - v and staircase(v) - v lie in an interval of width 1.
         lipschitz = _upper(rep.at_value(rep.entry.lipschitz(rep.symbol)))
-        error = min(_plus(own, _times(lipschitz, parts[0].error)), _plus(Fraction(1), parts[0].error))
+        through_surrogate = _plus(own, _times(lipschitz, parts[0].error))
+        error = min(through_surrogate, _plus(Fraction(1), parts[0].error))
     return walk.finish(walk.primitive_range(rep, parts),
                        walk.surrogate_range(rep, [p.surrogate for p in parts]), error)
 
@@ -1389,8 +1448,11 @@ def surrogates_for(node: sp.Expr, target_error: float = 0.01) -> list[dict]:
     bound, or not a replacement); parameters are set for ``target_error``.
 
     >>> u = sp.Symbol("u", real=True)
-    >>> [(s["name"], s["max_error"]) for s in surrogates_for(sp.Max(0, u))]
-    [('softplus', 0.009983), ('rennie_srebro', 0.01), ('quadratic_band', 0.01), ('squared_hinge', None)]
+    >>> reports = surrogates_for(sp.Max(0, u))
+    >>> [r["name"] for r in reports]
+    ['softplus', 'rennie_srebro', 'quadratic_band', 'squared_hinge']
+    >>> [r["max_error"] for r in reports]
+    [0.009983, 0.01, 0.01, None]
     >>> surrogates_for(sp.Abs(u))[0]["with"]
     '-delta + sqrt(delta**2 + u**2)'
     """
@@ -1443,6 +1505,25 @@ def smooth_loss(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], target_error: float
     >>> s["expression"], s["params"], s["max_error"]
     ('sqrt(-delta + eps + sqrt(delta**2 + (f - 1)**2))', {'delta': 0.01, 'eps': 0.0001}, 0.1005)
     """
+    built = build_smooth_loss(expr, nonsmooth, target_error, reserved_names)
+    return None if built is None else built.report
+
+
+@dataclass(frozen=True)
+class SmoothLoss:
+    """The report dict of a whole-loss surrogate and the SymPy expression it prints.
+
+    ``expression`` has the parameter values substituted, exactly as ``params`` round them,
+    so that checks run on what users get without ever parsing text.
+    """
+
+    report: dict
+    expression: sp.Expr
+
+
+def build_smooth_loss(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], target_error: float = 0.01,
+                      reserved_names: Iterable[str] = ()) -> SmoothLoss | None:
+    """The whole-loss surrogate and its proof (see :func:`smooth_loss`)."""
     if not nonsmooth:
         return None
     with mp.workdps(BOUND_DIGITS):
@@ -1460,15 +1541,17 @@ def smooth_loss(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], target_error: float
                 if banded_proof.error != math.inf:
                     plan, proof, rejected = banded_plan, banded_proof, proof
         surrogate = _build(expr, plan)
-        return {
+        report = {
             "expression": str(standard_form(surrogate)),
             "params": {r.symbol.name: float(r.value) for r in plan.values() if r.symbol},
             "max_error": _float_up(proof.error),
-            "smoothness": "C1" if any(r.entry.smoothness == "C1" for r in plan.values()) else "Cinf",
+            "smoothness": min((r.entry.smoothness for r in plan.values()), key=_SMOOTHNESS_RANK),
             "message": _describe(plan, proof, rejected),
             "numpy": numpy_code(surrogate),
             "torch": torch_code(surrogate),
         }
+        values = {r.symbol: sp.Rational(repr(float(r.value))) for r in plan.values() if r.symbol}
+        return SmoothLoss(report, standard_form(surrogate).xreplace(values))
 
 
 def _one_sided_slopes(fn: Callable, point: list, direction: list) -> tuple:
@@ -1481,21 +1564,17 @@ def _one_sided_slopes(fn: Callable, point: list, direction: list) -> tuple:
         return (ahead - center) / SLOPE_STEP, (center - behind) / SLOPE_STEP
 
 
-def verify_surrogate(expr: sp.Expr, surrogate: dict, points: list[dict[str, float]],
+def verify_surrogate(expr: sp.Expr, smooth: SmoothLoss, points: list[dict[str, float]],
                      singular_points: list[dict]) -> tuple[bool, str]:
-    """Check a reported surrogate numerically (mpmath, 50+ digits), as printed.
+    """Check a surrogate numerically (mpmath, 50+ digits) with its printed parameter values.
 
     |expr - S| <= max_error (up to evaluation noise, NOISE) at every point of ``points``
     where expr is defined (S must be defined there too), and at every point of
     ``singular_points`` (the old kinks and jumps) the one-sided difference quotients of S at
     step 1e-18 agree along every variable. Variables missing from a point are set to 1/3.
     """
-    model_functions = {type(a).__name__: type(a) for a in expr.atoms(AppliedUndef)}
-    names = {s.name: s for s in expr.free_symbols}
-    names.update({n: sp.Symbol(n, real=True) for n in surrogate.get("params", {}) if n not in names})
-    parsed = sp.sympify(surrogate["expression"], locals={**names, **model_functions})
-    values = {names[n]: sp.Rational(repr(float(v))) for n, v in surrogate.get("params", {}).items()}
-    smooth = parsed.subs(values)
+    surrogate = smooth.report
+    smooth = smooth.expression
     symbols = sorted(expr.free_symbols | smooth.free_symbols, key=lambda s: s.name)
     loss_fn = compile_expr(concrete_model_functions(expr), symbols)
     smooth_fn = compile_expr(concrete_model_functions(smooth), symbols)
@@ -1505,7 +1584,8 @@ def verify_surrogate(expr: sp.Expr, surrogate: dict, points: list[dict[str, floa
         return [to_mpf(sp.Rational(str(point.get(s.name, "1/3")))) for s in symbols]
 
     for point in points:
-        exact, approx = evaluate(loss_fn, coordinates(point)), evaluate(smooth_fn, coordinates(point))
+        exact = evaluate(loss_fn, coordinates(point))
+        approx = evaluate(smooth_fn, coordinates(point))
         if exact is None:
             continue
         if approx is None:

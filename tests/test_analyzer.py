@@ -160,6 +160,7 @@ CASES = [
     Case("u**2*log(u)", True, {"domain"}, forbid={"pole"}),
     Case("log(x**2 + 1)", True, smoothness="Cinf", forbid={"domain", "pole"}),
     Case("x/abs(x)", True, {"domain"}, forbid={"pole"}),
+    Case("where(x > 0, log(x), 0)", False, {"jump", "pole"}, forbid={"domain"}),
     Case("sin(x)/x", True, {"domain"}, forbid={"pole"}),
     Case("-(t*log(p) + (1 - t)*log(1 - p))", True, {"domain"}),
 ]

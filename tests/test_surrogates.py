@@ -25,6 +25,8 @@ from diffcheck.surrogates import (
     standard_form,
     surrogates_for,
     verify_surrogate,
+    build_smooth_loss,
+    SmoothLoss,
 )
 
 u, v, w, f, y, x, t, s = sp.symbols("u v w f y x t s", real=True)
@@ -61,7 +63,8 @@ def _mp_function(expr, symbols):
 
 def _stand_in_for_model_functions(expr):
     """Any smooth function will do for G; parsed and original G are matched by name."""
-    return expr.replace(lambda e: isinstance(e, AppliedUndef), lambda e: 1 + e.args[0] / 2 + e.args[0] ** 3 / 9)
+    return expr.replace(lambda e: isinstance(e, AppliedUndef),
+                        lambda e: 1 + e.args[0] / 2 + e.args[0] ** 3 / 9)
 
 
 def _parse(report, symbols):
@@ -143,7 +146,8 @@ def _table_cases():
             for node, symbols in filter(None, (CANONICAL.get(family), NARY.get(family))):
                 primitive = recognize(node)
                 if primitive is not None and entry.applies(primitive):
-                    yield pytest.param(primitive, entry, symbols, id=f"{family}-{entry.name}-{len(symbols)}")
+                    case_id = f"{family}-{entry.name}-{len(symbols)}"
+                    yield pytest.param(primitive, entry, symbols, id=case_id)
 
 
 def _dense_axis():
@@ -219,7 +223,8 @@ def test_l1_errors_in_the_notes_are_right():
     tau = mp.mpf("0.01")
     sigmoid_l1 = 2 * mp.quad(lambda z: 1 - 1 / (1 + mp.exp(-z / tau)), [0, mp.inf])
     tanh_l1 = 2 * mp.quad(lambda z: 1 - mp.tanh(z / tau), [0, mp.inf])
-    assert mp.almosteq(sigmoid_l1, 2 * tau * mp.log(2)) and mp.almosteq(tanh_l1, 2 * tau * mp.log(2))
+    assert mp.almosteq(sigmoid_l1, 2 * tau * mp.log(2))
+    assert mp.almosteq(tanh_l1, 2 * tau * mp.log(2))
 
 
 def test_kink_shaped_piecewise_gets_a_bound_proportional_to_tau():
@@ -249,9 +254,12 @@ def test_recognize_families():
 #: (loss, nonsmooth nodes as the analyzer lists them, points on the old kinks, finite bound?)
 LOSSES = {
     "l1": (sp.Abs(f - y), [sp.Abs(f - y)], [{f: 1, y: 1}, {f: -2, y: -2}], True),
-    "hinge": (sp.Max(0, 1 - y * f), [sp.Max(0, 1 - y * f)], [{y: 1, f: 1}, {y: -2, f: -HALF}], True),
-    "clip": (sp.Min(sp.Max(x, -2), 2), [sp.Min(sp.Max(x, -2), 2), sp.Max(x, -2)], [{x: 2}, {x: -2}], True),
-    "two_abs": (sp.Abs(f - 1) + sp.Abs(f + 1), [sp.Abs(f - 1), sp.Abs(f + 1)], [{f: 1}, {f: -1}], True),
+    "hinge": (sp.Max(0, 1 - y * f), [sp.Max(0, 1 - y * f)],
+              [{y: 1, f: 1}, {y: -2, f: -HALF}], True),
+    "clip": (sp.Min(sp.Max(x, -2), 2), [sp.Min(sp.Max(x, -2), 2), sp.Max(x, -2)],
+             [{x: 2}, {x: -2}], True),
+    "two_abs": (sp.Abs(f - 1) + sp.Abs(f + 1), [sp.Abs(f - 1), sp.Abs(f + 1)],
+                [{f: 1}, {f: -1}], True),
     "two_slopes": (sp.Max(f, 2 * f), [sp.Max(f, 2 * f)], [{f: 0}], True),
     "pinball": (sp.Max(sp.Rational(3, 4) * (y - f), -(y - f) / 4),
                 [sp.Max(sp.Rational(3, 4) * (y - f), -(y - f) / 4)], [{f: 1, y: 1}], True),
@@ -272,8 +280,8 @@ LOSSES = {
     "root_over_abs_only_root": (sp.sqrt(sp.Abs(x)), [sp.sqrt(sp.Abs(x))], [{x: 0}], True),
     "masked": (sp.Max(sp.Abs(x) - 1, 0), [sp.Max(sp.Abs(x) - 1, 0)], [{x: 1}, {x: -1}], True),
     "sign_times_power": (sp.sign(x) * x**2, [sp.sign(x)], [{x: 0}], True),
-    "zero_one": (sp.Piecewise((1, t * s <= 0), (0, True)), [sp.Piecewise((1, t * s <= 0), (0, True))],
-                 [{t: 1, s: 0}, {t: 0, s: 2}], True),
+    "zero_one": (sp.Piecewise((1, t * s <= 0), (0, True)),
+                 [sp.Piecewise((1, t * s <= 0), (0, True))], [{t: 1, s: 0}, {t: 0, s: 2}], True),
     "three_way_max": (sp.Max(f, y, x), [sp.Max(f, y, x)], [{f: 1, y: 1, x: 0}], True),
     "mod": (sp.Mod(x, 3), [sp.Mod(x, 3)], [{x: 3}, {x: 0}], True),
     "round": (sp.floor(x + HALF), [sp.floor(x + HALF)], [{x: HALF}], True),
@@ -282,6 +290,12 @@ LOSSES = {
     "leaky_relu": (sp.Piecewise((x, x > 0), (x / 100, True)),
                    [sp.Piecewise((x, x > 0), (x / 100, True))], [{x: 0}], True),
     "exp_relu": (sp.exp(sp.Max(0, f)), [sp.Max(0, f)], [{f: 0}], True),
+    # Min(0, u) > 0 is decidably False, yet Heaviside(0) = 1/2 holds on a whole half-line
+    "step_of_min": (sp.Heaviside(sp.Min(0, 2 * y + 1)), [sp.Heaviside(sp.Min(0, 2 * y + 1))],
+                    [{y: -HALF}], True),
+    "sign_of_relu": (sp.sign(sp.Max(0, y)), [sp.sign(sp.Max(0, y))], [{y: 0}], True),
+    "where_linear_branches": (sp.Piecewise((f, f < 1), (3 * f, True)),
+                              [sp.Piecewise((f, f < 1), (3 * f, True))], [{f: 1}], True),
 }
 
 
@@ -303,7 +317,8 @@ def test_whole_loss_surrogate(name, reports):
     rng = random.Random(name)
     for kink in kinks:
         point = [mp.mpf(sp.Rational(kink.get(sym, sp.Rational(1, 3)))) for sym in symbols]
-        directions = [[1 if j == i else 0 for j in range(len(symbols))] for i in range(len(symbols))]
+        axes = range(len(symbols))
+        directions = [[1 if j == i else 0 for j in axes] for i in axes]
         directions += [[rng.uniform(-1, 1) for _ in symbols] for _ in range(3)]
         for direction in directions:
             assert _one_sided_slopes_agree(smooth_fn, point, direction), (name, kink, direction)
@@ -317,7 +332,7 @@ def test_whole_loss_surrogate(name, reports):
                 continue
             assert approx is not None, (name, point)
             error = abs(exact - approx)
-            assert error <= bound * (1 + NOISE), (name, [float(p) for p in point], float(error), bound)
+            assert error <= bound * (1 + NOISE), (name, [float(c) for c in point], float(error))
 
 
 def test_expected_bounds_for_the_brief_losses(reports):
@@ -353,9 +368,11 @@ def test_bound_is_tight_enough_to_be_useful(reports):
 def test_parameter_names_avoid_the_loss_variables():
     tau, delta = sp.symbols("tau delta", real=True)
     loss = sp.Abs(delta - tau) + sp.Max(0, tau)
-    report = smooth_loss(loss, [sp.Abs(delta - tau), sp.Max(0, tau)], reserved_names=["tau", "delta"])
+    nodes = [sp.Abs(delta - tau), sp.Max(0, tau)]
+    report = smooth_loss(loss, nodes, reserved_names=["tau", "delta"])
     assert set(report["params"]) == {"delta_1", "tau_1"}
-    assert sp.sympify(report["expression"]).free_symbols >= {sp.Symbol("delta_1"), sp.Symbol("tau_1")}
+    parameters = {sp.Symbol("delta_1"), sp.Symbol("tau_1")}
+    assert sp.sympify(report["expression"]).free_symbols >= parameters
 
 
 def test_parameters_with_one_name_and_different_values_get_different_symbols():
@@ -384,22 +401,22 @@ def test_code_hints_never_overflow():
 
 def test_verify_surrogate_accepts_a_good_surrogate_and_rejects_bad_ones():
     loss = sp.Abs(f - y)
-    report = smooth_loss(loss, [loss])
+    built = build_smooth_loss(loss, [loss])
     points = [{"f": a / 7, "y": -a / 5} for a in range(-20, 21)]
     kinks = [{"f": 1, "y": 1}]
-    assert verify_surrogate(loss, report, points, kinks) == (True, "ok")
-    too_tight = dict(report, max_error=1e-4)
+    assert verify_surrogate(loss, built, points, kinks) == (True, "ok")
+    too_tight = SmoothLoss(dict(built.report, max_error=1e-4), built.expression)
     ok, why = verify_surrogate(loss, too_tight, points + [{"f": 50, "y": 0}], kinks)
     assert not ok and "max_error" in why
-    kinked = dict(report, expression="Abs(f - y)", params={})
+    kinked = SmoothLoss(built.report, loss)
     ok, why = verify_surrogate(loss, kinked, points, kinks)
     assert not ok and "not differentiable" in why
 
 
 def test_verify_surrogate_handles_model_functions():
     loss = sp.Abs(G(w) - t)
-    report = smooth_loss(loss, [loss])
-    ok, why = verify_surrogate(loss, report, [{"w": a / 3, "t": 1} for a in range(-9, 10)], [])
+    built = build_smooth_loss(loss, [loss])
+    ok, why = verify_surrogate(loss, built, [{"w": a / 3, "t": 1} for a in range(-9, 10)], [])
     assert ok, why
 
 
