@@ -154,6 +154,13 @@ class _TorchHints(_HintPrinting, TorchPrinter):
         "safe_sigmoid": "torch.sigmoid({0})",
     }
 
+    # torch.pow needs a tensor argument, but parameters are plain floats (delta**2):
+    # Python's ** works for both
+    def _print_Pow(self, expr, **kwargs):
+        if expr.exp.is_Integer and expr.exp > 0:
+            return f"{self.parenthesize(expr.base, 60)}**{expr.exp}"
+        return super()._print_Pow(expr, **kwargs)
+
     # torch.max/torch.maximum need tensors on both sides: a constant becomes a clamp
     def _print_Max(self, expr):
         return self._extremum(expr, "torch.maximum", "min")
