@@ -32,6 +32,7 @@ def check(
     source: str | None = None,
     line: int | None = None,
     smooth_scale: float = DEFAULT_SMOOTH_SCALE,
+    timeout: float | None = None,
 ) -> Report:
     """Analyse one loss expression.
 
@@ -43,7 +44,12 @@ def check(
         Variables to differentiate with respect to; the others are data. Default: all.
     smooth_scale:
         The largest error each smooth replacement of a primitive may make (default 0.01).
+    timeout:
+        Seconds the analysis may take; it then runs in a worker process that is stopped at
+        the limit (an error of kind "timeout"). Default: no limit, in this process.
     """
+    if timeout is not None:
+        return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout)
     # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
     from diffcheck.analyzer import AnalysisLimit, analyze
 
@@ -72,6 +78,19 @@ def check(
         # No verdict without an analysis: differentiable stays null (CONTRACT.md section 5).
         report.differentiable, report.smoothness, report.surrogate = None, None, None
         report.findings = []
+    return report
+
+
+def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout) -> Report:
+    from diffcheck.runner import run_jobs
+
+    def work(text):
+        return check(text, wrt, name=name, source=source, line=line, smooth_scale=smooth_scale)
+
+    def on_error(text, kind, message):
+        return Report(input=text, name=name, source=source, line=line, error=ReportError(kind, message))
+
+    (report,) = run_jobs([expr], work, jobs_n=1, timeout=timeout, on_error=on_error)
     return report
 
 

@@ -180,3 +180,14 @@ def test_output_is_byte_identical_whatever_jobs_and_hash_seed():
             )
             outputs.add((fmt, completed.stdout))
     assert len(outputs) == 2  # one distinct output per format
+
+
+def test_api_timeout_stops_a_long_analysis():
+    from diffcheck import check
+
+    nested = "x"
+    for _ in range(40):
+        nested = f"relu({nested} - 1)"
+    report = check(nested, timeout=0.5)
+    assert report.error is not None and report.error.kind == "timeout"
+    assert report.differentiable is None
