@@ -373,6 +373,12 @@ def compare_sides(
     if local[1] is None and local[-1] is None:
         return None
     comparison = SideComparison(point, direction, None, None)
+    # Identical sides mean "smooth" only where the local expression is itself regular at the
+    # point: x*sin(1/x) is the same on both sides of 0 and still has no derivative there.
+    for side in (1, -1):
+        if local[side] is not None and not singular:
+            at_point = evaluate(compile_expr(local[side], tuple(symbols)), [point[s] for s in symbols])
+            singular = at_point is None
     value_here = _exact_value(loss, point)
     current = dict(local)
     for order in range(MAX_ORDER + 1):

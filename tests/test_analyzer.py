@@ -30,6 +30,8 @@ class Case:
     off: list = field(default_factory=list)
     wrt: list | None = None
     forbid: set = field(default_factory=set)
+    #: the probe cannot tell (difference quotients oscillate): confirmed is null, honestly
+    probe_blind: bool = False
 
     def __post_init__(self):
         if self.differentiable:
@@ -160,6 +162,8 @@ CASES = [
     Case("u**2*log(u)", True, {"domain"}, forbid={"pole"}),
     Case("log(x**2 + 1)", True, smoothness="Cinf", forbid={"domain", "pole"}),
     Case("x/abs(x)", True, {"domain"}, forbid={"pole"}),
+    Case("where(x != 0, x*sin(1/x), 0)", False, smoothness="C0", probe_blind=True),
+    Case("where(x != 0, x**3*sin(1/x), 0)", True, smoothness="C1"),
     Case("where(x > 0, log(x), 0)", False, {"jump", "pole"}, forbid={"domain"}),
     Case("sin(x)/x", True, {"domain"}, forbid={"pole"}),
     Case("-(t*log(p) + (1 - t)*log(1 - p))", True, {"domain"}),
@@ -202,7 +206,8 @@ def test_every_non_differentiable_finding_is_confirmed_by_the_probe():
     for case in CASES:
         for finding in check(case.expr, wrt=case.wrt).findings:
             if finding.kind in BAD:
-                assert finding.confirmed is True, (case.expr, finding)
+                expected = None if case.probe_blind else True
+                assert finding.confirmed is expected, (case.expr, finding)
 
 
 @pytest.mark.parametrize(
