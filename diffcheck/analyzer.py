@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import mpmath as mp
 import sympy as sp
-from sympy.core.function import AppliedUndef
 
 from diffcheck import probe as probing
 from diffcheck.model import Finding, Report

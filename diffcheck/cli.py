@@ -160,7 +160,7 @@ def run(
     results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale, config.ignore)
     dicts = [r.to_dict() for r in results]
 
-    from diffcheck.report import FORMATTERS, exit_status
+    from diffcheck.report import exit_status
 
     if surrogate_only:
         typer.echo(_render_surrogates(dicts, code.value))
