@@ -252,3 +252,18 @@ def test_messages_quote_the_input_as_written():
     domain = [f for f in check("2*log(1 - p)").findings if f.kind == "domain"]
     assert domain[0].message.startswith("log(1 - p) is undefined")
     assert domain[0].column == 3
+
+
+def test_a_surrogate_bound_that_fails_the_numeric_check_is_withdrawn(monkeypatch):
+    from diffcheck import surrogates
+
+    real = surrogates.build_smooth_loss
+
+    def overclaiming(*args, **kwargs):
+        built = real(*args, **kwargs)
+        return surrogates.SmoothLoss(dict(built.report, max_error=1e-9), built.expression)
+
+    monkeypatch.setattr(surrogates, "build_smooth_loss", overclaiming)
+    surrogate = check("abs(y - f)").surrogate
+    assert surrogate["max_error"] is None
+    assert "withdrawn" in surrogate["message"]
