@@ -504,3 +504,18 @@ def test_limits_of_the_numeric_guards_are_consistent():
     # Every number that passes the guards can still be printed by CPython.
     assert functions.MAX_NUMBER_DIGITS < 4300
     assert parse("2**13000").expr == sp.Integer(2) ** 13000
+
+
+def test_no_module_of_the_package_parses_or_evaluates_text():
+    """eval, exec, sympify and parse_expr appear nowhere in the package (lambdify only
+    compiles trees the parser built, in numeric.py)."""
+    forbidden = {"eval", "exec", "sympify", "parse_expr", "parse_latex"}
+    root = Path(parser.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+                assert name not in forbidden, f"{path.name}:{node.lineno} calls {name}"
+                if name == "lambdify":
+                    assert path.name == "numeric.py", f"{path.name}:{node.lineno} calls lambdify"
