@@ -98,13 +98,18 @@ def test_project_hook_definition_matches_the_readme():
         assert not pattern.search(name), name
 
 
+def _pre_commit_all_files(root, env):
+    """Stage everything and run every hook on every file: (completed process, output)."""
+    _stage(root, env)
+    completed = _run([sys.executable, "-m", "pre_commit", "run", "--all-files"], root, env)
+    return completed, completed.stdout + completed.stderr
+
+
 def test_pre_commit_fails_on_a_bad_loss_and_names_line_2(repo):
     root, env = repo
     (root / "losses.txt").write_text(BAD_LOSSES)
     (root / "notes.txt").write_text("abs(y - f) is not checked here\n")
-    _stage(root, env)
-    completed = _run([sys.executable, "-m", "pre_commit", "run", "--all-files"], root, env)
-    output = completed.stdout + completed.stderr
+    completed, output = _pre_commit_all_files(root, env)
     assert completed.returncode != 0, output
     assert "Failed" in output, output
     assert "losses.txt:2" in output, output
@@ -117,9 +122,7 @@ def test_pre_commit_passes_on_good_losses(repo):
     root, env = repo
     (root / "losses.txt").write_text(GOOD_LOSSES)
     (root / "model.loss").write_text("l2: (f - y)**2\n")
-    _stage(root, env)
-    completed = _run([sys.executable, "-m", "pre_commit", "run", "--all-files"], root, env)
-    output = completed.stdout + completed.stderr
+    completed, output = _pre_commit_all_files(root, env)
     assert completed.returncode == 0, output
     assert "Passed" in output, output
 
