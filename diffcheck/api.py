@@ -14,12 +14,13 @@ Nothing here prints. The pipeline runs one way: parse -> analyze (which calls th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from diffcheck.lossfile import LossLine, read_loss_lines
 from diffcheck.model import Report, ReportError
-from diffcheck.parser import ParseError, parse
+from diffcheck.parser import ParseError, literal_as_sympy, parse
 
 DEFAULT_SMOOTH_SCALE = 0.01
 
@@ -33,6 +34,7 @@ def check(
     line: int | None = None,
     smooth_scale: float = DEFAULT_SMOOTH_SCALE,
     timeout: float | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> Report:
     """Analyse one loss expression.
 
@@ -44,22 +46,25 @@ def check(
         Variables to differentiate with respect to; the others are data. Default: all.
     smooth_scale:
         The largest error each smooth replacement of a primitive may make (default 0.01).
+    values:
+        Variables fixed to Python literals (``{"delta": 0.5}``, as ``--set delta=0.5``).
     timeout:
         Seconds the analysis may take; it then runs in a worker process that is stopped at
         the limit (an error of kind "timeout"). Default: no limit, in this process.
     """
     if timeout is not None:
-        return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout)
+        return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values)
     # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
     from diffcheck.analyzer import AnalysisLimit, analyze
 
     report = Report(input=expr, name=name, source=source, line=line)
     try:
-        parsed = parse(expr)
+        parsed = parse(expr, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
     except ParseError as err:
         report.error = ReportError(err.kind, err.message, err.column)
         return report
     report.expression = str(parsed.expr)
+    report.fixed = {k: values[k] for k in parsed.fixed} if values else {}
     unknown = [v for v in (wrt or []) if v not in parsed.variables]
     wrt_names = list(wrt) if wrt else list(parsed.variables)
     report.wrt = [v for v in wrt_names if v not in unknown]
@@ -81,11 +86,12 @@ def check(
     return report
 
 
-def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout) -> Report:
+def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values) -> Report:
     from diffcheck.runner import run_jobs
 
     def work(text):
-        return check(text, wrt, name=name, source=source, line=line, smooth_scale=smooth_scale)
+        return check(text, wrt, name=name, source=source, line=line, smooth_scale=smooth_scale,
+                     values=values)
 
     def on_error(text, kind, message):
         return Report(input=text, name=name, source=source, line=line, error=ReportError(kind, message))

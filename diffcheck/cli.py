@@ -84,6 +84,11 @@ def run(
     wrt: Annotated[
         Optional[str], typer.Option("--wrt", help="Differentiate with respect to these variables only (comma-separated).")
     ] = None,
+    assignments: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", metavar="NAME=VALUE",
+                     help="Fix a variable or hyperparameter to a Python literal (repeatable): --set delta=0.5."),
+    ] = None,
     output_format: Annotated[
         Optional[OutputFormat], typer.Option("--format", "-f", help="Output format.", show_default="text")
     ] = None,
@@ -156,9 +161,25 @@ def run(
     if scale is not None and not scale > 0:
         _usage_error("--smooth-scale must be positive")
 
+    from diffcheck.parser import ParseError, parse_assignment
+
+    values: dict[str, object] = {}
+    for assignment in assignments or []:
+        try:
+            set_name, set_value = parse_assignment(assignment)
+        except ParseError as err:
+            _usage_error(str(err))
+        values[set_name] = set_value
+
     lines = _collect_lines(expressions, file_args)
-    results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale, config.ignore)
+    results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale,
+                       config.ignore, values)
     dicts = [r.to_dict() for r in results]
+    used = {name for result in dicts for name in result.get("fixed") or {}}
+    # A result that could not be read cannot say which names it uses.
+    unread = any(result.get("error") for result in dicts)
+    for unused in [] if unread else sorted(values.keys() - used):
+        typer.echo(f"diffcheck: warning: --set {unused}=...: no loss uses '{unused}'", err=True)
 
     from diffcheck.report import exit_status
 
@@ -225,11 +246,13 @@ def _collect_lines(expressions: list[str], file_args: list[str]):
     return lines
 
 
-def _analyse(lines, wrt, timeout, workers, scale, ignored_codes):
+def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values):
     from diffcheck.model import Report, ReportError
     from diffcheck.runner import default_jobs, run_jobs
 
-    options = {} if scale is None else {"smooth_scale": scale}
+    options: dict = {} if scale is None else {"smooth_scale": scale}
+    if values:
+        options["values"] = values
     work = partial(_check_one, wrt=wrt, options=options, ignored=frozenset(ignored_codes or ()))
 
     def on_error(line, kind, message):

@@ -78,6 +78,8 @@ class Report:
     error: ReportError | None = None
     #: codes suppressed for this line (``# diffcheck: ignore[DC101]``); their findings are dropped
     ignored: list[str] = field(default_factory=list)
+    #: variables fixed by ``--set`` that the input uses, with their values
+    fixed: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,4 +96,5 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "surrogate": self.surrogate,
             "error": None if self.error is None else self.error.to_dict(),
+            "fixed": dict(self.fixed),
         }

@@ -29,13 +29,14 @@ from __future__ import annotations
 import ast
 import difflib
 import io
+import math
 import re
 import time
 import tokenize
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import sympy as sp
 from sympy.logic.boolalg import Boolean
@@ -151,10 +152,19 @@ class ParsedExpression:
     #: Subexpression -> the input text of that construct (one line, shortened), so that
     #: messages quote what the user wrote: "abs(y - f) has a kink", not "Abs(f - y)".
     snippets: dict = field(default_factory=dict, hash=False)
+    #: Sorted names that ``values`` fixed and the input uses.
+    fixed: tuple[str, ...] = ()
 
 
-def parse(text: str) -> ParsedExpression:
-    """Lower ``text`` to SymPy, or raise :class:`ParseError`. Nothing in ``text`` is run."""
+def parse(text: str, values: Mapping[str, sp.Expr] | None = None) -> ParsedExpression:
+    """Lower ``text`` to SymPy, or raise :class:`ParseError`. Nothing in ``text`` is run.
+
+    ``values`` fixes variables to numbers (``--set delta=0.5``): each use of the name is
+    that number, and the name is no variable of the result.
+
+    >>> parse("huber(r, delta)", {"delta": sp.Rational(1, 2)}).variables
+    ('r',)
+    """
     if len(text) > MAX_INPUT_CHARS:
         raise ParseError(f"input is too long ({len(text)} characters, limit {MAX_INPUT_CHARS})",
                          MAX_INPUT_CHARS + 1, "limit")
@@ -177,7 +187,7 @@ def parse(text: str) -> ParsedExpression:
     except (MemoryError, RecursionError):
         raise ParseError("expression is too long or too deeply nested for Python's parser",
                          source.offset + 1, "limit") from None
-    lowering = _Lowering(source)
+    lowering = _Lowering(source, values or {})
     try:
         expr = lowering.value(tree.body)
     except (MemoryError, RecursionError):
@@ -191,6 +201,7 @@ def parse(text: str) -> ParsedExpression:
         model_functions=tuple(sorted(lowering.model_functions)),
         spans=lowering.spans,
         snippets=lowering.snippets,
+        fixed=tuple(sorted(lowering.fixed)),
     )
 
 
@@ -350,8 +361,10 @@ class _Lowering:
     indicator, :meth:`condition` turns a value into ``value != 0``.
     """
 
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: _Source, values: Mapping[str, sp.Expr]) -> None:
         self.source = source
+        self.values = values
+        self.fixed: set[str] = set()
         self.variables: dict[str, int] = {}  # name -> column of its first use
         self.model_functions: dict[str, int] = {}
         self.spans: dict[sp.Basic, int] = {}
@@ -493,6 +506,12 @@ class _Lowering:
             raise self.error(f"'{name}' is not a finite number", node)
         if name in VOCABULARY:
             raise self.error(f"{name} is a function: call it as {name}(...)", node)
+        if name in self.values:
+            self.fixed.add(name)
+            fixed = self.values[name]
+            if not isinstance(fixed, sp.Basic):
+                raise self.error(f"'{name}' is set to {fixed!r}, which is not a number", node)
+            return fixed
         self.variables.setdefault(name, self.source.node_column(node))
         return sp.Symbol(name, real=True)
 
@@ -730,3 +749,58 @@ _VISITORS: dict[str, Callable[[_Lowering, Any], sp.Basic]] = {
     for name, method in vars(_Lowering).items()
     if name.startswith("visit_")
 }
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``name=value`` of a ``--set`` option: an identifier and a Python literal.
+
+    The value is read from the syntax tree, never evaluated: a number (with an optional
+    sign), a string, ``True``, ``False`` or ``None``.
+
+    >>> parse_assignment("delta=0.5"), parse_assignment("reduction='mean'")
+    (('delta', 0.5), ('reduction', 'mean'))
+    >>> parse_assignment("k=-2"), parse_assignment("CIoU=True")
+    (('k', -2), ('CIoU', True))
+    >>> parse_assignment("x=__import__('os')")
+    Traceback (most recent call last):
+        ...
+    diffcheck.parser.ParseError: --set x=...: the value must be a number, a string, True, False or None
+    """
+    name, equals, literal = text.partition("=")
+    name = name.strip()
+    if not equals or not name.isidentifier():
+        raise ParseError(f"--set expects name=value, got {text!r}")
+    try:
+        node = ast.parse(literal.strip(), mode="eval").body if len(literal) < 1000 else None
+    except SyntaxError:
+        node = None
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -1 if isinstance(node.op, ast.USub) else 1
+        node = node.operand
+        if not (isinstance(node, ast.Constant) and type(node.value) in (int, float)):
+            node = None
+    if not isinstance(node, ast.Constant) or type(node.value) not in (int, float, str, bool,
+                                                                    type(None)):
+        raise ParseError(f"--set {name}=...: the value must be a number, a string, True, "
+                         "False or None")
+    value = node.value
+    return name, sign * value if type(value) in (int, float) else value
+
+
+def literal_as_sympy(value: Any) -> Any:
+    """A ``--set`` value as the parser uses it: numbers exact (0.1 is 1/10), others as given.
+
+    >>> literal_as_sympy(0.1), literal_as_sympy(3), literal_as_sympy(True), literal_as_sympy("mean")
+    (1/10, 3, 1, 'mean')
+    """
+    if isinstance(value, bool):
+        return sp.Integer(int(value))
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return value
+        magnitude = functions.exact_decimal(repr(abs(value)))
+        return -magnitude if value < 0 else magnitude
+    return value

@@ -191,3 +191,30 @@ def test_api_timeout_stops_a_long_analysis():
     report = check(nested, timeout=0.5)
     assert report.error is not None and report.error.kind == "timeout"
     assert report.differentiable is None
+
+
+def test_set_fixes_a_variable_to_an_exact_literal():
+    result, (entry,) = json_results("--set", "delta=0.5", "huber(r, delta)")
+    assert result.exit_code == 0
+    assert entry["wrt"] == ["r"] and entry["fixed"] == {"delta": 0.5}
+    assert "1/2" in entry["expression"] and "delta" not in entry["expression"]
+
+
+def test_set_of_an_unused_name_warns_on_stderr_only():
+    result = CliRunner().invoke(app, ["--set", "gamma=2", "abs(f)"])
+    assert result.exit_code == 1
+    assert "no loss uses 'gamma'" in result.stderr
+    assert "gamma" not in result.stdout
+
+
+@pytest.mark.parametrize("bad", ["x=__import__('os')", "x=[1]", "=1", "1x=2", "x=1+1"])
+def test_set_refuses_anything_but_a_literal(bad):
+    result = invoke("--set", bad, "x")
+    assert result.exit_code == 2
+    assert "--set" in result.stderr
+
+
+def test_set_to_a_string_used_as_a_number_is_a_parse_error_with_column():
+    result, (entry,) = json_results("--set", "r='mean'", "abs(r)")
+    assert result.exit_code == 2
+    assert entry["error"]["kind"] == "parse" and entry["error"]["column"] == 5
