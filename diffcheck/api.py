@@ -15,6 +15,7 @@ Nothing here prints. The pipeline runs one way: parse -> analyze (which calls th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,6 @@ def check(
     """
     if timeout is not None:
         return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values)
-    # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
-    from diffcheck.analyzer import AnalysisLimit, analyze
-
     report = Report(input=expr, name=name, source=source, line=line)
     try:
         parsed = parse(expr, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
@@ -68,6 +66,14 @@ def check(
     unknown = [v for v in (wrt or []) if v not in parsed.variables]
     wrt_names = list(wrt) if wrt else list(parsed.variables)
     report.wrt = [v for v in wrt_names if v not in unknown]
+    _analyse(parsed, report, smooth_scale)
+    return report
+
+
+def _analyse(parsed, report: Report, smooth_scale: float) -> None:
+    """Run the analysis into ``report``; a failure becomes the report's error, never a guess."""
+    from diffcheck.analyzer import AnalysisLimit, analyze
+
     try:
         analyze(parsed, report, smooth_scale=smooth_scale)
     except AnalysisLimit as err:
@@ -83,7 +89,6 @@ def check(
         # No verdict without an analysis: differentiable stays null (CONTRACT.md section 5).
         report.differentiable, report.smoothness, report.surrogate = None, None, None
         report.findings = []
-    return report
 
 
 def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values) -> Report:
@@ -130,3 +135,137 @@ def check_file(path: str | Path, wrt: Sequence[str] | None = None, **options) ->
     """Analyse every expression of a loss file (``-`` is not accepted here: pass text)."""
     text = Path(path).read_text(encoding="utf-8", errors="replace")
     return [check_line(ln, wrt, **options) for ln in read_loss_lines(text, source=str(path))]
+
+
+# --- Python source -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceJob:
+    """One loss definition of a ``.py`` file to check (a job for the worker pool)."""
+
+    path: str
+    text: str
+    target: str
+    line: int
+
+
+def source_jobs(path: str, text: str, selector: str | None = None) -> list[SourceJob | Report]:
+    """The losses of a ``.py`` file as jobs, or one error report when the file cannot be read.
+
+    Only the syntax tree is read here; nothing of the file runs.
+    """
+    from diffcheck.readers.pysource import SourceError, find_losses, read_module
+
+    try:
+        module = read_module(text, path)
+        targets = find_losses(module, text, selector)
+    except SourceError as err:
+        line, column = err.position()
+        return [Report(input=selector or path, name=selector, source=path, line=line,
+                       reader="python", error=ReportError(err.kind, err.message, column, line))]
+    return [SourceJob(path, text, t.name, t.line) for t in targets]
+
+
+def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
+                     smooth_scale: float = DEFAULT_SMOOTH_SCALE,
+                     values: Mapping[str, Any] | None = None) -> Report:
+    """Translate and analyse one loss of a ``.py`` file (CONTRACT.md section 6)."""
+    import ast
+
+    from diffcheck.readers.pysource import SourceError, find_losses, read_module, translate
+
+    report = Report(input=job.target, name=job.target, source=job.path, line=job.line,
+                    reader="python")
+    try:
+        module = read_module(job.text, job.path)
+        (target,) = find_losses(module, job.text, job.target)
+        report.input = ast.get_source_segment(job.text, target.node) or job.target
+        loss = translate(module, job.text, target, dict(values or {}), job.path)
+    except SourceError as err:
+        line, column = err.position()
+        report.error = ReportError(err.kind, err.message, column, line)
+        return report
+    except RecursionError:
+        report.error = ReportError("limit", "the function is nested too deeply to translate")
+        return report
+    parsed = loss.parsed
+    chosen = [w for w in (wrt or []) if w in loss.tensors]
+    parameters = chosen or loss.wrt
+    analysed = Report(input=report.input, wrt=loss.symbols_of(parameters))
+    _analyse(parsed, analysed, smooth_scale)
+    report.expression = str(parsed.expr)
+    report.wrt = list(parameters)
+    report.fixed = dict(loss.translation.fixed)
+    report.error = analysed.error
+    report.differentiable, report.smoothness = analysed.differentiable, analysed.smoothness
+    report.surrogate = analysed.surrogate
+    report.assumptions = list(loss.translation.assumptions)
+    report.gradient = analysed.gradient
+    report.findings = [_in_source(f, parsed, loss.implicit, job.text) for f in analysed.findings]
+    return report
+
+
+def _in_source(finding, parsed, implicit: set[str], text: str):
+    """A finding located in the file and written in the user's indexing."""
+    from diffcheck.readers.pysource import user_indexing
+
+    lines_by_cause = {str(k): v for k, v in parsed.lines.items()}
+    finding.line = lines_by_cause.get(finding.cause)
+    if finding.line is not None:
+        source_lines = text.splitlines()
+        if 0 < finding.line <= len(source_lines):
+            finding.excerpt = source_lines[finding.line - 1]
+    finding.where = user_indexing(finding.where, implicit)
+    finding.message = user_indexing(finding.message, implicit) or finding.message
+    return finding
+
+
+def check_source(path: str | Path, wrt: Sequence[str] | None = None, *,
+                 selector: str | None = None, **options: Any) -> list[Report]:
+    """Check the losses of a ``.py`` file (or the one named ``selector``), never running it."""
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    reports = []
+    for job in source_jobs(str(path), text, selector):
+        reports.append(job if isinstance(job, Report) else check_source_job(job, wrt, **options))
+    return reports
+
+
+def check_function(function: Any, wrt: Sequence[str] | None = None, **options: Any) -> Report:
+    """Check a loss function or class object from its source text; nothing of it is called.
+
+    ``inspect.getsource`` reads the definition (with the rest of its file, for helpers); the
+    same reader as for files translates it.
+    """
+    import inspect
+
+    name = getattr(function, "__name__", None)
+    if name is None:
+        raise TypeError("check_function needs a function or a class")
+    try:
+        path = inspect.getsourcefile(function) or "<source>"
+        text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else \
+            inspect.getsource(function)
+    except (OSError, TypeError):
+        text, path = inspect.getsource(function), "<source>"
+    jobs = source_jobs(path, text, name)
+    job = jobs[0]
+    return job if isinstance(job, Report) else check_source_job(job, wrt, **options)
+
+
+def assert_differentiable(loss: Any, wrt: Sequence[str] | None = None, **options: Any) -> Report:
+    """Raise ``AssertionError`` with the text report unless ``loss`` is differentiable.
+
+    ``loss`` is an expression (a string) or a function or class of your code. For a project's
+    own test suite::
+
+        def test_my_loss_is_smooth():
+            diffcheck.assert_differentiable(giou_loss, wrt=["boxes1"])
+    """
+    report = check(loss, wrt, **options) if isinstance(loss, str) else \
+        check_function(loss, wrt, **options)
+    if report.error is not None or report.differentiable is not True:
+        from diffcheck.report.text import render
+
+        raise AssertionError("\n" + render([report.to_dict()]))
+    return report

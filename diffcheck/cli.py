@@ -226,13 +226,25 @@ def _render_surrogates(dicts: list[dict], style: str) -> str:
 
 
 def _collect_lines(expressions: list[str], file_args: list[str]):
+    """The jobs of a run: expressions, lines of loss files, and losses of ``.py`` files.
+
+    A positional argument naming an existing ``.py`` file (``losses.py`` or
+    ``losses.py::giou_loss``) is Python source; anything else is an expression.
+    """
     from diffcheck.lossfile import LossLine, decode_loss_bytes, read_loss_lines
 
-    lines = [
-        LossLine(source=None, line=None, name=None, text=e, column=1, ignored_codes=frozenset(), error=None)
-        for e in expressions
-    ]
+    jobs: list = []
+    for text in expressions:
+        source = _python_target(text)
+        if source is not None:
+            jobs.extend(_source_jobs(*source))
+            continue
+        jobs.append(LossLine(source=None, line=None, name=None, text=text, column=1,
+                             ignored_codes=frozenset(), error=None))
     for path in file_args:
+        if path != "-" and _python_target(path) is not None:
+            jobs.extend(_source_jobs(*_python_target(path)))  # type: ignore[misc]
+            continue
         if path == "-":
             text = decode_loss_bytes(sys.stdin.buffer.read())
             source = "<stdin>"
@@ -242,8 +254,31 @@ def _collect_lines(expressions: list[str], file_args: list[str]):
             except OSError as err:
                 _usage_error(f"cannot read {path}: {err.strerror or err}")
             source = path
-        lines.extend(read_loss_lines(text, source=source))
-    return lines
+        jobs.extend(read_loss_lines(text, source=source))
+    return jobs
+
+
+def _python_target(argument: str) -> tuple[str, str | None] | None:
+    """``(path, selector)`` when ``argument`` is an existing .py file, optionally ``::NAME``."""
+    path, _, selector = argument.partition("::")
+    if not path.endswith(".py") or "\n" in argument:
+        return None
+    if not Path(path).is_file():
+        if selector or argument.endswith(".py"):
+            _usage_error(f"cannot read {path}: no such file")
+        return None
+    return path, selector or None
+
+
+def _source_jobs(path: str, selector: str | None) -> list:
+    from diffcheck.api import source_jobs
+    from diffcheck.lossfile import decode_loss_bytes
+
+    try:
+        text = decode_loss_bytes(Path(path).read_bytes())
+    except OSError as err:
+        _usage_error(f"cannot read {path}: {err.strerror or err}")
+    return source_jobs(path, text, selector)
 
 
 def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values):
@@ -255,9 +290,14 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values):
         options["values"] = values
     work = partial(_check_one, wrt=wrt, options=options, ignored=frozenset(ignored_codes or ()))
 
-    def on_error(line, kind, message):
+    def on_error(job, kind, message):
+        from diffcheck.api import SourceJob
+
+        if isinstance(job, SourceJob):
+            return Report(input=job.target, name=job.target, source=job.path, line=job.line,
+                          reader="python", error=ReportError(kind, message, None))
         return Report(
-            input=line.text, name=line.name, source=line.source, line=line.line,
+            input=job.text, name=job.name, source=job.source, line=job.line,
             error=ReportError(kind, message, None),
         )
 
@@ -272,10 +312,16 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values):
             progress.close()
 
 
-def _check_one(line, wrt, options, ignored):
-    from diffcheck.api import check_line
+def _check_one(job, wrt, options, ignored):
+    from diffcheck.api import SourceJob, check_line, check_source_job
+    from diffcheck.model import Report
 
-    report = check_line(line, wrt, **options)
+    if isinstance(job, Report):
+        return job  # a file that could not be read: its error report
+    if isinstance(job, SourceJob):
+        report = check_source_job(job, wrt, **options)
+    else:
+        report = check_line(job, wrt, **options)
     if ignored:
         report.findings = [f for f in report.findings if f.code not in ignored]
     return report

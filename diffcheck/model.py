@@ -28,6 +28,10 @@ class Finding:
     autodiff: str | None = None
     #: 1-based column of the primitive in the input, when the parser knows it
     column: int | None = None
+    #: 1-based line of the primitive in its file (Python source), when known
+    line: int | None = None
+    #: the text of that line, for reports that show it with a caret
+    excerpt: str | None = None
 
     @property
     def severity(self) -> str:
@@ -45,7 +49,9 @@ class Finding:
             "probe": self.probe,
             "surrogates": self.surrogates,
             "autodiff": self.autodiff,
+            "line": self.line,
             "column": self.column,
+            **({"excerpt": self.excerpt} if self.excerpt is not None else {}),
         }
 
 
@@ -54,9 +60,14 @@ class ReportError:
     kind: str  # parse | unsupported | limit | timeout
     message: str
     column: int | None = None
+    #: 1-based line in the file, for Python source
+    line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "message": self.message, "column": self.column}
+        error: dict[str, Any] = {"kind": self.kind, "message": self.message, "column": self.column}
+        if self.line is not None:
+            error["line"] = self.line
+        return error
 
 
 @dataclass
@@ -80,6 +91,8 @@ class Report:
     ignored: list[str] = field(default_factory=list)
     #: variables fixed by ``--set`` that the input uses, with their values
     fixed: dict[str, Any] = field(default_factory=dict)
+    #: what kind of input this was: "expression", "python" (a .py file), "latex"
+    reader: str = "expression"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,4 +110,5 @@ class Report:
             "surrogate": self.surrogate,
             "error": None if self.error is None else self.error.to_dict(),
             "fixed": dict(self.fixed),
+            "reader": self.reader,
         }

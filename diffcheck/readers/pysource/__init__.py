@@ -1,0 +1,240 @@
+"""Python source: find the losses of a ``.py`` file and translate each one, never running it.
+
+The file is parsed with :mod:`ast` only. Which definitions are losses (CONTRACT.md section 6):
+those named with ``path.py::NAME``; otherwise functions whose name contains ``loss``, classes
+whose name ends with ``Loss`` (their ``forward`` or ``__call__``), and definitions decorated with
+``@diffcheck.loss`` or preceded by a ``# diffcheck: check`` comment. Private names (``_helper``)
+are helpers, checked only when named.
+
+>>> text = "def l1_loss(pred, target):\\n    return (pred - target).abs().mean()\\n"
+>>> module = read_module(text, "losses.py")
+>>> [t.name for t in find_losses(module, text)]
+['l1_loss']
+>>> source = translate(module, text, find_losses(module, text)[0], {})
+>>> str(source.parsed.expr), source.wrt
+('Abs(pred - target)', ['pred', 'target'])
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy as sp
+
+from diffcheck.parser import ParsedExpression
+from diffcheck.readers.pysource.interpreter import Interpreter, Translation
+from diffcheck.readers.pysource.lowering import lower
+from diffcheck.readers.pysource.values import ClassDef, Function, Instance, SourceError
+
+__all__ = ["LossTarget", "SourceError", "SourceLoss", "find_losses", "read_module", "translate"]
+
+#: Larger files are refused before parsing (a loss file is a few hundred lines).
+MAX_FILE_CHARS = 2_000_000
+
+_CHECK_COMMENT = re.compile(r"#\s*diffcheck\s*:\s*check\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LossTarget:
+    """A function or class of the file to check."""
+
+    name: str
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    line: int
+
+    @property
+    def is_class(self) -> bool:
+        return isinstance(self.node, ast.ClassDef)
+
+
+@dataclass
+class SourceLoss:
+    """A translated loss: what the analysis reads, and how to report it in the user's terms."""
+
+    target: LossTarget
+    parsed: ParsedExpression
+    #: tensor parameters differentiated by default (labels and indices left out)
+    wrt: list[str]
+    tensors: list[str]
+    translation: Translation
+    #: component name -> how the user writes it; implicit components get i, j, k
+    implicit: set[str] = field(default_factory=set)
+
+    def symbols_of(self, parameters: list[str]) -> list[str]:
+        """The analysis variables (components included) of these tensor parameters."""
+        chosen = set(parameters)
+        return [v for v in self.parsed.variables if _base_name(v) in chosen]
+
+
+def read_module(text: str, path: str = "<source>") -> ast.Module:
+    """Parse a source file; a syntax error is a :class:`SourceError` with its position."""
+    if len(text) > MAX_FILE_CHARS:
+        raise SourceError(f"{path} is too large ({len(text):,} characters; at most "
+                          f"{MAX_FILE_CHARS:,})", kind="limit")
+    if "\x00" in text:
+        raise SourceError("the file contains a NUL byte", kind="parse")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=path)
+    except SyntaxError as err:
+        error = SourceError(f"syntax error: {err.msg}", kind="parse")
+        error.span = _position(err.lineno or 1, err.offset or 1)
+        raise error from None
+    except (RecursionError, MemoryError):
+        raise SourceError("the file is nested too deeply for Python's parser", kind="limit") from None
+
+
+def _position(line: int, column: int) -> Any:
+    from diffcheck.program import Span
+
+    return Span(line, column, line, column)
+
+
+def find_losses(module: ast.Module, text: str, selector: str | None = None) -> list[LossTarget]:
+    """The definitions to check: ``selector`` alone, or every loss of the file."""
+    definitions = [s for s in module.body
+                   if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    if selector:
+        head, _, _member = selector.partition(".")
+        for stmt in definitions:
+            if stmt.name == head:
+                return [LossTarget(stmt.name, stmt, stmt.lineno)]
+        names = ", ".join(s.name for s in definitions) or "none"
+        raise SourceError(f"no function or class named {selector!r} (defined here: {names})",
+                          kind="parse")
+    lines = text.splitlines()
+    found = []
+    for stmt in definitions:
+        if _is_loss(stmt, lines):
+            found.append(LossTarget(stmt.name, stmt, stmt.lineno))
+    return found
+
+
+def _is_loss(stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, lines: list[str]) -> bool:
+    decorated = any((_dotted(d.func if isinstance(d, ast.Call) else d) or "") in
+                    ("diffcheck.loss", "loss") for d in stmt.decorator_list)
+    first = min([stmt.lineno] + [d.lineno for d in stmt.decorator_list])
+    commented = first >= 2 and bool(_CHECK_COMMENT.search(lines[first - 2]))
+    if decorated or commented:
+        return True
+    if stmt.name.startswith("_"):
+        return False
+    if isinstance(stmt, ast.ClassDef):
+        return stmt.name.endswith("Loss")
+    return "loss" in stmt.name.lower()
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id, *reversed(parts)])
+    return None
+
+
+def translate(module: ast.Module, text: str, target: LossTarget, values: dict[str, Any],
+              path: str = "<source>") -> SourceLoss:
+    """Translate one loss definition into what the analysis reads."""
+    interpreter = Interpreter(module, text, values, path)
+    if target.is_class:
+        translation = _translate_class(interpreter, target)
+    else:
+        function = interpreter.globals.get(target.name)
+        if not isinstance(function, Function):
+            raise SourceError(f"{target.name} is not a function", target.node)
+        translation = interpreter.translate(function)
+    lowered = lower(translation.program)
+    expr = lowered.expr
+    if not isinstance(expr, sp.Expr):
+        raise SourceError("the function does not return a number", target.node)
+    variables = tuple(sorted(str(s) for s in expr.free_symbols))
+    spans = {k: v.column for k, v in lowered.spans.items()}
+    snippets = {k: v.text for k, v in lowered.spans.items()}
+    lines = {k: v.line for k, v in lowered.spans.items()}
+    parsed = ParsedExpression(
+        source=target.name,
+        expr=expr,
+        variables=variables,
+        model_functions=tuple(sorted(lowered.model_functions)),
+        spans=spans,
+        snippets=snippets,
+        fixed=tuple(sorted(translation.fixed)),
+    )
+    parsed.lines.update(lines)
+    wrt = [t for t in translation.tensors if t not in translation.labels]
+    return SourceLoss(target, parsed, wrt, translation.tensors, translation,
+                      set(translation.builder.implicit))
+
+
+def _translate_class(interpreter: Interpreter, target: LossTarget) -> Translation:
+    cls = interpreter.globals.get(target.name)
+    if not isinstance(cls, ClassDef):
+        raise SourceError(f"{target.name} is not a class", target.node)
+    interpreter.resolve_bases(cls)
+    method = cls.method("forward") or cls.method("__call__")
+    if method is None:
+        raise SourceError(f"{target.name} has no forward or __call__ method", target.node)
+    constructor: dict[str, Any] = {}
+    keywords: dict[str, Any] = {}
+    init = cls.method("__init__")
+    if init is not None:
+        spec = init[0].node.args
+        positional = [*spec.posonlyargs, *spec.args][1:]
+        with_defaults = positional[len(positional) - len(spec.defaults):]
+        defaulted = {a.arg for a in with_defaults} | {
+            a.arg for a, d in zip(spec.kwonlyargs, spec.kw_defaults) if d is not None}
+        for arg in [*positional, *spec.kwonlyargs]:
+            if arg.arg in interpreter.values:
+                keywords[arg.arg] = interpreter.use_value(arg.arg)
+                constructor[arg.arg] = interpreter.values[arg.arg]
+            elif arg.arg not in defaulted:
+                raise SourceError(f"{target.name}(...) needs the argument {arg.arg!r}: give it "
+                                  f"with --set {arg.arg}=VALUE", init[0].node)
+    instance = interpreter.construct(cls, [], keywords, target.node)
+    if not isinstance(instance, Instance):
+        raise SourceError(f"cannot build a {target.name} object", target.node)
+    for name, value in instance.attributes.items():
+        if isinstance(value, (str, bool, int, float)) or value is None or (
+                isinstance(value, sp.Basic) and value.is_number):
+            constructor.setdefault(name, value)
+    return interpreter.translate(method[0], instance, constructor)
+
+
+def _base_name(variable: str) -> str:
+    return variable.split("[", 1)[0]
+
+
+_IMPLICIT_INDEX = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]")
+_INDEX_LETTERS = "ijklmn"
+
+
+def user_indexing(text: str | None, implicit: set[str]) -> str | None:
+    """Components diffcheck made up (``logits[0]``) written as ``logits[i]``, ``logits[j]``.
+
+    >>> user_indexing("logits[0] - logits[1] = 0", {"logits"})
+    'logits[i] - logits[j] = 0'
+    """
+    if not text or not implicit:
+        return text
+    letters: dict[str, str] = {}
+
+    def replace(match: re.Match) -> str:
+        name, index = match.group(1), match.group(2)
+        if name not in implicit:
+            return match.group(0)
+        if index not in letters:
+            letters[index] = _INDEX_LETTERS[len(letters) % len(_INDEX_LETTERS)]
+        return f"{name}[{letters[index]}]"
+
+    return _IMPLICIT_INDEX.sub(replace, text)
+
+
+# keep the public names importable from the package
+_ = (Function,)

@@ -1,0 +1,1388 @@
+"""An abstract interpreter of loss functions: Python ``ast`` in, a program of tensor elements out.
+
+Nothing of the source is executed. The interpreter walks the syntax tree of one function with
+values that stand for what the code computes: hyperparameters are Python values (their defaults
+or ``--set``), tensors are :class:`~diffcheck.readers.pysource.values.Tensor` s of
+:class:`~diffcheck.program.Node` s, helper functions and methods of the same file are inlined,
+``if`` on a hyperparameter picks its branch, ``if`` on a tensor becomes a ``where``, loops over
+small known ranges are unrolled. Library calls are looked up by dotted name
+(:mod:`diffcheck.readers.pysource.library`); an unknown call is an opaque function, assumed
+differentiable and listed among the assumptions.
+
+>>> import ast
+>>> source = "def mae(pred, target):\\n    return (pred - target).abs().mean()\\n"
+>>> module = ast.parse(source)
+>>> run = Interpreter(module, source, {})
+>>> translation = run.translate(run.function("mae"))
+>>> translation.tensors, translation.program.op
+(['pred', 'target'], 'abs')
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import sympy as sp
+
+from diffcheck.program import Node, Span
+from diffcheck.readers.pysource import library
+from diffcheck.readers.pysource.tensors import Builder, const
+from diffcheck.readers.pysource.values import (
+    DEFAULT_COMPONENTS,
+    BoundMethod,
+    ClassDef,
+    Function,
+    Instance,
+    Labels,
+    LibraryObject,
+    ModuleRef,
+    Opaque,
+    Partial,
+    Size,
+    SourceError,
+    Tensor,
+    TensorMethod,
+)
+
+#: Statements and expressions evaluated per translation; a bound on pathological sources.
+MAX_STEPS = 200_000
+#: Deepest inlining of helper functions (recursion in the source ends here).
+MAX_CALL_DEPTH = 32
+#: Longest loop unrolled.
+MAX_UNROLL = 64
+
+#: Module aliases a loss file usually has; its own imports override them.
+DEFAULT_ALIASES = {
+    "torch": "torch", "F": "torch.nn.functional", "nn": "torch.nn", "np": "numpy",
+    "numpy": "numpy", "jnp": "jax.numpy", "jax": "jax", "math": "math", "optax": "optax",
+}
+
+#: Calls whose value is ignored and whose only effect is logging or checking.
+_IGNORED_STATEMENT_CALLS = ("warn", "info", "debug", "warning", "error", "print", "log",
+                            "_log_api_usage_once", "assert_", "check", "register_buffer")
+
+
+@dataclass
+class Translation:
+    """What one loss function computes, as a program over its tensors' elements."""
+
+    program: Node
+    #: tensor parameters in order (``self`` and hyperparameters left out)
+    tensors: list[str]
+    #: tensor parameters used only as class labels or indices: data, never differentiated
+    labels: list[str]
+    #: hyperparameters: name -> value used (defaults, constructor arguments, --set)
+    hyperparameters: dict[str, Any]
+    #: ``--set`` names this loss uses
+    fixed: dict[str, Any]
+    assumptions: list[str]
+    builder: Builder
+    #: where gradients are cut (``.detach()``, ``no_grad``, ``stop_gradient``): spans
+    cuts: list[Span] = field(default_factory=list)
+
+
+@dataclass
+class _Outcome:
+    """How a block of statements ended."""
+
+    kind: str  # "fall" | "return" | "break" | "continue" | "raise"
+    value: Any = None
+
+
+_FALL = _Outcome("fall")
+
+
+class _Scope(dict):
+    """Local names of one function call (a dict, so closures can share it)."""
+
+
+class Interpreter:
+    """Translates functions and classes of one parsed source file."""
+
+    def __init__(self, module: ast.Module, text: str, values: dict[str, Any], path: str = ""):
+        self.module = module
+        self.text = text
+        self.path = path
+        self.values = dict(values)
+        self.used_values: dict[str, Any] = {}
+        self.lines = text.splitlines()
+        self.globals: dict[str, Any] = {}
+        self.global_exprs: dict[str, ast.expr] = {}
+        self.evaluating_globals: set[str] = set()
+        self._collect_module(module.body)
+        self.builder = Builder(set())
+        self.assumptions: dict[str, str] = {}
+        self.label_names: set[str] = set()
+        self.tensor_names: list[str] = []
+        self.steps = 0
+        self.depth = 0
+        self.no_grad = 0
+        self.cuts: list[Span] = []
+        self.frames: list[tuple[Function, dict[str, Any]]] = []
+        self.library = library.Library(self)
+
+    # --- the module ---------------------------------------------------------------------------
+
+    def _collect_module(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                self._import(stmt, self.globals)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.globals[stmt.name] = self._function(stmt, self.globals)
+            elif isinstance(stmt, ast.ClassDef):
+                self.globals[stmt.name] = self._class(stmt)
+            elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(
+                    stmt.targets[0], ast.Name):
+                self.global_exprs[stmt.targets[0].id] = stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
+                self.global_exprs[stmt.target.id] = stmt.value
+            elif isinstance(stmt, ast.If):
+                # Module-level "if TYPE_CHECKING:" / version switches: take every definition,
+                # the first one of a name wins.
+                self._collect_module(stmt.body + stmt.orelse)
+            elif isinstance(stmt, ast.Try):
+                self._collect_module(stmt.body)
+                for handler in stmt.handlers:
+                    self._collect_module(handler.body)
+
+    @staticmethod
+    def _import(stmt: ast.Import | ast.ImportFrom, scope: dict[str, Any]) -> None:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    scope.setdefault(alias.asname, ModuleRef(alias.name))
+                else:
+                    head = alias.name.split(".")[0]
+                    scope.setdefault(head, ModuleRef(head))
+            return
+        module = ("." * stmt.level) + (stmt.module or "")
+        for alias in stmt.names:
+            if alias.name == "*":
+                continue
+            scope.setdefault(alias.asname or alias.name, ModuleRef(f"{module}.{alias.name}"))
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: dict[str, Any],
+                  owner: ClassDef | None = None) -> Function:
+        decorators = tuple(_dotted(d.func if isinstance(d, ast.Call) else d) or "?"
+                           for d in node.decorator_list)
+        return Function(node, scope, decorators, owner)
+
+    def _class(self, node: ast.ClassDef) -> ClassDef:
+        cls = ClassDef(node, ())
+        for stmt in node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                cls.methods[stmt.name] = self._function(stmt, self.globals, cls)
+            elif isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        cls.attributes[target.id] = stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
+                cls.attributes[stmt.target.id] = stmt.value
+        return cls
+
+    def resolve_bases(self, cls: ClassDef) -> None:
+        if cls.bases or not cls.node.bases:
+            return
+        bases = []
+        for base in cls.node.bases:
+            try:
+                value = self.evaluate(base, _Scope())
+            except SourceError:
+                value = Opaque(_dotted(base) or "?")
+            if isinstance(value, ClassDef):
+                self.resolve_bases(value)
+            bases.append(value)
+        cls.bases = tuple(bases)
+
+    def function(self, name: str) -> Function:
+        value = self.globals.get(name)
+        if not isinstance(value, Function):
+            raise SourceError(f"no function named {name!r}")
+        return value
+
+    # --- entry points -------------------------------------------------------------------------
+
+    def translate(self, function: Function, instance: Instance | None = None,
+                  constructor: dict[str, Any] | None = None) -> Translation:
+        """The program of ``function`` called with symbolic tensors for its tensor parameters."""
+        node = function.node
+        if isinstance(node, ast.Lambda):
+            raise SourceError("a lambda is not a loss definition")
+        args = node.args
+        positional = [*args.posonlyargs, *args.args]
+        defaults: dict[str, ast.expr] = {}
+        for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+            defaults[arg.arg] = default
+        for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults):
+            if kw_default is not None:
+                defaults[arg.arg] = kw_default
+        scope = _Scope()
+        hyperparameters: dict[str, Any] = dict(constructor or {})
+        tensors: list[str] = []
+        for index, arg in enumerate([*positional, *args.kwonlyargs]):
+            name = arg.arg
+            if index == 0 and instance is not None:
+                scope[name] = instance
+                continue
+            if name in self.values:
+                scope[name] = self.use_value(name)
+                hyperparameters[name] = self.values[name]
+            elif name in defaults and _is_literal(defaults[name]):
+                scope[name] = self.evaluate(defaults[name], _Scope())
+                hyperparameters[name] = _plain(scope[name])
+            elif name in defaults:
+                scope[name] = self.evaluate(defaults[name], _Scope())
+            else:
+                tensors.append(name)
+                scope[name] = self.builder.parameter(name, self.span(arg))
+        if args.vararg:
+            scope[args.vararg.arg] = ()
+        if args.kwarg:
+            scope[args.kwarg.arg] = {}
+        self.tensor_names = tensors
+        self.builder.feature_parameters = set(tensors)
+        outcome = self.run_body(node.body, scope)
+        if outcome.kind == "raise":
+            raise SourceError(f"the function raises for these arguments: {outcome.value}", node)
+        if outcome.kind != "return" or outcome.value is None:
+            raise SourceError("the function returns no value", node)
+        program = self.loss_value(outcome.value, node)
+        labels = sorted(self.label_names & set(tensors))
+        return Translation(
+            program=program,
+            tensors=tensors,
+            labels=labels,
+            hyperparameters=hyperparameters,
+            fixed=dict(self.used_values),
+            assumptions=list(self.assumptions.values()),
+            builder=self.builder,
+            cuts=list(self.cuts),
+        )
+
+    def loss_value(self, value: Any, where: ast.AST) -> Node:
+        """The scalar program of what the function returns (a loss, or the first of a tuple)."""
+        if isinstance(value, (tuple, list)) and value:
+            return self.loss_value(value[0], where)
+        if isinstance(value, dict):
+            for key in ("loss", "total_loss", "loss_total"):
+                if key in value:
+                    return self.loss_value(value[key], where)
+            raise SourceError("the function returns a dict without a 'loss' entry", where)
+        tensor = self.as_tensor(value, where)
+        if tensor.featured:
+            # Unreduced components: the loss is their sum (a reduction never changes the verdict).
+            return Node("add", tensor.parts, span=self.span(where))
+        return tensor.parts[0]
+
+    def use_value(self, name: str) -> Any:
+        value = self.values[name]
+        self.used_values[name] = value
+        return _from_literal(value)
+
+    # --- statements ---------------------------------------------------------------------------
+
+    def tick(self, node: ast.AST) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise SourceError(f"translation takes more than {MAX_STEPS} steps", node, "limit")
+
+    def run_body(self, body: list[ast.stmt], scope: _Scope) -> _Outcome:
+        return self.run_block(list(body), scope)
+
+    def run_block(self, stmts: list[ast.stmt], scope: _Scope) -> _Outcome:
+        for index, stmt in enumerate(stmts):
+            self.tick(stmt)
+            if isinstance(stmt, ast.If):
+                outcome = self.run_if(stmt, stmts[index + 1:], scope)
+                if outcome is not None:
+                    return outcome
+                continue
+            outcome = self.run_statement(stmt, scope)
+            if outcome.kind != "fall":
+                return outcome
+        return _FALL
+
+    def run_if(self, stmt: ast.If, rest: list[ast.stmt], scope: _Scope) -> _Outcome | None:
+        """Run an ``if``; an outcome when the block ends in it (the rest was run too)."""
+        test = self.evaluate(stmt.test, scope)
+        truth = self.static_truth(test)
+        if truth is not None:
+            outcome = self.run_block(stmt.body if truth else stmt.orelse, scope)
+            return None if outcome.kind == "fall" else outcome
+        branches = []
+        for body in (stmt.body, stmt.orelse):
+            branch_scope = _Scope(scope)
+            branches.append((branch_scope, self.run_block(body, branch_scope)))
+        (true_scope, true_outcome), (false_scope, false_outcome) = branches
+        condition = test if isinstance(test, Tensor) else None
+        if true_outcome.kind == "fall" and false_outcome.kind == "fall":
+            scope.update(self.merge_scopes(condition, true_scope, false_scope, stmt))
+            return None
+        if true_outcome.kind == "fall":
+            true_outcome = self.run_block(rest, true_scope)
+        if false_outcome.kind == "fall":
+            false_outcome = self.run_block(rest, false_scope)
+        return self.merge_outcomes(condition, true_outcome, false_outcome, stmt)
+
+    def merge_scopes(self, condition: Tensor | None, when_true: dict, when_false: dict,
+                     stmt: ast.If) -> dict:
+        merged = {}
+        for name in when_true.keys() | when_false.keys():
+            a, b = when_true.get(name, _MISSING), when_false.get(name, _MISSING)
+            if a is b:
+                merged[name] = a
+            elif a is _MISSING or b is _MISSING:
+                merged[name] = b if a is _MISSING else a
+            else:
+                merged[name] = self.choose(condition, a, b, stmt, name)
+        return merged
+
+    def merge_outcomes(self, condition: Tensor | None, a: _Outcome, b: _Outcome,
+                       stmt: ast.If) -> _Outcome:
+        if a.kind == "raise":
+            return b
+        if b.kind == "raise":
+            return a
+        if a.kind == b.kind == "return":
+            return _Outcome("return", self.choose(condition, a.value, b.value, stmt, "the result"))
+        if a.kind == b.kind:
+            return a
+        raise SourceError("a loop ends in only one branch of a tensor condition", stmt)
+
+    def choose(self, condition: Tensor | None, a: Any, b: Any, stmt: ast.If, what: str) -> Any:
+        """``a`` where ``condition`` holds, else ``b``; equal values need no condition."""
+        if _same_value(a, b):
+            return a
+        if condition is None:
+            raise SourceError(f"{what} depends on a condition the reader cannot decide: "
+                              f"{self.snippet(stmt.test)}", stmt.test)
+        if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+            return type(a)(self.choose(condition, x, y, stmt, what) for x, y in zip(a, b))
+        ta, tb = self.as_tensor(a, stmt), self.as_tensor(b, stmt)
+        return self.library.where(condition, ta, tb, stmt)
+
+    def static_truth(self, test: Any) -> bool | None:
+        """The truth of a Python-level condition, ``None`` for a tensor or unknown condition."""
+        if isinstance(test, Tensor):
+            return None
+        if isinstance(test, _Unknown):
+            return None
+        if isinstance(test, (Instance, Function, ClassDef, LibraryObject, ModuleRef, Opaque)):
+            return True
+        if isinstance(test, Size):
+            return True
+        if isinstance(test, sp.Basic):
+            if test in (sp.true, sp.false):
+                return bool(test)
+            if test.is_number:
+                return bool(test != 0)
+            return None
+        try:
+            return bool(test)
+        except Exception:  # noqa: BLE001 - any object whose truth is unknown
+            return None
+
+    def run_statement(self, stmt: ast.stmt, scope: _Scope) -> _Outcome:
+        kind = type(stmt).__name__
+        handler = getattr(self, f"stmt_{kind}", None)
+        if handler is None:
+            raise SourceError(f"{_STATEMENT_WORDS.get(kind, kind)} is not supported here", stmt)
+        return handler(stmt, scope)
+
+    def stmt_Expr(self, stmt: ast.Expr, scope: _Scope) -> _Outcome:
+        value = stmt.value
+        if isinstance(value, ast.Constant):
+            return _FALL  # docstring
+        if isinstance(value, ast.Call):
+            func = value.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if isinstance(func, ast.Attribute) and name.endswith("_") and not name.startswith("_"):
+                # In-place tensor method: x.clamp_(min=0) changes x.
+                result = self.evaluate(value, scope)
+                self.assign(func.value, result, scope)
+                return _FALL
+            if name in _IGNORED_STATEMENT_CALLS or name.startswith("_log"):
+                return _FALL
+            callee = self.try_evaluate(func, scope)
+            if isinstance(callee, (Function, BoundMethod)):
+                self.evaluate(value, scope)  # a helper may set attributes or raise
+            return _FALL
+        return _FALL
+
+    def stmt_Pass(self, stmt: ast.Pass, scope: _Scope) -> _Outcome:
+        return _FALL
+
+    def stmt_Assert(self, stmt: ast.Assert, scope: _Scope) -> _Outcome:
+        return _FALL  # input checks: the loss is analysed where they hold
+
+    def stmt_Raise(self, stmt: ast.Raise, scope: _Scope) -> _Outcome:
+        message = self.snippet(stmt.exc) if stmt.exc is not None else "raise"
+        return _Outcome("raise", message)
+
+    def stmt_Return(self, stmt: ast.Return, scope: _Scope) -> _Outcome:
+        return _Outcome("return", None if stmt.value is None else self.evaluate(stmt.value, scope))
+
+    def stmt_Break(self, stmt: ast.Break, scope: _Scope) -> _Outcome:
+        return _Outcome("break")
+
+    def stmt_Continue(self, stmt: ast.Continue, scope: _Scope) -> _Outcome:
+        return _Outcome("continue")
+
+    def stmt_Import(self, stmt: ast.Import, scope: _Scope) -> _Outcome:
+        self._import(stmt, scope)
+        return _FALL
+
+    stmt_ImportFrom = stmt_Import
+
+    def stmt_Global(self, stmt: ast.Global, scope: _Scope) -> _Outcome:
+        return _FALL
+
+    stmt_Nonlocal = stmt_Global
+
+    def stmt_FunctionDef(self, stmt: ast.FunctionDef, scope: _Scope) -> _Outcome:
+        scope[stmt.name] = self._function(stmt, scope)
+        return _FALL
+
+    stmt_AsyncFunctionDef = stmt_FunctionDef
+
+    def stmt_ClassDef(self, stmt: ast.ClassDef, scope: _Scope) -> _Outcome:
+        scope[stmt.name] = self._class(stmt)
+        return _FALL
+
+    def stmt_Delete(self, stmt: ast.Delete, scope: _Scope) -> _Outcome:
+        for target in stmt.targets:
+            if isinstance(target, ast.Name):
+                scope.pop(target.id, None)
+        return _FALL
+
+    def stmt_Assign(self, stmt: ast.Assign, scope: _Scope) -> _Outcome:
+        value = self.evaluate(stmt.value, scope)
+        for target in stmt.targets:
+            self.assign(target, value, scope)
+        return _FALL
+
+    def stmt_AnnAssign(self, stmt: ast.AnnAssign, scope: _Scope) -> _Outcome:
+        if stmt.value is not None:
+            self.assign(stmt.target, self.evaluate(stmt.value, scope), scope)
+        return _FALL
+
+    def stmt_AugAssign(self, stmt: ast.AugAssign, scope: _Scope) -> _Outcome:
+        current = self.evaluate(_load(stmt.target), scope)
+        value = self.evaluate(stmt.value, scope)
+        self.assign(stmt.target, self.binary(stmt.op, current, value, stmt), scope)
+        return _FALL
+
+    def stmt_With(self, stmt: ast.With, scope: _Scope) -> _Outcome:
+        cutting = 0
+        for item in stmt.items:
+            name = _dotted(item.context_expr.func if isinstance(item.context_expr, ast.Call)
+                           else item.context_expr) or ""
+            if name.split(".")[-1] in ("no_grad", "inference_mode"):
+                cutting += 1
+                self.cuts.append(self.span(item.context_expr))
+            elif item.optional_vars is not None:
+                self.assign(item.optional_vars, Opaque(name), scope)
+        self.no_grad += cutting
+        try:
+            return self.run_block(stmt.body, scope)
+        finally:
+            self.no_grad -= cutting
+
+    stmt_AsyncWith = stmt_With
+
+    def stmt_Try(self, stmt: ast.Try, scope: _Scope) -> _Outcome:
+        outcome = self.run_block(stmt.body, scope)
+        if outcome.kind == "fall" and stmt.orelse:
+            outcome = self.run_block(stmt.orelse, scope)
+        if stmt.finalbody:
+            final = self.run_block(stmt.finalbody, scope)
+            if final.kind != "fall":
+                return final
+        return outcome
+
+    def stmt_For(self, stmt: ast.For, scope: _Scope) -> _Outcome:
+        if stmt.orelse:
+            raise SourceError("for ... else is not supported", stmt)
+        items = self.iterate(self.evaluate(stmt.iter, scope), stmt.iter)
+        for item in items:
+            self.assign(stmt.target, item, scope)
+            outcome = self.run_block(stmt.body, scope)
+            if outcome.kind == "break":
+                break
+            if outcome.kind in ("return", "raise"):
+                return outcome
+        return _FALL
+
+    def stmt_While(self, stmt: ast.While, scope: _Scope) -> _Outcome:
+        raise SourceError("while loops are not supported (the number of steps is unknown)", stmt)
+
+    # --- assignment ---------------------------------------------------------------------------
+
+    def assign(self, target: ast.expr, value: Any, scope: _Scope) -> None:
+        if self.no_grad and isinstance(value, Tensor):
+            value = self.library.detach(value, target)
+        if isinstance(target, ast.Name):
+            scope[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            self.unpack(target, value, scope)
+        elif isinstance(target, ast.Attribute):
+            owner = self.evaluate(target.value, scope)
+            if isinstance(owner, Instance):
+                owner.attributes[target.attr] = value
+            else:
+                raise SourceError(f"cannot set the attribute {self.snippet(target)}", target)
+        elif isinstance(target, ast.Subscript):
+            self.assign_item(target, value, scope)
+        elif isinstance(target, ast.Starred):
+            self.assign(target.value, list(self.iterate(value, target)), scope)
+        else:
+            raise SourceError(f"cannot assign to {self.snippet(target)}", target)
+
+    def unpack(self, target: ast.Tuple | ast.List, value: Any, scope: _Scope) -> None:
+        names = target.elts
+        starred = [i for i, e in enumerate(names) if isinstance(e, ast.Starred)]
+        items = self.iterate(value, target, count=None if starred else len(names))
+        if starred:
+            (s,) = starred
+            after = len(names) - s - 1
+            if len(items) < len(names) - 1:
+                raise SourceError(f"cannot unpack {len(items)} values into {len(names)} names", target)
+            groups = [*items[:s], list(items[s:len(items) - after]), *items[len(items) - after:]]
+            for element, item in zip(names, groups):
+                self.assign(element, item, scope)
+            return
+        if len(items) != len(names):
+            raise SourceError(f"cannot unpack {len(items)} values into {len(names)} names", target)
+        for element, item in zip(names, items):
+            self.assign(element, item, scope)
+
+    def assign_item(self, target: ast.Subscript, value: Any, scope: _Scope) -> None:
+        container = self.evaluate(target.value, scope)
+        if isinstance(container, (dict, list)):
+            key = self.evaluate(target.slice, scope)
+            container[_hashable(key)] = value
+            return
+        tensor = self.as_tensor(container, target)
+        updated = self.library.set_item(tensor, target.slice, value, scope, target)
+        self.assign(target.value, updated, scope)
+
+    def iterate(self, value: Any, where: ast.AST, count: int | None = None) -> list[Any]:
+        """The items of an iterable the reader can enumerate (unrolled loops, unpacking)."""
+        if isinstance(value, (tuple, list)) or isinstance(value, range) or isinstance(value, dict):
+            items = list(value)
+        elif isinstance(value, library.LazySequence):
+            items = value.items(count, where)
+        elif isinstance(value, Tensor):
+            if count is None and not value.featured:
+                raise SourceError("iterating over a tensor of unknown length", where)
+            tensor = self.builder.featured(value, count)
+            items = [Tensor((p,), False, value.dtype) for p in tensor.parts]
+        elif isinstance(value, Instance) and "__iter__" not in value.cls.methods:
+            items = value.attributes.get("__items__") or []
+        else:
+            raise SourceError(f"cannot iterate over {_describe(value)}", where)
+        if len(items) > MAX_UNROLL:
+            raise SourceError(f"a loop of {len(items)} steps (at most {MAX_UNROLL} are unrolled)",
+                              where, "limit")
+        return items
+
+    # --- expressions --------------------------------------------------------------------------
+
+    def try_evaluate(self, node: ast.expr, scope: _Scope) -> Any:
+        try:
+            return self.evaluate(node, scope)
+        except SourceError:
+            return None
+
+    def evaluate(self, node: ast.expr, scope: _Scope) -> Any:
+        self.tick(node)
+        handler = getattr(self, f"expr_{type(node).__name__}", None)
+        if handler is None:
+            raise SourceError(f"{_EXPRESSION_WORDS.get(type(node).__name__, type(node).__name__)} "
+                              "is not supported here", node)
+        return handler(node, scope)
+
+    def expr_Constant(self, node: ast.Constant, scope: _Scope) -> Any:
+        value = node.value
+        if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
+            return value
+        if value is Ellipsis:
+            return Ellipsis
+        if isinstance(value, int):
+            return sp.Integer(value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return sp.oo if value > 0 else -sp.oo
+            return _exact_decimal(self.segment(node), value)
+        raise SourceError(f"the constant {self.snippet(node)} is not supported", node)
+
+    def expr_Name(self, node: ast.Name, scope: _Scope) -> Any:
+        return self.lookup(node.id, node, scope)
+
+    def lookup(self, name: str, node: ast.AST, scope: dict[str, Any]) -> Any:
+        if name in scope:
+            return scope[name]
+        for outer in _enclosing(scope):
+            if name in outer:
+                return outer[name]
+        if name in self.globals:
+            return self.globals[name]
+        if name in self.global_exprs:
+            if name in self.evaluating_globals:
+                raise SourceError(f"the module-level name {name!r} refers to itself", node)
+            self.evaluating_globals.add(name)
+            try:
+                self.globals[name] = self.evaluate(self.global_exprs[name], _Scope())
+            finally:
+                self.evaluating_globals.discard(name)
+            return self.globals[name]
+        if name in _BUILTINS:
+            return _Builtin(name)
+        if name in DEFAULT_ALIASES:
+            return ModuleRef(DEFAULT_ALIASES[name])
+        raise SourceError(f"the name {name!r} is not defined in this file", node)
+
+    def expr_Attribute(self, node: ast.Attribute, scope: _Scope) -> Any:
+        owner = self.evaluate(node.value, scope)
+        return self.attribute(owner, node.attr, node)
+
+    def attribute(self, owner: Any, name: str, node: ast.AST) -> Any:
+        if isinstance(owner, ModuleRef):
+            return self.library.module_attribute(owner.dotted, name, node)
+        if isinstance(owner, Instance):
+            if name in owner.attributes:
+                return owner.attributes[name]
+            found = owner.cls.method(name)
+            if found is not None:
+                function, cls = found
+                if "staticmethod" in function.decorators:
+                    return function
+                if "property" in function.decorators:
+                    return self.call_function(function, [owner], {}, node)
+                return BoundMethod(function, cls, owner)
+            value = self.class_attribute(owner.cls, name)
+            if value is not _MISSING:
+                return value
+            if name in ("training",):
+                return True
+            raise SourceError(f"the attribute self.{name} is never set", node)
+        if isinstance(owner, ClassDef):
+            found = owner.method(name)
+            if found is not None:
+                return found[0]
+            value = self.class_attribute(owner, name)
+            if value is not _MISSING:
+                return value
+            raise SourceError(f"the class {owner.name} has no attribute {name!r}", node)
+        if isinstance(owner, (Tensor, Labels)):
+            return self.library.tensor_attribute(owner, name, node)
+        if isinstance(owner, library.ResultPair):
+            return owner.attribute(name, node)
+        if isinstance(owner, LibraryObject):
+            if name in owner.keywords:
+                return owner.keywords[name]
+            return Opaque(f"{owner.dotted}.{name}")
+        if isinstance(owner, Opaque):
+            return Opaque(f"{owner.dotted}.{name}")
+        if isinstance(owner, _SuperObject):
+            return self.super_attribute(owner, name, node)
+        if isinstance(owner, _Unknown):
+            return _Unknown()
+        if isinstance(owner, (sp.Basic, int, float)) and name in ("real", "item"):
+            return owner
+        if isinstance(owner, dict) and name in ("get", "items", "keys", "values", "pop"):
+            return _DictMethod(owner, name)
+        if isinstance(owner, list) and name in ("append", "extend"):
+            return _ListMethod(owner, name)
+        if isinstance(owner, str) and name in ("lower", "upper", "strip", "startswith", "endswith"):
+            return _StrMethod(owner, name)
+        raise SourceError(f"the attribute {name!r} of {_describe(owner)} is not supported", node)
+
+    def super_attribute(self, sup: _SuperObject, name: str, node: ast.AST) -> Any:
+        self.resolve_bases(sup.cls)
+        for base in sup.cls.bases:
+            if isinstance(base, ClassDef):
+                found = base.method(name)
+                if found is not None:
+                    return BoundMethod(found[0], found[1], sup.instance)
+        if name == "__init__":
+            instance = sup.instance
+            bases = sup.cls.library_bases()
+
+            def library_init(*args: Any, **keywords: Any) -> None:
+                if isinstance(instance, Instance):
+                    self.library.library_init(instance, bases, list(args), keywords)
+
+            return LibraryObject("super().__init__", (), {}, library_init)
+        raise SourceError(f"super().{name} is not found in the bases of this file", node)
+
+    def class_attribute(self, cls: ClassDef, name: str) -> Any:
+        if name in cls.attributes:
+            return self.evaluate(cls.attributes[name], _Scope())
+        self.resolve_bases(cls)
+        for base in cls.bases:
+            if isinstance(base, ClassDef):
+                value = self.class_attribute(base, name)
+                if value is not _MISSING:
+                    return value
+        return _MISSING
+
+    def expr_Subscript(self, node: ast.Subscript, scope: _Scope) -> Any:
+        container = self.evaluate(node.value, scope)
+        if isinstance(container, (Tensor, Labels)):
+            return self.library.get_item(container, node.slice, scope, node)
+        key = self.evaluate(node.slice, scope)
+        if isinstance(container, library.ResultPair):
+            return container.item(key, node)
+        if isinstance(container, library.LazySequence):
+            return container.item(key, node)
+        if isinstance(container, library.Shape):
+            return Size("size")
+        if isinstance(container, (Opaque, ModuleRef)):
+            return container  # a type annotation such as Optional[Tensor]
+        if isinstance(container, (tuple, list, str)):
+            if isinstance(key, slice):
+                return container[key]
+            return container[_index(key, node)]
+        if isinstance(container, dict):
+            hashable = _hashable(key)
+            if hashable not in container:
+                raise SourceError(f"the key {key!r} is not in the dict", node)
+            return container[hashable]
+        if isinstance(container, Instance):
+            raise SourceError(f"indexing {container.cls.name} objects is not supported", node)
+        raise SourceError(f"indexing {_describe(container)} is not supported", node)
+
+    def expr_Slice(self, node: ast.Slice, scope: _Scope) -> slice:
+        parts = [None if p is None else self.evaluate(p, scope) for p in (node.lower, node.upper, node.step)]
+        return slice(*[None if p is None else _index_or_size(p, node) for p in parts])
+
+    def expr_Tuple(self, node: ast.Tuple, scope: _Scope) -> tuple:
+        return tuple(self.sequence_items(node.elts, scope))
+
+    def expr_List(self, node: ast.List, scope: _Scope) -> list:
+        return list(self.sequence_items(node.elts, scope))
+
+    def sequence_items(self, elements: list[ast.expr], scope: _Scope) -> Iterable[Any]:
+        for element in elements:
+            if isinstance(element, ast.Starred):
+                yield from self.iterate(self.evaluate(element.value, scope), element)
+            else:
+                yield self.evaluate(element, scope)
+
+    def expr_Set(self, node: ast.Set, scope: _Scope) -> tuple:
+        return tuple(self.sequence_items(node.elts, scope))
+
+    def expr_Dict(self, node: ast.Dict, scope: _Scope) -> dict:
+        result = {}
+        for key, value in zip(node.keys, node.values):
+            if key is None:
+                result.update(self.evaluate(value, scope))
+            else:
+                result[_hashable(self.evaluate(key, scope))] = self.evaluate(value, scope)
+        return result
+
+    def expr_JoinedStr(self, node: ast.JoinedStr, scope: _Scope) -> str:
+        return self.segment(node)
+
+    def expr_Lambda(self, node: ast.Lambda, scope: _Scope) -> Function:
+        return Function(node, scope)
+
+    def expr_NamedExpr(self, node: ast.NamedExpr, scope: _Scope) -> Any:
+        value = self.evaluate(node.value, scope)
+        self.assign(node.target, value, scope)
+        return value
+
+    def expr_IfExp(self, node: ast.IfExp, scope: _Scope) -> Any:
+        test = self.evaluate(node.test, scope)
+        truth = self.static_truth(test)
+        if truth is not None:
+            return self.evaluate(node.body if truth else node.orelse, scope)
+        a, b = self.evaluate(node.body, scope), self.evaluate(node.orelse, scope)
+        if _same_value(a, b):
+            return a
+        if not isinstance(test, Tensor):
+            raise SourceError(f"a condition the reader cannot decide: {self.snippet(node.test)}",
+                              node.test)
+        return self.library.where(test, self.as_tensor(a, node), self.as_tensor(b, node), node)
+
+    def expr_BoolOp(self, node: ast.BoolOp, scope: _Scope) -> Any:
+        is_and = isinstance(node.op, ast.And)
+        values = []
+        for operand in node.values:
+            value = self.evaluate(operand, scope)
+            truth = self.static_truth(value)
+            if truth is not None and not isinstance(value, Tensor):
+                if is_and and not truth:
+                    return value
+                if not is_and and truth:
+                    return value
+                continue
+            values.append(value)
+        if not values:
+            return value
+        if len(values) == 1:
+            return values[0]
+        tensors = [self.as_condition(v, node) for v in values]
+        return self.library.logical("and" if is_and else "or", tensors, node)
+
+    def expr_UnaryOp(self, node: ast.UnaryOp, scope: _Scope) -> Any:
+        operand = self.evaluate(node.operand, scope)
+        if isinstance(node.op, ast.Not):
+            truth = self.static_truth(operand)
+            if truth is not None:
+                return not truth
+            return self.library.logical("not", [self.as_condition(operand, node)], node)
+        if isinstance(node.op, ast.Invert):
+            if isinstance(operand, bool):
+                return not operand
+            return self.library.logical("not", [self.as_condition(operand, node)], node)
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        if isinstance(operand, (Tensor, Labels)):
+            return self.library.unary("neg", self.as_tensor(operand, node), node)
+        return self.python_arithmetic(operator.neg, operand, None, node)
+
+    def expr_BinOp(self, node: ast.BinOp, scope: _Scope) -> Any:
+        left = self.evaluate(node.left, scope)
+        right = self.evaluate(node.right, scope)
+        return self.binary(node.op, left, right, node)
+
+    def binary(self, op: ast.operator, left: Any, right: Any, node: ast.AST) -> Any:
+        name = _BINARY_OPS.get(type(op).__name__)
+        if name is None:
+            raise SourceError(f"the operator {type(op).__name__} is not supported", node)
+        if name == "matmul":
+            return self.library.matmul(left, right, node)
+        tensors = isinstance(left, (Tensor, Labels)) or isinstance(right, (Tensor, Labels))
+        if not tensors:
+            if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)) and name == "add":
+                return type(left)(list(left) + list(right))
+            if isinstance(left, str) or isinstance(right, str):
+                if name == "mod" or name == "add":
+                    return "<string>"
+            return self.python_arithmetic(_PYTHON_OPS[name], left, right, node)
+        return self.library.binary(name, self.as_tensor(left, node), self.as_tensor(right, node), node)
+
+    def python_arithmetic(self, fn: Callable, left: Any, right: Any, node: ast.AST) -> Any:
+        a = _number(left, node)
+        try:
+            if right is None:
+                return fn(a)
+            b = _number(right, node)
+            if fn is operator.truediv and b == 0:
+                raise SourceError("division by zero", node)
+            result = fn(a, b)
+        except (TypeError, ZeroDivisionError, ValueError) as err:
+            raise SourceError(f"cannot compute {self.snippet(node)}: {err}", node) from None
+        if isinstance(result, sp.Basic) and result.has(sp.zoo, sp.nan):
+            raise SourceError(f"{self.snippet(node)} is undefined", node)
+        return result
+
+    def expr_Compare(self, node: ast.Compare, scope: _Scope) -> Any:
+        operands = [self.evaluate(node.left, scope)] + [self.evaluate(c, scope) for c in node.comparators]
+        results = []
+        for op, left, right in zip(node.ops, operands, operands[1:]):
+            results.append(self.compare(op, left, right, node))
+        if len(results) == 1:
+            return results[0]
+        if all(isinstance(r, bool) for r in results):
+            return all(results)
+        return self.library.logical("and", [self.as_condition(r, node) for r in results], node)
+
+    def compare(self, op: ast.cmpop, left: Any, right: Any, node: ast.AST) -> Any:
+        name = type(op).__name__
+        if name in ("Is", "IsNot"):
+            same = left is right or (left is None and right is None) or _same_value(left, right)
+            if isinstance(left, Tensor) or isinstance(right, Tensor):
+                same = False if (left is None or right is None) else same
+            return same if name == "Is" else not same
+        if name in ("In", "NotIn"):
+            if isinstance(right, (tuple, list, dict, str, set)):
+                found = any(_same_value(left, item) for item in right) if not isinstance(right, str) \
+                    else (isinstance(left, str) and left in right)
+                return found if name == "In" else not found
+            raise SourceError(f"'in' on {_describe(right)} is not supported", node)
+        if isinstance(left, (Tensor, Labels)) or isinstance(right, (Tensor, Labels)):
+            return self.library.comparison(_COMPARISONS[name], left, right, node)
+        if isinstance(left, _Unknown) or isinstance(right, _Unknown):
+            return _Unknown()
+        if isinstance(left, Size) or isinstance(right, Size):
+            return self.size_comparison(name, left, right)
+        if isinstance(left, str) or isinstance(right, str) or left is None or right is None:
+            if name == "Eq":
+                return left == right
+            if name == "NotEq":
+                return left != right
+            raise SourceError(f"cannot compare {left!r} and {right!r}", node)
+        a, b = _number(left, node), _number(right, node)
+        result = _PYTHON_COMPARISONS[name](a, b)
+        if isinstance(result, sp.Basic):
+            if result in (sp.true, sp.false):
+                return bool(result)
+            raise SourceError(f"cannot decide {self.snippet(node)}", node)
+        return bool(result)
+
+    @staticmethod
+    def size_comparison(name: str, left: Any, right: Any) -> Any:
+        """Sizes are positive and unknown: ``n == 0`` is false, ``n > 0`` true, others unknown."""
+        other = right if isinstance(left, Size) else left
+        flipped = not isinstance(left, Size)
+        if isinstance(other, Size):
+            return _Unknown()
+        try:
+            value = float(other)
+        except (TypeError, ValueError):
+            return _Unknown()
+        if value <= 0:
+            greater = {"Gt": True, "GtE": True, "Lt": False, "LtE": False, "Eq": False, "NotEq": True}
+            result = greater[name]
+            if flipped and name in ("Gt", "GtE", "Lt", "LtE"):
+                result = not result
+            return result
+        return _Unknown()
+
+    def expr_Call(self, node: ast.Call, scope: _Scope) -> Any:
+        callee = self.evaluate(node.func, scope)
+        args: list[Any] = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                args.extend(self.iterate(self.evaluate(arg.value, scope), arg))
+            else:
+                args.append(self.evaluate(arg, scope))
+        keywords: dict[str, Any] = {}
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                spread = self.evaluate(keyword.value, scope)
+                if not isinstance(spread, dict):
+                    raise SourceError("**kwargs of something that is not a dict", keyword)
+                keywords.update(spread)
+            else:
+                keywords[keyword.arg] = self.evaluate(keyword.value, scope)
+        return self.call(callee, args, keywords, node)
+
+    def call(self, callee: Any, args: list[Any], keywords: dict[str, Any], node: ast.AST) -> Any:
+        if isinstance(callee, Function):
+            return self.call_function(callee, args, keywords, node)
+        if isinstance(callee, BoundMethod):
+            return self.call_function(callee.function, [callee.instance, *args], keywords, node)
+        if isinstance(callee, ClassDef):
+            return self.construct(callee, args, keywords, node)
+        if isinstance(callee, Instance):
+            found = callee.cls.method("forward") or callee.cls.method("__call__")
+            if found is None:
+                raise SourceError(f"{callee.cls.name} objects cannot be called", node)
+            return self.call_function(found[0], [callee, *args], keywords, node)
+        if isinstance(callee, ModuleRef):
+            return self.library.call(callee.dotted, args, keywords, node)
+        if isinstance(callee, TensorMethod):
+            return self.library.call_method(callee.tensor, callee.name, args, keywords, node)
+        if isinstance(callee, LibraryObject):
+            if callee.call is None:
+                return self.opaque_call(callee.dotted, args, node)
+            return callee.call(*args, **{**callee.keywords, **keywords})
+        if isinstance(callee, Partial):
+            return self.call(callee.function, [*callee.args, *args], {**callee.keywords, **keywords}, node)
+        if isinstance(callee, _Builtin):
+            if callee.name == "super":
+                return self.super_object(node)
+            return self.library.builtin(callee.name, args, keywords, node)
+        if isinstance(callee, (_DictMethod, _ListMethod, _StrMethod)):
+            return callee(*args)
+        if isinstance(callee, Opaque):
+            return self.opaque_call(callee.dotted, args, node)
+        raise SourceError(f"cannot call {_describe(callee)}", node)
+
+    def super_object(self, node: ast.AST) -> _SuperObject:
+        """``super()`` in the method being run: its class's bases, bound to its ``self``."""
+        for function, scope in reversed(self.frames):
+            if function.owner is not None:
+                positional = [*function.node.args.posonlyargs, *function.node.args.args]
+                if positional and positional[0].arg in scope:
+                    return _SuperObject(function.owner, scope[positional[0].arg])
+        raise SourceError("super() outside a method", node)
+
+    def opaque_call(self, dotted: str, args: list[Any], node: ast.AST) -> Any:
+        """An unknown function: assumed differentiable in its tensor arguments."""
+        tensors = [self.as_tensor(a, node) for a in args if isinstance(a, (Tensor, Labels))]
+        if not tensors:
+            return Opaque(dotted + "()")
+        return self.library.opaque(dotted, tensors, node)
+
+    def call_function(self, function: Function, args: list[Any], keywords: dict[str, Any],
+                      node: ast.AST) -> Any:
+        if self.depth >= MAX_CALL_DEPTH:
+            raise SourceError(f"calls nested more than {MAX_CALL_DEPTH} deep (recursion?)",
+                              node, "limit")
+        scope = _Scope()
+        scope["__enclosing__"] = function.scope
+        self.bind(function, args, keywords, scope, node)
+        self.depth += 1
+        self.frames.append((function, scope))
+        try:
+            if isinstance(function.node, ast.Lambda):
+                return self.evaluate(function.node.body, scope)
+            if "no_grad" in " ".join(function.decorators):
+                self.no_grad += 1
+            try:
+                outcome = self.run_body(function.node.body, scope)
+            finally:
+                if "no_grad" in " ".join(function.decorators):
+                    self.no_grad -= 1
+        finally:
+            self.depth -= 1
+            self.frames.pop()
+        if outcome.kind == "raise":
+            raise SourceError(f"{function.name}(...) raises for these arguments: {outcome.value}", node)
+        return outcome.value if outcome.kind == "return" else None
+
+    def bind(self, function: Function, args: list[Any], keywords: dict[str, Any], scope: _Scope,
+             node: ast.AST) -> None:
+        spec = function.node.args
+        positional = [*spec.posonlyargs, *spec.args]
+        defaults = dict(zip([a.arg for a in positional[len(positional) - len(spec.defaults):]],
+                            spec.defaults))
+        for arg, default in zip(spec.kwonlyargs, spec.kw_defaults):
+            if default is not None:
+                defaults[arg.arg] = default
+        if len(args) > len(positional) and spec.vararg is None:
+            raise SourceError(f"{function.name}() takes {len(positional)} positional arguments "
+                              f"but {len(args)} were given", node)
+        for arg, value in zip(positional, args):
+            scope[arg.arg] = value
+        if spec.vararg is not None:
+            scope[spec.vararg.arg] = tuple(args[len(positional):])
+        extra = {}
+        names = {a.arg for a in [*positional, *spec.kwonlyargs]}
+        for key, value in keywords.items():
+            if key in names:
+                scope[key] = value
+            else:
+                extra[key] = value
+        if spec.kwarg is not None:
+            scope[spec.kwarg.arg] = extra
+        elif extra and not function.decorators:
+            raise SourceError(f"{function.name}() got an unexpected keyword argument "
+                              f"{next(iter(extra))!r}", node)
+        for arg in [*positional, *spec.kwonlyargs]:
+            if arg.arg not in scope:
+                if arg.arg in defaults:
+                    scope[arg.arg] = self.evaluate(defaults[arg.arg], _Scope(function.scope))
+                else:
+                    raise SourceError(f"{function.name}() is missing the argument {arg.arg!r}", node)
+
+    def construct(self, cls: ClassDef, args: list[Any], keywords: dict[str, Any],
+                  node: ast.AST) -> Instance:
+        """A new object of a class of the file: its ``__init__`` runs on symbolic values."""
+        self.resolve_bases(cls)
+        instance = Instance(cls)
+        found = cls.method("__init__")
+        if found is not None:
+            self.call_function(found[0], [instance, *args], keywords, node)
+        else:
+            self.library.library_init(instance, cls.library_bases(), args, keywords)
+        return instance
+
+    # --- conversions --------------------------------------------------------------------------
+
+    def as_tensor(self, value: Any, where: ast.AST) -> Tensor:
+        """A tensor for ``value``: numbers become constants; other values are errors."""
+        if isinstance(value, Tensor):
+            return value
+        if isinstance(value, Labels):
+            return self.library.label_values(value, where)
+        if isinstance(value, bool):
+            return Tensor((const(int(value), self.span(where)),))
+        if isinstance(value, (int, float, Fraction, sp.Basic)):
+            number = _number(value, where)
+            return Tensor((const(_exact(number), self.span(where)),))
+        if isinstance(value, Size):
+            return Tensor((const(DEFAULT_COMPONENTS, self.span(where)),))
+        raise SourceError(f"{_describe(value)} used where a tensor or number is expected: "
+                          f"{self.snippet(where)}", where)
+
+    def as_condition(self, value: Any, where: ast.AST) -> Tensor:
+        if isinstance(value, Tensor) and value.dtype == "bool":
+            return value
+        if isinstance(value, bool):
+            return Tensor((const(value, self.span(where)),), dtype="bool")
+        tensor = self.as_tensor(value, where)
+        return self.library.comparison("ne", tensor, sp.Integer(0), where)
+
+    # --- source positions ---------------------------------------------------------------------
+
+    def span(self, node: ast.AST | None) -> Span | None:
+        if node is None or not hasattr(node, "lineno"):
+            return None
+        line, end_line = node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno
+        column = self._char_column(line, node.col_offset)
+        end_column = self._char_column(end_line, getattr(node, "end_col_offset", 0) or 0)
+        return Span(line, column + 1, end_line, end_column + 1, self.snippet(node))
+
+    def _char_column(self, line: int, byte_column: int) -> int:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if text.isascii():
+            return byte_column
+        return len(text.encode("utf-8")[:byte_column].decode("utf-8", "replace"))
+
+    def segment(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text, node) or ""
+
+    def snippet(self, node: ast.AST | None, limit: int = 60) -> str:
+        if node is None:
+            return ""
+        text = " ".join(self.segment(node).split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- small values and helpers -------------------------------------------------------------------
+
+_MISSING = object()
+
+
+class _Unknown:
+    """A Python-level value the reader cannot know (a rank, a shape comparison)."""
+
+
+@dataclass(frozen=True)
+class _Builtin:
+    name: str
+
+
+@dataclass(eq=False)
+class _SuperObject:
+    cls: ClassDef
+    instance: Any
+
+
+@dataclass(eq=False)
+class _DictMethod:
+    owner: dict
+    name: str
+
+    def __call__(self, *args: Any) -> Any:
+        if self.name == "get":
+            return self.owner.get(_hashable(args[0]), args[1] if len(args) > 1 else None)
+        if self.name == "pop":
+            return self.owner.pop(_hashable(args[0]), args[1] if len(args) > 1 else None)
+        if self.name == "items":
+            return list(self.owner.items())
+        if self.name == "keys":
+            return list(self.owner.keys())
+        return list(self.owner.values())
+
+
+@dataclass(eq=False)
+class _ListMethod:
+    owner: list
+    name: str
+
+    def __call__(self, *args: Any) -> Any:
+        if self.name == "append":
+            self.owner.append(args[0])
+        else:
+            self.owner.extend(args[0])
+        return None
+
+
+@dataclass(eq=False)
+class _StrMethod:
+    owner: str
+    name: str
+
+    def __call__(self, *args: Any) -> Any:
+        return getattr(str, self.name)(self.owner, *args)
+
+
+_BUILTINS = frozenset(
+    ["abs", "min", "max", "sum", "len", "range", "zip", "enumerate", "float", "int", "bool", "isinstance", "hasattr", "getattr", "list", "tuple", "dict", "round", "pow", "reversed", "sorted", "any", "all", "str", "super", "print", "type", "divmod", "map"]
+)
+
+_BINARY_OPS = {
+    "Add": "add", "Sub": "sub", "Mult": "mul", "Div": "div", "Pow": "pow", "Mod": "mod",
+    "FloorDiv": "floordiv", "MatMult": "matmul", "BitAnd": "and", "BitOr": "or", "BitXor": "xor",
+}
+_PYTHON_OPS = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+    "pow": operator.pow, "mod": operator.mod, "floordiv": operator.floordiv,
+    "and": operator.and_, "or": operator.or_, "xor": operator.xor,
+}
+_COMPARISONS = {"Lt": "lt", "LtE": "le", "Gt": "gt", "GtE": "ge", "Eq": "eq", "NotEq": "ne"}
+_PYTHON_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "Lt": operator.lt, "LtE": operator.le, "Gt": operator.gt, "GtE": operator.ge,
+    "Eq": lambda a, b: sp.true if a == b else sp.false,
+    "NotEq": lambda a, b: sp.true if a != b else sp.false,
+}
+
+_STATEMENT_WORDS = {"While": "a while loop", "AsyncFor": "async for", "Match": "match"}
+_EXPRESSION_WORDS = {
+    "ListComp": "a list comprehension", "GeneratorExp": "a generator expression",
+    "DictComp": "a dict comprehension", "SetComp": "a set comprehension", "Await": "await",
+    "Yield": "yield", "YieldFrom": "yield from", "Starred": "a starred expression",
+}
+
+
+def _enclosing(scope: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    current = scope.get("__enclosing__")
+    seen = 0
+    while isinstance(current, dict) and seen < 64:
+        yield current
+        current = current.get("__enclosing__")
+        seen += 1
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id, *reversed(parts)])
+    return None
+
+
+def _load(target: ast.expr) -> ast.expr:
+    """The same expression read instead of written (for ``x += 1``)."""
+    copy = ast.parse(ast.unparse(target), mode="eval").body
+    return ast.copy_location(_relocate(copy, target), target)
+
+
+def _relocate(node: ast.AST, like: ast.AST) -> ast.AST:
+    for child in ast.walk(node):
+        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+            setattr(child, attr, getattr(like, attr, None))
+    return node
+
+
+def _is_literal(node: ast.expr) -> bool:
+    """A default that makes a parameter a hyperparameter: a number, string, bool or None."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(_is_literal(e) for e in node.elts)
+    return False
+
+
+def _exact_decimal(text: str, value: float) -> sp.Rational | sp.Float:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        decimal = Decimal(text.replace("_", ""))
+    except (InvalidOperation, ValueError):
+        decimal = Decimal(repr(value))
+    sign, digits, exponent = decimal.as_tuple()
+    if not isinstance(exponent, int) or len(digits) + abs(exponent) > 400:
+        return sp.Float(value)
+    mantissa = int("".join(map(str, digits)) or "0")
+    number = sp.Integer(mantissa) * sp.Integer(10) ** exponent
+    return -number if sign else number
+
+
+def _from_literal(value: Any) -> Any:
+    """A ``--set`` literal as the interpreter computes with it."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        return _exact_decimal(repr(value), value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A hyperparameter value as JSON shows it."""
+    if isinstance(value, sp.Integer):
+        return int(value)
+    if isinstance(value, sp.Basic) and value.is_number:
+        return float(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _number(value: Any, where: ast.AST) -> Any:
+    if isinstance(value, bool):
+        return sp.Integer(int(value))
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        return sp.Float(value)
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, Size):
+        return sp.Integer(DEFAULT_COMPONENTS)
+    raise SourceError(f"{_describe(value)} used as a number", where)
+
+
+def _exact(number: Any) -> Any:
+    if isinstance(number, sp.Integer):
+        return int(number)
+    if isinstance(number, sp.Rational):
+        return Fraction(int(number.p), int(number.q))
+    return number
+
+
+def _index(key: Any, where: ast.AST) -> int:
+    if isinstance(key, bool):
+        return int(key)
+    if isinstance(key, (int, sp.Integer)):
+        return int(key)
+    if isinstance(key, Size):
+        return DEFAULT_COMPONENTS
+    raise SourceError(f"{_describe(key)} used as an index", where)
+
+
+def _index_or_size(value: Any, where: ast.AST) -> Any:
+    if isinstance(value, Size):
+        return None
+    return _index(value, where)
+
+
+def _hashable(key: Any) -> Any:
+    if isinstance(key, sp.Integer):
+        return int(key)
+    if isinstance(key, list):
+        return tuple(key)
+    return key
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if isinstance(a, (Tensor, Labels)) or isinstance(b, (Tensor, Labels)):
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            return a.featured == b.featured and len(a.parts) == len(b.parts) and all(
+                x is y for x, y in zip(a.parts, b.parts))
+        return False
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:  # noqa: BLE001 - incomparable values are different
+        return False
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Tensor):
+        return "a tensor"
+    if isinstance(value, Labels):
+        return "a tensor of labels"
+    if isinstance(value, Instance):
+        return f"a {value.cls.name} object"
+    if isinstance(value, (ModuleRef, Opaque)):
+        return value.dotted
+    if isinstance(value, Function):
+        return f"the function {value.name}"
+    if value is None:
+        return "None"
+    return type(value).__name__

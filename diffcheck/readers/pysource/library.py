@@ -1,0 +1,1568 @@
+"""PyTorch, JAX and NumPy as the source reader understands them: one table of tensor operations.
+
+Elementwise functions (``torch.exp``, ``F.relu``, ``jnp.clip``, ``x.clamp(min=0)``) are the
+primitives of the vocabulary (:mod:`diffcheck.functions`), looked up by name with the module
+prefix removed; this module only knows what is about *tensors*: reductions over the batch or
+over an axis, couplings (softmax, norms, order statistics), indexing, shape operations (which
+change nothing here) and the library losses (``F.cross_entropy``, ``optax.huber_loss``...),
+each written in terms of those primitives.
+
+Dimensions: ``dim=1`` and ``dim=-1`` (and tuples holding them) are the *feature* axis, whose
+elements are written as components; other dimensions are the batch, over which a reduction
+is an identity (a mean of a differentiable function is as differentiable as the function).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+import sympy as sp
+
+from diffcheck.program import Node
+from diffcheck.readers.pysource.tensors import const, order_statistic
+from diffcheck.readers.pysource.values import (
+    DEFAULT_COMPONENTS,
+    ClassDef,
+    Function,
+    Instance,
+    Labels,
+    LibraryObject,
+    ModuleRef,
+    Opaque,
+    Partial,
+    Size,
+    SourceError,
+    Tensor,
+    TensorMethod,
+)
+
+if TYPE_CHECKING:
+    from diffcheck.readers.pysource.interpreter import Interpreter
+
+#: Dotted module prefixes -> the family of names they hold.
+NAMESPACES = {
+    "torch": "torch", "torch.nn.functional": "torch", "torch.special": "torch",
+    "torch.linalg": "linalg", "torch.Tensor": "torch", "numpy": "numpy", "np": "numpy",
+    "jax.numpy": "numpy", "jax.numpy.linalg": "linalg", "numpy.linalg": "linalg",
+    "jax.nn": "torch", "jax.lax": "lax", "jax.scipy.special": "torch", "scipy.special": "torch",
+    "jax": "jax", "math": "math", "optax": "optax", "optax.losses": "optax",
+    "torchvision.ops": "torchvision", "torchvision.ops.boxes": "torchvision",
+    "torch.nn": "nn", "torch.nn.modules.loss": "nn", "functools": "functools",
+    "typing": "typing", "torch.autograd": "torch", "jax.numpy.fft": "opaque",
+}
+
+#: Operations that only change shapes, dtypes or devices: identities here.
+SHAPE_OPERATIONS = frozenset(
+    ["view", "reshape", "view_as", "reshape_as", "permute", "transpose", "swapaxes", "moveaxis", "t", "unsqueeze", "squeeze", "flatten", "unflatten", "expand", "expand_as", "repeat", "tile", "contiguous", "float", "double", "half", "bfloat16", "to", "type", "type_as", "cpu", "cuda", "clone", "copy", "detach_", "requires_grad_", "expand_dims", "atleast_1d", "atleast_2d", "broadcast_to", "asarray", "array", "tensor", "as_tensor", "ravel", "squeeze_", "unsqueeze_", "numpy", "item", "tolist", "block_until_ready", "astype", "pin_memory", "narrow_copy"]
+)
+
+#: Reductions: name -> how components combine (the batch part is always an identity).
+_REDUCTIONS = {
+    "sum": "sum", "nansum": "sum", "mean": "mean", "nanmean": "mean", "prod": "prod",
+    "amax": "max", "amin": "min", "logsumexp": "logsumexp", "average": "mean",
+}
+
+#: Integer casts: the value is truncated (piecewise constant), no gradient flows.
+_INTEGER_CASTS = frozenset({"long", "int", "short", "byte", "char", "bool"})
+
+
+class LazySequence:
+    """A sequence whose length the source tells only when it is unpacked (``x.unbind(-1)``)."""
+
+    def __init__(self, make: Callable[[int], list[Any]], known: int | None = None):
+        self._make = make
+        self._known = known
+        self._items: list[Any] | None = None
+
+    def items(self, count: int | None, where: ast.AST) -> list[Any]:
+        if self._items is None:
+            size = count if count is not None else self._known
+            if size is None:
+                raise SourceError("the number of parts is not known here", where)
+            self._items = self._make(size)
+        return self._items
+
+    def item(self, key: Any, where: ast.AST) -> Any:
+        index = int(key)
+        if self._items is None:
+            size = max(self._known or 0, index + 1 if index >= 0 else DEFAULT_COMPONENTS)
+            self._items = self._make(size)
+        return self._items[index]
+
+
+@dataclass(eq=False)
+class ResultPair:
+    """``(values, indices)`` as ``max(dim)``, ``sort``, ``topk`` return them."""
+
+    values: Any
+    indices: Any
+
+    def attribute(self, name: str, where: ast.AST) -> Any:
+        if name == "values":
+            return self.values
+        if name == "indices":
+            return self.indices
+        raise SourceError(f"the result has no attribute {name!r}", where)
+
+    def item(self, key: Any, where: ast.AST) -> Any:
+        return (self.values, self.indices)[int(key)]
+
+    def __iter__(self):
+        return iter((self.values, self.indices))
+
+    def __len__(self) -> int:
+        return 2
+
+
+class Shape:
+    """``x.shape``: sizes the source does not tell."""
+
+
+class Library:
+    """Translates library calls, tensor methods and operators for one interpreter."""
+
+    def __init__(self, interpreter: Interpreter):
+        self.run = interpreter
+        self.build = interpreter.builder
+
+    @property
+    def builder(self):
+        return self.run.builder
+
+    # --- nodes ----------------------------------------------------------------------------
+
+    def node(self, op: str, args: Sequence[Node], where: ast.AST | None, *, written: str = "",
+             keywords: Sequence[tuple[str, Node]] = (), value: Any = None) -> Node:
+        return Node(op, tuple(args), value, tuple(keywords), written or "", self.run.span(where))
+
+    def number(self, value: Any, where: ast.AST | None) -> Node:
+        return const(_exact(value), self.run.span(where))
+
+    def tensor(self, value: Any, where: ast.AST) -> Tensor:
+        return self.run.as_tensor(value, where)
+
+    # --- operators ------------------------------------------------------------------------
+
+    def binary(self, name: str, left: Tensor, right: Tensor, where: ast.AST) -> Tensor:
+        if name in ("and", "or", "xor"):
+            if left.dtype == "bool" or right.dtype == "bool":
+                a, b = self.run.as_condition(left, where), self.run.as_condition(right, where)
+                if name == "xor":
+                    return self.builder.elementwise(
+                        lambda x, y: self.node("ne", (x, y), where), a, b, dtype="bool")
+                return self.logical(name, [a, b], where)
+            raise SourceError(f"bitwise {name} on numbers is not supported", where)
+        dtype = "float"
+        return self.builder.elementwise(lambda a, b: self.node(name, (a, b), where), left, right,
+                                        dtype=dtype)
+
+    def unary(self, op: str, tensor: Tensor, where: ast.AST, **keywords: Any) -> Tensor:
+        kw = tuple((k, self.number(v, where) if not isinstance(v, Node) else v)
+                   for k, v in keywords.items())
+        return self.builder.elementwise(lambda a: self.node(op, (a,), where, written=op, keywords=kw),
+                                        tensor)
+
+    def comparison(self, op: str, left: Any, right: Any, where: ast.AST) -> Tensor:
+        a, b = self.tensor(left, where), self.tensor(right, where)
+        return self.builder.elementwise(lambda x, y: self.node(op, (x, y), where), a, b, dtype="bool")
+
+    def logical(self, op: str, conditions: list[Tensor], where: ast.AST) -> Tensor:
+        return self.builder.elementwise(lambda *xs: self.node(op, xs, where), *conditions, dtype="bool")
+
+    def where(self, condition: Any, a: Any, b: Any, where: ast.AST) -> Tensor:
+        cond = self.run.as_condition(condition, where)
+        ta, tb = self.tensor(a, where), self.tensor(b, where)
+        return self.builder.elementwise(lambda c, x, y: self.node("where", (c, x, y), where),
+                                        cond, ta, tb)
+
+    def matmul(self, left: Any, right: Any, where: ast.AST) -> Tensor:
+        """``a @ b`` of loss tensors: a dot product over the feature axis, per element."""
+        a, b = self.tensor(left, where), self.tensor(right, where)
+        aligned = self.builder.broadcast(self.builder.featured(a), self.builder.featured(b))
+        products = [self.node("mul", (x, y), where) for x, y in zip(aligned[0].parts, aligned[1].parts)]
+        return Tensor((self.node("add", products, where),))
+
+    def detach(self, tensor: Tensor, where: ast.AST) -> Tensor:
+        self.run.cuts.append(self.run.span(where))
+        return tensor.with_parts([self.node("detach", (p,), where, written="detach")
+                                  for p in tensor.parts])
+
+    def opaque(self, dotted: str, tensors: list[Tensor], where: ast.AST) -> Tensor:
+        name = dotted.split(".")[-1].rstrip("()") or "f"
+        span = self.run.span(where)
+        line = f" (line {span.line})" if span else ""
+        self.run.assumptions[name] = (f"{dotted}(...){line} is not known to diffcheck: assumed "
+                                      "differentiable (C-infinity) in its tensor arguments")
+        return self.builder.elementwise(
+            lambda *xs: self.node("call", xs, where, written=dotted, value=_model_name(name)),
+            *tensors)
+
+    def label_values(self, labels: Labels, where: ast.AST) -> Tensor:
+        return self.builder.parameter(labels.name, self.run.span(where))
+
+    # --- attributes -----------------------------------------------------------------------
+
+    def module_attribute(self, dotted: str, name: str, where: ast.AST) -> Any:
+        full = f"{dotted}.{name}"
+        if name in ("pi",):
+            return sp.pi
+        if name == "e" and dotted in ("math", "numpy", "torch", "jax.numpy"):
+            return sp.E
+        if name in ("inf", "infty", "Inf"):
+            return sp.oo
+        if name == "newaxis":
+            return None
+        if name in ("float32", "float64", "float16", "bfloat16", "int64", "long", "int32", "bool",
+                    "float", "double"):
+            return Opaque(full)
+        return ModuleRef(full)
+
+    def tensor_attribute(self, owner: Any, name: str, where: ast.AST) -> Any:
+        tensor = self.tensor(owner, where)
+        if name == "shape":
+            return Shape()
+        if name in ("T", "mT", "H", "real"):
+            return tensor
+        if name == "data":
+            return self.detach(tensor, where)
+        if name in ("ndim",):
+            from diffcheck.readers.pysource.interpreter import _Unknown
+
+            return _Unknown()
+        if name in ("dtype", "device", "is_cuda", "requires_grad", "grad_fn", "layout"):
+            return Opaque(f"tensor.{name}")
+        return TensorMethod(tensor, name)
+
+    # --- indexing -------------------------------------------------------------------------
+
+    def get_item(self, container: Any, key_node: ast.expr, scope: dict, where: ast.AST) -> Any:
+        tensor = self.tensor(container, where)
+        keys = key_node.elts if isinstance(key_node, ast.Tuple) else [key_node]
+        values = [self.run.evaluate(k, scope) for k in keys]
+        return self.index(tensor, values, keys, where)
+
+    def index(self, tensor: Tensor, values: list[Any], keys: list[ast.expr], where: ast.AST) -> Any:
+        """``tensor[...]``: masks select (identity), integers pick a component."""
+        picks = [(i, v) for i, v in enumerate(values)
+                 if not (v is None or v is Ellipsis or (isinstance(v, slice) and v == slice(None)))]
+        if not picks:
+            return tensor
+        spelling = self.spelling(values, keys)
+        conditions = [v for _, v in picks if isinstance(v, Tensor) and v.dtype == "bool"]
+        if conditions and len(conditions) == len(picks):
+            return tensor  # x[mask]: the elements where the mask holds
+        integers = [(i, v) for i, v in picks if _is_integer(v)]
+        slices = [(i, v) for i, v in picks if isinstance(v, slice)]
+        labels = [(i, v) for i, v in picks if isinstance(v, (Tensor, Labels)) and not
+                  (isinstance(v, Tensor) and v.dtype == "bool")]
+        if labels:
+            # x[range(n), labels] or x[labels]: the component of each element's class.
+            return self.select(tensor, labels[-1][1], where)
+        if integers:
+            _, index = integers[-1]
+            return self.builder.component(tensor, int(index), spelling)
+        if slices:
+            _, part = slices[-1]
+            return self.slice(tensor, part, spelling, where)
+        raise SourceError(f"this indexing is not supported: {self.run.snippet(where)}", where)
+
+    @staticmethod
+    def spelling(values: list[Any], keys: list[ast.expr]) -> str:
+        """How the user writes the picked axis: ``[..., {}]``, ``[:, {}]``."""
+        parts = []
+        for value in values:
+            if value is Ellipsis:
+                parts.append("...")
+            elif value is None:
+                parts.append("None")
+            elif isinstance(value, slice) and value == slice(None):
+                parts.append(":")
+            else:
+                parts.append("{}")
+        if "{}" not in parts:
+            return "[{}]"
+        return "[" + ", ".join(parts) + "]"
+
+    def slice(self, tensor: Tensor, part: slice, spelling: str, where: ast.AST) -> Tensor:
+        start = part.start or 0
+        stop = part.stop
+        if stop is None or stop < 0:
+            size = len(tensor.parts) if tensor.featured else max(
+                self.builder.size_of(tensor), 2 * start if start else 0)
+            stop = size if stop is None else size + stop
+        if start < 0:
+            size = len(tensor.parts) if tensor.featured else self.builder.size_of(tensor)
+            start += size
+        indices = list(range(start, stop, part.step or 1))
+        if len(indices) == 1:
+            return self.builder.component(tensor, indices[0], spelling)
+        return self.builder.components(tensor, indices, spelling)
+
+    def select(self, tensor: Tensor, index: Any, where: ast.AST) -> Tensor:
+        """The component picked by an index tensor (labels: class 0; argmax: piecewise)."""
+        label = self.label_name(index)
+        if label is not None:
+            self.run.label_names.add(label)
+            return self.builder.component(tensor, 0)
+        index_tensor = self.tensor(index, where)
+        featured = self.builder.featured(tensor)
+        (index_node,) = index_tensor.parts if not index_tensor.featured else (None,)
+        if index_node is None:
+            raise SourceError("indexing with a tensor of indices per component", where)
+        return Tensor((self.node("select", (index_node, *featured.parts), where),))
+
+    def set_item(self, tensor: Tensor, key_node: ast.expr, value: Any, scope: dict,
+                 where: ast.AST) -> Tensor:
+        """``tensor[key] = value``: a mask is a ``where``, an index replaces a component."""
+        keys = key_node.elts if isinstance(key_node, ast.Tuple) else [key_node]
+        values = [self.run.evaluate(k, scope) for k in keys]
+        new = self.tensor(value, where)
+        picks = [v for v in values if not (v is None or v is Ellipsis or
+                                           (isinstance(v, slice) and v == slice(None)))]
+        if not picks:
+            return self.builder.broadcast(new, tensor)[0] if tensor.featured else new
+        masks = [v for v in picks if isinstance(v, Tensor) and v.dtype == "bool"]
+        if masks and len(masks) == len(picks):
+            mask = masks[0] if len(masks) == 1 else self.logical("and", masks, where)
+            return self.where(mask, new, tensor, where)
+        integers = [v for v in picks if _is_integer(v)]
+        if integers and len(integers) == len(picks):
+            index = int(integers[-1])
+            spelling = self.spelling(values, keys)
+            if not tensor.featured:
+                self.builder.component(tensor, index, spelling)
+            featured = self.builder.featured(tensor, max(self.builder.size_of(tensor), index + 1))
+            parts = list(featured.parts)
+            parts[index] = new.parts[0] if not new.featured else new.parts[index]
+            return featured.with_parts(parts, featured=True)
+        raise SourceError(f"this assignment is not supported: {self.run.snippet(where)}", where)
+
+    def label_name(self, value: Any) -> str | None:
+        """The parameter name when ``value`` is a tensor parameter used as labels."""
+        if isinstance(value, Labels):
+            return value.name
+        if isinstance(value, Tensor) and not value.featured:
+            node = value.parts[0]
+            while node.op in ("detach",) and node.args:
+                node = node.args[0]
+            if node.op == "var" and node.value in self.run.tensor_names:
+                return str(node.value)
+        return None
+
+    # --- calls ----------------------------------------------------------------------------
+
+    def canonical(self, dotted: str) -> tuple[str, str]:
+        """(family, name) of a dotted library name: ``torch.nn.functional.relu`` -> ("torch", "relu")."""
+        module, _, name = dotted.rpartition(".")
+        while module and module not in NAMESPACES:
+            # torch.nn.functional.F? jax.numpy.linalg.norm: strip to the longest known prefix
+            head, _, _ = module.rpartition(".")
+            if not head:
+                break
+            module = head
+        return NAMESPACES.get(module, module or "builtin"), name
+
+    def call(self, dotted: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+        family, name = self.canonical(dotted)
+        if family == "functools" and name == "partial":
+            return Partial(args[0], tuple(args[1:]), dict(keywords))
+        if family == "typing" or name in ("cast",):
+            return args[-1] if args else None
+        if family == "nn":
+            return self.module_object(dotted, name, args, keywords, where)
+        if family == "optax":
+            return self.optax(name, args, keywords, where)
+        if family == "torchvision" and name == "sigmoid_focal_loss":
+            return self.sigmoid_focal_loss(args, keywords, where)
+        if family == "math":
+            return self.math(name, args, where)
+        if family in ("torch", "numpy", "linalg", "lax", "jax"):
+            return self.tensor_call(family, name, args, keywords, where, written=dotted)
+        return self.run.opaque_call(dotted, args, where)
+
+    def call_method(self, tensor: Any, name: str, args: list[Any], keywords: dict[str, Any],
+                    where: ast.AST) -> Any:
+        base = name[:-1] if name.endswith("_") and not name.startswith("_") else name
+        return self.tensor_call("method", base, [tensor, *args], keywords, where, written=f".{name}")
+
+    def tensor_call(self, family: str, name: str, args: list[Any], keywords: dict[str, Any],
+                    where: ast.AST, written: str) -> Any:
+        handler = getattr(self, f"op_{name}", None)
+        if handler is not None:
+            return handler(args, keywords, where, family=family, written=written)
+        if name in SHAPE_OPERATIONS:
+            return args[0] if args else None
+        if name in _INTEGER_CASTS:
+            return self.integer_cast(args[0], where)
+        if name in _REDUCTIONS:
+            return self.reduction(_REDUCTIONS[name], args, keywords, where)
+        if name in ("zeros_like", "ones_like", "full_like", "empty_like", "zeros", "ones", "full",
+                    "empty", "rand_like", "randn_like"):
+            return self.constant_tensor(name, args, keywords, where)
+        entry = _vocabulary(name)
+        if entry is not None:
+            return self.vocabulary_call(name, entry, args, keywords, where, written)
+        if family == "linalg" and name in ("norm", "vector_norm"):
+            return self.op_norm(args, keywords, where, family=family, written=written)
+        return self.run.opaque_call(f"{family}.{name}", args, where)
+
+    def vocabulary_call(self, name: str, entry: Any, args: list[Any], keywords: dict[str, Any],
+                        where: ast.AST, written: str) -> Tensor:
+        """An elementwise primitive of the vocabulary, applied to every element."""
+        parameters = entry.parameters()
+        positional = list(args)
+        named: dict[str, Any] = {}
+        for key, value in keywords.items():
+            if key in entry.ignored_keywords or key in ("out", "inplace", "name"):
+                continue
+            parameter = entry.keywords.get(key)
+            if parameter is None:
+                raise SourceError(f"{written or name} has no keyword argument {key!r}", where)
+            named[parameter] = value
+        if len(positional) < entry.min_args:
+            raise SourceError(f"{name} needs at least {entry.min_args} arguments", where)
+        tensor_slots: list[Any] = []
+        layout: list[tuple[str, Any]] = []
+        for index, value in enumerate(positional):
+            layout.append(("pos", value))
+        for parameter, value in named.items():
+            layout.append((parameter, value))
+        for _, value in layout:
+            if isinstance(value, (Tensor, Labels)):
+                tensor_slots.append(self.tensor(value, where))
+        if not tensor_slots:
+            # Every argument is a Python number: a constant tensor (torch.tensor(2.0).exp()).
+            tensor_slots.append(Tensor((self.number(0, where),)))
+            dummy = True
+        else:
+            dummy = False
+        accepts_none = getattr(entry, "accepts_none", False)
+
+        def make(*parts: Node) -> Node:
+            queue = list(parts)
+            if dummy:
+                queue = []
+            pos_nodes: list[Node] = []
+            kw_nodes: list[tuple[str, Node]] = []
+            for slot, value in layout:
+                if isinstance(value, (Tensor, Labels)):
+                    node = queue.pop(0)
+                elif value is None and accepts_none:
+                    node = Node("const", value=None)
+                else:
+                    node = self.number(_number(value, where), where)
+                if slot == "pos":
+                    pos_nodes.append(node)
+                else:
+                    kw_nodes.append((slot, node))
+            return self.node(name, pos_nodes, where, written=written, keywords=kw_nodes)
+
+        del parameters
+        return self.builder.elementwise(make, *tensor_slots)
+
+    # --- tensor operations ------------------------------------------------------------------
+
+    def dims(self, keywords: dict[str, Any], args: list[Any], position: int) -> Any:
+        for key in ("dim", "axis", "axes"):
+            if key in keywords:
+                return keywords[key]
+        if len(args) > position:
+            return args[position]
+        return None
+
+    @staticmethod
+    def over_features(dim: Any) -> bool | None:
+        """True for the feature axis (1, -1), False for the batch, None for every axis."""
+        if dim is None:
+            return None
+        values = dim if isinstance(dim, (tuple, list)) else [dim]
+        numbers = []
+        for value in values:
+            if isinstance(value, Size):
+                continue
+            numbers.append(int(value))
+        return any(n in (1, -1) for n in numbers) or (len(numbers) > 0 and all(n >= 2 for n in numbers) and False)
+
+    def combine(self, how: str, parts: list[Node], where: ast.AST) -> Node:
+        if len(parts) == 1 and how in ("sum", "max", "min", "prod"):
+            return parts[0]
+        if how == "sum":
+            return self.node("add", parts, where)
+        if how == "mean":
+            return self.node("div", (self.node("add", parts, where), self.number(len(parts), where)), where)
+        if how == "prod":
+            return self.node("mul", parts, where)
+        if how in ("max", "min"):
+            return self.node(how, parts, where, written=f"torch.{how}")
+        if how == "logsumexp":
+            return self.node("logsumexp", parts, where, written="logsumexp")
+        raise SourceError(f"unknown reduction {how}", where)
+
+    def reduction(self, how: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+        tensor = self.tensor(args[0], where)
+        dim = self.dims(keywords, args, 1)
+        features = self.over_features(dim)
+        if features is None:
+            if not tensor.featured and how in ("max", "min", "logsumexp"):
+                # max over every element couples them: components expose the ties.
+                tensor = self.builder.featured(tensor)
+            return self.builder.full_reduce(tensor, lambda ps: self.combine(how, ps, where))
+        return self.builder.reduce(tensor, lambda ps: self.combine(how, ps, where), features)
+
+    def integer_cast(self, value: Any, where: ast.AST) -> Tensor:
+        tensor = self.tensor(value, where)
+        if tensor.dtype == "bool":
+            return tensor.with_parts(tensor.parts, dtype="float")
+        truncated = self.unary("trunc", tensor, where) if _vocabulary("trunc") else \
+            self.builder.elementwise(lambda a: self.node(
+                "mul", (self.node("sign", (a,), where, written="sign"),
+                        self.node("floor", (self.node("abs", (a,), where, written="abs"),), where,
+                                  written="floor")), where), tensor)
+        return self.detach(truncated, where).with_parts(
+            self.detach(truncated, where).parts, dtype="int")
+
+    def constant_tensor(self, name: str, args: list[Any], keywords: dict[str, Any],
+                        where: ast.AST) -> Tensor:
+        if name.startswith("zeros") or name.startswith("empty"):
+            value: Any = 0
+        elif name.startswith("ones"):
+            value = 1
+        elif name.startswith("full"):
+            fill = keywords.get("fill_value", args[1] if len(args) > 1 else 0)
+            value = _number(fill, where)
+        else:
+            return self.run.opaque_call(f"torch.{name}", args, where)
+        like = args[0] if name.endswith("_like") and args else None
+        tensor = Tensor((self.number(value, where),))
+        if isinstance(like, Tensor) and like.featured:
+            tensor = Tensor(tensor.parts * len(like.parts), True)
+        return tensor
+
+    # torch.max / min have three meanings: of all elements, along a dim (values, indices),
+    # and elementwise between two tensors.
+    def op_max(self, args, keywords, where, **_):
+        return self.extremum("max", args, keywords, where)
+
+    def op_min(self, args, keywords, where, **_):
+        return self.extremum("min", args, keywords, where)
+
+    def extremum(self, how: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+        other = keywords.get("other", args[1] if len(args) > 1 else None)
+        if isinstance(other, (Tensor, Labels)) or (len(args) > 1 and not _is_integer(args[1])
+                                                   and "dim" not in keywords and "axis" not in keywords):
+            entry = _vocabulary("maximum" if how == "max" else "minimum")
+            return self.vocabulary_call(how, entry, [args[0], other], {}, where, f"torch.{how}")
+        dim = self.dims(keywords, args, 1)
+        if dim is None:
+            return self.reduction(how, [args[0]], {}, where)
+        values = self.reduction(how, [args[0]], {"dim": dim}, where)
+        indices = self.arg_extremum(how, args[0], dim, where)
+        return ResultPair(values, indices)
+
+    def op_maximum(self, args, keywords, where, **_):
+        entry = _vocabulary("maximum")
+        return self.vocabulary_call("max", entry, args[:2], {}, where, "maximum")
+
+    def op_minimum(self, args, keywords, where, **_):
+        entry = _vocabulary("minimum")
+        return self.vocabulary_call("min", entry, args[:2], {}, where, "minimum")
+
+    op_fmax = op_maximum
+    op_fmin = op_minimum
+
+    def arg_extremum(self, how: str, value: Any, dim: Any, where: ast.AST) -> Tensor:
+        tensor = self.builder.featured(self.tensor(value, where))
+        op = "argmax" if how == "max" else "argmin"
+        index = self.node(op, tensor.parts, where, written=op)
+        return Tensor((index,), False, "int")
+
+    def op_argmax(self, args, keywords, where, **_):
+        return self.detach(self.arg_extremum("max", args[0], self.dims(keywords, args, 1), where), where)
+
+    def op_argmin(self, args, keywords, where, **_):
+        return self.detach(self.arg_extremum("min", args[0], self.dims(keywords, args, 1), where), where)
+
+    def op_clamp_min(self, args, keywords, where, **_):
+        bound = keywords.get("min", args[1] if len(args) > 1 else None)
+        return self.op_clamp([args[0]], {"min": bound}, where)
+
+    def op_clamp_max(self, args, keywords, where, **_):
+        bound = keywords.get("max", args[1] if len(args) > 1 else None)
+        return self.op_clamp([args[0]], {"max": bound}, where)
+
+    def op_clamp(self, args, keywords, where, **_):
+        lo = keywords.get("min", keywords.get("a_min", args[1] if len(args) > 1 else None))
+        hi = keywords.get("max", keywords.get("a_max", args[2] if len(args) > 2 else None))
+        entry = _vocabulary("clip")
+        return self.vocabulary_call("clip", entry, [args[0], lo, hi], {}, where, "clamp")
+
+    op_clip = op_clamp
+
+    def op_where(self, args, keywords, where, **_):
+        if len(args) == 1:
+            raise SourceError("where(condition) without values is not supported", where)
+        return self.where(args[0], args[1], args[2], where)
+
+    def op_detach(self, args, keywords, where, **_):
+        return self.detach(self.tensor(args[0], where), where)
+
+    op_stop_gradient = op_detach
+
+    def op_pow(self, args, keywords, where, **_):
+        exponent = keywords.get("exponent", args[1] if len(args) > 1 else None)
+        return self.binary("pow", self.tensor(args[0], where), self.tensor(exponent, where), where)
+
+    op_power = op_pow
+    op_float_power = op_pow
+
+    def op_square(self, args, keywords, where, **_):
+        return self.binary("pow", self.tensor(args[0], where), self.tensor(2, where), where)
+
+    def op_add(self, args, keywords, where, **_):
+        other = keywords.get("other", args[1] if len(args) > 1 else 0)
+        alpha = keywords.get("alpha")
+        if alpha is not None:
+            other = self.binary("mul", self.tensor(other, where), self.tensor(alpha, where), where)
+        return self.binary("add", self.tensor(args[0], where), self.tensor(other, where), where)
+
+    def op_sub(self, args, keywords, where, **_):
+        other = keywords.get("other", args[1] if len(args) > 1 else 0)
+        return self.binary("sub", self.tensor(args[0], where), self.tensor(other, where), where)
+
+    op_subtract = op_sub
+
+    def op_mul(self, args, keywords, where, **_):
+        other = keywords.get("other", args[1] if len(args) > 1 else 1)
+        return self.binary("mul", self.tensor(args[0], where), self.tensor(other, where), where)
+
+    op_multiply = op_mul
+
+    def op_div(self, args, keywords, where, **_):
+        other = keywords.get("other", args[1] if len(args) > 1 else 1)
+        mode = keywords.get("rounding_mode")
+        quotient = self.binary("div", self.tensor(args[0], where), self.tensor(other, where), where)
+        if mode == "floor":
+            return self.unary("floor", quotient, where)
+        return quotient
+
+    op_divide = op_div
+    op_true_divide = op_div
+
+    def op_neg(self, args, keywords, where, **_):
+        return self.unary("neg", self.tensor(args[0], where), where)
+
+    op_negative = op_neg
+
+    def op_rsub(self, args, keywords, where, **_):
+        return self.binary("sub", self.tensor(args[1], where), self.tensor(args[0], where), where)
+
+    def op_reciprocal(self, args, keywords, where, **_):
+        return self.binary("div", self.tensor(1, where), self.tensor(args[0], where), where)
+
+    def op_rsqrt(self, args, keywords, where, **_):
+        return self.binary("div", self.tensor(1, where),
+                           self.unary("sqrt", self.tensor(args[0], where), where), where)
+
+    def op_matmul(self, args, keywords, where, **_):
+        return self.matmul(args[0], args[1], where)
+
+    op_mm = op_matmul
+    op_bmm = op_matmul
+    op_dot = op_matmul
+    op_inner = op_matmul
+    op_vdot = op_matmul
+
+    def op_eq(self, args, keywords, where, **_):
+        return self.comparison("eq", args[0], args[1], where)
+
+    def op_ne(self, args, keywords, where, **_):
+        return self.comparison("ne", args[0], args[1], where)
+
+    def op_gt(self, args, keywords, where, **_):
+        return self.comparison("gt", args[0], args[1], where)
+
+    def op_ge(self, args, keywords, where, **_):
+        return self.comparison("ge", args[0], args[1], where)
+
+    def op_lt(self, args, keywords, where, **_):
+        return self.comparison("lt", args[0], args[1], where)
+
+    def op_le(self, args, keywords, where, **_):
+        return self.comparison("le", args[0], args[1], where)
+
+    op_greater = op_gt
+    op_greater_equal = op_ge
+    op_less = op_lt
+    op_less_equal = op_le
+    op_equal = op_eq
+    op_not_equal = op_ne
+
+    def op_logical_and(self, args, keywords, where, **_):
+        return self.logical("and", [self.run.as_condition(a, where) for a in args[:2]], where)
+
+    def op_logical_or(self, args, keywords, where, **_):
+        return self.logical("or", [self.run.as_condition(a, where) for a in args[:2]], where)
+
+    def op_logical_not(self, args, keywords, where, **_):
+        return self.logical("not", [self.run.as_condition(args[0], where)], where)
+
+    def op_isnan(self, args, keywords, where, **_):
+        return Tensor((Node("const", value=False),), dtype="bool")
+
+    op_isinf = op_isnan
+
+    def op_isfinite(self, args, keywords, where, **_):
+        return Tensor((Node("const", value=True),), dtype="bool")
+
+    def op_nan_to_num(self, args, keywords, where, **_):
+        return args[0]
+
+    def op_numel(self, args, keywords, where, **_):
+        return Size("numel")
+
+    op_size = op_numel
+    op_nelement = op_numel
+
+    def op_dim(self, args, keywords, where, **_):
+        from diffcheck.readers.pysource.interpreter import _Unknown
+
+        return _Unknown()
+
+    op_ndimension = op_dim
+
+    def op_all(self, args, keywords, where, **_):
+        return True
+
+    op_any = op_all
+
+    def op_sign(self, args, keywords, where, **_):
+        return self.unary("sign", self.tensor(args[0], where), where)
+
+    def op_round(self, args, keywords, where, **_):
+        decimals = keywords.get("decimals", args[1] if len(args) > 1 else None)
+        tensor = self.tensor(args[0], where)
+        if decimals is None:
+            return self.unary("round", tensor, where)
+        return self.unary("round", tensor, where, decimals=_number(decimals, where))
+
+    def op_one_hot(self, args, keywords, where, **_):
+        label = self.label_name(args[0])
+        count = keywords.get("num_classes", args[1] if len(args) > 1 else None)
+        size = int(count) if _is_integer(count) and int(count) > 0 else DEFAULT_COMPONENTS
+        if label is not None:
+            self.run.label_names.add(label)
+        parts = [self.number(1 if k == 0 else 0, where) for k in range(size)]
+        return Tensor(tuple(parts), True, "float")
+
+    def op_gather(self, args, keywords, where, **_):
+        index = keywords.get("index", args[2] if len(args) > 2 else None)
+        return self.select(self.tensor(args[0], where), index, where)
+
+    def op_take_along_axis(self, args, keywords, where, **_):
+        return self.select(self.tensor(args[0], where), args[1], where)
+
+    def op_index_select(self, args, keywords, where, **_):
+        return self.select(self.tensor(args[0], where), args[2], where)
+
+    def op_unbind(self, args, keywords, where, **_):
+        tensor = self.tensor(args[0], where)
+        dim = self.dims(keywords, args, 1)
+        if dim is None:
+            dim = 0
+        spelling = "[..., {}]" if int(dim) == -1 else "[" + ", ".join([":"] * int(dim) + ["{}"]) + "]"
+
+        def make(count: int) -> list[Any]:
+            return [self.builder.component(tensor, k, spelling) for k in range(count)]
+
+        known = len(tensor.parts) if tensor.featured else None
+        return LazySequence(make, known)
+
+    def op_chunk(self, args, keywords, where, **_):
+        tensor = self.tensor(args[0], where)
+        chunks = int(keywords.get("chunks", args[1] if len(args) > 1 else 2))
+        return self.split_into(tensor, chunks, None, where)
+
+    def op_split(self, args, keywords, where, family="torch", **_):
+        tensor = self.tensor(args[0], where)
+        size = keywords.get("split_size_or_sections", args[1] if len(args) > 1 else 1)
+        if family == "numpy":
+            return self.split_into(tensor, int(size), None, where)
+        if isinstance(size, (list, tuple)):
+            return self.split_into(tensor, len(size), [int(s) for s in size], where)
+        return self.split_into(tensor, None, [int(size)], where)
+
+    def split_into(self, tensor: Tensor, chunks: int | None, sizes: list[int] | None,
+                   where: ast.AST) -> LazySequence:
+        def make(count: int) -> list[Any]:
+            widths = sizes if sizes and len(sizes) == count else [sizes[0] if sizes else 1] * count
+            out, start = [], 0
+            for width in widths:
+                indices = list(range(start, start + width))
+                start += width
+                out.append(self.builder.component(tensor, indices[0], "[..., {}]") if width == 1
+                           else self.builder.components(tensor, indices, "[..., {}]"))
+            return out
+
+        return LazySequence(make, chunks)
+
+    def op_stack(self, args, keywords, where, **_):
+        items = [self.tensor(t, where) for t in args[0]]
+        dim = self.dims(keywords, args, 1)
+        if self.over_features(dim if dim is not None else 0):
+            parts = []
+            for item in items:
+                if item.featured:
+                    raise SourceError("stacking tensors that already have components", where)
+                parts.append(item.parts[0])
+            return Tensor(tuple(parts), True)
+        # Stacking along the batch: the elements are those of the tensors, one generic each;
+        # only equal layouts can be one generic element.
+        if len(items) == 1:
+            return items[0]
+        return self.concatenated_batch(items, where)
+
+    def op_cat(self, args, keywords, where, **_):
+        items = [self.tensor(t, where) for t in args[0]]
+        dim = self.dims(keywords, args, 1)
+        if self.over_features(dim if dim is not None else 0):
+            parts: list[Node] = []
+            for item in items:
+                parts.extend(item.parts if item.featured else self.builder.featured(item).parts)
+            return Tensor(tuple(parts), True)
+        if len(items) == 1:
+            return items[0]
+        return self.concatenated_batch(items, where)
+
+    op_concatenate = op_cat
+    op_concat = op_cat
+    op_hstack = op_cat
+
+    def concatenated_batch(self, items: list[Tensor], where: ast.AST) -> Tensor:
+        """Elements of several tensors along the batch: a reduction sees each of them.
+
+        They are kept as components: a mean over the result is the sum of the pieces (up to a
+        constant factor), which is as differentiable as the concatenation.
+        """
+        parts: list[Node] = []
+        for item in self.builder.broadcast(*items):
+            parts.extend(item.parts)
+        return Tensor(tuple(parts), True)
+
+    def op_softmax(self, args, keywords, where, **_):
+        return self.softmax("softmax", args, keywords, where)
+
+    def op_log_softmax(self, args, keywords, where, **_):
+        return self.softmax("log_softmax", args, keywords, where)
+
+    def softmax(self, op: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Tensor:
+        tensor = self.tensor(args[0], where)
+        return self.builder.coupled(tensor, lambda parts, k: self.node(
+            op, parts, where, written=op, keywords=(("index", self.number(k, where)),)))
+
+    def op_logsumexp(self, args, keywords, where, **_):
+        return self.reduction("logsumexp", args, keywords, where)
+
+    def op_norm(self, args, keywords, where, family="torch", **_):
+        tensor = self.tensor(args[0], where)
+        order = keywords.get("p", keywords.get("ord", args[1] if len(args) > 1 else 2))
+        dim = self.dims(keywords, args, 2 if family != "linalg" else 2)
+        if family == "linalg" and len(args) > 2:
+            dim = args[2]
+        if order is None or order == "fro":
+            order = 2
+        features = self.over_features(dim)
+        featured = self.builder.featured(tensor)
+        node = self.norm_node(list(featured.parts), order, where)
+        if features is False:
+            raise SourceError("a norm over the batch axis is not supported", where)
+        return Tensor((node,))
+
+    op_vector_norm = op_norm
+
+    def norm_node(self, parts: list[Node], order: Any, where: ast.AST) -> Node:
+        if order == sp.oo or order == float("inf"):
+            return self.node("max", [self.node("abs", (p,), where, written="abs") for p in parts], where)
+        return self.node("norm", parts, where, written="norm",
+                         keywords=(("ord", self.number(_number(order, where), where)),))
+
+    def op_normalize(self, args, keywords, where, **_):
+        tensor = self.builder.featured(self.tensor(args[0], where))
+        order = keywords.get("p", args[1] if len(args) > 1 else 2)
+        eps = keywords.get("eps", args[3] if len(args) > 3 else Fraction(1, 10**12))
+        norm = self.norm_node(list(tensor.parts), order, where)
+        clamped = self.node("max", (norm, self.number(eps, where)), where, written="max")
+        return tensor.with_parts([self.node("div", (p, clamped), where) for p in tensor.parts])
+
+    def op_cosine_similarity(self, args, keywords, where, **_):
+        eps = keywords.get("eps", args[3] if len(args) > 3 else Fraction(1, 10**8))
+        a, b = self.builder.broadcast(self.builder.featured(self.tensor(args[0], where)),
+                                      self.builder.featured(self.tensor(args[1], where)))
+        dot = self.node("add", [self.node("mul", (x, y), where) for x, y in zip(a.parts, b.parts)], where)
+        norms = [self.node("max", (self.norm_node(list(t.parts), 2, where), self.number(eps, where)),
+                           where, written="max") for t in (a, b)]
+        return Tensor((self.node("div", (dot, self.node("mul", norms, where)), where),))
+
+    def op_pairwise_distance(self, args, keywords, where, **_):
+        order = keywords.get("p", args[2] if len(args) > 2 else 2)
+        eps = keywords.get("eps", args[3] if len(args) > 3 else Fraction(1, 10**6))
+        difference = self.binary("add", self.binary("sub", self.tensor(args[0], where),
+                                                     self.tensor(args[1], where), where),
+                                 self.tensor(eps, where), where)
+        featured = self.builder.featured(difference)
+        return Tensor((self.norm_node(list(featured.parts), order, where),))
+
+    def op_cdist(self, args, keywords, where, **_):
+        order = keywords.get("p", args[2] if len(args) > 2 else 2)
+        difference = self.binary("sub", self.tensor(args[0], where), self.tensor(args[1], where), where)
+        featured = self.builder.featured(difference)
+        return Tensor((self.norm_node(list(featured.parts), order, where),))
+
+    def op_dist(self, args, keywords, where, **_):
+        return self.op_cdist(args, keywords, where)
+
+    def op_cumsum(self, args, keywords, where, **_):
+        tensor = self.builder.featured(self.tensor(args[0], where))
+        parts, total = [], None
+        for part in tensor.parts:
+            total = part if total is None else self.node("add", (total, part), where)
+            parts.append(total)
+        return tensor.with_parts(parts)
+
+    def op_sort(self, args, keywords, where, family="torch", **_):
+        tensor = self.builder.featured(self.tensor(args[0], where))
+        descending = bool(keywords.get("descending", False))
+        parts = list(tensor.parts)
+        ordered = [order_statistic(parts, k, self.run.span(where), largest=descending)
+                   for k in range(len(parts))]
+        values = tensor.with_parts(ordered)
+        if family == "numpy":
+            return values
+        indices = _SortIndices(tensor, descending)
+        return ResultPair(values, indices)
+
+    def op_topk(self, args, keywords, where, **_):
+        tensor = self.builder.featured(self.tensor(args[0], where))
+        k = int(keywords.get("k", args[1] if len(args) > 1 else 1))
+        largest = bool(keywords.get("largest", True))
+        parts = list(tensor.parts)
+        if k > len(parts):
+            tensor = self.builder.featured(self.tensor(args[0], where), k)
+            parts = list(tensor.parts)
+        ordered = [order_statistic(parts, r, self.run.span(where), largest=largest) for r in range(k)]
+        return ResultPair(tensor.with_parts(ordered), _SortIndices(tensor, largest))
+
+    def op_kthvalue(self, args, keywords, where, **_):
+        tensor = self.builder.featured(self.tensor(args[0], where))
+        k = int(keywords.get("k", args[1] if len(args) > 1 else 1))
+        value = order_statistic(list(tensor.parts), k - 1, self.run.span(where), largest=False)
+        return ResultPair(Tensor((value,)), _SortIndices(tensor, False))
+
+    def op_median(self, args, keywords, where, **_):
+        tensor = self.builder.featured(self.tensor(args[0], where))
+        count = len(tensor.parts)
+        value = order_statistic(list(tensor.parts), (count - 1) // 2, self.run.span(where), largest=False)
+        dim = self.dims(keywords, args, 1)
+        result = Tensor((value,))
+        return ResultPair(result, _SortIndices(tensor, False)) if dim is not None else result
+
+    def op_quantile(self, args, keywords, where, **_):
+        tensor = self.builder.featured(self.tensor(args[0], where))
+        q = _number(keywords.get("q", args[1] if len(args) > 1 else Fraction(1, 2)), where)
+        count = len(tensor.parts)
+        position = q * (count - 1)
+        low = int(sp.floor(position))
+        high = min(low + 1, count - 1)
+        weight = position - low
+        stats = [order_statistic(list(tensor.parts), r, self.run.span(where), largest=False)
+                 for r in sorted({low, high})]
+        if len(stats) == 1 or weight == 0:
+            return Tensor((stats[0],))
+        mixed = self.node("add", (
+            self.node("mul", (self.number(1 - weight, where), stats[0]), where),
+            self.node("mul", (self.number(weight, where), stats[1]), where)), where)
+        return Tensor((mixed,))
+
+    def op_abs(self, args, keywords, where, **_):
+        return self.unary("abs", self.tensor(args[0], where), where)
+
+    op_absolute = op_abs
+
+    def op_var(self, args, keywords, where, **_):
+        tensor = self.builder.featured(self.tensor(args[0], where))
+        n = len(tensor.parts)
+        mean = self.combine("mean", list(tensor.parts), where)
+        squares = [self.node("pow", (self.node("sub", (p, mean), where), self.number(2, where)), where)
+                   for p in tensor.parts]
+        correction = keywords.get("correction", 0 if keywords.get("unbiased") is False else 1)
+        return Tensor((self.node("div", (self.node("add", squares, where),
+                                         self.number(n - int(correction), where)), where),))
+
+    def op_std(self, args, keywords, where, **_):
+        return self.unary("sqrt", self.op_var(args, keywords, where), where)
+
+    def op_einsum(self, args, keywords, where, **_):
+        return self.run.opaque_call("torch.einsum", list(args[1:]), where)
+
+    def op_arange(self, args, keywords, where, **_):
+        return _Arange()
+
+    def op_tensor(self, args, keywords, where, **_):
+        value = args[0] if args else 0
+        if isinstance(value, (list, tuple)):
+            parts = [self.tensor(v, where).parts[0] for v in value]
+            return Tensor(tuple(parts), True) if len(parts) > 1 else Tensor(tuple(parts))
+        return self.tensor(value, where)
+
+    op_as_tensor = op_tensor
+    op_asarray = op_tensor
+    op_array = op_tensor
+    op_scalar_tensor = op_tensor
+
+    def op_softplus(self, args, keywords, where, written="", **_):
+        entry = _vocabulary("softplus")
+        kept = {k: v for k, v in keywords.items() if k in entry.keywords}
+        threshold = keywords.get("threshold", args[2] if len(args) > 2 else None)
+        result = self.vocabulary_call("softplus", entry, args[:2], kept, where, written)
+        del threshold  # the math is the smooth softplus; the autodiff stage reads the call
+        return result
+
+    # --- losses -----------------------------------------------------------------------------
+
+    def reduce_loss(self, tensor: Tensor, keywords: dict[str, Any], where: ast.AST) -> Tensor:
+        reduction = keywords.get("reduction", "mean")
+        if reduction == "none" or reduction is None:
+            return tensor
+        return self.builder.full_reduce(tensor, lambda ps: self.combine(
+            "sum" if reduction == "sum" else "mean", ps, where))
+
+    def log_probabilities(self, logits: Tensor, where: ast.AST) -> Tensor:
+        return self.builder.coupled(logits, lambda parts, k: self.node(
+            "log_softmax", parts, where, written="log_softmax",
+            keywords=(("index", self.number(k, where)),)))
+
+    def op_cross_entropy(self, args, keywords, where, **_):
+        logits = self.builder.featured(self.tensor(args[0], where))
+        target = keywords.get("target", args[1] if len(args) > 1 else None)
+        smoothing = _number(keywords.get("label_smoothing", 0), where)
+        log_p = self.log_probabilities(logits, where)
+        count = len(log_p.parts)
+        label = self.label_name(target) if not (isinstance(target, Tensor) and target.featured) else None
+        if label is not None:
+            self.run.label_names.add(label)
+            weights = [self.number(1 if k == 0 else 0, where) for k in range(count)]
+        else:
+            probabilities = self.builder.featured(self.tensor(target, where), count)
+            weights = list(probabilities.parts)
+        if smoothing != 0:
+            weights = [self.node("add", (self.node("mul", (self.number(1 - smoothing, where), w), where),
+                                         self.number(smoothing / count, where)), where) for w in weights]
+        terms = [self.node("mul", (w, lp), where) for w, lp in zip(weights, log_p.parts)
+                 if not (w.op == "const" and w.value == 0)]
+        loss = Tensor((self.node("neg", (self.node("add", terms, where),), where),))
+        return self.reduce_loss(loss, keywords, where)
+
+    def op_nll_loss(self, args, keywords, where, **_):
+        log_p = self.tensor(args[0], where)
+        target = keywords.get("target", args[1] if len(args) > 1 else None)
+        picked = self.select(log_p, target, where)
+        return self.reduce_loss(self.unary("neg", picked, where), keywords, where)
+
+    def op_binary_cross_entropy_with_logits(self, args, keywords, where, **_):
+        x = self.tensor(args[0], where)
+        y = self.tensor(keywords.get("target", args[1] if len(args) > 1 else None), where)
+        positive = self.unary("softplus", self.unary("neg", x, where), where)  # -log sigmoid(x)
+        negative = self.unary("softplus", x, where)  # -log(1 - sigmoid(x))
+        pos_weight = keywords.get("pos_weight")
+        if pos_weight is not None:
+            positive = self.binary("mul", positive, self.tensor(pos_weight, where), where)
+        loss = self.binary("add", self.binary("mul", y, positive, where),
+                           self.binary("mul", self.binary("sub", self.tensor(1, where), y, where),
+                                       negative, where), where)
+        weight = keywords.get("weight")
+        if weight is not None:
+            loss = self.binary("mul", loss, self.tensor(weight, where), where)
+        return self.reduce_loss(loss, keywords, where)
+
+    def op_binary_cross_entropy(self, args, keywords, where, **_):
+        p = self.tensor(args[0], where)
+        y = self.tensor(keywords.get("target", args[1] if len(args) > 1 else None), where)
+        log_p = self.unary("log", p, where)
+        log_q = self.unary("log", self.binary("sub", self.tensor(1, where), p, where), where)
+        loss = self.unary("neg", self.binary(
+            "add", self.binary("mul", y, log_p, where),
+            self.binary("mul", self.binary("sub", self.tensor(1, where), y, where), log_q, where),
+            where), where)
+        weight = keywords.get("weight", args[2] if len(args) > 2 else None)
+        if weight is not None:
+            loss = self.binary("mul", loss, self.tensor(weight, where), where)
+        return self.reduce_loss(loss, keywords, where)
+
+    def pointwise_loss(self, make: Callable[[Tensor, Tensor], Tensor], args, keywords, where) -> Tensor:
+        a = self.tensor(args[0], where)
+        b = self.tensor(keywords.get("target", args[1] if len(args) > 1 else 0), where)
+        return self.reduce_loss(make(a, b), keywords, where)
+
+    def op_mse_loss(self, args, keywords, where, **_):
+        return self.pointwise_loss(lambda a, b: self.binary(
+            "pow", self.binary("sub", a, b, where), self.tensor(2, where), where), args, keywords, where)
+
+    def op_l1_loss(self, args, keywords, where, **_):
+        return self.pointwise_loss(lambda a, b: self.unary("abs", self.binary("sub", a, b, where), where),
+                                   args, keywords, where)
+
+    def op_smooth_l1_loss(self, args, keywords, where, **_):
+        beta = _number(keywords.get("beta", 1), where)
+
+        def make(a: Tensor, b: Tensor) -> Tensor:
+            r = self.binary("sub", a, b, where)
+            if beta == 0:
+                return self.unary("abs", r, where)
+            n = self.unary("abs", r, where)
+            quadratic = self.binary("div", self.binary("mul", self.tensor(Fraction(1, 2), where),
+                                                       self.binary("pow", n, self.tensor(2, where), where),
+                                                       where), self.tensor(beta, where), where)
+            linear = self.binary("sub", n, self.tensor(beta / 2, where), where)
+            return self.where(self.comparison("lt", n, beta, where), quadratic, linear, where)
+
+        return self.pointwise_loss(make, args, keywords, where)
+
+    def op_huber_loss(self, args, keywords, where, **_):
+        delta = _number(keywords.get("delta", 1), where)
+        entry = _vocabulary("huber")
+        return self.pointwise_loss(lambda a, b: self.vocabulary_call(
+            "huber", entry, [self.binary("sub", a, b, where), delta], {}, where, "huber_loss"),
+            args, keywords, where)
+
+    def op_soft_margin_loss(self, args, keywords, where, **_):
+        return self.pointwise_loss(lambda x, y: self.unary("softplus", self.unary(
+            "neg", self.binary("mul", y, x, where), where), where), args, keywords, where)
+
+    def op_margin_ranking_loss(self, args, keywords, where, **_):
+        x1, x2, y = (self.tensor(a, where) for a in args[:3])
+        margin = _number(keywords.get("margin", args[3] if len(args) > 3 else 0), where)
+        inner = self.binary("add", self.unary("neg", self.binary("mul", y, self.binary(
+            "sub", x1, x2, where), where), where), self.tensor(margin, where), where)
+        return self.reduce_loss(self.relu(inner, where), keywords, where)
+
+    def op_hinge_embedding_loss(self, args, keywords, where, **_):
+        x, y = self.tensor(args[0], where), self.tensor(args[1], where)
+        margin = _number(keywords.get("margin", 1), where)
+        negative = self.relu(self.binary("sub", self.tensor(margin, where), x, where), where)
+        loss = self.where(self.comparison("eq", y, 1, where), x, negative, where)
+        return self.reduce_loss(loss, keywords, where)
+
+    def op_triplet_margin_loss(self, args, keywords, where, **_):
+        anchor, positive, negative = (self.tensor(a, where) for a in args[:3])
+        margin = _number(keywords.get("margin", args[3] if len(args) > 3 else 1), where)
+        order = keywords.get("p", 2)
+        eps = keywords.get("eps", Fraction(1, 10**6))
+        d_ap = self.op_pairwise_distance([anchor, positive, order, eps], {}, where)
+        d_an = self.op_pairwise_distance([anchor, negative, order, eps], {}, where)
+        if keywords.get("swap"):
+            d_pn = self.op_pairwise_distance([positive, negative, order, eps], {}, where)
+            entry = _vocabulary("minimum")
+            d_an = self.vocabulary_call("min", entry, [d_an, d_pn], {}, where, "min")
+        inner = self.binary("add", self.binary("sub", d_ap, d_an, where), self.tensor(margin, where), where)
+        return self.reduce_loss(self.relu(inner, where), keywords, where)
+
+    def op_cosine_embedding_loss(self, args, keywords, where, **_):
+        x1, x2, y = args[:3]
+        margin = _number(keywords.get("margin", args[3] if len(args) > 3 else 0), where)
+        cosine = self.op_cosine_similarity([x1, x2], {"dim": 1, "eps": Fraction(1, 10**8)}, where)
+        positive = self.binary("sub", self.tensor(1, where), cosine, where)
+        negative = self.relu(self.binary("sub", cosine, self.tensor(margin, where), where), where)
+        loss = self.where(self.comparison("eq", y, 1, where), positive, negative, where)
+        return self.reduce_loss(loss, keywords, where)
+
+    def op_kl_div(self, args, keywords, where, **_):
+        x = self.tensor(args[0], where)
+        t = self.tensor(keywords.get("target", args[1] if len(args) > 1 else None), where)
+        if keywords.get("log_target"):
+            loss = self.binary("mul", self.unary("exp", t, where), self.binary("sub", t, x, where), where)
+        else:
+            entry = _vocabulary("xlogy")
+            if entry is not None:
+                t_log_t = self.vocabulary_call("xlogy", entry, [t, t], {}, where, "xlogy")
+            else:
+                t_log_t = self.binary("mul", t, self.unary("log", t, where), where)
+            loss = self.binary("sub", t_log_t, self.binary("mul", t, x, where), where)
+        reduction = keywords.get("reduction", "mean")
+        if reduction == "batchmean":
+            keywords = {**keywords, "reduction": "sum"}
+        return self.reduce_loss(loss, keywords, where)
+
+    def op_poisson_nll_loss(self, args, keywords, where, **_):
+        x, t = self.tensor(args[0], where), self.tensor(args[1], where)
+        log_input = keywords.get("log_input", True)
+        eps = keywords.get("eps", Fraction(1, 10**8))
+        if log_input:
+            loss = self.binary("sub", self.unary("exp", x, where), self.binary("mul", t, x, where), where)
+        else:
+            loss = self.binary("sub", x, self.binary("mul", t, self.unary("log", self.binary(
+                "add", x, self.tensor(eps, where), where), where), where), where)
+        return self.reduce_loss(loss, keywords, where)
+
+    def op_gaussian_nll_loss(self, args, keywords, where, **_):
+        x, t, var = (self.tensor(a, where) for a in args[:3])
+        eps = keywords.get("eps", Fraction(1, 10**6))
+        entry = _vocabulary("clip")
+        var = self.vocabulary_call("clip", entry, [var, eps, None], {}, where, "clamp")
+        loss = self.binary("mul", self.tensor(Fraction(1, 2), where), self.binary(
+            "add", self.unary("log", var, where), self.binary("div", self.binary(
+                "pow", self.binary("sub", x, t, where), self.tensor(2, where), where), var, where),
+            where), where)
+        return self.reduce_loss(loss, keywords, where)
+
+    def op_multi_margin_loss(self, args, keywords, where, **_):
+        x = self.builder.featured(self.tensor(args[0], where))
+        target = keywords.get("target", args[1] if len(args) > 1 else None)
+        margin = _number(keywords.get("margin", 1), where)
+        power = int(keywords.get("p", 1))
+        picked = self.select(x, target, where).parts[0]
+        terms = []
+        for k, part in enumerate(x.parts):
+            if k == 0:
+                continue
+            hinge = self.node("max", (self.number(0, where), self.node("add", (
+                self.number(margin, where), self.node("sub", (part, picked), where)), where)), where,
+                written="max")
+            terms.append(hinge if power == 1 else self.node("pow", (hinge, self.number(power, where)), where))
+        loss = Tensor((self.node("div", (self.node("add", terms, where),
+                                         self.number(len(x.parts), where)), where),))
+        return self.reduce_loss(loss, keywords, where)
+
+    def op_multilabel_soft_margin_loss(self, args, keywords, where, **_):
+        x, y = self.tensor(args[0], where), self.tensor(args[1], where)
+        loss = self.binary("add", self.binary("mul", y, self.unary("softplus", self.unary(
+            "neg", x, where), where), where), self.binary("mul", self.binary(
+                "sub", self.tensor(1, where), y, where), self.unary("softplus", x, where), where), where)
+        return self.reduce_loss(loss, keywords, where)
+
+    def relu(self, tensor: Tensor, where: ast.AST) -> Tensor:
+        entry = _vocabulary("relu")
+        return self.vocabulary_call("relu", entry, [tensor], {}, where, "relu")
+
+    def sigmoid_focal_loss(self, args, keywords, where) -> Tensor:
+        inputs, targets = self.tensor(args[0], where), self.tensor(args[1], where)
+        alpha = keywords.get("alpha", args[2] if len(args) > 2 else Fraction(1, 4))
+        gamma = keywords.get("gamma", args[3] if len(args) > 3 else 2)
+        p = self.unary("sigmoid", inputs, where)
+        ce = self.op_binary_cross_entropy_with_logits([inputs, targets], {"reduction": "none"}, where)
+        one = self.tensor(1, where)
+        p_t = self.binary("add", self.binary("mul", p, targets, where), self.binary(
+            "mul", self.binary("sub", one, p, where), self.binary("sub", one, targets, where), where), where)
+        loss = self.binary("mul", ce, self.binary("pow", self.binary("sub", one, p_t, where),
+                                                  self.tensor(gamma, where), where), where)
+        if _number(alpha, where) >= 0:
+            a = self.tensor(alpha, where)
+            alpha_t = self.binary("add", self.binary("mul", a, targets, where), self.binary(
+                "mul", self.binary("sub", one, a, where), self.binary("sub", one, targets, where),
+                where), where)
+            loss = self.binary("mul", alpha_t, loss, where)
+        return self.reduce_loss(loss, {"reduction": keywords.get("reduction", "none")}, where)
+
+    # --- optax ------------------------------------------------------------------------------
+
+    def optax(self, name: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+        none = {"reduction": "none"}
+        if name == "l2_loss":
+            target = keywords.get("targets", args[1] if len(args) > 1 else 0)
+            diff = self.binary("sub", self.tensor(args[0], where), self.tensor(target or 0, where), where)
+            return self.binary("mul", self.tensor(Fraction(1, 2), where),
+                               self.binary("pow", diff, self.tensor(2, where), where), where)
+        if name == "squared_error":
+            target = keywords.get("targets", args[1] if len(args) > 1 else 0)
+            diff = self.binary("sub", self.tensor(args[0], where), self.tensor(target or 0, where), where)
+            return self.binary("pow", diff, self.tensor(2, where), where)
+        if name == "huber_loss":
+            target = keywords.get("targets", args[1] if len(args) > 1 else None)
+            delta = keywords.get("delta", args[2] if len(args) > 2 else 1)
+            return self.op_huber_loss([args[0], target if target is not None else 0],
+                                      {**none, "delta": delta}, where)
+        if name == "log_cosh":
+            target = keywords.get("targets", args[1] if len(args) > 1 else None)
+            diff = self.binary("sub", self.tensor(args[0], where), self.tensor(target or 0, where), where)
+            return self.unary("log", self.unary("cosh", diff, where), where)
+        if name == "sigmoid_binary_cross_entropy":
+            return self.op_binary_cross_entropy_with_logits(args[:2], none, where)
+        if name in ("softmax_cross_entropy", "safe_softmax_cross_entropy"):
+            labels = keywords.get("labels", args[1] if len(args) > 1 else None)
+            return self.op_cross_entropy([args[0], self.builder.featured(self.tensor(labels, where))],
+                                         none, where)
+        if name == "softmax_cross_entropy_with_integer_labels":
+            labels = keywords.get("labels", args[1] if len(args) > 1 else None)
+            return self.op_cross_entropy([args[0], labels], none, where)
+        if name == "hinge_loss":
+            targets = keywords.get("targets", args[1] if len(args) > 1 else None)
+            margin = self.binary("sub", self.tensor(1, where), self.binary(
+                "mul", self.tensor(args[0], where), self.tensor(targets, where), where), where)
+            return self.relu(margin, where)
+        if name == "cosine_similarity":
+            return self.op_cosine_similarity(args[:2], {"eps": keywords.get("epsilon", 0)}, where)
+        if name == "cosine_distance":
+            similarity = self.op_cosine_similarity(args[:2], {"eps": keywords.get("epsilon", 0)}, where)
+            return self.binary("sub", self.tensor(1, where), similarity, where)
+        if name == "kl_divergence":
+            return self.op_kl_div(args[:2], none, where)
+        return self.run.opaque_call(f"optax.{name}", args, where)
+
+    # --- math and builtins -------------------------------------------------------------------
+
+    def math(self, name: str, args: list[Any], where: ast.AST) -> Any:
+        if any(isinstance(a, (Tensor, Labels)) for a in args):
+            return self.tensor_call("torch", name, args, {}, where, written=f"math.{name}")
+        functions = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "log1p": lambda x: sp.log(1 + x),
+                     "pow": lambda a, b: a**b, "tanh": sp.tanh, "cos": sp.cos, "sin": sp.sin,
+                     "floor": sp.floor, "ceil": sp.ceiling, "fabs": sp.Abs, "erf": sp.erf,
+                     "atan": sp.atan, "log2": lambda x: sp.log(x, 2), "log10": lambda x: sp.log(x, 10)}
+        fn = functions.get(name)
+        if fn is None:
+            raise SourceError(f"math.{name} is not supported", where)
+        return fn(*[_number(a, where) for a in args])
+
+    def builtin(self, name: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+        from diffcheck.readers.pysource.interpreter import _Unknown
+
+        tensors = any(isinstance(a, (Tensor, Labels)) for a in args)
+        if name == "range":
+            numbers = [int(a) if not isinstance(a, Size) else DEFAULT_COMPONENTS for a in args]
+            return range(*numbers)
+        if name == "len":
+            value = args[0]
+            if isinstance(value, (list, tuple, dict, str, range)):
+                return sp.Integer(len(value))
+            return Size("len")
+        if name == "zip":
+            return list(zip(*[self.run.iterate(a, where) for a in args]))
+        if name == "enumerate":
+            return [(sp.Integer(i), v) for i, v in enumerate(self.run.iterate(args[0], where))]
+        if name == "reversed":
+            return list(reversed(self.run.iterate(args[0], where)))
+        if name == "sorted":
+            return sorted(self.run.iterate(args[0], where))
+        if name in ("list", "tuple"):
+            items = self.run.iterate(args[0], where) if args else []
+            return list(items) if name == "list" else tuple(items)
+        if name == "dict":
+            return dict(*args, **keywords)
+        if name in ("float", "int", "bool"):
+            if tensors:
+                return self.integer_cast(args[0], where) if name == "int" else args[0]
+            if not args:
+                return 0
+            value = args[0]
+            if isinstance(value, str):
+                if value.lower() in ("inf", "+inf", "infinity"):
+                    return sp.oo
+                if value.lower() == "-inf":
+                    return -sp.oo
+                raise SourceError(f"{name}({value!r}) is not supported", where)
+            if name == "bool":
+                return self.run.static_truth(value)
+            number = _number(value, where)
+            return sp.floor(number) if name == "int" and number.is_number else number
+        if name == "abs":
+            if tensors:
+                return self.unary("abs", self.tensor(args[0], where), where)
+            return abs(_number(args[0], where))
+        if name in ("max", "min"):
+            items = args if len(args) > 1 else self.run.iterate(args[0], where)
+            if any(isinstance(a, (Tensor, Labels)) for a in items):
+                entry = _vocabulary("maximum" if name == "max" else "minimum")
+                return self.vocabulary_call(name, entry, list(items), {}, where, name)
+            numbers = [_number(a, where) for a in items]
+            return sp.Max(*numbers) if name == "max" else sp.Min(*numbers)
+        if name == "sum":
+            items = self.run.iterate(args[0], where)
+            start = args[1] if len(args) > 1 else 0
+            total: Any = start
+            for item in items:
+                total = self.run.binary(ast.Add(), total, item, where)
+            return total
+        if name == "pow":
+            return self.run.binary(ast.Pow(), args[0], args[1], where)
+        if name == "round":
+            if tensors:
+                return self.unary("round", self.tensor(args[0], where), where)
+            return sp.floor(_number(args[0], where) + sp.Rational(1, 2))
+        if name == "isinstance":
+            return _isinstance(args[0], args[1])
+        if name == "hasattr":
+            return isinstance(args[0], Instance) and str(args[1]) in args[0].attributes
+        if name == "getattr":
+            if isinstance(args[0], Instance) and isinstance(args[1], str):
+                if args[1] in args[0].attributes:
+                    return args[0].attributes[args[1]]
+                if len(args) > 2:
+                    return args[2]
+            raise SourceError("getattr with a name the reader cannot know", where)
+        if name in ("any", "all"):
+            return True
+        if name == "str":
+            return "<string>"
+        if name == "print":
+            return None
+        if name == "type":
+            return Opaque("type")
+        if name == "map":
+            function = args[0]
+            return [self.run.call(function, list(group), {}, where)
+                    for group in zip(*[self.run.iterate(a, where) for a in args[1:]])]
+        if name == "divmod":
+            a, b = (_number(x, where) for x in args)
+            return (sp.floor(a / b), a - b * sp.floor(a / b))
+        del _Unknown
+        raise SourceError(f"the builtin {name}() is not supported here", where)
+
+    # --- nn modules -------------------------------------------------------------------------
+
+    def module_object(self, dotted: str, name: str, args: list[Any], keywords: dict[str, Any],
+                      where: ast.AST) -> Any:
+        """``nn.CrossEntropyLoss(...)``, ``nn.ReLU()``: objects whose call is a function."""
+        loss_functions = {
+            "CrossEntropyLoss": "cross_entropy", "NLLLoss": "nll_loss", "MSELoss": "mse_loss",
+            "L1Loss": "l1_loss", "SmoothL1Loss": "smooth_l1_loss", "HuberLoss": "huber_loss",
+            "BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "BCELoss": "binary_cross_entropy",
+            "KLDivLoss": "kl_div", "TripletMarginLoss": "triplet_margin_loss",
+            "MarginRankingLoss": "margin_ranking_loss", "SoftMarginLoss": "soft_margin_loss",
+            "CosineEmbeddingLoss": "cosine_embedding_loss", "HingeEmbeddingLoss": "hinge_embedding_loss",
+            "MultiMarginLoss": "multi_margin_loss", "PoissonNLLLoss": "poisson_nll_loss",
+            "GaussianNLLLoss": "gaussian_nll_loss", "CosineSimilarity": "cosine_similarity",
+            "PairwiseDistance": "pairwise_distance", "Softmax": "softmax", "LogSoftmax": "log_softmax",
+            "MultiLabelSoftMarginLoss": "multilabel_soft_margin_loss",
+        }
+        function = loss_functions.get(name)
+        if function is None:
+            activation = _ACTIVATION_MODULES.get(name)
+            if activation is None:
+                return LibraryObject(dotted, tuple(args), dict(keywords))
+            function = activation
+        stored = dict(keywords)
+        if name in ("Softmax", "LogSoftmax") and args:
+            stored["dim"] = args[0]
+        elif name in ("MSELoss", "L1Loss", "SmoothL1Loss", "CrossEntropyLoss", "BCEWithLogitsLoss"):
+            if name == "CrossEntropyLoss" and args:
+                stored["weight"] = args[0]
+        stored = {k: v for k, v in stored.items() if k not in ("inplace", "size_average", "reduce")}
+
+        def call(*call_args: Any, **call_keywords: Any) -> Any:
+            return self.tensor_call("torch", function, list(call_args), call_keywords, where,
+                                    written=f"nn.{name}")
+
+        return LibraryObject(dotted, tuple(args), stored, call)
+
+    def library_init(self, instance: Instance, bases: list[str], args: list[Any],
+                     keywords: dict[str, Any]) -> None:
+        """``super().__init__(...)`` of a library base class: the attributes it sets."""
+        if any(base.endswith("_Loss") or base.endswith("_WeightedLoss") for base in bases):
+            names = ["size_average", "reduce", "reduction"]
+            values = dict(zip(names, args))
+            values.update(keywords)
+            instance.attributes.setdefault("reduction", values.get("reduction", "mean"))
+            if any(base.endswith("_WeightedLoss") for base in bases):
+                instance.attributes.setdefault("weight", keywords.get("weight"))
+
+
+@dataclass(eq=False)
+class _SortIndices:
+    """The indices ``sort``/``topk`` return: which element is at each rank."""
+
+    tensor: Tensor
+    descending: bool
+
+
+class _Arange:
+    """``torch.arange(n)`` used to index rows (``x[torch.arange(n), labels]``)."""
+
+
+_ACTIVATION_MODULES = {
+    "ReLU": "relu", "ReLU6": "relu6", "LeakyReLU": "leaky_relu", "ELU": "elu", "SELU": "selu",
+    "CELU": "celu", "GELU": "gelu", "SiLU": "silu", "Mish": "mish", "Softplus": "softplus",
+    "Softsign": "softsign", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "hardtanh",
+    "Hardswish": "hardswish", "Hardsigmoid": "hardsigmoid", "LogSigmoid": "logsigmoid",
+    "Softshrink": "softshrink", "Hardshrink": "hardshrink", "Tanhshrink": "tanhshrink",
+    "Threshold": "threshold", "Identity": "identity",
+}
+
+
+def _vocabulary(name: str) -> Any:
+    """The vocabulary entry of an elementwise primitive, or None."""
+    try:
+        from diffcheck.primitives import lookup  # type: ignore[import-not-found]
+    except ImportError:
+        from diffcheck.functions import VOCABULARY
+
+        return VOCABULARY.get(name)
+    return lookup(name)
+
+
+def _model_name(name: str) -> str:
+    """A model-function name for an opaque call (capitalized, as the analysis expects)."""
+    cleaned = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_") or "F"
+    return cleaned[0].upper() + cleaned[1:]
+
+
+def _is_integer(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, sp.Integer)
+
+
+def _number(value: Any, where: ast.AST) -> Any:
+    if isinstance(value, bool):
+        return sp.Integer(int(value))
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        return sp.Float(value)
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    if isinstance(value, sp.Basic) and value.is_number:
+        return value
+    if isinstance(value, Size):
+        return sp.Integer(DEFAULT_COMPONENTS)
+    raise SourceError(f"a number is expected here, not {type(value).__name__}", where)
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, Fraction)):
+        return value
+    if isinstance(value, sp.Integer):
+        return int(value)
+    if isinstance(value, sp.Rational):
+        return Fraction(int(value.p), int(value.q))
+    if isinstance(value, float):
+        return Fraction(repr(value))
+    return value
+
+
+def _isinstance(value: Any, kinds: Any) -> bool:
+    names = kinds if isinstance(kinds, (tuple, list)) else (kinds,)
+    for kind in names:
+        dotted = getattr(kind, "dotted", "") if isinstance(kind, (ModuleRef, Opaque)) else ""
+        last = dotted.split(".")[-1] if dotted else ""
+        if isinstance(value, (Tensor, Labels)) and last in ("Tensor", "ndarray", "Array"):
+            return True
+        if isinstance(value, (int, sp.Integer)) and last == "int":
+            return True
+        if isinstance(value, (float, sp.Basic)) and last in ("float", "Number"):
+            return True
+        if isinstance(value, str) and last == "str":
+            return True
+        if isinstance(value, (list, tuple)) and last in ("list", "tuple", "Sequence"):
+            return True
+        if isinstance(value, Instance) and isinstance(kind, ClassDef) and value.cls is kind:
+            return True
+    return False
+
+
+# Names used by other modules for type checks.
+__all__ = ["NAMESPACES", "Function", "LazySequence", "Library", "Partial", "ResultPair", "Shape"]

@@ -1,0 +1,238 @@
+"""Building the program of a loss from tensor operations, component by component.
+
+A :class:`~diffcheck.readers.pysource.values.Tensor` is one generic element or components
+along the feature axis. :class:`Builder` makes :class:`~diffcheck.program.Node` trees for
+elementwise operations (broadcasting generic tensors to components where needed), reductions
+and the coupled operations (softmax, norms, order statistics), and names the components of the
+loss's tensor parameters in the user's own indexing (``boxes[..., 0]``).
+
+>>> from diffcheck.program import Node
+>>> b = Builder({"x"})
+>>> x = b.parameter("x")
+>>> [n.value for n in b.featured(x, 2).parts]
+['x[0]', 'x[1]']
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from typing import Any
+
+from diffcheck.program import Node, Span
+from diffcheck.readers.pysource.values import DEFAULT_COMPONENTS, SourceError, Tensor
+
+#: The most components one axis is written with (an explicit x[..., 9] asks for ten).
+MAX_COMPONENTS = 16
+
+
+def const(value: Any, span: Span | None = None) -> Node:
+    """A constant node: ints and exact fractions stay exact; SymPy numbers as they are."""
+    return Node("const", value=value, span=span)
+
+
+def is_const(node: Node, value: Any | None = None) -> bool:
+    if node.op != "const":
+        return False
+    return value is None or node.value == value
+
+
+class Builder:
+    """Makes the nodes of one translation and remembers how components are named.
+
+    ``feature_parameters`` are the tensor parameters whose elements run along the feature
+    axis too (float tensors); labels and per-sample data are left out by the interpreter.
+    """
+
+    def __init__(self, feature_parameters: set[str]):
+        self.feature_parameters = set(feature_parameters)
+        #: parameter -> how the user indexes its feature axis, e.g. "[..., {}]"
+        self.spelling: dict[str, str] = {}
+        #: parameter -> components known to exist (the largest index written + 1)
+        self.sizes: dict[str, int] = {}
+        #: component name -> (parameter, index), for writing sets in the user's indexing
+        self.component_of: dict[str, tuple[str, int]] = {}
+        #: names whose components were made up (no user spelling): printed as x[i], x[j]
+        self.implicit: set[str] = set()
+
+    # --- leaves ---------------------------------------------------------------------------
+
+    def parameter(self, name: str, span: Span | None = None) -> Tensor:
+        return Tensor((Node("var", value=name, span=span),))
+
+    def component_name(self, name: str, index: int) -> str:
+        spelling = self.spelling.get(name)
+        if spelling is None:
+            self.implicit.add(name)
+            component = f"{name}[{index}]"
+        else:
+            component = name + spelling.format(index)
+        self.component_of[component] = (name, index)
+        self.sizes[name] = max(self.sizes.get(name, 0), index + 1)
+        return component
+
+    def size_of(self, tensor: Tensor) -> int:
+        """How many components ``tensor`` is written with along the feature axis."""
+        if tensor.featured:
+            return len(tensor.parts)
+        sizes = [self.sizes.get(name, 0) for name in self.feature_variables(tensor)]
+        return max([DEFAULT_COMPONENTS, *sizes])
+
+    def feature_variables(self, tensor: Tensor) -> list[str]:
+        names = set()
+        for part in tensor.parts:
+            for node in part.walk():
+                if node.op == "var" and node.value in self.feature_parameters:
+                    names.add(node.value)
+        return sorted(names)
+
+    # --- components -----------------------------------------------------------------------
+
+    def featured(self, tensor: Tensor, count: int | None = None) -> Tensor:
+        """``tensor`` as components along the feature axis (``count`` of them)."""
+        if tensor.featured:
+            if count is not None and count != len(tensor.parts):
+                if count > len(tensor.parts):
+                    raise SourceError(f"tensors with {len(tensor.parts)} and {count} components "
+                                      "along one axis")
+            return tensor
+        count = count or self.size_of(tensor)
+        if count > MAX_COMPONENTS:
+            raise SourceError(f"an axis of {count} components (at most {MAX_COMPONENTS})",
+                              kind="limit")
+        (generic,) = tensor.parts
+        names = self.feature_variables(tensor)
+        parts = []
+        for index in range(count):
+            mapping = {name: self.component_name(name, index) for name in names}
+            parts.append(rename(generic, mapping))
+        return Tensor(tuple(parts), True, tensor.dtype)
+
+    def component(self, tensor: Tensor, index: int, spelling: str | None = None) -> Tensor:
+        """Element ``index`` of the feature axis, e.g. ``boxes[..., 2]``."""
+        if index < 0:
+            if not tensor.featured:
+                raise SourceError("a negative index along an axis of unknown size")
+            index += len(tensor.parts)
+        if not tensor.featured:
+            for name in self.feature_variables(tensor):
+                if spelling is not None and name not in self.spelling:
+                    self.spelling[name] = spelling
+                self.sizes[name] = max(self.sizes.get(name, 0), index + 1)
+            tensor = self.featured(tensor, max(self.size_of(tensor), index + 1))
+        if index >= len(tensor.parts):
+            raise SourceError(f"index {index} out of {len(tensor.parts)} components")
+        return Tensor((tensor.parts[index],), False, tensor.dtype)
+
+    def components(self, tensor: Tensor, indices: Sequence[int], spelling: str | None = None) -> Tensor:
+        """Several elements of the feature axis as a featured tensor (a slice)."""
+        parts = [self.component(tensor, i, spelling).parts[0] for i in indices]
+        return Tensor(tuple(parts), True, tensor.dtype)
+
+    # --- elementwise ----------------------------------------------------------------------
+
+    def broadcast(self, *tensors: Tensor) -> list[Tensor]:
+        """Bring tensors to a common layout: all generic, or all featured alike."""
+        if not any(t.featured for t in tensors):
+            coupled = [t for t in tensors if self.has_components(t)]
+            loose = [t for t in tensors if self.feature_variables(t)]
+            if not (coupled and loose):
+                return list(tensors)
+        counts = {len(t.parts) for t in tensors if t.featured}
+        count = max(counts) if counts else max(self.size_of(t) for t in tensors)
+        out = []
+        for t in tensors:
+            if t.featured:
+                out.append(t)
+            elif self.feature_variables(t):
+                out.append(self.featured(t, count))
+            else:
+                out.append(Tensor(t.parts * count, True, t.dtype))
+        if len({len(t.parts) for t in out}) > 1:
+            raise SourceError("tensors whose feature axes have different sizes")
+        return out
+
+    def has_components(self, tensor: Tensor) -> bool:
+        return any(node.op == "var" and node.value in self.component_of
+                   for part in tensor.parts for node in part.walk())
+
+    def elementwise(self, make: Callable[..., Node], *tensors: Tensor, dtype: str = "float") -> Tensor:
+        aligned = self.broadcast(*tensors)
+        featured = aligned[0].featured
+        count = len(aligned[0].parts)
+        parts = [make(*[t.parts[i] for t in aligned]) for i in range(count)]
+        return Tensor(tuple(parts), featured, dtype)
+
+    # --- reductions and couplings ---------------------------------------------------------
+
+    def reduce(self, tensor: Tensor, combine: Callable[[list[Node]], Node],
+               over_features: bool) -> Tensor:
+        """Combine the components (``over_features``) or reduce over the batch (identity)."""
+        if not over_features:
+            return tensor
+        featured = self.featured(tensor)
+        return Tensor((combine(list(featured.parts)),), False, tensor.dtype)
+
+    def full_reduce(self, tensor: Tensor, combine: Callable[[list[Node]], Node]) -> Tensor:
+        """Reduce over every element: the batch (identity) and the components if any."""
+        if not tensor.featured:
+            return tensor
+        return Tensor((combine(list(tensor.parts)),), False, tensor.dtype)
+
+    def coupled(self, tensor: Tensor, make: Callable[[list[Node], int], Node]) -> Tensor:
+        """A featured result whose component k depends on every component (softmax)."""
+        featured = self.featured(tensor)
+        parts = [make(list(featured.parts), k) for k in range(len(featured.parts))]
+        return Tensor(tuple(parts), True, tensor.dtype)
+
+
+def rename(node: Node, mapping: dict[str, str]) -> Node:
+    """``node`` with the variables of ``mapping`` renamed (spans kept)."""
+    if not mapping:
+        return node
+    memo: dict[int, Node] = {}
+
+    def visit(current: Node) -> Node:
+        key = id(current)
+        if key in memo:
+            return memo[key]
+        if current.op == "var":
+            result = (Node("var", value=mapping[current.value], span=current.span)
+                      if current.value in mapping else current)
+        elif not current.args and not current.keywords:
+            result = current
+        else:
+            args = tuple(visit(arg) for arg in current.args)
+            keywords = tuple((k, visit(v)) for k, v in current.keywords)
+            unchanged = all(a is b for a, b in zip(args, current.args)) and all(
+                a is b for (_, a), (_, b) in zip(keywords, current.keywords))
+            result = current if unchanged else Node(current.op, args, current.value, keywords,
+                                                   current.written, current.span)
+        memo[key] = result
+        return result
+
+    return visit(node)
+
+
+def order_statistic(parts: list[Node], rank: int, span: Span | None, largest: bool = True) -> Node:
+    """The ``rank``-th largest (or smallest) of ``parts``, 0-based, with max and min only.
+
+    The k-th largest of n numbers is the max over all (k+1)-subsets of their min: exact at
+    ties, and built from primitives the analysis knows.
+    """
+    outer, inner = ("max", "min") if largest else ("min", "max")
+    subsets = list(itertools.combinations(parts, rank + 1))
+    if len(subsets) > 64:
+        raise SourceError("sorting more than a few components", kind="limit")
+    mins = [s[0] if len(s) == 1 else Node(inner, tuple(s), span=span, written=inner) for s in subsets]
+    return mins[0] if len(mins) == 1 else Node(outer, tuple(mins), span=span, written=outer)
+
+
+def fraction(value: Any) -> Any:
+    """An exact number for a constant node (ints and Fractions pass through)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, Fraction)):
+        return value
+    return value

@@ -1,0 +1,210 @@
+"""The values the source interpreter computes with: tensors, objects, functions.
+
+A tensor is seen the way differentiability sees it. Elementwise code is the same function for
+every element, so an elementwise tensor is *one generic element*: ``pred`` stands for any
+``pred[n, c]``. Operations that couple the elements of an axis (softmax, max or norm over a
+dimension, sort) need the elements one by one: the tensor is then *featured*, written as a few
+components along that axis (``logits[0]``, ``logits[1]``, ``logits[2]``), enough to expose ties
+and the zero vector. Everything else about shapes (views, transposes, unsqueeze) does not change
+which function of which numbers a loss is, and is an identity here.
+
+>>> from diffcheck.program import Node
+>>> t = Tensor((Node("var", value="pred"),))
+>>> t.featured, t.generic.value
+(False, 'pred')
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from diffcheck.program import Node
+
+#: Components written for an axis whose size the source does not tell: two elements expose a
+#: tie, three a tie that a third element masks.
+DEFAULT_COMPONENTS = 3
+
+
+class SourceError(Exception):
+    """A construct the reader cannot translate (``unsupported``) or a bound reached (``limit``).
+
+    ``node`` is the ast node it concerns, for its line and column.
+    """
+
+    def __init__(self, message: str, node: ast.AST | None = None, kind: str = "unsupported",
+                 span: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.node = node
+        self.kind = kind
+        #: a :class:`~diffcheck.program.Span` when the error concerns a built node
+        self.span = span
+
+    def position(self) -> tuple[int | None, int | None]:
+        """(line, column), 1-based, of what the error concerns; None when unknown."""
+        if self.node is not None and hasattr(self.node, "lineno"):
+            return self.node.lineno, getattr(self.node, "col_offset", 0) + 1
+        if self.span is not None:
+            return self.span.line, self.span.column
+        return None, None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    """A tensor: one generic element, or components along the feature axis (``featured``).
+
+    ``dtype`` is ``"float"``, ``"bool"`` (parts are conditions) or ``"int"`` (class labels,
+    indices: data, never differentiated).
+    """
+
+    parts: tuple[Node, ...]
+    featured: bool = False
+    dtype: str = "float"
+
+    @property
+    def generic(self) -> Node:
+        if self.featured:
+            raise SourceError("internal: a featured tensor has no single element")
+        return self.parts[0]
+
+    def with_parts(self, parts: tuple[Node, ...] | list[Node], featured: bool | None = None,
+                   dtype: str | None = None) -> Tensor:
+        return Tensor(tuple(parts), self.featured if featured is None else featured,
+                      self.dtype if dtype is None else dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class Labels:
+    """An integer tensor of class indices (a parameter used as labels): data.
+
+    Where it picks a class, class 0 stands for any class (the components are symmetric).
+    """
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Size:
+    """A size the source does not tell (``x.shape[0]``, ``len(x)``, ``x.numel()``).
+
+    It is positive; in arithmetic it counts as DEFAULT_COMPONENTS.
+    """
+
+    what: str = "size"
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    """A module or a member of one, by its dotted name (``torch.nn.functional``)."""
+
+    dotted: str
+
+
+@dataclass(eq=False)
+class Function:
+    """A function or lambda of the source file, with the scope its defaults are read in."""
+
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+    scope: dict[str, Any]
+    #: the decorators' dotted names: an unknown decorator may add keyword arguments
+    decorators: tuple[str, ...] = ()
+    owner: ClassDef | None = None
+
+    @property
+    def name(self) -> str:
+        return getattr(self.node, "name", "<lambda>")
+
+
+@dataclass(eq=False)
+class ClassDef:
+    """A class of the source file."""
+
+    node: ast.ClassDef
+    bases: tuple[Any, ...]
+    methods: dict[str, Function] = field(default_factory=dict)
+    attributes: dict[str, ast.expr] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    def method(self, name: str) -> tuple[Function, ClassDef] | None:
+        """The method ``name`` of this class or the first base of the file that has it."""
+        if name in self.methods:
+            return self.methods[name], self
+        for base in self.bases:
+            if isinstance(base, ClassDef):
+                found = base.method(name)
+                if found is not None:
+                    return found
+        return None
+
+    def library_bases(self) -> list[str]:
+        """Dotted names of bases that are library classes (``torch.nn.Module``)."""
+        names: list[str] = []
+        for base in self.bases:
+            if isinstance(base, ModuleRef):
+                names.append(base.dotted)
+            elif isinstance(base, ClassDef):
+                names.extend(base.library_bases())
+        return names
+
+
+@dataclass(eq=False)
+class Instance:
+    """An object of a class of the file (``self``)."""
+
+    cls: ClassDef
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class LibraryObject:
+    """An object of a library class built in the source (``nn.CrossEntropyLoss(...)``).
+
+    Calling it calls ``call`` with the stored keyword arguments.
+    """
+
+    dotted: str
+    args: tuple[Any, ...]
+    keywords: dict[str, Any]
+    call: Callable[..., Any] | None = None
+
+
+@dataclass(eq=False)
+class BoundMethod:
+    """``obj.method`` for an object of the file."""
+
+    function: Function
+    owner: ClassDef
+    instance: Any
+
+
+@dataclass(eq=False)
+class TensorMethod:
+    """``tensor.name`` before it is called (``x.clamp``)."""
+
+    tensor: Any
+    name: str
+
+
+@dataclass(eq=False)
+class Partial:
+    """``functools.partial(f, *args, **keywords)``."""
+
+    function: Any
+    args: tuple[Any, ...]
+    keywords: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A name the reader cannot see into (an imported function, a global object)."""
+
+    dotted: str
