@@ -210,12 +210,15 @@ def _in_source(finding, parsed, implicit: set[str], text: str):
     """A finding located in the file and written in the user's indexing."""
     from diffcheck.readers.pysource import user_indexing
 
-    lines_by_cause = {str(k): v for k, v in parsed.lines.items()}
-    finding.line = lines_by_cause.get(finding.cause)
-    if finding.line is not None:
+    spans_by_cause = {str(k): v for k, v in parsed.locations.items()}
+    span = spans_by_cause.get(finding.cause)
+    if span is not None:
+        finding.line, finding.column = span.line, span.column
+        if span.end_line == span.line:
+            finding.end_column = span.end_column
         source_lines = text.splitlines()
-        if 0 < finding.line <= len(source_lines):
-            finding.excerpt = source_lines[finding.line - 1]
+        if 0 < span.line <= len(source_lines):
+            finding.excerpt = source_lines[span.line - 1]
     finding.where = user_indexing(finding.where, implicit)
     finding.message = user_indexing(finding.message, implicit) or finding.message
     return finding

@@ -32,6 +32,8 @@ class Finding:
     line: int | None = None
     #: the text of that line, for reports that show it with a caret
     excerpt: str | None = None
+    #: 1-based column just after the construct, when it ends on the same line
+    end_column: int | None = None
 
     @property
     def severity(self) -> str:
@@ -51,7 +53,8 @@ class Finding:
             "autodiff": self.autodiff,
             "line": self.line,
             "column": self.column,
-            **({"excerpt": self.excerpt} if self.excerpt is not None else {}),
+            **({"excerpt": self.excerpt, "end_column": self.end_column}
+               if self.excerpt is not None else {}),
         }
 
 

@@ -154,8 +154,9 @@ class ParsedExpression:
     snippets: dict = field(default_factory=dict, hash=False)
     #: Sorted names that ``values`` fixed and the input uses.
     fixed: tuple[str, ...] = ()
-    #: Subexpression -> 1-based line of its construct, for inputs of several lines (a .py file).
-    lines: dict = field(default_factory=dict, hash=False)
+    #: Subexpression -> :class:`~diffcheck.program.Span` of its construct, for inputs of
+    #: several lines (a .py file): line, columns and text.
+    locations: dict = field(default_factory=dict, hash=False)
 
 
 def parse(text: str, values: Mapping[str, sp.Expr] | None = None) -> ParsedExpression:

@@ -102,6 +102,9 @@ class Annotation(NamedTuple):
     severity: str  # "error" | "warning"
     message: str
     column: int | None
+    #: the line in the file: the finding's own (Python source) or the result's
+    line: int | None = None
+    end_column: int | None = None
 
 
 def line_annotations(results: list[dict[str, Any]]) -> Iterator[Annotation]:
@@ -117,11 +120,13 @@ def line_annotations(results: list[dict[str, Any]]) -> Iterator[Annotation]:
         error = result.get("error")
         if error:
             code, column = error_code(error), error.get("column")
-            yield Annotation(result, code, "error", error["message"], column)
+            line = error.get("line") or result.get("line")
+            yield Annotation(result, code, "error", error["message"], column, line)
         for finding in result.get("findings") or []:
             yield Annotation(
                 result, finding["code"], finding["severity"], annotation_message(finding),
-                finding.get("column"),
+                finding.get("column"), finding.get("line") or result.get("line"),
+                finding.get("end_column"),
             )
 
 

@@ -46,7 +46,7 @@ def _command(annotation: Annotation) -> str:
     # annotation on the run rather than on a made-up path
     properties = {
         "file": annotation.result.get("source"),
-        "line": annotation.result.get("line"),
+        "line": annotation.line,
         "col": annotation.column,
         "title": f"diffcheck ({annotation.code})",
     }

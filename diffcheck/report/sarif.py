@@ -66,9 +66,11 @@ def _sarif_result(annotation: Annotation) -> dict[str, Any]:
     entry["message"] = {"text": annotation.message}
     if result.get("source"):
         physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(result["source"])}}
-        if result.get("line") is not None:
+        if annotation.line is not None:
             column = annotation.column or 1
-            physical["region"] = {"startLine": result["line"], "startColumn": column}
+            physical["region"] = {"startLine": annotation.line, "startColumn": column}
+            if annotation.end_column is not None and annotation.end_column > column:
+                physical["region"]["endColumn"] = annotation.end_column
         entry["locations"] = [{"physicalLocation": physical}]
     return entry
 

@@ -64,9 +64,12 @@ def verdict_line(result: dict[str, Any]) -> Text:
         line.append(location + " ", style="dim")
     elif result.get("line"):
         line.append(f"line {result['line']} ", style="dim")
-    if result.get("name"):
-        line.append(f"{result['name']}: ", style="bold")
-    line.append(result["input"])
+    if result.get("reader") == "python":
+        line.append(result.get("name") or "", style="bold")
+    else:
+        if result.get("name"):
+            line.append(f"{result['name']}: ", style="bold")
+        line.append(result["input"])
     line.append("  ")
 
     smoothness = f" ({result['smoothness']})" if result.get("smoothness") else ""
@@ -132,6 +135,84 @@ def _surrogate_line(surrogate: dict[str, Any]) -> Text:
     return line
 
 
+#: a surrogate longer than this is not printed in full for a Python function
+_LONG_SURROGATE = 240
+
+
+def _print_source_result(console: Console, result: dict[str, Any]) -> None:
+    """A loss of a .py file: each finding at its line, the code shown with a caret."""
+    path = result.get("source") or ""
+    error = result.get("error")
+    if error:
+        where = ":".join(str(p) for p in (path, error.get("line"), error.get("column")) if p)
+        line = Text(f"{_INDENT}{where}: ", style="dim")
+        line.append(f"{error_code(error)} {error['kind']}: ", style="bold red")
+        line.append(_one_line(error["message"]))
+        console.print(line, soft_wrap=True)
+        return
+    if result.get("wrt"):
+        console.print(Text(f"{_INDENT}with respect to {', '.join(result['wrt'])}", style="dim"))
+    for assumption in result.get("assumptions") or []:
+        line = Text(_INDENT + "assumption: ", style="dim")
+        line.append(assumption)
+        console.print(line)
+    for finding in result.get("findings") or []:
+        _print_source_finding(console, path, finding)
+    surrogate = result.get("surrogate")
+    if surrogate:
+        expression = surrogate.get("expression") or ""
+        if len(expression) > _LONG_SURROGATE:
+            line = Text(_INDENT + "smooth surrogate: ", style="bold")
+            line.append(f"{len(expression)} characters (--format json or --surrogate prints it)")
+            if surrogate.get("max_error") is not None:
+                line.append(f"  (max error {format_number(surrogate['max_error'])})", style="green")
+            elif surrogate.get("message"):
+                line.append("  (no uniform error bound)", style="yellow")
+            console.print(line)
+        else:
+            console.print(_surrogate_line(surrogate))
+
+
+def _print_source_finding(console: Console, path: str, finding: dict[str, Any]) -> None:
+    style = _SEVERITY_STYLE.get(finding["severity"], "")
+    location = ":".join(str(p) for p in (path, finding.get("line"), finding.get("column")) if p)
+    head = Text(f"{_INDENT}{location}: ", style="dim")
+    head.append(f"{finding['code']} {finding['kind']}", style=style)
+    head.append(f"  {_one_line(finding['message'])}")
+    console.print(head, soft_wrap=True)
+    excerpt, column = finding.get("excerpt"), finding.get("column")
+    gutter = f"{finding.get('line')}" if finding.get("line") else ""
+    pad = " " * len(gutter)
+    if excerpt is not None and column:
+        console.print(Text(f"{_INDENT * 2}{gutter} | {excerpt}", style="dim"), soft_wrap=True)
+        end = finding.get("end_column") or column + 1
+        width = max(1, min(end, len(excerpt) + 1) - column)
+        marks = "".join("\t" if ch == "\t" else " " * cell_len(ch) for ch in excerpt[: column - 1])
+        console.print(Text(f"{_INDENT * 2}{pad} | {marks}{'^' * width}", style=style or "bold"),
+                      soft_wrap=True)
+    slopes = _slopes(finding)
+    if slopes:
+        console.print(Text(f"{_INDENT * 2}{pad} = {_one_line(slopes)}"), soft_wrap=True)
+    console.print(Text(f"{_INDENT * 2}{pad} = use instead: {use_instead(finding)}"), soft_wrap=True)
+
+
+def summary_line(results: list[dict[str, Any]]) -> Text:
+    """``12 losses checked: 7 differentiable, 4 not differentiable, 1 could not be read``.
+
+    >>> print(summary_line([{"differentiable": True}, {"differentiable": False},
+    ...                     {"error": {"kind": "parse"}}]))
+    3 losses checked: 1 differentiable, 1 not differentiable, 1 could not be read
+    """
+    errors = sum(1 for r in results if r.get("error"))
+    smooth = sum(1 for r in results if not r.get("error") and r.get("differentiable") is True)
+    rough = sum(1 for r in results if not r.get("error") and r.get("differentiable") is False)
+    parts = [f"{smooth} differentiable", f"{rough} not differentiable"]
+    if errors:
+        parts.append(f"{errors} could not be read")
+    noun = "loss" if len(results) == 1 else "losses"
+    return Text(f"{len(results)} {noun} checked: " + ", ".join(parts), style="bold")
+
+
 def _printable(value: Any) -> Any:
     """``value`` with every control character (C0, DEL, C1) shown as ``?``.
 
@@ -172,6 +253,9 @@ def render(
         console.print(verdict_line(result), soft_wrap=True)
         if quiet:
             continue
+        if result.get("reader") == "python":
+            _print_source_result(console, result)
+            continue
         error = result.get("error")
         if error and error.get("column"):
             console.print(Text(_INDENT * 2 + result["input"]), soft_wrap=True)
@@ -184,6 +268,10 @@ def render(
             console.print(Padding(_findings_table(result["findings"]), (0, 0, 0, len(_INDENT))))
         if result.get("surrogate"):
             console.print(_surrogate_line(result["surrogate"]))
+    if len(results) > 1 or any(r.get("reader") == "python" for r in results):
+        if not quiet:
+            console.print()
+        console.print(summary_line(results))
     output = console.file
     assert isinstance(output, io.StringIO)
     # rich pads table cells to their column width; the padding at a line's end is noise

@@ -157,7 +157,6 @@ def translate(module: ast.Module, text: str, target: LossTarget, values: dict[st
     variables = tuple(sorted(str(s) for s in expr.free_symbols))
     spans = {k: v.column for k, v in lowered.spans.items()}
     snippets = {k: v.text for k, v in lowered.spans.items()}
-    lines = {k: v.line for k, v in lowered.spans.items()}
     parsed = ParsedExpression(
         source=target.name,
         expr=expr,
@@ -167,7 +166,7 @@ def translate(module: ast.Module, text: str, target: LossTarget, values: dict[st
         snippets=snippets,
         fixed=tuple(sorted(translation.fixed)),
     )
-    parsed.lines.update(lines)
+    parsed.locations.update(lowered.spans)
     wrt = [t for t in translation.tensors if t not in translation.labels]
     return SourceLoss(target, parsed, wrt, translation.tensors, translation,
                       set(translation.builder.implicit))

@@ -119,6 +119,8 @@ class Interpreter:
         self.builder = Builder(set())
         self.assumptions: dict[str, str] = {}
         self.label_names: set[str] = set()
+        #: tensor parameters used as masks (a condition, or compared for equality): data
+        self.mask_names: set[str] = set()
         self.tensor_names: list[str] = []
         self.steps = 0
         self.depth = 0
@@ -253,7 +255,7 @@ class Interpreter:
         if outcome.kind != "return" or outcome.value is None:
             raise SourceError("the function returns no value", node)
         program = self.loss_value(outcome.value, node)
-        labels = sorted(self.label_names & set(tensors))
+        labels = sorted((self.label_names | self.mask_names) & set(tensors))
         return Translation(
             program=program,
             tensors=tensors,
@@ -578,6 +580,8 @@ class Interpreter:
             items = list(value)
         elif isinstance(value, library.LazySequence):
             items = value.items(count, where)
+        elif isinstance(value, library.ResultPair):
+            items = [value.values, value.indices]
         elif isinstance(value, Tensor):
             if count is None and not value.featured:
                 raise SourceError("iterating over a tensor of unknown length", where)
@@ -1112,6 +1116,7 @@ class Interpreter:
             return value
         if isinstance(value, bool):
             return Tensor((const(value, self.span(where)),), dtype="bool")
+        self.library.note_mask(value)
         tensor = self.as_tensor(value, where)
         return self.library.comparison("ne", tensor, sp.Integer(0), where)
 

@@ -166,7 +166,17 @@ class Library:
         return self.builder.elementwise(lambda a: self.node(op, (a,), where, written=op, keywords=kw),
                                         tensor)
 
+    def note_mask(self, value: Any) -> None:
+        """A tensor parameter used as a mask or compared for equality is data."""
+        name = self.label_name(value)
+        if name is not None:
+            self.run.mask_names.add(name)
+
     def comparison(self, op: str, left: Any, right: Any, where: ast.AST) -> Tensor:
+        if op in ("eq", "ne"):
+            for side, other in ((left, right), (right, left)):
+                if not isinstance(other, (Tensor, Labels)):
+                    self.note_mask(side)
         a, b = self.tensor(left, where), self.tensor(right, where)
         return self.builder.elementwise(lambda x, y: self.node(op, (x, y), where), a, b, dtype="bool")
 
@@ -250,10 +260,12 @@ class Library:
         picks = [(i, v) for i, v in enumerate(values)
                  if not (v is None or v is Ellipsis or (isinstance(v, slice) and v == slice(None)))]
         if not picks:
-            return tensor
+            return tensor.spreading() if any(v is None for v in values) else tensor
         spelling = self.spelling(values, keys)
         conditions = [v for _, v in picks if isinstance(v, Tensor) and v.dtype == "bool"]
         if conditions and len(conditions) == len(picks):
+            for condition in conditions:
+                self.note_mask(condition)
             return tensor  # x[mask]: the elements where the mask holds
         integers = [(i, v) for i, v in picks if _is_integer(v)]
         slices = [(i, v) for i, v in picks if isinstance(v, slice)]
@@ -395,7 +407,10 @@ class Library:
         if handler is not None:
             return handler(args, keywords, where, family=family, written=written)
         if name in SHAPE_OPERATIONS:
-            return args[0] if args else None
+            value = args[0] if args else None
+            if isinstance(value, Tensor) and _adds_axis(name, args[1:], keywords):
+                return value.spreading()
+            return value
         if name in _INTEGER_CASTS:
             return self.integer_cast(args[0], where)
         if name in _REDUCTIONS:
@@ -511,7 +526,8 @@ class Library:
                 # max over every element couples them: components expose the ties.
                 tensor = self.builder.featured(tensor)
             return self.builder.full_reduce(tensor, lambda ps: self.combine(how, ps, where))
-        return self.builder.reduce(tensor, lambda ps: self.combine(how, ps, where), features)
+        reduced = self.builder.reduce(tensor, lambda ps: self.combine(how, ps, where), features)
+        return reduced.spreading() if keywords.get("keepdim") or keywords.get("keepdims") else reduced
 
     def integer_cast(self, value: Any, where: ast.AST) -> Tensor:
         tensor = self.tensor(value, where)
@@ -1498,6 +1514,16 @@ def _vocabulary(name: str) -> Any:
 
         return VOCABULARY.get(name)
     return lookup(name)
+
+
+def _adds_axis(name: str, args: list[Any], keywords: dict[str, Any]) -> bool:
+    """Whether a shape operation makes a column of a per-sample value (unsqueeze, view(-1, 1))."""
+    if name in ("unsqueeze", "unsqueeze_", "expand_dims", "expand", "expand_as", "broadcast_to"):
+        return True
+    if name in ("view", "reshape") and args:
+        shape = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+        return len(shape) >= 2 and _is_integer(shape[-1]) and int(shape[-1]) == 1
+    return False
 
 
 def _model_name(name: str) -> str:

@@ -135,9 +135,11 @@ class Builder:
     def broadcast(self, *tensors: Tensor) -> list[Tensor]:
         """Bring tensors to a common layout: all generic, or all featured alike."""
         if not any(t.featured for t in tensors):
-            coupled = [t for t in tensors if self.has_components(t)]
+            # A column of per-sample values (x.norm(dim=1, keepdim=True)) broadcasts over the
+            # features of a generic tensor (x / norm): both are then written in components.
+            spread = [t for t in tensors if t.spread and self.has_components(t)]
             loose = [t for t in tensors if self.feature_variables(t)]
-            if not (coupled and loose):
+            if not (spread and loose):
                 return list(tensors)
         counts = {len(t.parts) for t in tensors if t.featured}
         count = max(counts) if counts else max(self.size_of(t) for t in tensors)

@@ -66,6 +66,9 @@ class Tensor:
     parts: tuple[Node, ...]
     featured: bool = False
     dtype: str = "float"
+    #: a per-sample value kept as a column (``keepdim=True``, ``unsqueeze``): it broadcasts
+    #: over the feature axis, so a generic tensor combined with it is written in components
+    spread: bool = False
 
     @property
     def generic(self) -> Node:
@@ -76,7 +79,13 @@ class Tensor:
     def with_parts(self, parts: tuple[Node, ...] | list[Node], featured: bool | None = None,
                    dtype: str | None = None) -> Tensor:
         return Tensor(tuple(parts), self.featured if featured is None else featured,
-                      self.dtype if dtype is None else dtype)
+                      self.dtype if dtype is None else dtype, self.spread)
+
+    def spreading(self) -> Tensor:
+        """This tensor kept as a column (``keepdim``/``unsqueeze``), if it is a reduced value."""
+        if self.featured or self.spread:
+            return self
+        return Tensor(self.parts, False, self.dtype, True)
 
 
 @dataclass(frozen=True, eq=False)

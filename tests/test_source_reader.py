@@ -1,0 +1,347 @@
+"""The Python-source reader: constructs of real loss code, translated without running anything.
+
+Each case is a small source file and what it must mean: the SymPy expression it lowers to must
+equal the hand-written formula at random points (so the test fails when any construct is
+translated wrongly), and the analysis must give the expected verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+import sympy as sp
+from typer.testing import CliRunner
+
+from diffcheck.api import check_source, source_jobs
+from diffcheck.cli import app
+from diffcheck.readers.pysource import find_losses, read_module, translate
+from diffcheck.readers.pysource.values import SourceError
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+
+
+def lowered(source: str, name: str | None = None, values: dict | None = None):
+    text = HEADER + textwrap.dedent(source)
+    module = read_module(text)
+    (target,) = find_losses(module, text, name) if name else find_losses(module, text)[:1]
+    return translate(module, text, target, values or {})
+
+
+def same_function(expr: sp.Expr, expected: str, samples: int = 12) -> bool:
+    """Whether ``expr`` equals ``expected`` (SymPy text over the same symbol names) at random points."""
+    # Component names such as pred[..., 1] are not SymPy syntax: alias them first.
+    aliases = {}
+    for index, name in enumerate(sorted((str(s) for s in expr.free_symbols), key=len, reverse=True)):
+        alias = f"v{index}_"
+        aliases[name] = alias
+        pattern = r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_\[])"
+        expected = re.sub(pattern, alias, expected)
+    expr = expr.xreplace({s: sp.Symbol(aliases[str(s)], real=True) for s in expr.free_symbols})
+    wanted = sp.sympify(expected, locals={a: sp.Symbol(a, real=True) for a in aliases.values()})
+    rng = random.Random(3)
+    names = sorted(str(s) for s in expr.free_symbols | wanted.free_symbols)
+    for _ in range(samples):
+        point = {sp.Symbol(n, real=True): sp.Rational(rng.randint(-40, 40), 7) for n in names}
+        a = complex(expr.xreplace(point).evalf(30))
+        b = complex(wanted.xreplace(point).evalf(30))
+        if abs(a - b) > 1e-12 * (1 + abs(a)):
+            return False
+    return True
+
+
+# (source, expected formula over the symbol names diffcheck gives, tensor params, default wrt)
+CONSTRUCTS = [
+    pytest.param("""
+        def l1_loss(pred, target):
+            return (pred - target).abs().mean()
+        """, "Abs(pred - target)", ["pred", "target"], id="method-chain-and-batch-mean"),
+    pytest.param("""
+        def loss(pred, target, reduction: str = "mean", beta: float = 0.5):
+            diff = torch.abs(pred - target)
+            loss = torch.where(diff < beta, 0.5 * diff ** 2 / beta, diff - 0.5 * beta)
+            if reduction == "mean":
+                return loss.mean()
+            elif reduction == "sum":
+                return loss.sum()
+            raise ValueError(reduction)
+        """, "Piecewise((Abs(pred - target)**2, Abs(pred - target) < 1/2),"
+             " (Abs(pred - target) - 1/4, True))", ["pred", "target"], id="hyperparameter-if"),
+    pytest.param("""
+        def iou_loss(pred, target):
+            p1, p2 = pred.unbind(-1)
+            t1, t2 = target.unbind(dim=-1)
+            inter = (torch.min(p2, t2) - torch.max(p1, t1)).clamp(min=0)
+            return 1 - inter
+        """, "1 - Max(0, Min(pred[..., 1], target[..., 1]) - Max(pred[..., 0], target[..., 0]))",
+        ["pred", "target"], id="unbind-tuple-unpacking"),
+    pytest.param("""
+        def box_loss(a, b):
+            w = a[:, 2] - a[:, 0]
+            return (w - (b[:, 2] - b[:, 0])) ** 2
+        """, "(a[:, 2] - a[:, 0] - b[:, 2] + b[:, 0])**2", ["a", "b"], id="component-indexing"),
+    pytest.param("""
+        def masked_loss(pred, target, valid):
+            diff = pred - target
+            diff[~valid] = 0
+            return (diff ** 2).sum() / valid.sum().clamp(min=1)
+        """, "Piecewise((0, Eq(valid, 0)), ((pred - target)**2, True))/Max(1, valid)",
+        ["pred", "target"], id="masked-assignment"),
+    pytest.param("""
+        def hinge_loss(x, y):
+            m = 1 - x * y
+            m.clamp_(min=0)
+            m *= 2
+            return m.mean()
+        """, "2*Max(0, 1 - x*y)", ["x", "y"], id="in-place-and-augmented"),
+    pytest.param("""
+        def _inter(a, b):
+            return torch.minimum(a, b)
+
+        def composed_loss(a, b, scale: float = 3.0):
+            helper = lambda t: t * scale
+            return helper(_inter(a, b))
+        """, "3*Min(a, b)", ["a", "b"], id="helpers-and-lambda-inlined"),
+    pytest.param("""
+        def ce_loss(logits, labels, label_smoothing: float = 0.0):
+            return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+        """, "-logits[0] + log(exp(logits[0]) + exp(logits[1]) + exp(logits[2]))", ["logits"],
+        id="cross-entropy-labels-are-data"),
+    pytest.param("""
+        def nll_loss(logits, target):
+            logp = F.log_softmax(logits, dim=1)
+            return -logp.gather(1, target.unsqueeze(1)).squeeze(1).mean()
+        """, "-logits[0] + log(exp(logits[0]) + exp(logits[1]) + exp(logits[2]))", ["logits"],
+        id="log-softmax-gather"),
+    pytest.param("""
+        def triplet_loss(a, p, n, margin: float = 1.0):
+            d_ap = (a - p).pow(2).sum(1).sqrt()
+            d_an = torch.norm(a - n, dim=1)
+            return F.relu(d_ap - d_an + margin).mean()
+        """, "Max(0, sqrt((a[0]-p[0])**2 + (a[1]-p[1])**2 + (a[2]-p[2])**2)"
+             " - sqrt((a[0]-n[0])**2 + (a[1]-n[1])**2 + (a[2]-n[2])**2) + 1)", ["a", "n", "p"],
+        id="norms-over-a-dim"),
+    pytest.param("""
+        def normalized_loss(x, y):
+            x = x / x.norm(dim=1, keepdim=True)
+            return (x * y).sum(dim=1).mean()
+        """, "(x[0]*y[0] + x[1]*y[1] + x[2]*y[2])/sqrt(x[0]**2 + x[1]**2 + x[2]**2)", ["x", "y"],
+        id="keepdim-broadcasts-over-components"),
+    pytest.param("""
+        def top_loss(scores):
+            values, _ = scores.topk(1, dim=1)
+            return values.mean()
+        """, "Max(scores[0], scores[1], scores[2])", ["scores"], id="topk"),
+    pytest.param("""
+        def sum_loss(pred, target):
+            total = 0
+            for w, t in zip([1.0, 2.0], [pred, target]):
+                total = total + w * t
+            return total
+        """, "pred + 2*target", ["pred", "target"], id="loop-over-zip-unrolled"),
+    pytest.param("""
+        def branch_loss(x):
+            if x > 0:
+                return x ** 2
+            return -x
+        """, "Piecewise((x**2, x > 0), (-x, True))", ["x"], id="tensor-if-with-early-return"),
+    pytest.param("""
+        class MarginLoss(nn.Module):
+            def __init__(self, margin: float = 0.5, reduction="mean"):
+                super().__init__()
+                self.margin = margin
+                self.reduction = reduction
+
+            def forward(self, x, y):
+                loss = self._hinge(x * y)
+                return loss.mean() if self.reduction == "mean" else loss.sum()
+
+            def _hinge(self, z):
+                return torch.clamp(self.margin - z, min=0)
+        """, "Max(0, 1/2 - x*y)", ["x", "y"], id="class-with-helper-method"),
+    pytest.param("""
+        class Base(nn.Module):
+            def __init__(self, eps=1e-3):
+                super().__init__()
+                self.eps = eps
+
+        class CharbonnierLoss(Base):
+            def forward(self, x, y):
+                return torch.sqrt((x - y) ** 2 + self.eps ** 2).mean()
+        """, "sqrt((x - y)**2 + 1/1000000)", ["x", "y"], id="class-hierarchy"),
+    pytest.param("""
+        import functools
+
+        def _scaled(x, y, k=1.0):
+            return k * (x - y) ** 2
+
+        def partial_loss(x, y):
+            f = functools.partial(_scaled, k=4.0)
+            return f(x, y)
+        """, "4*(x - y)**2", ["x", "y"], id="functools-partial"),
+    pytest.param("""
+        def detached_loss(x, y):
+            with torch.no_grad():
+                scale = y.abs() + 1
+            return ((x - y.detach()) / scale) ** 2
+        """, "(x - y)**2/(Abs(y) + 1)**2", ["x", "y"], id="detach-keeps-the-value"),
+]
+
+
+@pytest.mark.parametrize("source, expected, wrt", CONSTRUCTS)
+def test_construct_translates_to_the_formula(source, expected, wrt):
+    loss = lowered(source)
+    assert same_function(loss.parsed.expr, expected), str(loss.parsed.expr)
+    assert sorted(loss.wrt) == sorted(wrt)
+
+
+def test_set_overrides_a_default_and_is_reported_as_used():
+    loss = lowered("""
+        def huber_loss(r, delta: float = 1.0):
+            return F.huber_loss(r, torch.zeros_like(r), delta=delta)
+        """, values={"delta": 0.25})
+    assert loss.translation.fixed == {"delta": 0.25}
+    assert same_function(loss.parsed.expr,
+                         "Piecewise((r**2/2, Abs(r) <= 1/4), (Abs(r)/4 - 1/32, True))")
+
+
+def test_unknown_external_call_is_an_assumption_with_its_line():
+    loss = lowered("""
+        from mylib import box_iou
+
+        def iou_loss(a, b):
+            return 1 - box_iou(a, b)
+        """)
+    assert loss.parsed.model_functions == ("Box_iou",)
+    (assumption,) = loss.translation.assumptions
+    assert "box_iou" in assumption and "line 9" in assumption
+
+
+def test_a_while_loop_is_an_unsupported_error_at_its_line():
+    text = HEADER + "def bad_loss(x):\n    while x > 0:\n        x = x - 1\n    return x\n"
+    module = read_module(text)
+    with pytest.raises(SourceError) as caught:
+        translate(module, text, find_losses(module, text)[0], {})
+    assert caught.value.position() == (6, 5)
+    assert "while" in caught.value.message
+
+
+def test_which_definitions_are_losses():
+    text = HEADER + textwrap.dedent("""
+        def focal_loss(x): return x
+        def helper(x): return x
+        def _private_loss(x): return x
+        class DiceLoss: pass
+        class Model: pass
+        # diffcheck: check
+        def custom(x): return x
+        @diffcheck.loss
+        def other(x): return x
+        """)
+    module = read_module(text)
+    assert [t.name for t in find_losses(module, text)] == ["focal_loss", "DiceLoss", "custom", "other"]
+    assert [t.name for t in find_losses(module, text, "helper")] == ["helper"]
+
+
+def test_file_with_one_untranslatable_function_still_reports_the_others(tmp_path):
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + textwrap.dedent("""
+        def good_loss(x, y):
+            return (x - y).abs().mean()
+
+        def bad_loss(x):
+            while True:
+                x = x + 1
+            return x
+
+        def other_loss(x, y):
+            return ((x - y) ** 2).mean()
+        """))
+    reports = check_source(path)
+    assert [r.name for r in reports] == ["good_loss", "bad_loss", "other_loss"]
+    assert reports[0].differentiable is False and reports[2].differentiable is True
+    assert reports[1].error.kind == "unsupported" and reports[1].error.line == 10
+
+
+def test_syntax_error_is_one_error_result_with_line_and_column(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("def loss(x):\n    return (x +\n")
+    (report,) = source_jobs(str(path), path.read_text())
+    assert report.error.kind == "parse" and report.error.line is not None
+
+
+def test_reading_a_file_never_imports_or_runs_it(tmp_path):
+    canary = tmp_path / "canary_was_imported"
+    (tmp_path / "canary_module.py").write_text(f"open({str(canary)!r}, 'w').write('x')\n")
+    path = tmp_path / "losses.py"
+    path.write_text(textwrap.dedent(f"""
+        import canary_module
+        from canary_module import something
+        open({str(canary)!r}, 'w').write('top level ran')
+
+        def run_loss(x):
+            open({str(canary)!r}, 'w').write('body ran')
+            __import__('os').system('touch {canary}')
+            return x ** 2
+        """))
+    reports = check_source(path)
+    result = CliRunner().invoke(app, ["--format", "json", str(path)])
+    assert not canary.exists()
+    assert reports and json.loads(result.stdout)["results"]
+
+
+def test_github_annotation_points_at_the_offending_call(tmp_path):
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def mae_loss(pred, target):\n    err = pred - target\n"
+                    "    return torch.abs(err).mean()\n")
+    result = CliRunner().invoke(app, ["--format", "github", "--wrt", "pred", f"{path}::mae_loss"])
+    assert result.exit_code == 1
+    (line,) = result.stdout.splitlines()
+    assert line.startswith(f"::error file={str(path).replace(':', '%3A')},line=7,col=12,")
+    assert "DC101" in line
+
+
+def test_text_report_shows_the_source_line_with_a_caret(tmp_path):
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def hinge_loss(s, y):\n    return torch.clamp(1 - s * y, min=0).mean()\n")
+    result = CliRunner().invoke(app, ["--no-color", "--wrt", "s", str(path)])
+    lines = result.stdout.splitlines()
+    caret = next(i for i, ln in enumerate(lines) if ln.strip().startswith("|") and "^" in ln)
+    code_line, marks = lines[caret - 1], lines[caret]
+    assert "torch.clamp(1 - s * y, min=0)" in code_line
+    assert code_line.index("torch.clamp") == marks.index("^")
+    assert lines[-1] == "1 loss checked: 0 differentiable, 1 not differentiable"
+
+
+@pytest.mark.parametrize("hostile", [
+    "def loss(x):\n    return " + "(" * 400 + "x" + ")" * 400 + "\n",
+    "def loss(x):\n" + "".join(f"    x = x + x\n" for _ in range(60)) + "    return x\n",
+    "def loss(x):\n    return loss(x)\n",
+    "def loss(x):\n    for i in range(10**9):\n        x = x + 1\n    return x\n",
+    "\x00def loss(x): return x",
+])
+def test_hostile_sources_end_in_an_error_result_not_a_hang(tmp_path, hostile):
+    path = tmp_path / "losses.py"
+    path.write_text(hostile)
+    result = CliRunner().invoke(app, ["--format", "json", "--timeout", "20", str(path)])
+    assert result.exit_code in (0, 1, 2)
+    for entry in json.loads(result.stdout)["results"]:
+        assert entry["error"] is None or entry["error"]["kind"] in (
+            "parse", "unsupported", "limit", "timeout")
+
+
+def test_scalar_formula_and_source_give_the_same_findings(tmp_path):
+    from diffcheck.api import check
+
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def pinball_loss(y, f, q: float = 0.3):\n"
+                    "    e = y - f\n    return torch.max(q * e, (q - 1) * e).mean()\n")
+    (source,) = check_source(path, ["f"])
+    scalar = check("max(0.3*(y - f), (0.3 - 1)*(y - f))", ["f"])
+    assert (source.differentiable, source.smoothness) == (scalar.differentiable, scalar.smoothness)
+    assert [(f.code, f.kind, f.where) for f in source.findings] == \
+        [(f.code, f.kind, f.where) for f in scalar.findings]
