@@ -268,9 +268,8 @@ def render(
             console.print(Padding(_findings_table(result["findings"]), (0, 0, 0, len(_INDENT))))
         if result.get("surrogate"):
             console.print(_surrogate_line(result["surrogate"]))
-    if len(results) > 1 or any(r.get("reader") == "python" for r in results):
-        if not quiet:
-            console.print()
+    if not quiet and (len(results) > 1 or any(r.get("reader") == "python" for r in results)):
+        console.print()
         console.print(summary_line(results))
     output = console.file
     assert isinstance(output, io.StringIO)
