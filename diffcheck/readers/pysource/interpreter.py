@@ -35,6 +35,8 @@ from diffcheck.readers.pysource import library
 from diffcheck.readers.pysource.tensors import Builder, const
 from diffcheck.readers.pysource.values import (
     DEFAULT_COMPONENTS,
+    TENSORLIKE,
+    Arange,
     BoundMethod,
     ClassDef,
     Function,
@@ -127,6 +129,10 @@ class Interpreter:
         self.no_grad = 0
         self.cuts: list[Span] = []
         self.frames: list[tuple[Function, dict[str, Any]]] = []
+        #: the attribute an assignment is setting (``self.centers = nn.Parameter(...)``)
+        self.attribute_target: str | None = None
+        #: tensors of the loss object itself (``nn.Parameter`` attributes)
+        self.extra_tensors: list[str] = []
         self.library = library.Library(self)
 
     # --- the module ---------------------------------------------------------------------------
@@ -248,7 +254,7 @@ class Interpreter:
         if args.kwarg:
             scope[args.kwarg.arg] = {}
         self.tensor_names = tensors
-        self.builder.feature_parameters = set(tensors)
+        self.builder.feature_parameters = set(tensors) | set(self.extra_tensors)
         outcome = self.run_body(node.body, scope)
         if outcome.kind == "raise":
             raise SourceError(f"the function raises for these arguments: {outcome.value}", node)
@@ -256,6 +262,7 @@ class Interpreter:
             raise SourceError("the function returns no value", node)
         program = self.loss_value(outcome.value, node)
         labels = sorted((self.label_names | self.mask_names) & set(tensors))
+        tensors = tensors + [t for t in self.extra_tensors if t not in tensors]
         return Translation(
             program=program,
             tensors=tensors,
@@ -355,6 +362,11 @@ class Interpreter:
             return _Outcome("return", self.choose(condition, a.value, b.value, stmt, "the result"))
         if a.kind == b.kind:
             return a
+        # One path returns, the other runs off the end of the function (returning None): a
+        # loss that returns nothing is not a loss, so the returning path is the loss.
+        kinds = {a.kind, b.kind}
+        if kinds == {"return", "fall"}:
+            return a if a.kind == "return" else b
         raise SourceError("a loop ends in only one branch of a tensor condition", stmt)
 
     def choose(self, condition: Tensor | None, a: Any, b: Any, stmt: ast.If, what: str) -> Any:
@@ -362,12 +374,31 @@ class Interpreter:
         if _same_value(a, b):
             return a
         if condition is None:
-            raise SourceError(f"{what} depends on a condition the reader cannot decide: "
-                              f"{self.snippet(stmt.test)}", stmt.test)
+            return self.undecided(a, b, stmt, what)
         if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
             return type(a)(self.choose(condition, x, y, stmt, what) for x, y in zip(a, b))
         ta, tb = self.as_tensor(a, stmt), self.as_tensor(b, stmt)
         return self.library.where(condition, ta, tb, stmt)
+
+    def undecided(self, a: Any, b: Any, stmt: ast.If, what: str) -> Any:
+        """Two values behind a condition on shapes or flags the reader cannot know.
+
+        Real code branches on ranks and shapes to reshape or reduce in different ways; for
+        differentiability those are one function. The reduced tensor (or the first branch) is
+        taken, and the report says so among its assumptions.
+        """
+        chosen = a
+        if isinstance(a, Tensor) and isinstance(b, Tensor) and a.featured and not b.featured:
+            chosen = b
+        elif not isinstance(a, (Tensor, tuple, list)) and isinstance(b, (Tensor, tuple, list)):
+            chosen = b
+        span = self.span(stmt.test)
+        line = f"line {span.line}: " if span else ""
+        self.assumptions[f"undecided:{span}"] = (
+            f"{line}the condition `{self.snippet(stmt.test)}` depends on shapes or values the "
+            f"source does not give; {what} is taken from the "
+            f"{'first' if chosen is a else 'second'} branch")
+        return chosen
 
     def static_truth(self, test: Any) -> bool | None:
         """The truth of a Python-level condition, ``None`` for a tensor or unknown condition."""
@@ -412,8 +443,8 @@ class Interpreter:
             if name in _IGNORED_STATEMENT_CALLS or name.startswith("_log"):
                 return _FALL
             callee = self.try_evaluate(func, scope)
-            if isinstance(callee, (Function, BoundMethod)):
-                self.evaluate(value, scope)  # a helper may set attributes or raise
+            if isinstance(callee, (Function, BoundMethod, _ListMethod, _DictMethod)):
+                self.evaluate(value, scope)  # a helper may set attributes; append grows a list
             return _FALL
         return _FALL
 
@@ -464,7 +495,12 @@ class Interpreter:
         return _FALL
 
     def stmt_Assign(self, stmt: ast.Assign, scope: _Scope) -> _Outcome:
-        value = self.evaluate(stmt.value, scope)
+        target = stmt.targets[0]
+        self.attribute_target = target.attr if isinstance(target, ast.Attribute) else None
+        try:
+            value = self.evaluate(stmt.value, scope)
+        finally:
+            self.attribute_target = None
         for target in stmt.targets:
             self.assign(target, value, scope)
         return _FALL
@@ -582,6 +618,8 @@ class Interpreter:
             items = value.items(count, where)
         elif isinstance(value, library.ResultPair):
             items = [value.values, value.indices]
+        elif isinstance(value, Arange):
+            items = [sp.Integer(v) for v in (value.values or range(DEFAULT_COMPONENTS))]
         elif isinstance(value, Tensor):
             if count is None and not value.featured:
                 raise SourceError("iterating over a tensor of unknown length", where)
@@ -684,10 +722,13 @@ class Interpreter:
             if value is not _MISSING:
                 return value
             raise SourceError(f"the class {owner.name} has no attribute {name!r}", node)
-        if isinstance(owner, (Tensor, Labels)):
+        if isinstance(owner, TENSORLIKE):
             return self.library.tensor_attribute(owner, name, node)
         if isinstance(owner, library.ResultPair):
             return owner.attribute(name, node)
+        if isinstance(owner, library._SortIndices):
+            # perm.data, perm.long(), perm.to(device): the same permutation
+            return owner if name == "data" else _Passthrough(owner)
         if isinstance(owner, LibraryObject):
             if name in owner.keywords:
                 return owner.keywords[name]
@@ -739,7 +780,7 @@ class Interpreter:
 
     def expr_Subscript(self, node: ast.Subscript, scope: _Scope) -> Any:
         container = self.evaluate(node.value, scope)
-        if isinstance(container, (Tensor, Labels)):
+        if isinstance(container, TENSORLIKE):
             return self.library.get_item(container, node.slice, scope, node)
         key = self.evaluate(node.slice, scope)
         if isinstance(container, library.ResultPair):
@@ -747,7 +788,7 @@ class Interpreter:
         if isinstance(container, library.LazySequence):
             return container.item(key, node)
         if isinstance(container, library.Shape):
-            return Size("size")
+            return library.Shape() if isinstance(key, slice) else Size("size")
         if isinstance(container, (Opaque, ModuleRef)):
             return container  # a type annotation such as Optional[Tensor]
         if isinstance(container, (tuple, list, str)):
@@ -779,6 +820,46 @@ class Interpreter:
                 yield from self.iterate(self.evaluate(element.value, scope), element)
             else:
                 yield self.evaluate(element, scope)
+
+    def expr_ListComp(self, node: ast.ListComp, scope: _Scope) -> list:
+        return self.comprehension(node.elt, node.generators, scope)
+
+    def expr_GeneratorExp(self, node: ast.GeneratorExp, scope: _Scope) -> list:
+        return self.comprehension(node.elt, node.generators, scope)
+
+    def expr_SetComp(self, node: ast.SetComp, scope: _Scope) -> list:
+        return self.comprehension(node.elt, node.generators, scope)
+
+    def expr_DictComp(self, node: ast.DictComp, scope: _Scope) -> dict:
+        pairs = self.comprehension(ast.Tuple([node.key, node.value], ast.Load()), node.generators,
+                                   scope)
+        return {_hashable(k): v for k, v in pairs}
+
+    def comprehension(self, element: ast.expr, generators: list[ast.comprehension],
+                      scope: _Scope) -> list:
+        """A comprehension over iterables the reader can enumerate, unrolled."""
+        results: list[Any] = []
+        inner = _Scope(scope)
+
+        def run(level: int) -> None:
+            if level == len(generators):
+                results.append(self.evaluate(element, inner))
+                if len(results) > MAX_UNROLL:
+                    raise SourceError(f"a comprehension of more than {MAX_UNROLL} items", element,
+                                      "limit")
+                return
+            generator = generators[level]
+            for item in self.iterate(self.evaluate(generator.iter, inner), generator.iter):
+                self.assign(generator.target, item, inner)
+                conditions = [self.evaluate(c, inner) for c in generator.ifs]
+                truths = [self.static_truth(c) for c in conditions]
+                if None in truths:
+                    raise SourceError("a comprehension filtered by a tensor condition", generator)
+                if all(truths):
+                    run(level + 1)
+
+        run(0)
+        return results
 
     def expr_Set(self, node: ast.Set, scope: _Scope) -> tuple:
         return tuple(self.sequence_items(node.elts, scope))
@@ -849,7 +930,7 @@ class Interpreter:
             return self.library.logical("not", [self.as_condition(operand, node)], node)
         if isinstance(node.op, ast.UAdd):
             return operand
-        if isinstance(operand, (Tensor, Labels)):
+        if isinstance(operand, TENSORLIKE):
             return self.library.unary("neg", self.as_tensor(operand, node), node)
         return self.python_arithmetic(operator.neg, operand, None, node)
 
@@ -864,10 +945,20 @@ class Interpreter:
             raise SourceError(f"the operator {type(op).__name__} is not supported", node)
         if name == "matmul":
             return self.library.matmul(left, right, node)
-        tensors = isinstance(left, (Tensor, Labels)) or isinstance(right, (Tensor, Labels))
+        tensors = isinstance(left, TENSORLIKE) or isinstance(right, TENSORLIKE)
         if not tensors:
+            if isinstance(left, library.Shape) or isinstance(right, library.Shape):
+                return library.Shape()
+            if isinstance(left, _Unknown) or isinstance(right, _Unknown):
+                return _Unknown()
             if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)) and name == "add":
                 return type(left)(list(left) + list(right))
+            if name == "mul" and (isinstance(left, (list, tuple)) or isinstance(right, (list, tuple))):
+                sequence, count = (left, right) if isinstance(left, (list, tuple)) else (right, left)
+                times = _index(count, node)
+                if times > MAX_UNROLL:
+                    raise SourceError(f"a list of {times} copies", node, "limit")
+                return type(sequence)(list(sequence) * times)
             if isinstance(left, str) or isinstance(right, str):
                 if name == "mod" or name == "add":
                     return "<string>"
@@ -913,9 +1004,9 @@ class Interpreter:
                     else (isinstance(left, str) and left in right)
                 return found if name == "In" else not found
             raise SourceError(f"'in' on {_describe(right)} is not supported", node)
-        if isinstance(left, (Tensor, Labels)) or isinstance(right, (Tensor, Labels)):
+        if isinstance(left, TENSORLIKE) or isinstance(right, TENSORLIKE):
             return self.library.comparison(_COMPARISONS[name], left, right, node)
-        if isinstance(left, _Unknown) or isinstance(right, _Unknown):
+        if any(isinstance(v, (_Unknown, library.Shape, Opaque, ModuleRef)) for v in (left, right)):
             return _Unknown()
         if isinstance(left, Size) or isinstance(right, Size):
             return self.size_comparison(name, left, right)
@@ -944,12 +1035,11 @@ class Interpreter:
             value = float(other)
         except (TypeError, ValueError):
             return _Unknown()
-        if value <= 0:
-            greater = {"Gt": True, "GtE": True, "Lt": False, "LtE": False, "Eq": False, "NotEq": True}
-            result = greater[name]
-            if flipped and name in ("Gt", "GtE", "Lt", "LtE"):
-                result = not result
-            return result
+        # A size is a positive integer, and the reader takes tensors to be non-degenerate
+        # (more than one element): against 0 or 1 every comparison is decided as for n = 2.
+        if value <= 1:
+            left_value, right_value = (2, value) if not flipped else (value, 2)
+            return bool(_PYTHON_COMPARISONS[name](sp.Integer(left_value), sp.Integer(right_value)))
         return _Unknown()
 
     def expr_Call(self, node: ast.Call, scope: _Scope) -> Any:
@@ -997,7 +1087,7 @@ class Interpreter:
             if callee.name == "super":
                 return self.super_object(node)
             return self.library.builtin(callee.name, args, keywords, node)
-        if isinstance(callee, (_DictMethod, _ListMethod, _StrMethod)):
+        if isinstance(callee, (_DictMethod, _ListMethod, _StrMethod, _Passthrough)):
             return callee(*args)
         if isinstance(callee, Opaque):
             return self.opaque_call(callee.dotted, args, node)
@@ -1014,7 +1104,7 @@ class Interpreter:
 
     def opaque_call(self, dotted: str, args: list[Any], node: ast.AST) -> Any:
         """An unknown function: assumed differentiable in its tensor arguments."""
-        tensors = [self.as_tensor(a, node) for a in args if isinstance(a, (Tensor, Labels))]
+        tensors = [self.as_tensor(a, node) for a in args if isinstance(a, TENSORLIKE)]
         if not tensors:
             return Opaque(dotted + "()")
         return self.library.opaque(dotted, tensors, node)
@@ -1101,6 +1191,8 @@ class Interpreter:
             return value
         if isinstance(value, Labels):
             return self.library.label_values(value, where)
+        if isinstance(value, Arange):
+            return self.library.arange_values(value, where)
         if isinstance(value, bool):
             return Tensor((const(int(value), self.span(where)),))
         if isinstance(value, (int, float, Fraction, sp.Basic)):
@@ -1158,6 +1250,16 @@ class _Unknown:
 @dataclass(frozen=True)
 class _Builtin:
     name: str
+
+
+@dataclass(eq=False)
+class _Passthrough:
+    """A method that gives back its owner (``perm.long()``, ``perm.cpu()``)."""
+
+    owner: Any
+
+    def __call__(self, *args: Any, **keywords: Any) -> Any:
+        return self.owner
 
 
 @dataclass(eq=False)
@@ -1364,7 +1466,7 @@ def _hashable(key: Any) -> Any:
 def _same_value(a: Any, b: Any) -> bool:
     if a is b:
         return True
-    if isinstance(a, (Tensor, Labels)) or isinstance(b, (Tensor, Labels)):
+    if isinstance(a, TENSORLIKE) or isinstance(b, TENSORLIKE):
         if isinstance(a, Tensor) and isinstance(b, Tensor):
             return a.featured == b.featured and len(a.parts) == len(b.parts) and all(
                 x is y for x, y in zip(a.parts, b.parts))

@@ -26,6 +26,8 @@ from diffcheck.program import Node
 from diffcheck.readers.pysource.tensors import const, order_statistic
 from diffcheck.readers.pysource.values import (
     DEFAULT_COMPONENTS,
+    TENSORLIKE,
+    Arange,
     ClassDef,
     Function,
     Instance,
@@ -175,7 +177,7 @@ class Library:
     def comparison(self, op: str, left: Any, right: Any, where: ast.AST) -> Tensor:
         if op in ("eq", "ne"):
             for side, other in ((left, right), (right, left)):
-                if not isinstance(other, (Tensor, Labels)):
+                if not isinstance(other, TENSORLIKE):
                     self.note_mask(side)
         a, b = self.tensor(left, where), self.tensor(right, where)
         return self.builder.elementwise(lambda x, y: self.node(op, (x, y), where), a, b, dtype="bool")
@@ -213,6 +215,11 @@ class Library:
 
     def label_values(self, labels: Labels, where: ast.AST) -> Tensor:
         return self.builder.parameter(labels.name, self.run.span(where))
+
+    def arange_values(self, arange: Arange, where: ast.AST) -> Tensor:
+        """``arange`` used as numbers: a constant along the feature axis."""
+        values = arange.values or list(range(DEFAULT_COMPONENTS))
+        return Tensor(tuple(self.number(v, where) for v in values), len(values) > 1, "int")
 
     # --- attributes -----------------------------------------------------------------------
 
@@ -257,8 +264,7 @@ class Library:
 
     def index(self, tensor: Tensor, values: list[Any], keys: list[ast.expr], where: ast.AST) -> Any:
         """``tensor[...]``: masks select (identity), integers pick a component."""
-        picks = [(i, v) for i, v in enumerate(values)
-                 if not (v is None or v is Ellipsis or (isinstance(v, slice) and v == slice(None)))]
+        picks = [(i, v) for i, v in enumerate(values) if not _selects_all(v)]
         if not picks:
             return tensor.spreading() if any(v is None for v in values) else tensor
         spelling = self.spelling(values, keys)
@@ -267,10 +273,18 @@ class Library:
             for condition in conditions:
                 self.note_mask(condition)
             return tensor  # x[mask]: the elements where the mask holds
+        shifted = [(i, v) for i, v in picks if (_is_integer(v) or isinstance(v, slice))
+                   and _axis_kind(values, i) != "feature"]
+        if shifted:
+            return self.shifted(tensor, keys, where)
         integers = [(i, v) for i, v in picks if _is_integer(v)]
         slices = [(i, v) for i, v in picks if isinstance(v, slice)]
-        labels = [(i, v) for i, v in picks if isinstance(v, (Tensor, Labels)) and not
+        labels = [(i, v) for i, v in picks if isinstance(v, TENSORLIKE) and not
                   (isinstance(v, Tensor) and v.dtype == "bool")]
+        labels = [(i, v) for i, v in labels if not isinstance(v, Arange)]
+        permutations = [v for _, v in picks if isinstance(v, _SortIndices)]
+        if permutations:
+            return self.sort_gather(tensor, permutations[-1], where)
         if labels:
             # x[range(n), labels] or x[labels]: the component of each element's class.
             return self.select(tensor, labels[-1][1], where)
@@ -281,6 +295,25 @@ class Library:
             _, part = slices[-1]
             return self.slice(tensor, part, spelling, where)
         raise SourceError(f"this indexing is not supported: {self.run.snippet(where)}", where)
+
+    def shifted(self, tensor: Tensor, keys: list[ast.expr], where: ast.AST) -> Tensor:
+        """Elements picked along the batch or a spatial axis (``img[:, :, 1:]``, ``x[:-1]``).
+
+        They are other elements of the same tensors: each variable becomes the elements named
+        by the user's index (``img[:, :, 1:]``), a set of its own, so that differences of
+        neighbours (``img[..., 1:] - img[..., :-1]``) are functions of two sets of elements.
+        """
+        text = ", ".join(self.run.segment(k) for k in keys)
+        suffix = f"[{text}]"
+        if tensor.featured:
+            raise SourceError("indexing a spatial axis of a tensor that has components", where)
+        names = self.builder.feature_variables(tensor)
+        mapping = {name: name + suffix for name in names}
+        for name in names:
+            self.builder.feature_parameters.add(name + suffix)
+        from diffcheck.readers.pysource.tensors import rename
+
+        return tensor.with_parts([rename(p, mapping) for p in tensor.parts])
 
     @staticmethod
     def spelling(values: list[Any], keys: list[ast.expr]) -> str:
@@ -318,7 +351,8 @@ class Library:
         """The component picked by an index tensor (labels: class 0; argmax: piecewise)."""
         label = self.label_name(index)
         if label is not None:
-            self.run.label_names.add(label)
+            if label != _ROWS:
+                self.run.label_names.add(label)
             return self.builder.component(tensor, 0)
         index_tensor = self.tensor(index, where)
         featured = self.builder.featured(tensor)
@@ -327,20 +361,56 @@ class Library:
             raise SourceError("indexing with a tensor of indices per component", where)
         return Tensor((self.node("select", (index_node, *featured.parts), where),))
 
+    def sort_gather(self, tensor: Tensor, order: _SortIndices, where: ast.AST) -> Tensor:
+        """``values[perm]`` for ``perm`` from a sort: the values in the order of the sorted keys.
+
+        Component k is the value whose key has rank k: a piecewise choice over the orderings
+        of the keys (stable: ties keep their index order).
+        """
+        keys = order.tensor
+        values = self.builder.featured(self.tensor(tensor, where), len(keys.parts))
+        count = len(keys.parts)
+        if count > 4:
+            raise SourceError("gathering by a sort of more than 4 components", where, "limit")
+        flag = self.number(1 if order.descending else 0, where)
+        parts = [self.node("sort_gather", (*keys.parts, *values.parts), where, written="sort",
+                           keywords=(("rank", self.number(k, where)), ("descending", flag)))
+                 for k in range(count)]
+        return values.with_parts(parts, featured=True)
+
     def set_item(self, tensor: Tensor, key_node: ast.expr, value: Any, scope: dict,
                  where: ast.AST) -> Tensor:
         """``tensor[key] = value``: a mask is a ``where``, an index replaces a component."""
         keys = key_node.elts if isinstance(key_node, ast.Tuple) else [key_node]
         values = [self.run.evaluate(k, scope) for k in keys]
         new = self.tensor(value, where)
-        picks = [v for v in values if not (v is None or v is Ellipsis or
-                                           (isinstance(v, slice) and v == slice(None)))]
+        picks = [v for v in values if not _selects_all(v)]
+        labels = [v for v in picks if self.label_name(v) is not None and self.label_name(v) != _ROWS]
+        if labels:
+            label = self.label_name(labels[-1])
+            if label is not None:
+                self.run.label_names.add(label)
+            featured = self.builder.featured(tensor)
+            parts = list(featured.parts)
+            parts[0] = new.parts[0] if not new.featured else new.parts[0]
+            return featured.with_parts(parts, featured=True)
         if not picks:
             return self.builder.broadcast(new, tensor)[0] if tensor.featured else new
         masks = [v for v in picks if isinstance(v, Tensor) and v.dtype == "bool"]
         if masks and len(masks) == len(picks):
             mask = masks[0] if len(masks) == 1 else self.logical("and", masks, where)
             return self.where(mask, new, tensor, where)
+        slices = [v for v in picks if isinstance(v, slice)]
+        if slices and len(slices) == len(picks):
+            featured = self.builder.featured(tensor)
+            indices = list(range(len(featured.parts)))[slices[-1]]
+            parts = list(featured.parts)
+            replacement = self.builder.featured(new, len(indices)) if not new.featured else new
+            if replacement.featured and len(replacement.parts) != len(indices):
+                raise SourceError("assigning a slice of a different length", where)
+            for position, index in enumerate(indices):
+                parts[index] = replacement.parts[position] if replacement.featured else new.parts[0]
+            return featured.with_parts(parts, featured=True)
         integers = [v for v in picks if _is_integer(v)]
         if integers and len(integers) == len(picks):
             index = int(integers[-1])
@@ -357,6 +427,8 @@ class Library:
         """The parameter name when ``value`` is a tensor parameter used as labels."""
         if isinstance(value, Labels):
             return value.name
+        if isinstance(value, Arange):
+            return _ROWS
         if isinstance(value, Tensor) and not value.featured:
             node = value.parts[0]
             while node.op in ("detach",) and node.args:
@@ -447,7 +519,7 @@ class Library:
         for parameter, value in named.items():
             layout.append((parameter, value))
         for _, value in layout:
-            if isinstance(value, (Tensor, Labels)):
+            if isinstance(value, TENSORLIKE):
                 tensor_slots.append(self.tensor(value, where))
         if not tensor_slots:
             # Every argument is a Python number: a constant tensor (torch.tensor(2.0).exp()).
@@ -464,7 +536,7 @@ class Library:
             pos_nodes: list[Node] = []
             kw_nodes: list[tuple[str, Node]] = []
             for slot, value in layout:
-                if isinstance(value, (Tensor, Labels)):
+                if isinstance(value, TENSORLIKE):
                     node = queue.pop(0)
                 elif value is None and accepts_none:
                     node = Node("const", value=None)
@@ -568,7 +640,7 @@ class Library:
 
     def extremum(self, how: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
         other = keywords.get("other", args[1] if len(args) > 1 else None)
-        if isinstance(other, (Tensor, Labels)) or (len(args) > 1 and not _is_integer(args[1])
+        if isinstance(other, TENSORLIKE) or (len(args) > 1 and not _is_integer(args[1])
                                                    and "dim" not in keywords and "axis" not in keywords):
             entry = _vocabulary("maximum" if how == "max" else "minimum")
             return self.vocabulary_call(how, entry, [args[0], other], {}, where, f"torch.{how}")
@@ -769,7 +841,7 @@ class Library:
         label = self.label_name(args[0])
         count = keywords.get("num_classes", args[1] if len(args) > 1 else None)
         size = int(count) if _is_integer(count) and int(count) > 0 else DEFAULT_COMPONENTS
-        if label is not None:
+        if label is not None and label != _ROWS:
             self.run.label_names.add(label)
         parts = [self.number(1 if k == 0 else 0, where) for k in range(size)]
         return Tensor(tuple(parts), True, "float")
@@ -783,6 +855,42 @@ class Library:
 
     def op_index_select(self, args, keywords, where, **_):
         return self.select(self.tensor(args[0], where), args[2], where)
+
+    def op_scatter(self, args, keywords, where, **_):
+        """``x.scatter(dim, labels, value)``: the label's component set to ``value``."""
+        tensor = self.tensor(args[0], where)
+        index = keywords.get("index", args[2] if len(args) > 2 else None)
+        source = keywords.get("src", keywords.get("value", args[3] if len(args) > 3 else 0))
+        label = self.label_name(index)
+        if label is None:
+            raise SourceError("scatter with indices that are not class labels", where)
+        if label != _ROWS:
+            self.run.label_names.add(label)
+        featured = self.builder.featured(tensor)
+        value = self.tensor(source, where)
+        parts = list(featured.parts)
+        parts[0] = value.parts[0]
+        return featured.with_parts(parts, featured=True)
+
+    def op_masked_fill(self, args, keywords, where, **_):
+        mask = keywords.get("mask", args[1] if len(args) > 1 else None)
+        value = keywords.get("value", args[2] if len(args) > 2 else 0)
+        return self.where(mask, self.tensor(value, where), args[0], where)
+
+    def op_index_fill(self, args, keywords, where, **_):
+        return self.op_scatter([args[0], args[1], args[2], args[3] if len(args) > 3 else 0],
+                               {}, where)
+
+    def op_Parameter(self, args, keywords, where, **_):
+        """``nn.Parameter(...)`` in ``__init__``: a learnable tensor of the loss itself."""
+        name = self.run.attribute_target or "parameter"
+        self.run.extra_tensors.append(name)
+        self.builder.feature_parameters.add(name)
+        return self.builder.parameter(name, self.run.span(where))
+
+    def op_eye(self, args, keywords, where, **_):
+        # eye(n) marks the diagonal of a matrix over the batch: off the diagonal here.
+        return Tensor((Node("const", value=False),), dtype="bool")
 
     def op_unbind(self, args, keywords, where, **_):
         tensor = self.tensor(args[0], where)
@@ -847,7 +955,14 @@ class Library:
         if self.over_features(dim if dim is not None else 0):
             parts: list[Node] = []
             for item in items:
-                parts.extend(item.parts if item.featured else self.builder.featured(item).parts)
+                # A per-sample column (x.unsqueeze(-1)) is one part; a generic tensor with
+                # feature variables brings all of its components.
+                if item.featured:
+                    parts.extend(item.parts)
+                elif item.spread or not self.builder.feature_variables(item):
+                    parts.append(item.parts[0])
+                else:
+                    parts.extend(self.builder.featured(item).parts)
             return Tensor(tuple(parts), True)
         if len(items) == 1:
             return items[0]
@@ -977,13 +1092,15 @@ class Library:
         value = order_statistic(list(tensor.parts), k - 1, self.run.span(where), largest=False)
         return ResultPair(Tensor((value,)), _SortIndices(tensor, False))
 
-    def op_median(self, args, keywords, where, **_):
+    def op_median(self, args, keywords, where, family="torch", **_):
         tensor = self.builder.featured(self.tensor(args[0], where))
         count = len(tensor.parts)
         value = order_statistic(list(tensor.parts), (count - 1) // 2, self.run.span(where), largest=False)
         dim = self.dims(keywords, args, 1)
         result = Tensor((value,))
-        return ResultPair(result, _SortIndices(tensor, False)) if dim is not None else result
+        if family == "numpy" or dim is None:
+            return result
+        return ResultPair(result, _SortIndices(tensor, False))
 
     def op_quantile(self, args, keywords, where, **_):
         tensor = self.builder.featured(self.tensor(args[0], where))
@@ -1024,7 +1141,13 @@ class Library:
         return self.run.opaque_call("torch.einsum", list(args[1:]), where)
 
     def op_arange(self, args, keywords, where, **_):
-        return _Arange()
+        numbers = [a for a in args if not isinstance(a, (Opaque, ModuleRef))]
+        bounds = [DEFAULT_COMPONENTS if isinstance(a, Size) else a for a in numbers]
+        try:
+            values = list(range(*[int(b) for b in bounds])) if bounds else []
+        except (TypeError, ValueError):
+            values = []
+        return Arange(values if 0 < len(values) <= MAX_ARANGE else None)
 
     def op_tensor(self, args, keywords, where, **_):
         value = args[0] if args else 0
@@ -1068,7 +1191,8 @@ class Library:
         count = len(log_p.parts)
         label = self.label_name(target) if not (isinstance(target, Tensor) and target.featured) else None
         if label is not None:
-            self.run.label_names.add(label)
+            if label != _ROWS:
+                self.run.label_names.add(label)
             weights = [self.number(1 if k == 0 else 0, where) for k in range(count)]
         else:
             probabilities = self.builder.featured(self.tensor(target, where), count)
@@ -1329,7 +1453,7 @@ class Library:
     # --- math and builtins -------------------------------------------------------------------
 
     def math(self, name: str, args: list[Any], where: ast.AST) -> Any:
-        if any(isinstance(a, (Tensor, Labels)) for a in args):
+        if any(isinstance(a, TENSORLIKE) for a in args):
             return self.tensor_call("torch", name, args, {}, where, written=f"math.{name}")
         functions = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "log1p": lambda x: sp.log(1 + x),
                      "pow": lambda a, b: a**b, "tanh": sp.tanh, "cos": sp.cos, "sin": sp.sin,
@@ -1343,7 +1467,7 @@ class Library:
     def builtin(self, name: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
         from diffcheck.readers.pysource.interpreter import _Unknown
 
-        tensors = any(isinstance(a, (Tensor, Labels)) for a in args)
+        tensors = any(isinstance(a, TENSORLIKE) for a in args)
         if name == "range":
             numbers = [int(a) if not isinstance(a, Size) else DEFAULT_COMPONENTS for a in args]
             return range(*numbers)
@@ -1387,7 +1511,7 @@ class Library:
             return abs(_number(args[0], where))
         if name in ("max", "min"):
             items = args if len(args) > 1 else self.run.iterate(args[0], where)
-            if any(isinstance(a, (Tensor, Labels)) for a in items):
+            if any(isinstance(a, TENSORLIKE) for a in items):
                 entry = _vocabulary("maximum" if name == "max" else "minimum")
                 return self.vocabulary_call(name, entry, list(items), {}, where, name)
             numbers = [_number(a, where) for a in items]
@@ -1439,6 +1563,8 @@ class Library:
     def module_object(self, dotted: str, name: str, args: list[Any], keywords: dict[str, Any],
                       where: ast.AST) -> Any:
         """``nn.CrossEntropyLoss(...)``, ``nn.ReLU()``: objects whose call is a function."""
+        if name == "Parameter":
+            return self.op_Parameter(args, keywords, where)
         loss_functions = {
             "CrossEntropyLoss": "cross_entropy", "NLLLoss": "nll_loss", "MSELoss": "mse_loss",
             "L1Loss": "l1_loss", "SmoothL1Loss": "smooth_l1_loss", "HuberLoss": "huber_loss",
@@ -1491,8 +1617,8 @@ class _SortIndices:
     descending: bool
 
 
-class _Arange:
-    """``torch.arange(n)`` used to index rows (``x[torch.arange(n), labels]``)."""
+#: The longest arange written out as numbers.
+MAX_ARANGE = 16
 
 
 _ACTIVATION_MODULES = {
@@ -1514,6 +1640,36 @@ def _vocabulary(name: str) -> Any:
 
         return VOCABULARY.get(name)
     return lookup(name)
+
+
+def _axis_kind(values: list[Any], position: int) -> str:
+    """"feature", "batch" or "spatial": which axis index ``position`` of ``values`` picks.
+
+    Dimension 1 (and the last one after ``...``) is the feature axis; dimension 0 the batch;
+    dimensions 2 and up (images, sequences) are spatial. ``None`` adds an axis and is skipped.
+    """
+    real = [i for i, v in enumerate(values) if v is not None]
+    if position not in real:
+        return "batch"
+    if Ellipsis in values:
+        ellipsis = values.index(Ellipsis)
+        after = [i for i in real if i > ellipsis]
+        if position > ellipsis:
+            return "feature" if position == after[-1] else "spatial"
+    dimension = real.index(position)
+    if len(real) == 1:
+        return "feature"
+    return {0: "batch", 1: "feature"}.get(dimension, "spatial")
+
+
+#: what ``label_name`` says of ``arange`` rows: every element, its own row
+_ROWS = "<rows>"
+
+
+def _selects_all(value: Any) -> bool:
+    """An index that keeps an axis whole: ``:``, ``...``, ``None`` or the rows ``arange(n)``."""
+    return (value is None or value is Ellipsis or isinstance(value, Arange)
+            or (isinstance(value, slice) and value == slice(None)))
 
 
 def _adds_axis(name: str, args: list[Any], keywords: dict[str, Any]) -> bool:
@@ -1575,7 +1731,7 @@ def _isinstance(value: Any, kinds: Any) -> bool:
     for kind in names:
         dotted = getattr(kind, "dotted", "") if isinstance(kind, (ModuleRef, Opaque)) else ""
         last = dotted.split(".")[-1] if dotted else ""
-        if isinstance(value, (Tensor, Labels)) and last in ("Tensor", "ndarray", "Array"):
+        if isinstance(value, TENSORLIKE) and last in ("Tensor", "ndarray", "Array"):
             return True
         if isinstance(value, (int, sp.Integer)) and last == "int":
             return True

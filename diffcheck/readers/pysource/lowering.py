@@ -229,6 +229,26 @@ class _Lowering:
         pieces.append((choices[-1], True))
         return functions.piecewise(*pieces)
 
+    def sort_gather(self, node: Node) -> sp.Expr:
+        """The value at rank ``rank`` when the values are ordered by their keys."""
+        import itertools
+
+        count = len(node.args) // 2
+        keys = [self.value(a) for a in node.args[:count]]
+        values = [self.value(a) for a in node.args[count:]]
+        rank = int(self.value(node.keyword("rank") or Node("const", value=0)))
+        descending = bool(self.value(node.keyword("descending") or Node("const", value=1)))
+        pieces = []
+        for order in itertools.permutations(range(count)):
+            conditions = []
+            for first, second in zip(order, order[1:]):
+                a, b = (keys[first], keys[second]) if descending else (keys[second], keys[first])
+                # stable: equal keys keep their index order
+                conditions.append(a >= b if first < second else a > b)
+            pieces.append((values[order[rank]], sp.And(*conditions)))
+        pieces[-1] = (pieces[-1][0], True)
+        return functions.piecewise(*pieces)
+
     def call(self, node: Node) -> sp.Expr:
         name = str(node.value)
         self.model_functions.add(name)
@@ -245,6 +265,7 @@ _OPERATORS = {
     "logsumexp": _Lowering.logsumexp, "softmax": _Lowering.softmax,
     "log_softmax": _Lowering.softmax, "norm": _Lowering.norm, "argmax": _Lowering.argextremum,
     "argmin": _Lowering.argextremum, "select": _Lowering.select, "call": _Lowering.call,
+    "sort_gather": _Lowering.sort_gather,
     **{name: _Lowering.relation for name in _RELATIONS},
     "and": _Lowering.logic, "or": _Lowering.logic, "not": _Lowering.logic,
 }

@@ -141,11 +141,17 @@ class Builder:
             loose = [t for t in tensors if self.feature_variables(t)]
             if not (spread and loose):
                 return list(tensors)
-        counts = {len(t.parts) for t in tensors if t.featured}
+        # Constant tensors (one_hot(labels, 10), per-class weights) take the size of the others:
+        # class 0 stands for the label class, so truncating or repeating the tail is the same.
+        variable_counts = {len(t.parts) for t in tensors if t.featured and not _constant(t)}
+        counts = variable_counts or {len(t.parts) for t in tensors if t.featured}
         count = max(counts) if counts else max(self.size_of(t) for t in tensors)
         out = []
         for t in tensors:
-            if t.featured:
+            if t.featured and _constant(t) and len(t.parts) != count:
+                parts = list(t.parts[:count]) + [t.parts[-1]] * max(0, count - len(t.parts))
+                out.append(t.with_parts(parts))
+            elif t.featured:
                 out.append(t)
             elif self.feature_variables(t):
                 out.append(self.featured(t, count))
@@ -187,6 +193,10 @@ class Builder:
         featured = self.featured(tensor)
         parts = [make(list(featured.parts), k) for k in range(len(featured.parts))]
         return Tensor(tuple(parts), True, tensor.dtype)
+
+
+def _constant(tensor: Tensor) -> bool:
+    return all(part.op == "const" for part in tensor.parts)
 
 
 def rename(node: Node, mapping: dict[str, str]) -> Node:

@@ -98,6 +98,21 @@ class Labels:
     name: str
 
 
+@dataclass(eq=False)
+class Arange:
+    """``torch.arange(...)``: row indices (``x[torch.arange(n), labels]``, the targets of a
+    contrastive loss), or numbers along the feature axis (``k * z_sorted``).
+
+    ``values`` are the numbers when the source tells them (``arange(1, 4)``).
+    """
+
+    values: list[int] | None
+
+
+#: Values that stand for tensors.
+TENSORLIKE = (Tensor, Labels, Arange)
+
+
 @dataclass(frozen=True)
 class Size:
     """A size the source does not tell (``x.shape[0]``, ``len(x)``, ``x.numel()``).
