@@ -202,7 +202,9 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
     report.surrogate = analysed.surrogate
     report.assumptions = list(loss.translation.assumptions)
     report.gradient = analysed.gradient
-    report.findings = [_in_source(f, parsed, loss.implicit, job.text) for f in analysed.findings]
+    located = [_in_source(f, parsed, loss.implicit, job.text) for f in analysed.findings]
+    report.findings = sorted(located, key=lambda f: (f.severity != "error", f.line or 0,
+                                                     f.column or 0, f.code))
     return report
 
 

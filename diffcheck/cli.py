@@ -144,7 +144,11 @@ def run(
         file_args += expressions
         expressions = []
     if not expressions and not file_args:
-        _usage_error("give an expression, --file PATH, or --files PATH... (see --help)")
+        file_args = config.included_files()
+        if not file_args:
+            hint = " ([tool.diffcheck] include matches no file)" if config.include else ""
+            _usage_error(f"give an expression, a .py file, --file PATH, or --files PATH...{hint} "
+                         "(see --help)")
 
     wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else list(config.wrt or [])
     bad = [w for w in wrt_names if not w.isidentifier()]
@@ -171,7 +175,7 @@ def run(
             _usage_error(str(err))
         values[set_name] = set_value
 
-    lines = _collect_lines(expressions, file_args)
+    lines = _collect_lines(expressions, file_args, config.functions)
     results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale,
                        config.ignore, values)
     dicts = [r.to_dict() for r in results]
@@ -225,7 +229,7 @@ def _render_surrogates(dicts: list[dict], style: str) -> str:
     return "\n".join(out)
 
 
-def _collect_lines(expressions: list[str], file_args: list[str]):
+def _collect_lines(expressions: list[str], file_args: list[str], functions: tuple[str, ...] = ()):
     """The jobs of a run: expressions, lines of loss files, and losses of ``.py`` files.
 
     A positional argument naming an existing ``.py`` file (``losses.py`` or
@@ -237,13 +241,14 @@ def _collect_lines(expressions: list[str], file_args: list[str]):
     for text in expressions:
         source = _python_target(text)
         if source is not None:
-            jobs.extend(_source_jobs(*source))
+            jobs.extend(_source_jobs(*source, functions))
             continue
         jobs.append(LossLine(source=None, line=None, name=None, text=text, column=1,
                              ignored_codes=frozenset(), error=None))
     for path in file_args:
-        if path != "-" and _python_target(path) is not None:
-            jobs.extend(_source_jobs(*_python_target(path)))  # type: ignore[misc]
+        target = _python_target(path) if path != "-" else None
+        if target is not None:
+            jobs.extend(_source_jobs(*target, functions))
             continue
         if path == "-":
             text = decode_loss_bytes(sys.stdin.buffer.read())
@@ -270,15 +275,23 @@ def _python_target(argument: str) -> tuple[str, str | None] | None:
     return path, selector or None
 
 
-def _source_jobs(path: str, selector: str | None) -> list:
-    from diffcheck.api import source_jobs
+def _source_jobs(path: str, selector: str | None, functions: tuple[str, ...] = ()) -> list:
+    """The losses of a .py file: the one named, those of [tool.diffcheck] functions, or all."""
+    from diffcheck.api import SourceJob, source_jobs
     from diffcheck.lossfile import decode_loss_bytes
 
     try:
         text = decode_loss_bytes(Path(path).read_bytes())
     except OSError as err:
         _usage_error(f"cannot read {path}: {err.strerror or err}")
-    return source_jobs(path, text, selector)
+    if selector or not functions:
+        return source_jobs(path, text, selector)
+    jobs = []
+    for name in functions:
+        found = source_jobs(path, text, name)
+        # A configured name this file does not define is not an error for this file.
+        jobs.extend(job for job in found if isinstance(job, SourceJob))
+    return jobs
 
 
 def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values):

@@ -53,8 +53,30 @@ class Config:
     jobs: int | None = None
     #: the largest error each smooth replacement of a primitive may make
     smooth_scale: float = DEFAULT_SMOOTH_SCALE
+    #: glob patterns (relative to the pyproject's folder) of loss files and ``.py`` files
+    #: checked when diffcheck is run without arguments
+    include: tuple[str, ...] = ()
+    #: names of the functions and classes of ``.py`` files to check; empty: every loss
+    functions: tuple[str, ...] = ()
     #: the ``pyproject.toml`` the settings came from, if any
     path: Path | None = None
+
+    def included_files(self) -> list[str]:
+        """The files ``include`` matches, sorted, relative to the current directory if inside it."""
+        if not self.include:
+            return []
+        root = self.path.parent if self.path is not None else Path.cwd()
+        found: set[Path] = set()
+        for pattern in self.include:
+            found.update(p for p in root.glob(pattern) if p.is_file())
+        cwd = Path.cwd().resolve()
+        shown = []
+        for file in sorted(found):
+            try:
+                shown.append(str(file.resolve().relative_to(cwd)))
+            except ValueError:
+                shown.append(str(file))
+        return shown
 
 
 def find_pyproject(start: str | Path | None = None) -> Path | None:
@@ -121,6 +143,12 @@ def _wrt(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _names(value: Any) -> tuple[str, ...]:
+    if not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
+        raise TypeError(f"expected a list of strings, got {_shown(value)}")
+    return tuple(value)
+
+
 def _fail_on(value: Any) -> str:
     if value not in FAIL_ON_CHOICES:
         choices = ", ".join(map(repr, FAIL_ON_CHOICES))
@@ -161,6 +189,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "timeout": _positive_number,
     "jobs": _positive_integer,
     "smooth-scale": _positive_number,
+    "include": _names,
+    "functions": _names,
 }
 
 

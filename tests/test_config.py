@@ -112,3 +112,33 @@ def test_table_that_is_not_a_table(tmp_path):
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         Config().jobs = 2  # type: ignore[misc]
+
+
+def test_include_and_functions_select_python_losses(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from diffcheck.cli import app
+
+    write_pyproject(tmp_path, '[tool.diffcheck]\ninclude = ["src/**/losses.py"]\n'
+                              'functions = ["hinge_loss"]\n')
+    package = tmp_path / "src" / "pkg"
+    package.mkdir(parents=True)
+    (package / "losses.py").write_text(
+        "import torch\n\ndef hinge_loss(s, y):\n    return torch.clamp(1 - s * y, min=0).mean()\n\n"
+        "def mse_loss(p, t):\n    return ((p - t) ** 2).mean()\n")
+    (package / "other.py").write_text("def other_loss(x):\n    return abs(x)\n")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(tmp_path)
+    assert config.include == ("src/**/losses.py",) and config.functions == ("hinge_loss",)
+    assert config.included_files() == ["src/pkg/losses.py"]
+    result = CliRunner().invoke(app, ["--format", "json"])
+    import json
+
+    names = [r["name"] for r in json.loads(result.stdout)["results"]]
+    assert names == ["hinge_loss"] and result.exit_code == 1
+
+
+def test_include_must_be_a_list_of_patterns(tmp_path):
+    write_pyproject(tmp_path, '[tool.diffcheck]\ninclude = "losses.py"\n')
+    with pytest.raises(ConfigError, match="include"):
+        load_config(tmp_path)

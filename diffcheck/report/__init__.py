@@ -23,6 +23,7 @@ abs(u): kink at 0. Use instead: pseudo-Huber sqrt(u**2 + d**2) - d with d = 0.01
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -86,9 +87,25 @@ def use_instead(finding: dict[str, Any]) -> str:
     return phrase
 
 
+_USER_NAMES = {"Max": "max", "Min": "min", "Abs": "abs", "Heaviside": "heaviside"}
+_SYMPY_CALL = re.compile(r"\b(Max|Min|Abs|Heaviside)\(")
+
+
+def user_spelling(text: str) -> str:
+    """SymPy's function names as people write them, for the reports people read.
+
+    The JSON report keeps SymPy's spelling (``where`` is SymPy-parseable); messages, the text
+    report and pull-request annotations say ``max(a, b)``, not ``Max(a, b)``.
+
+    >>> user_spelling("Max(x[..., 0], y) - Abs(t) = 0")
+    'max(x[..., 0], y) - abs(t) = 0'
+    """
+    return _SYMPY_CALL.sub(lambda m: _USER_NAMES[m.group(1)] + "(", text)
+
+
 def annotation_message(finding: dict[str, Any]) -> str:
     """One finding as one sentence pair, for a pull-request annotation or a SARIF result."""
-    message = finding["message"].rstrip()
+    message = user_spelling(finding["message"].rstrip())
     if not message.endswith((".", "!", "?")):
         message += "."
     return f"{message} Use instead: {use_instead(finding)}"
@@ -178,5 +195,6 @@ __all__ = [
     "format_number",
     "format_params",
     "line_annotations",
+    "user_spelling",
     "use_instead",
 ]

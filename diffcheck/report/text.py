@@ -25,7 +25,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from diffcheck.report import error_code, format_number, format_params, use_instead
+from diffcheck.report import error_code, format_number, format_params, use_instead, user_spelling
 
 #: the width when the caller gives none; a fixed number keeps the output reproducible
 DEFAULT_WIDTH = 100
@@ -110,7 +110,7 @@ def _findings_table(findings: list[dict[str, Any]]) -> Table:
         table.add_row(
             Text(finding["code"], style=severity_style),
             Text(finding["kind"]),
-            Text(finding.get("where") or "-"),
+            Text(user_spelling(finding.get("where") or "-")),
             Text(finding.get("cause") or ""),
             Text(_slopes(finding)),
             Text(use_instead(finding)),
@@ -178,7 +178,7 @@ def _print_source_finding(console: Console, path: str, finding: dict[str, Any]) 
     location = ":".join(str(p) for p in (path, finding.get("line"), finding.get("column")) if p)
     head = Text(f"{_INDENT}{location}: ", style="dim")
     head.append(f"{finding['code']} {finding['kind']}", style=style)
-    head.append(f"  {_one_line(finding['message'])}")
+    head.append(f"  {user_spelling(_one_line(finding['message']))}")
     console.print(head, soft_wrap=True)
     excerpt, column = finding.get("excerpt"), finding.get("column")
     gutter = f"{finding.get('line')}" if finding.get("line") else ""
