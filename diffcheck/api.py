@@ -190,7 +190,8 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
         report.error = ReportError("limit", "the function is nested too deeply to translate")
         return report
     parsed = loss.parsed
-    chosen = [w for w in (wrt or []) if w in loss.tensors]
+    chosen = loss.chosen_parameters(wrt) if (wrt and loss.is_model) else \
+        [w for w in (wrt or []) if w in loss.tensors]
     parameters = chosen or loss.wrt
     analysed = Report(input=report.input, wrt=loss.symbols_of(parameters))
     _analyse(parsed, analysed, smooth_scale)
@@ -203,9 +204,58 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
     report.assumptions = list(loss.translation.assumptions)
     report.gradient = analysed.gradient
     located = [_in_source(f, parsed, loss.implicit, job.text) for f in analysed.findings]
+    if loss.is_model or loss.translation.cuts:
+        located = _gradient_flow(loss, parameters, located, job.text)
     report.findings = sorted(located, key=lambda f: (f.severity != "error", f.line or 0,
                                                      f.column or 0, f.code))
     return report
+
+
+def _gradient_flow(loss, parameters: list[str], findings: list, text: str) -> list:
+    """Cuts (parameters no gradient reaches) and straight-through estimators, for a model."""
+    from diffcheck import gradient_flow
+    from diffcheck.model import Finding
+    from diffcheck.rules import rule_for
+
+    program = loss.translation.program
+    estimators = gradient_flow.straight_through(program)
+    through: set[str] = set()
+    for part in estimators:
+        for node in part.walk():
+            expr = loss.lowered.exprs.get(id(node)) if loss.lowered is not None else None
+            if expr is not None and hasattr(expr, "free_symbols"):
+                through.add(str(expr))
+    kept = []
+    for finding in findings:
+        if finding.cause in through:
+            if finding.kind == "zero-gradient":
+                continue  # the straight-through estimator passes the gradient on
+            finding.ste = True
+            finding.message += "; the gradient is passed straight through (a straight-through estimator)"
+        kept.append(finding)
+    layers = loss.translation.layers
+    modules = {path: layer.parameter_names() for path, layer in layers.items() if layer is not None}
+    built_at = {name: layer.span for layer in layers.values() if layer is not None
+                for name in layer.parameter_names()}
+    rule = rule_for("zero-gradient", "cut")
+    lines = text.splitlines()
+    for cut in gradient_flow.cuts(program, parameters, built_at, modules):
+        what = ", ".join(cut.names)
+        where = f" (line {cut.span.line})" if cut.span is not None else ""
+        if cut.reason == "unused":
+            message = f"no gradient reaches {what}: the forward pass never uses it{where}"
+        else:
+            message = f"no gradient reaches {what}: {cut.reason}{where} cuts it off the output"
+        finding = Finding(rule.code, "zero-gradient", message, cut.reason, None, confirmed=True,
+                          cut=list(cut.names))
+        if cut.span is not None:
+            finding.line, finding.column = cut.span.line, cut.span.column
+            if cut.span.end_line == cut.span.line:
+                finding.end_column = cut.span.end_column
+            if 0 < cut.span.line <= len(lines):
+                finding.excerpt = lines[cut.span.line - 1]
+        kept.append(finding)
+    return kept
 
 
 def _in_source(finding, parsed, implicit: set[str], text: str):

@@ -34,6 +34,10 @@ class Finding:
     excerpt: str | None = None
     #: 1-based column just after the construct, when it ends on the same line
     end_column: int | None = None
+    #: for a cut: the parameters (or modules) no gradient reaches (CONTRACT section 10)
+    cut: list[str] | None = None
+    #: the finding lies in the forward value of a straight-through estimator
+    ste: bool | None = None
 
     @property
     def severity(self) -> str:
@@ -55,6 +59,8 @@ class Finding:
             "column": self.column,
             **({"excerpt": self.excerpt, "end_column": self.end_column}
                if self.excerpt is not None else {}),
+            **({"cut": list(self.cut)} if self.cut is not None else {}),
+            **({"ste": self.ste} if self.ste is not None else {}),
         }
 
 

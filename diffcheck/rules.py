@@ -183,6 +183,18 @@ _RULE_LIST = [
     ),
 ]
 
+_RULE_LIST.append(Rule(
+    "DC402", "zero-gradient", "Gradient cut",
+    "A parameter the gradient should train receives none: every path from it to the output "
+    "goes through .detach(), torch.no_grad(), stop_gradient, an integer cast or an argmax "
+    "index, or the forward pass never uses it.",
+    "The parameter never moves during training, silently; distributed training reports it "
+    "only as 'parameters that did not receive grad'.",
+    "self.head(self.body(x).detach())",
+    "Remove the detach (or no_grad) if the parameter should learn; for a rounding or an "
+    "argmax use a straight-through estimator x + (q - x).detach() or Gumbel-softmax.",
+))
+
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULE_LIST}
 
 #: (kind, primitive family) -> code. The analyzer names the family of the primitive that
@@ -195,6 +207,7 @@ _CODE_BY_KIND_AND_FAMILY = {
     ("jump", "step"): "DC201",
     ("jump", "floor"): "DC202",
     ("jump", "piecewise"): "DC203",
+    ("zero-gradient", "cut"): "DC402",
 }
 
 

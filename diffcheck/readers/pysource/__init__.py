@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,24 @@ class SourceLoss:
     translation: Translation
     #: component name -> how the user writes it; implicit components get i, j, k
     implicit: set[str] = field(default_factory=set)
+    #: learnable parameters (module paths), for a model
+    parameters: list[str] = field(default_factory=list)
+    #: a model (nn.Module with parameters, not a ...Loss): checked w.r.t. its parameters
+    is_model: bool = False
+    #: the program lowered to SymPy, node by node
+    lowered: Any = None
+
+    def chosen_parameters(self, names: Sequence[str]) -> list[str]:
+        """``--wrt`` for a model: ``params``, parameter names, module prefixes or tensor inputs."""
+        chosen: list[str] = []
+        for name in names:
+            if name == "params":
+                chosen.extend(self.parameters)
+            elif name in self.tensors:
+                chosen.append(name)
+            else:
+                chosen.extend(p for p in self.parameters if p == name or p.startswith(name + "."))
+        return list(dict.fromkeys(chosen))
 
     def symbols_of(self, parameters: list[str]) -> list[str]:
         """The analysis variables (components included) of these tensor parameters."""
@@ -167,9 +186,22 @@ def translate(module: ast.Module, text: str, target: LossTarget, values: dict[st
         fixed=tuple(sorted(translation.fixed)),
     )
     parsed.locations.update(lowered.spans)
-    wrt = [t for t in translation.tensors if t not in translation.labels]
+    parameters = model_parameters(translation)
+    is_model = bool(parameters) and not target.name.endswith("Loss")
+    wrt = parameters if is_model else [t for t in translation.tensors if t not in translation.labels]
     return SourceLoss(target, parsed, wrt, translation.tensors, translation,
-                      set(translation.builder.implicit))
+                      set(translation.builder.implicit), parameters, is_model, lowered)
+
+
+def model_parameters(translation: Translation) -> list[str]:
+    """Every learnable parameter of the model: read by the forward pass or not (a cut)."""
+    names = list(translation.parameters)
+    for path, layer in translation.layers.items():
+        if layer is None:
+            names.append(path)
+        else:
+            names.extend(layer.parameter_names())
+    return list(dict.fromkeys(names))
 
 
 def _translate_class(interpreter: Interpreter, target: LossTarget) -> Translation:
@@ -199,11 +231,57 @@ def _translate_class(interpreter: Interpreter, target: LossTarget) -> Translatio
     instance = interpreter.construct(cls, [], keywords, target.node)
     if not isinstance(instance, Instance):
         raise SourceError(f"cannot build a {target.name} object", target.node)
+    layers = assign_paths(instance, interpreter)
     for name, value in instance.attributes.items():
         if isinstance(value, (str, bool, int, float)) or value is None or (
                 isinstance(value, sp.Basic) and value.is_number):
             constructor.setdefault(name, value)
-    return interpreter.translate(method[0], instance, constructor)
+    translation = interpreter.translate(method[0], instance, constructor)
+    translation.layers = layers
+    return translation
+
+
+def assign_paths(instance: Instance, interpreter: Interpreter, prefix: str = "",
+                 seen: set[int] | None = None) -> dict[str, Any]:
+    """Name every layer and parameter of a built model by its module path, as PyTorch does.
+
+    Returns module path -> layer (or parameter name -> None for ``nn.Parameter`` attributes).
+    """
+    from diffcheck.program import Node
+    from diffcheck.readers.pysource.layers import Layer
+    from diffcheck.readers.pysource.values import Container, Tensor
+
+    seen = set() if seen is None else seen
+    if id(instance) in seen:
+        return {}
+    seen.add(id(instance))
+    found: dict[str, Any] = {}
+
+    def visit(value: Any, path: str) -> Any:
+        if isinstance(value, Layer):
+            value.path = path
+            found[path] = value
+        elif isinstance(value, Instance):
+            found.update(assign_paths(value, interpreter, path + ".", seen))
+        elif isinstance(value, Container):
+            entries = value.items.items() if isinstance(value.items, dict) else enumerate(value.items)
+            for key, item in entries:
+                visit(item, f"{path}.{key}")
+        elif isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                visit(item, f"{path}.{index}")
+        elif (isinstance(value, Tensor) and value.dtype == "param" and not value.featured
+              and value.parts[0].op == "var"):
+            interpreter.builder.feature_parameters.add(path)
+            found[path] = None
+            return Tensor((Node("var", value=path, span=value.parts[0].span),))
+        return value
+
+    for name, value in list(instance.attributes.items()):
+        replaced = visit(value, prefix + name)
+        if replaced is not value:
+            instance.attributes[name] = replaced
+    return found
 
 
 def _base_name(variable: str) -> str:

@@ -32,6 +32,7 @@ import sympy as sp
 
 from diffcheck.program import Node, Span
 from diffcheck.readers.pysource import library
+from diffcheck.readers.pysource.layers import Layer
 from diffcheck.readers.pysource.tensors import Builder, const
 from diffcheck.readers.pysource.values import (
     DEFAULT_COMPONENTS,
@@ -39,6 +40,7 @@ from diffcheck.readers.pysource.values import (
     Arange,
     BoundMethod,
     ClassDef,
+    Container,
     Function,
     Instance,
     Labels,
@@ -87,6 +89,10 @@ class Translation:
     builder: Builder
     #: where gradients are cut (``.detach()``, ``no_grad``, ``stop_gradient``): spans
     cuts: list[Span] = field(default_factory=list)
+    #: learnable parameters the forward pass reads, by module path (``fc1.weight``)
+    parameters: list[str] = field(default_factory=list)
+    #: for a model: module path -> layer (None for an ``nn.Parameter``)
+    layers: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,6 +139,8 @@ class Interpreter:
         self.attribute_target: str | None = None
         #: tensors of the loss object itself (``nn.Parameter`` attributes)
         self.extra_tensors: list[str] = []
+        #: learnable parameters read by the forward pass, by module path (``fc1.weight``)
+        self.parameter_names: dict[str, None] = {}
         self.library = library.Library(self)
 
     # --- the module ---------------------------------------------------------------------------
@@ -254,7 +262,7 @@ class Interpreter:
         if args.kwarg:
             scope[args.kwarg.arg] = {}
         self.tensor_names = tensors
-        self.builder.feature_parameters = set(tensors) | set(self.extra_tensors)
+        self.builder.feature_parameters |= set(tensors) | set(self.extra_tensors)
         outcome = self.run_body(node.body, scope)
         if outcome.kind == "raise":
             raise SourceError(f"the function raises for these arguments: {outcome.value}", node)
@@ -272,6 +280,7 @@ class Interpreter:
             assumptions=list(self.assumptions.values()),
             builder=self.builder,
             cuts=list(self.cuts),
+            parameters=list(self.parameter_names),
         )
 
     def loss_value(self, value: Any, where: ast.AST) -> Node:
@@ -618,6 +627,8 @@ class Interpreter:
             items = value.items(count, where)
         elif isinstance(value, library.ResultPair):
             items = [value.values, value.indices]
+        elif isinstance(value, Container):
+            items = list(value.items)
         elif isinstance(value, Arange):
             items = [sp.Integer(v) for v in (value.values or range(DEFAULT_COMPONENTS))]
         elif isinstance(value, Tensor):
@@ -724,6 +735,14 @@ class Interpreter:
             raise SourceError(f"the class {owner.name} has no attribute {name!r}", node)
         if isinstance(owner, TENSORLIKE):
             return self.library.tensor_attribute(owner, name, node)
+        if isinstance(owner, Layer):
+            return self.library.layer_attribute(owner, name, node)
+        if isinstance(owner, Container):
+            if name in ("append", "extend") and isinstance(owner.items, list):
+                return _ListMethod(owner.items, name)
+            if name in ("items", "keys", "values") and isinstance(owner.items, dict):
+                return _DictMethod(owner.items, name)
+            raise SourceError(f"the attribute {name!r} of an nn.{owner.kind}", node)
         if isinstance(owner, library.ResultPair):
             return owner.attribute(name, node)
         if isinstance(owner, library._SortIndices):
@@ -785,6 +804,12 @@ class Interpreter:
         key = self.evaluate(node.slice, scope)
         if isinstance(container, library.ResultPair):
             return container.item(key, node)
+        if isinstance(container, Container):
+            if isinstance(container.items, dict):
+                return container.items[_hashable(key)]
+            if isinstance(key, slice):
+                return Container(container.kind, container.items[key])
+            return container.items[_index(key, node)]
         if isinstance(container, library.LazySequence):
             return container.item(key, node)
         if isinstance(container, library.Shape):
@@ -1073,6 +1098,15 @@ class Interpreter:
             if found is None:
                 raise SourceError(f"{callee.cls.name} objects cannot be called", node)
             return self.call_function(found[0], [callee, *args], keywords, node)
+        if isinstance(callee, Layer):
+            return self.library.layer_forward(callee, args, keywords, node)
+        if isinstance(callee, Container):
+            if callee.kind != "Sequential":
+                raise SourceError(f"an nn.{callee.kind} cannot be called", node)
+            value = args[0] if args else None
+            for module in callee.items:
+                value = self.call(module, [value], {}, node)
+            return value
         if isinstance(callee, ModuleRef):
             return self.library.call(callee.dotted, args, keywords, node)
         if isinstance(callee, TensorMethod):

@@ -23,12 +23,21 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from diffcheck.program import Node
+from diffcheck.readers.pysource.layers import (
+    IDENTITY_LAYERS,
+    MAX_POOLS,
+    RECURRENT,
+    Layer,
+    build_layer,
+    is_layer,
+)
 from diffcheck.readers.pysource.tensors import const, order_statistic
 from diffcheck.readers.pysource.values import (
     DEFAULT_COMPONENTS,
     TENSORLIKE,
     Arange,
     ClassDef,
+    Container,
     Function,
     Instance,
     Labels,
@@ -882,11 +891,15 @@ class Library:
                                {}, where)
 
     def op_Parameter(self, args, keywords, where, **_):
-        """``nn.Parameter(...)`` in ``__init__``: a learnable tensor of the loss itself."""
+        """``nn.Parameter(...)`` in ``__init__``: a learnable tensor of the module itself.
+
+        Its name is the attribute it is stored in; once the model is built, the module path
+        (``encoder.scale``) replaces it (see :func:`assign_paths`).
+        """
         name = self.run.attribute_target or "parameter"
         self.run.extra_tensors.append(name)
         self.builder.feature_parameters.add(name)
-        return self.builder.parameter(name, self.run.span(where))
+        return Tensor((Node("var", value=name, span=self.run.span(where)),), False, "param")
 
     def op_eye(self, args, keywords, where, **_):
         # eye(n) marks the diagonal of a matrix over the batch: off the diagonal here.
@@ -982,6 +995,82 @@ class Library:
         for item in self.builder.broadcast(*items):
             parts.extend(item.parts)
         return Tensor(tuple(parts), True)
+
+    def functional_layer(self, name: str, args: list[Any], where: ast.AST) -> Tensor:
+        """F.linear, F.conv2d, F.layer_norm, F.scaled_dot_product_attention: smooth in all inputs."""
+        parts: list[Node] = []
+        for arg in args:
+            if isinstance(arg, TENSORLIKE):
+                parts.extend(self.tensor(arg, where).parts)
+        return Tensor((self.node("call", parts, where, written=name, value=name),))
+
+    def op_linear(self, args, keywords, where, **_):
+        return self.functional_layer("linear", [*args, *keywords.values()], where)
+
+    def op_conv1d(self, args, keywords, where, **_):
+        return self.functional_layer("conv", [*args, *keywords.values()], where)
+
+    op_conv2d = op_conv1d
+    op_conv3d = op_conv1d
+    op_conv_transpose2d = op_conv1d
+
+    def op_layer_norm(self, args, keywords, where, **_):
+        return self.functional_layer("layer_norm", [*args, *keywords.values()], where)
+
+    def op_batch_norm(self, args, keywords, where, **_):
+        return self.functional_layer("batch_norm", [*args, *keywords.values()], where)
+
+    def op_group_norm(self, args, keywords, where, **_):
+        return self.functional_layer("group_norm", [*args, *keywords.values()], where)
+
+    def op_rms_norm(self, args, keywords, where, **_):
+        return self.functional_layer("rms_norm", [*args, *keywords.values()], where)
+
+    def op_scaled_dot_product_attention(self, args, keywords, where, **_):
+        tensors = [a for a in [*args, *keywords.values()] if isinstance(a, TENSORLIKE)]
+        return self.functional_layer("attention", tensors, where)
+
+    def op_dropout(self, args, keywords, where, **_):
+        return args[0]
+
+    op_dropout1d = op_dropout
+    op_dropout2d = op_dropout
+    op_alpha_dropout = op_dropout
+
+    def op_max_pool1d(self, args, keywords, where, **_):
+        return self.max_pool(self.tensor(args[0], where), where)
+
+    op_max_pool2d = op_max_pool1d
+    op_max_pool3d = op_max_pool1d
+    op_adaptive_max_pool1d = op_max_pool1d
+    op_adaptive_max_pool2d = op_max_pool1d
+
+    def op_avg_pool2d(self, args, keywords, where, **_):
+        return args[0]
+
+    op_avg_pool1d = op_avg_pool2d
+    op_adaptive_avg_pool1d = op_avg_pool2d
+    op_adaptive_avg_pool2d = op_avg_pool2d
+    op_interpolate = op_avg_pool2d
+    op_pad = op_avg_pool2d
+
+    def op_embedding(self, args, keywords, where, **_):
+        weight = self.tensor(keywords.get("weight", args[1] if len(args) > 1 else None), where)
+        return self.select(weight, args[0], where)
+
+    def op_gumbel_softmax(self, args, keywords, where, **_):
+        logits = self.tensor(args[0], where)
+        soft = self.softmax("softmax", [logits], {}, where)
+        if not keywords.get("hard", False):
+            return soft
+        # hard: one_hot(argmax) in the forward pass, the soft gradient (a straight-through)
+        index = self.arg_extremum("max", soft, -1, where)
+        count = len(soft.parts)
+        hard = Tensor(tuple(self.node("eq", (index.parts[0], self.number(k, where)), where)
+                            for k in range(count)), True, "bool")
+        hard = hard.with_parts(hard.parts, dtype="float")
+        return self.binary("add", self.detach(self.binary("sub", hard, soft, where), where),
+                           soft, where)
 
     def op_softmax(self, args, keywords, where, **_):
         return self.softmax("softmax", args, keywords, where)
@@ -1473,6 +1562,8 @@ class Library:
             return range(*numbers)
         if name == "len":
             value = args[0]
+            if isinstance(value, Container):
+                value = value.items
             if isinstance(value, (list, tuple, dict, str, range)):
                 return sp.Integer(len(value))
             return Size("len")
@@ -1565,6 +1656,15 @@ class Library:
         """``nn.CrossEntropyLoss(...)``, ``nn.ReLU()``: objects whose call is a function."""
         if name == "Parameter":
             return self.op_Parameter(args, keywords, where)
+        if is_layer(name):
+            return build_layer(name, tuple(args), dict(keywords), self.run.span(where))
+        if name in ("Sequential", "ModuleList"):
+            items = list(args[0]) if name == "ModuleList" and args else list(args)
+            if name == "Sequential" and len(args) == 1 and isinstance(args[0], dict):
+                items = list(args[0].values())
+            return Container(name, items)
+        if name == "ModuleDict":
+            return Container(name, dict(args[0]) if args else {})
         loss_functions = {
             "CrossEntropyLoss": "cross_entropy", "NLLLoss": "nll_loss", "MSELoss": "mse_loss",
             "L1Loss": "l1_loss", "SmoothL1Loss": "smooth_l1_loss", "HuberLoss": "huber_loss",
@@ -1596,6 +1696,75 @@ class Library:
                                     written=f"nn.{name}")
 
         return LibraryObject(dotted, tuple(args), stored, call)
+
+    # --- layers -------------------------------------------------------------------------------
+
+    def parameter_tensor(self, name: str, where: ast.AST | None) -> Tensor:
+        """A learnable parameter of the model, by module path (``fc1.weight``)."""
+        self.builder.feature_parameters.add(name)
+        self.run.parameter_names.setdefault(name, None)
+        return self.builder.parameter(name, self.run.span(where))
+
+    def layer_attribute(self, layer: Layer, name: str, where: ast.AST) -> Any:
+        if name in layer.parameters:
+            return self.parameter_tensor(f"{layer.path}.{name}" if layer.path else name, where)
+        if name in ("in_features", "out_features", "num_embeddings", "embedding_dim",
+                    "in_channels", "out_channels", "hidden_size", "num_features"):
+            return Size(name)
+        if name in layer.keywords:
+            return layer.keywords[name]
+        return Opaque(f"{layer.kind}.{name}")
+
+    def layer_forward(self, layer: Layer, args: list[Any], keywords: dict[str, Any],
+                      where: ast.AST) -> Any:
+        """``layer(x)``: what the layer computes, as far as differentiability goes."""
+        kind = layer.kind
+        if kind in IDENTITY_LAYERS:
+            return args[0] if args else None
+        if kind in MAX_POOLS:
+            return self.max_pool(self.tensor(args[0], where), where)
+        if kind in ("Embedding", "EmbeddingBag"):
+            return self.lookup(layer, args[0], where)
+        tensors = [self.tensor(a, where) for a in [*args, *keywords.values()]
+                   if isinstance(a, TENSORLIKE)]
+        inputs: list[Node] = []
+        for tensor in tensors:
+            inputs.extend(tensor.parts)
+        parameters = [self.parameter_tensor(n, where).parts[0] for n in layer.parameter_names()]
+        name = layer.path or kind.lower()
+
+        def output(suffix: str = "") -> Tensor:
+            return Tensor((self.node("call", (*inputs, *parameters), where,
+                                     written=f"{name}{suffix}", value=f"{name}{suffix}"),))
+
+        if kind in RECURRENT:
+            result = output()
+            hidden = output(".h_n")
+            return (result, (hidden, output(".c_n"))) if kind == "LSTM" else (result, hidden)
+        if kind == "MultiheadAttention":
+            return (output(), output(".weights"))
+        if kind in ("LSTMCell",):
+            return (output(".h"), output(".c"))
+        return output()
+
+    def max_pool(self, tensor: Tensor, where: ast.AST) -> Tensor:
+        """The largest of two neighbouring elements: enough to show ties in a window."""
+        names = self.builder.feature_variables(tensor)
+        from diffcheck.readers.pysource.tensors import rename
+
+        windows = []
+        for offset in range(2):
+            mapping = {n: f"{n}@{offset}" for n in names}
+            for renamed in mapping.values():
+                self.builder.feature_parameters.add(renamed)
+            windows.append(tensor.with_parts([rename(p, mapping) for p in tensor.parts]))
+        return self.builder.elementwise(lambda a, b: self.node("max", (a, b), where,
+                                                               written="max_pool"), *windows)
+
+    def lookup(self, layer: Layer, index: Any, where: ast.AST) -> Tensor:
+        """``embedding(indices)``: the weight row an index picks."""
+        weight = self.parameter_tensor(layer.parameter_names()[0], where)
+        return self.select(weight, index, where)
 
     def library_init(self, instance: Instance, bases: list[str], args: list[Any],
                      keywords: dict[str, Any]) -> None:

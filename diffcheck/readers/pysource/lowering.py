@@ -32,13 +32,15 @@ class Lowered:
     #: SymPy subexpression -> span of the construct that built it (first occurrence)
     spans: dict[sp.Basic, Span] = field(default_factory=dict)
     model_functions: set[str] = field(default_factory=set)
+    #: id of each node of the program -> what it lowered to
+    exprs: dict[int, Any] = field(default_factory=dict)
 
 
 def lower(root: Node) -> Lowered:
     """SymPy for ``root``; raises :class:`SourceError` (with the node's span) on failure."""
     lowering = _Lowering()
     expr = lowering.value(root)
-    return Lowered(expr, lowering.spans, lowering.model_functions)
+    return Lowered(expr, lowering.spans, lowering.model_functions, lowering.memo)
 
 
 def _is_condition(value: Any) -> bool:

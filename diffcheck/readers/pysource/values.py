@@ -232,3 +232,11 @@ class Opaque:
     """A name the reader cannot see into (an imported function, a global object)."""
 
     dotted: str
+
+
+@dataclass(eq=False)
+class Container:
+    """``nn.Sequential``, ``nn.ModuleList`` or ``nn.ModuleDict`` of layers and modules."""
+
+    kind: str
+    items: Any  # list, or dict for ModuleDict
