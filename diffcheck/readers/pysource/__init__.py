@@ -273,6 +273,7 @@ def assign_paths(instance: Instance, interpreter: Interpreter, prefix: str = "",
         elif (isinstance(value, Tensor) and value.dtype == "param" and not value.featured
               and value.parts[0].op == "var"):
             interpreter.builder.feature_parameters.add(path)
+            interpreter.builder.parameters.add(path)
             found[path] = None
             return Tensor((Node("var", value=path, span=value.parts[0].span),))
         return value

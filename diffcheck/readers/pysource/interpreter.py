@@ -452,7 +452,8 @@ class Interpreter:
             if name in _IGNORED_STATEMENT_CALLS or name.startswith("_log"):
                 return _FALL
             callee = self.try_evaluate(func, scope)
-            if isinstance(callee, (Function, BoundMethod, _ListMethod, _DictMethod)):
+            if isinstance(callee, (Function, BoundMethod, _ListMethod, _DictMethod)) or (
+                    isinstance(callee, LibraryObject) and callee.dotted == "super().__init__"):
                 self.evaluate(value, scope)  # a helper may set attributes; append grows a list
             return _FALL
         return _FALL
@@ -629,6 +630,10 @@ class Interpreter:
             items = [value.values, value.indices]
         elif isinstance(value, Container):
             items = list(value.items)
+        elif isinstance(value, library.Shape):
+            if count is None:
+                raise SourceError("iterating over a shape of unknown rank", where)
+            items = [Size("size") for _ in range(count)]
         elif isinstance(value, Arange):
             items = [sp.Integer(v) for v in (value.values or range(DEFAULT_COMPONENTS))]
         elif isinstance(value, Tensor):
@@ -804,6 +809,12 @@ class Interpreter:
         key = self.evaluate(node.slice, scope)
         if isinstance(container, library.ResultPair):
             return container.item(key, node)
+        if isinstance(container, library._SortIndices):
+            keys = key if isinstance(key, tuple) else (key,)
+            ranks = [k for k in keys if isinstance(k, (int, sp.Integer)) and not isinstance(k, bool)]
+            if len(ranks) != 1:
+                raise SourceError("indexing sort indices other than by one rank", node)
+            return self.library.rank_index(container, int(ranks[0]), node)
         if isinstance(container, Container):
             if isinstance(container.items, dict):
                 return container.items[_hashable(key)]

@@ -201,11 +201,28 @@ class Library:
                                         cond, ta, tb)
 
     def matmul(self, left: Any, right: Any, where: ast.AST) -> Tensor:
-        """``a @ b`` of loss tensors: a dot product over the feature axis, per element."""
+        """``a @ b``: what is contracted and what stays, by the structure of the operands.
+
+        ``a @ b.t()`` scores ``a`` against each row of ``b`` (attention scores, similarity
+        matrices, distances to a codebook): a part per row of ``b``. ``w @ v`` with ``w``
+        having a part per row (attention weights) sums those rows of ``v``. Anything else is a
+        dot product over the feature axis, per element.
+        """
         a, b = self.tensor(left, where), self.tensor(right, where)
+        if b.transposed and not b.featured:
+            rows = self.builder.rows(b)
+            scores = [self.dot(a, Tensor((row,)), where) for row in rows.parts]
+            return Tensor(tuple(scores), True, axis="rows")
+        if a.featured and a.axis == "rows" and not b.featured:
+            rows = self.builder.rows(b, len(a.parts))
+            terms = [self.node("mul", (w, r), where) for w, r in zip(a.parts, rows.parts)]
+            return Tensor((self.node("add", terms, where),))
+        return Tensor((self.dot(a, b, where),))
+
+    def dot(self, a: Tensor, b: Tensor, where: ast.AST) -> Node:
         aligned = self.builder.broadcast(self.builder.featured(a), self.builder.featured(b))
         products = [self.node("mul", (x, y), where) for x, y in zip(aligned[0].parts, aligned[1].parts)]
-        return Tensor((self.node("add", products, where),))
+        return self.node("add", products, where)
 
     def detach(self, tensor: Tensor, where: ast.AST) -> Tensor:
         self.run.cuts.append(self.run.span(where))
@@ -251,7 +268,9 @@ class Library:
         tensor = self.tensor(owner, where)
         if name == "shape":
             return Shape()
-        if name in ("T", "mT", "H", "real"):
+        if name in ("T", "mT", "H"):
+            return tensor.transposing()
+        if name == "real":
             return tensor
         if name == "data":
             return self.detach(tensor, where)
@@ -364,11 +383,20 @@ class Library:
                 self.run.label_names.add(label)
             return self.builder.component(tensor, 0)
         index_tensor = self.tensor(index, where)
-        featured = self.builder.featured(tensor)
+        # An index computed from the values (argmax, argmin) picks a row: v[idx], codebook[idx].
+        rows = tensor if tensor.featured else self.builder.rows(tensor)
         (index_node,) = index_tensor.parts if not index_tensor.featured else (None,)
         if index_node is None:
             raise SourceError("indexing with a tensor of indices per component", where)
-        return Tensor((self.node("select", (index_node, *featured.parts), where),))
+        return Tensor((self.node("select", (index_node, *rows.parts), where),))
+
+    def rank_index(self, order: _SortIndices, rank: int, where: ast.AST) -> Tensor:
+        """``indices[..., rank]`` of a sort or topk: which element has that rank."""
+        keys = order.tensor
+        count = len(keys.parts)
+        positions = Tensor(tuple(self.number(k, where) for k in range(count)), True, "int")
+        gathered = self.sort_gather(positions, order, where)
+        return Tensor((gathered.parts[rank],), False, "int")
 
     def sort_gather(self, tensor: Tensor, order: _SortIndices, where: ast.AST) -> Tensor:
         """``values[perm]`` for ``perm`` from a sort: the values in the order of the sorted keys.
@@ -487,6 +515,8 @@ class Library:
         handler = getattr(self, f"op_{name}", None)
         if handler is not None:
             return handler(args, keywords, where, family=family, written=written)
+        if name in ("t", "transpose", "swapaxes", "mT") and args and isinstance(args[0], Tensor):
+            return args[0].transposing()
         if name in SHAPE_OPERATIONS:
             value = args[0] if args else None
             if isinstance(value, Tensor) and _adds_axis(name, args[1:], keywords):
@@ -821,8 +851,12 @@ class Library:
     def op_numel(self, args, keywords, where, **_):
         return Size("numel")
 
-    op_size = op_numel
     op_nelement = op_numel
+
+    def op_size(self, args, keywords, where, **_):
+        if len(args) > 1 or "dim" in keywords:
+            return Size("size")
+        return Shape()
 
     def op_dim(self, args, keywords, where, **_):
         from diffcheck.readers.pysource.interpreter import _Unknown
@@ -1702,6 +1736,7 @@ class Library:
     def parameter_tensor(self, name: str, where: ast.AST | None) -> Tensor:
         """A learnable parameter of the model, by module path (``fc1.weight``)."""
         self.builder.feature_parameters.add(name)
+        self.builder.parameters.add(name)
         self.run.parameter_names.setdefault(name, None)
         return self.builder.parameter(name, self.run.span(where))
 
@@ -1749,17 +1784,11 @@ class Library:
 
     def max_pool(self, tensor: Tensor, where: ast.AST) -> Tensor:
         """The largest of two neighbouring elements: enough to show ties in a window."""
-        names = self.builder.feature_variables(tensor)
-        from diffcheck.readers.pysource.tensors import rename
-
-        windows = []
-        for offset in range(2):
-            mapping = {n: f"{n}@{offset}" for n in names}
-            for renamed in mapping.values():
-                self.builder.feature_parameters.add(renamed)
-            windows.append(tensor.with_parts([rename(p, mapping) for p in tensor.parts]))
-        return self.builder.elementwise(lambda a, b: self.node("max", (a, b), where,
-                                                               written="max_pool"), *windows)
+        if tensor.featured:
+            return tensor.with_parts([self.node("max", self.builder.rows(Tensor((p,)), 2).parts,
+                                                where, written="max_pool") for p in tensor.parts])
+        windows = self.builder.rows(tensor, 2)
+        return Tensor((self.node("max", windows.parts, where, written="max_pool"),))
 
     def lookup(self, layer: Layer, index: Any, where: ast.AST) -> Tensor:
         """``embedding(indices)``: the weight row an index picks."""
@@ -1768,7 +1797,19 @@ class Library:
 
     def library_init(self, instance: Instance, bases: list[str], args: list[Any],
                      keywords: dict[str, Any]) -> None:
-        """``super().__init__(...)`` of a library base class: the attributes it sets."""
+        """``super().__init__(...)`` of a library base class: the attributes it sets.
+
+        A subclass of a layer (``class QuantLinear(nn.Linear)``) has that layer's parameters.
+        """
+        for base in bases:
+            kind = base.rsplit(".", 1)[-1]
+            if is_layer(kind):
+                layer = build_layer(kind, tuple(args), dict(keywords), None)
+                for name in layer.parameters:
+                    instance.attributes.setdefault(name, Tensor(
+                        (Node("var", value=name),), False, "param"))
+                    self.run.extra_tensors.append(name)
+                break
         if any(base.endswith("_Loss") or base.endswith("_WeightedLoss") for base in bases):
             names = ["size_average", "reduce", "reduction"]
             values = dict(zip(names, args))

@@ -55,6 +55,9 @@ class Builder:
         self.component_of: dict[str, tuple[str, int]] = {}
         #: names whose components were made up (no user spelling): printed as x[i], x[j]
         self.implicit: set[str] = set()
+        #: learnable parameters of a model: shared by every element, so never split into
+        #: components or rows unless the parameter itself is indexed (a codebook's rows)
+        self.parameters: set[str] = set()
 
     # --- leaves ---------------------------------------------------------------------------
 
@@ -80,12 +83,38 @@ class Builder:
         return max([DEFAULT_COMPONENTS, *sizes])
 
     def feature_variables(self, tensor: Tensor) -> list[str]:
+        """The variables whose elements run along the axes of ``tensor``.
+
+        Data (inputs, targets) always do. A model's parameters do only when the tensor is
+        computed from parameters alone (``codebook.weight ** 2``): in a layer's output they
+        are shared by every element.
+        """
         names = set()
         for part in tensor.parts:
             for node in part.walk():
                 if node.op == "var" and node.value in self.feature_parameters:
                     names.add(node.value)
-        return sorted(names)
+        data = {n for n in names if n not in self.parameters}
+        return sorted(data or names)
+
+    def rows(self, tensor: Tensor, count: int = DEFAULT_COMPONENTS) -> Tensor:
+        """``tensor`` as ``count`` of its rows (other elements of its batch axis): ``k@0``, ``k@1``.
+
+        Parameters inside stay shared; a bare parameter (a codebook) is split into its rows.
+        """
+        if tensor.featured:
+            return tensor
+        names = self.feature_variables(tensor)
+        (generic,) = tensor.parts
+        parts = []
+        for index in range(count):
+            mapping = {name: f"{name}@{index}" for name in names}
+            for row in mapping.values():
+                self.feature_parameters.add(row)
+                if any(row.startswith(p + "@") for p in self.parameters):
+                    self.parameters.add(row)
+            parts.append(rename(generic, mapping))
+        return Tensor(tuple(parts), True, tensor.dtype, axis="rows")
 
     # --- components -----------------------------------------------------------------------
 
@@ -113,7 +142,12 @@ class Builder:
         """Element ``index`` of the feature axis, e.g. ``boxes[..., 2]``."""
         if index < 0:
             if not tensor.featured:
-                raise SourceError("a negative index along an axis of unknown size")
+                # The last element of an axis of unknown length (h_n[-1]): another element.
+                names = self.feature_variables(tensor)
+                mapping = {name: f"{name}[{index}]" for name in names}
+                for renamed in mapping.values():
+                    self.feature_parameters.add(renamed)
+                return tensor.with_parts([rename(p, mapping) for p in tensor.parts])
             index += len(tensor.parts)
         if not tensor.featured:
             for name in self.feature_variables(tensor):
@@ -153,10 +187,12 @@ class Builder:
                 out.append(t.with_parts(parts))
             elif t.featured:
                 out.append(t)
-            elif self.feature_variables(t):
+            elif self.feature_variables(t) and not any(u.featured and u.axis == "rows" for u in tensors):
                 out.append(self.featured(t, count))
             else:
-                out.append(Tensor(t.parts * count, True, t.dtype))
+                # constant along the axis (a per-row value broadcast over a row's scores)
+                out.append(Tensor(t.parts * count, True, t.dtype,
+                                  axis=next((u.axis for u in tensors if u.featured), "feature")))
         if len({len(t.parts) for t in out}) > 1:
             raise SourceError("tensors whose feature axes have different sizes")
         return out

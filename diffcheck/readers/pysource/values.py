@@ -69,6 +69,11 @@ class Tensor:
     #: a per-sample value kept as a column (``keepdim=True``, ``unsqueeze``): it broadcasts
     #: over the feature axis, so a generic tensor combined with it is written in components
     spread: bool = False
+    #: which axis the parts run along when featured: "feature", or "rows" (the rows of a
+    #: matrix: ``q @ k.t()`` scores one row of ``k`` per part)
+    axis: str = "feature"
+    #: transposed (``.t()``, ``.T``): in ``a @ b.t()`` the rows of ``b`` become an axis
+    transposed: bool = False
 
     @property
     def generic(self) -> Node:
@@ -79,13 +84,18 @@ class Tensor:
     def with_parts(self, parts: tuple[Node, ...] | list[Node], featured: bool | None = None,
                    dtype: str | None = None) -> Tensor:
         return Tensor(tuple(parts), self.featured if featured is None else featured,
-                      self.dtype if dtype is None else dtype, self.spread)
+                      self.dtype if dtype is None else dtype, self.spread, self.axis)
 
     def spreading(self) -> Tensor:
         """This tensor kept as a column (``keepdim``/``unsqueeze``), if it is a reduced value."""
         if self.featured or self.spread:
             return self
-        return Tensor(self.parts, False, self.dtype, True)
+        return Tensor(self.parts, False, self.dtype, True, self.axis)
+
+    def transposing(self) -> Tensor:
+        """This tensor with its last two axes swapped (``.t()``)."""
+        return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
+                      not self.transposed)
 
 
 @dataclass(frozen=True, eq=False)
