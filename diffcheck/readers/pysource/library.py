@@ -970,6 +970,19 @@ class Library:
                    where: ast.AST) -> LazySequence:
         def make(count: int) -> list[Any]:
             widths = sizes if sizes and len(sizes) == count else [sizes[0] if sizes else 1] * count
+            if max(widths) > MAX_CHUNK_COMPONENTS and not tensor.featured:
+                # Wide chunks (q, k, v = qkv.split(n_embd, dim=2)): each is its own set of
+                # elements of the tensor, not components to write out.
+                from diffcheck.readers.pysource.tensors import rename
+
+                names = self.builder.feature_variables(tensor)
+                chunks_out = []
+                for index in range(count):
+                    mapping = {n: f"{n}.chunk{index}" for n in names}
+                    for renamed in mapping.values():
+                        self.builder.feature_parameters.add(renamed)
+                    chunks_out.append(tensor.with_parts([rename(p, mapping) for p in tensor.parts]))
+                return chunks_out
             out, start = [], 0
             for width in widths:
                 indices = list(range(start, start + width))
@@ -1829,6 +1842,9 @@ class _SortIndices:
 
 #: The longest arange written out as numbers.
 MAX_ARANGE = 16
+
+#: Chunks wider than this are element sets of their own rather than written-out components.
+MAX_CHUNK_COMPONENTS = 4
 
 
 _ACTIVATION_MODULES = {
