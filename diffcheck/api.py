@@ -189,6 +189,13 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
     except RecursionError:
         report.error = ReportError("limit", "the function is nested too deeply to translate")
         return report
+    _fill_from_source(report, loss, wrt, smooth_scale, [job.text])
+    return report
+
+
+def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smooth_scale: float,
+                      texts: list[str]) -> None:
+    """Analyse a translated source loss into ``report``, in the file's lines and names."""
     parsed = loss.parsed
     chosen = loss.chosen_parameters(wrt) if (wrt and loss.is_model) else \
         [w for w in (wrt or []) if w in loss.tensors]
@@ -203,15 +210,91 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
     report.surrogate = analysed.surrogate
     report.assumptions = list(loss.translation.assumptions)
     report.gradient = analysed.gradient
-    located = [_in_source(f, parsed, loss.implicit, job.text) for f in analysed.findings]
+    located = [_in_source(f, parsed, loss.implicit, texts) for f in analysed.findings]
+    if loss.is_model:
+        for finding in located:
+            finding.where = _layer_calls(finding.where, loss.parameters)
+            finding.message = _layer_calls(finding.message, loss.parameters) or finding.message
     if loss.is_model or loss.translation.cuts:
-        located = _gradient_flow(loss, parameters, located, job.text)
+        located = _gradient_flow(loss, parameters, located, texts)
     report.findings = sorted(located, key=lambda f: (f.severity != "error", f.line or 0,
                                                      f.column or 0, f.code))
+
+
+def check_composition(job: SourceJob, loss: str, wrt: Sequence[str] | None = None, *,
+                      smooth_scale: float = DEFAULT_SMOOTH_SCALE,
+                      values: Mapping[str, Any] | None = None) -> Report:
+    """``loss(model(x), y)`` w.r.t. the model's parameters: "can I train this?".
+
+    ``job`` names the model (a class of a ``.py`` file); ``loss`` is ``path.py::name`` or an
+    expression in which ``out`` is the model's output. The report says the verdict of the
+    composition, and those of the model and of the loss on their own: by the chain rule, a
+    model that is not differentiable makes the composition non-differentiable whatever the
+    loss, and a loss that is not differentiable at the model's outputs does too.
+    """
+    import ast
+
+    from diffcheck.readers.pysource import (
+        LossSpec,
+        SourceError,
+        find_losses,
+        read_module,
+        translate_composition,
+    )
+
+    spec, loss_name = _loss_spec(loss)
+    report = Report(input=job.target, name=f"{loss_name}({job.target})", source=job.path,
+                    line=job.line, reader="python")
+    try:
+        module = read_module(job.text, job.path)
+        (target,) = find_losses(module, job.text, job.target)
+        report.input = ast.get_source_segment(job.text, target.node) or job.target
+        composed = translate_composition(module, job.text, target, spec, dict(values or {}),
+                                         job.path)
+    except SourceError as err:
+        line, column = err.position()
+        report.error = ReportError(err.kind, err.message, column, line)
+        return report
+    except OSError as err:
+        report.error = ReportError("parse", f"cannot read the loss: {err}")
+        return report
+    _fill_from_source(report, composed, wrt, smooth_scale, [job.text, spec.text or ""])
+    model_alone = check_source_job(job, wrt, smooth_scale=smooth_scale, values=values)
+    if spec.expression is not None:
+        loss_alone = check(spec.expression, ["out"], smooth_scale=smooth_scale, values=values)
+    else:
+        loss_job = SourceJob(spec.path or "", spec.text or "", spec.name or "", 0)
+        loss_alone = check_source_job(loss_job, None, smooth_scale=smooth_scale, values=values)
+    report.composition = {
+        "model": _verdict(job.target, model_alone),
+        "loss": _verdict(loss_name, loss_alone),
+    }
     return report
 
 
-def _gradient_flow(loss, parameters: list[str], findings: list, text: str) -> list:
+def _verdict(name: str, report: Report) -> dict[str, Any]:
+    return {"name": name, "differentiable": report.differentiable,
+            "smoothness": report.smoothness,
+            "error": None if report.error is None else report.error.message}
+
+
+def _loss_spec(loss: str):
+    """``path.py::name`` (a loss of a file) or an expression in ``out``."""
+    from diffcheck.readers.pysource import LossSpec
+
+    path, _, name = loss.partition("::")
+    if path.endswith(".py") and Path(path).is_file():
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        if not name:
+            from diffcheck.readers.pysource import find_losses, read_module
+
+            found = find_losses(read_module(text, path), text)
+            name = found[0].name if found else ""
+        return LossSpec(path=path, text=text, name=name), name
+    return LossSpec(expression=loss, name="loss"), "loss"
+
+
+def _gradient_flow(loss, parameters: list[str], findings: list, texts: list[str]) -> list:
     """Cuts (parameters no gradient reaches) and straight-through estimators, for a model."""
     from diffcheck import gradient_flow
     from diffcheck.model import Finding
@@ -238,7 +321,6 @@ def _gradient_flow(loss, parameters: list[str], findings: list, text: str) -> li
     built_at = {name: layer.span for layer in layers.values() if layer is not None
                 for name in layer.parameter_names()}
     rule = rule_for("zero-gradient", "cut")
-    lines = text.splitlines()
     for cut in gradient_flow.cuts(program, parameters, built_at, modules):
         what = ", ".join(cut.names)
         where = f" (line {cut.span.line})" if cut.span is not None else ""
@@ -252,13 +334,42 @@ def _gradient_flow(loss, parameters: list[str], findings: list, text: str) -> li
             finding.line, finding.column = cut.span.line, cut.span.column
             if cut.span.end_line == cut.span.line:
                 finding.end_column = cut.span.end_column
-            if 0 < cut.span.line <= len(lines):
-                finding.excerpt = lines[cut.span.line - 1]
+            finding.excerpt = _excerpt(cut.span, texts)
         kept.append(finding)
     return kept
 
 
-def _in_source(finding, parsed, implicit: set[str], text: str):
+def _layer_calls(text: str | None, parameters: list[str]) -> str | None:
+    """A layer's output written as ``fc1(x)``: its parameters are implied by its name.
+
+    >>> _layer_calls("fc1(x, fc1.weight, fc1.bias) = 0", ["fc1.weight", "fc1.bias"])
+    'fc1(x) = 0'
+    """
+    if not text:
+        return text
+    import re
+
+    for name in sorted(parameters, key=len, reverse=True):
+        text = re.sub(r",\s*" + re.escape(name) + r"(?:@\d+|\[\d+\])*(?=[,)])", "", text)
+    return text
+
+
+def _excerpt(span: Any, texts: list[str]) -> str | None:
+    """The line of ``span`` in whichever source text holds the construct there."""
+    fallback = None
+    for text in texts:
+        lines = text.splitlines()
+        if not 0 < span.line <= len(lines):
+            continue
+        line = lines[span.line - 1]
+        fallback = fallback if fallback is not None else line
+        first_line_of_span = (span.text or "").split("\n")[0]
+        if line[span.column - 1:].startswith(first_line_of_span[:20]):
+            return line
+    return fallback
+
+
+def _in_source(finding, parsed, implicit: set[str], texts: list[str]):
     """A finding located in the file and written in the user's indexing."""
     from diffcheck.readers.pysource import user_indexing
 
@@ -268,9 +379,7 @@ def _in_source(finding, parsed, implicit: set[str], text: str):
         finding.line, finding.column = span.line, span.column
         if span.end_line == span.line:
             finding.end_column = span.end_column
-        source_lines = text.splitlines()
-        if 0 < span.line <= len(source_lines):
-            finding.excerpt = source_lines[span.line - 1]
+        finding.excerpt = _excerpt(span, texts)
     finding.where = user_indexing(finding.where, implicit)
     finding.message = user_indexing(finding.message, implicit) or finding.message
     return finding

@@ -10,7 +10,8 @@ import os
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Optional
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -88,6 +89,12 @@ def run(
         Optional[list[str]],
         typer.Option("--set", metavar="NAME=VALUE",
                      help="Fix a variable or hyperparameter to a Python literal (repeatable): --set delta=0.5."),
+    ] = None,
+    loss: Annotated[
+        Optional[str],
+        typer.Option("--loss", metavar="LOSS",
+                     help="With a model (model.py::Net): check loss(Net(x), y), where LOSS is "
+                          "losses.py::name or an expression in `out`, the model's output."),
     ] = None,
     output_format: Annotated[
         Optional[OutputFormat], typer.Option("--format", "-f", help="Output format.", show_default="text")
@@ -176,6 +183,12 @@ def run(
         values[set_name] = set_value
 
     lines = _collect_lines(expressions, file_args, config.functions)
+    if loss is not None:
+        from diffcheck.api import SourceJob
+
+        if not any(isinstance(job, SourceJob) for job in lines):
+            _usage_error("--loss needs a model: diffcheck model.py::Net --loss ...")
+        lines = [_Composition(job, loss) if isinstance(job, SourceJob) else job for job in lines]
     results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale,
                        config.ignore, values)
     dicts = [r.to_dict() for r in results]
@@ -306,7 +319,7 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values):
     def on_error(job, kind, message):
         from diffcheck.api import SourceJob
 
-        if isinstance(job, SourceJob):
+        if isinstance(job, (SourceJob, _Composition)):
             return Report(input=job.target, name=job.target, source=job.path, line=job.line,
                           reader="python", error=ReportError(kind, message, None))
         return Report(
@@ -325,13 +338,35 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values):
             progress.close()
 
 
+@dataclass(frozen=True)
+class _Composition:
+    """A model job to check composed with a loss (``--loss``)."""
+
+    job: Any
+    loss: str
+
+    @property
+    def target(self) -> str:
+        return self.job.target
+
+    @property
+    def path(self) -> str:
+        return self.job.path
+
+    @property
+    def line(self) -> int:
+        return self.job.line
+
+
 def _check_one(job, wrt, options, ignored):
-    from diffcheck.api import SourceJob, check_line, check_source_job
+    from diffcheck.api import SourceJob, check_composition, check_line, check_source_job
     from diffcheck.model import Report
 
     if isinstance(job, Report):
         return job  # a file that could not be read: its error report
-    if isinstance(job, SourceJob):
+    if isinstance(job, _Composition):
+        report = check_composition(job.job, job.loss, wrt, **options)
+    elif isinstance(job, SourceJob):
         report = check_source_job(job, wrt, **options)
     else:
         report = check_line(job, wrt, **options)

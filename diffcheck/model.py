@@ -102,6 +102,8 @@ class Report:
     fixed: dict[str, Any] = field(default_factory=dict)
     #: what kind of input this was: "expression", "python" (a .py file), "latex"
     reader: str = "expression"
+    #: for loss(model(x)): the verdicts of the model and of the loss on their own
+    composition: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,4 +122,5 @@ class Report:
             "error": None if self.error is None else self.error.to_dict(),
             "fixed": dict(self.fixed),
             "reader": self.reader,
+            **({"composition": self.composition} if self.composition is not None else {}),
         }

@@ -152,6 +152,8 @@ def _print_source_result(console: Console, result: dict[str, Any]) -> None:
         return
     if result.get("wrt"):
         console.print(Text(f"{_INDENT}with respect to {', '.join(result['wrt'])}", style="dim"))
+    if result.get("composition"):
+        _print_composition(console, result)
     for assumption in result.get("assumptions") or []:
         line = Text(_INDENT + "assumption: ", style="dim")
         line.append(assumption)
@@ -171,6 +173,30 @@ def _print_source_result(console: Console, result: dict[str, Any]) -> None:
             console.print(line)
         else:
             console.print(_surrogate_line(surrogate))
+
+
+def _print_composition(console: Console, result: dict[str, Any]) -> None:
+    """Can I train this? The model's and the loss's verdicts, and what the chain rule makes of them."""
+    parts = result["composition"]
+    for role in ("model", "loss"):
+        part = parts.get(role) or {}
+        verdict = ("could not be read" if part.get("error") else
+                   "differentiable" if part.get("differentiable") else "NOT differentiable")
+        smoothness = f" ({part['smoothness']})" if part.get("smoothness") else ""
+        what = "in its parameters" if role == "model" else "in the model's output"
+        line = Text(f"{_INDENT}the {role} {part.get('name')}: ")
+        line.append(f"{verdict}{smoothness}", style="green" if part.get("differentiable") else "red")
+        line.append(f" {what}")
+        console.print(line)
+    model, loss = parts.get("model") or {}, parts.get("loss") or {}
+    if model.get("differentiable") is False:
+        why = "the model is not differentiable, and no loss can make up for it"
+    elif loss.get("differentiable") is False:
+        why = "the loss is not differentiable where the model's outputs reach its kinks"
+    else:
+        why = "both are differentiable, so their composition is"
+    console.print(Text(f"{_INDENT}chain rule: d loss/d params = d loss/d out * d out/d params: {why}",
+                       style="dim"))
 
 
 def _print_source_finding(console: Console, path: str, finding: dict[str, Any]) -> None:

@@ -204,7 +204,78 @@ def model_parameters(translation: Translation) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _translate_class(interpreter: Interpreter, target: LossTarget) -> Translation:
+@dataclass
+class LossSpec:
+    """The loss of a composition: a definition of a ``.py`` file, or an expression in ``out``."""
+
+    expression: str | None = None
+    path: str | None = None
+    text: str | None = None
+    name: str | None = None
+
+
+def translate_composition(module: ast.Module, text: str, model: LossTarget, loss: LossSpec,
+                          values: dict[str, Any], path: str = "<source>") -> SourceLoss:
+    """``loss(model(x), y)``: the model's output fed to the loss, checked w.r.t. the model.
+
+    A loss of a ``.py`` file gets the output as its first tensor parameter; an expression
+    reads it as the variable ``out``.
+    """
+    from diffcheck.parser import ParseError, parse
+
+    interpreter = Interpreter(module, text, values, path)
+    model_translation = _translate_class(interpreter, model) if model.is_class else \
+        interpreter.translate(interpreter.function(model.name))
+    output = interpreter.output
+    while isinstance(output, (tuple, list)) and output:
+        output = output[0]
+    if loss.expression is not None:
+        program_value = interpreter.loss_value(output, model.node)
+        lowered = lower(program_value)
+        try:
+            parsed_loss = parse(loss.expression, {"out": lowered.expr})
+        except ParseError as err:
+            raise SourceError(f"--loss: {err.message} (column {err.column})", kind=err.kind) from None
+        translation = model_translation
+        translation.program = program_value
+        expr = parsed_loss.expr
+        spans = dict(lowered.spans)
+        model_functions = set(lowered.model_functions) | set(parsed_loss.model_functions)
+    else:
+        loss_module = read_module(loss.text or "", loss.path or "<loss>")
+        (loss_target,) = find_losses(loss_module, loss.text or "", loss.name)
+        loss_interpreter = Interpreter(loss_module, loss.text or "", values, loss.path or "")
+        loss_interpreter.builder = interpreter.builder
+        loss_interpreter.library = type(interpreter.library)(loss_interpreter)
+        loss_interpreter.tensor_names = list(interpreter.tensor_names)
+        if loss_target.is_class:
+            translation = _translate_class(loss_interpreter, loss_target, bound=output)
+        else:
+            translation = loss_interpreter.translate(loss_interpreter.function(loss_target.name),
+                                                     bound=output)
+        translation.layers = model_translation.layers
+        translation.parameters = list(dict.fromkeys(
+            model_translation.parameters + translation.parameters))
+        translation.assumptions = model_translation.assumptions + translation.assumptions
+        lowered = lower(translation.program)
+        expr = lowered.expr
+        spans = dict(lowered.spans)
+        model_functions = set(lowered.model_functions)
+    variables = tuple(sorted(str(s) for s in expr.free_symbols))
+    parsed = ParsedExpression(
+        source=f"{loss.name or 'loss'}({model.name})", expr=expr, variables=variables,
+        model_functions=tuple(sorted(model_functions)),
+        spans={k: v.column for k, v in spans.items()},
+        snippets={k: v.text for k, v in spans.items()},
+        fixed=tuple(sorted(interpreter.used_values)),
+    )
+    parsed.locations.update(spans)
+    parameters = model_parameters(model_translation)
+    return SourceLoss(model, parsed, parameters, model_translation.tensors, translation,
+                      set(interpreter.builder.implicit), parameters, True, lowered)
+
+
+def _translate_class(interpreter: Interpreter, target: LossTarget, bound: Any = None) -> Translation:
     cls = interpreter.globals.get(target.name)
     if not isinstance(cls, ClassDef):
         raise SourceError(f"{target.name} is not a class", target.node)
@@ -236,7 +307,7 @@ def _translate_class(interpreter: Interpreter, target: LossTarget) -> Translatio
         if isinstance(value, (str, bool, int, float)) or value is None or (
                 isinstance(value, sp.Basic) and value.is_number):
             constructor.setdefault(name, value)
-    translation = interpreter.translate(method[0], instance, constructor)
+    translation = interpreter.translate(method[0], instance, constructor, bound)
     translation.layers = layers
     return translation
 

@@ -134,6 +134,10 @@ class Interpreter:
         self.depth = 0
         self.no_grad = 0
         self.cuts: list[Span] = []
+        #: what the translated function returned (a model's output, for a composition)
+        self.output: Any = None
+        #: the call being made of a library object (``self.act(h)``), for its findings' spans
+        self.call_site: ast.AST | None = None
         self.frames: list[tuple[Function, dict[str, Any]]] = []
         #: the attribute an assignment is setting (``self.centers = nn.Parameter(...)``)
         self.attribute_target: str | None = None
@@ -225,8 +229,12 @@ class Interpreter:
     # --- entry points -------------------------------------------------------------------------
 
     def translate(self, function: Function, instance: Instance | None = None,
-                  constructor: dict[str, Any] | None = None) -> Translation:
-        """The program of ``function`` called with symbolic tensors for its tensor parameters."""
+                  constructor: dict[str, Any] | None = None, bound: Any = None) -> Translation:
+        """The program of ``function`` called with symbolic tensors for its tensor parameters.
+
+        ``bound`` is the value of the first tensor parameter instead (a model's output fed to
+        a loss: ``loss(model(x), y)``).
+        """
         node = function.node
         if isinstance(node, ast.Lambda):
             raise SourceError("a lambda is not a loss definition")
@@ -241,6 +249,7 @@ class Interpreter:
         scope = _Scope()
         hyperparameters: dict[str, Any] = dict(constructor or {})
         tensors: list[str] = []
+        taken = False  # whether ``bound`` has been given to a parameter
         for index, arg in enumerate([*positional, *args.kwonlyargs]):
             name = arg.arg
             if index == 0 and instance is not None:
@@ -254,6 +263,9 @@ class Interpreter:
                 hyperparameters[name] = _plain(scope[name])
             elif name in defaults:
                 scope[name] = self.evaluate(defaults[name], _Scope())
+            elif bound is not None and not taken:
+                scope[name] = bound
+                taken = True
             else:
                 tensors.append(name)
                 scope[name] = self.builder.parameter(name, self.span(arg))
@@ -268,6 +280,7 @@ class Interpreter:
             raise SourceError(f"the function raises for these arguments: {outcome.value}", node)
         if outcome.kind != "return" or outcome.value is None:
             raise SourceError("the function returns no value", node)
+        self.output = outcome.value
         program = self.loss_value(outcome.value, node)
         labels = sorted((self.label_names | self.mask_names) & set(tensors))
         tensors = tensors + [t for t in self.extra_tensors if t not in tensors]
@@ -1125,7 +1138,11 @@ class Interpreter:
         if isinstance(callee, LibraryObject):
             if callee.call is None:
                 return self.opaque_call(callee.dotted, args, node)
-            return callee.call(*args, **{**callee.keywords, **keywords})
+            outer, self.call_site = self.call_site, node
+            try:
+                return callee.call(*args, **{**callee.keywords, **keywords})
+            finally:
+                self.call_site = outer
         if isinstance(callee, Partial):
             return self.call(callee.function, [*callee.args, *args], {**callee.keywords, **keywords}, node)
         if isinstance(callee, _Builtin):

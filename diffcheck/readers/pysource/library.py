@@ -1739,7 +1739,9 @@ class Library:
         stored = {k: v for k, v in stored.items() if k not in ("inplace", "size_average", "reduce")}
 
         def call(*call_args: Any, **call_keywords: Any) -> Any:
-            return self.tensor_call("torch", function, list(call_args), call_keywords, where,
+            # The call site (self.act(h)) is where a finding points, not the constructor.
+            site = self.run.call_site or where
+            return self.tensor_call("torch", function, list(call_args), call_keywords, site,
                                     written=f"nn.{name}")
 
         return LibraryObject(dotted, tuple(args), stored, call)
