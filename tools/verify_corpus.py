@@ -1163,8 +1163,68 @@ def run_models(only, lines, verbose):
     return outcomes
 
 
+# loss data for each composition (the model output fills the loss's first tensor argument)
+COMPOSITION_DATA: dict[str, Callable] = {
+    "mlp_relu__smooth_l1": lambda r: {"target": randn(r, 6, 4)},
+    "smooth_mlp__log_cosh": lambda r: {"y_true": randn(r, 6, 2)},
+    "smooth_mlp__l1_hierarchy": lambda r: {"target": randn(r, 6, 2, s=0.3)},
+    "quant_linear__mse": lambda r: {"y": randn(r, 6, 4)},
+    "linear_probe__label_smoothing": lambda r: {"target": labels(r, 6, 3)},
+    "hard_attention__mse": lambda r: {"y": randn(r, 6, 8)},
+    "elu_mlp__huber": lambda r: {"target": randn(r, 6, 2)},
+    "tanh_dropout__multi_margin": lambda r: {"labels": labels(r, 6, 2)},
+}
+
+
+def _composition_builder(comp: dict) -> Callable:
+    model_path, cls_name = comp["model"].split("::")
+    model_case = {"class": cls_name, "init": comp.get("init") or {}}
+    build_model = _model_builder(os.path.join(CORPUS, model_path), model_case)
+
+    def build():
+        model, model_objective = build_model()
+        if "::" in comp["loss"]:
+            loss_path, name = comp["loss"].split("::")
+            loss_fn, _ = call_target({"function": name if "." in name or not name[0].isupper() else name + ".forward",
+                                      "fixed": comp.get("fixed") or {}}, load_module(os.path.join(CORPUS, loss_path)))
+            first = next(iter(inspect.signature(loss_fn).parameters))
+        else:  # an expression in `out` and data names, evaluated with torch functions (this tool's own input)
+            expr = comp["loss"]
+            loss_fn = lambda out, **data: eval(expr, {"abs": torch.abs, "torch": torch}, {"out": out, **data})  # noqa: E731,S307
+            first = "out"
+
+        def objective(params, inputs):
+            model_in = {k[2:]: v for k, v in inputs.items() if k.startswith("m:")}
+            data = {k[2:]: v for k, v in inputs.items() if k.startswith("l:")}
+            out = model_objective(params, model_in)
+            return loss_fn(**{first: out}, **data)
+
+        return model, objective
+
+    return build
+
+
 def run_compositions(only, lines, verbose):
-    return []
+    outcomes = []
+    for comp in json.load(open(os.path.join(CORPUS, "compositions.json"))):
+        if only and comp["id"] not in only:
+            continue
+        t0 = time.perf_counter()
+        model_id = os.path.splitext(os.path.basename(comp["model"].split("::")[0]))[0]
+        make_model, make_data = MODEL_INPUTS.get(model_id), COMPOSITION_DATA.get(comp["id"])
+        if make_model is None or make_data is None:
+            o = Outcome(comp["id"], skipped="no input maker in verify_corpus.py")
+        else:
+            def make(r, make_model=make_model, make_data=make_data):
+                return {**{"m:" + k: v for k, v in make_model(r).items()}, **{"l:" + k: v for k, v in make_data(r).items()}}
+
+            try:
+                o = check_parametric(comp, _composition_builder(comp), make, lines, verbose)
+            except Exception as ex:
+                o = Outcome(comp["id"], problems=[f"crashed: {type(ex).__name__}: {ex}"], checks=1)
+        _print_outcome(o, time.perf_counter() - t0)
+        outcomes.append(o)
+    return outcomes
 
 
 if __name__ == "__main__":
