@@ -43,8 +43,9 @@ import sys
 import time
 import types
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -373,7 +374,7 @@ def call_target(case: dict, mod: types.ModuleType) -> tuple[Callable, Any]:
     return functools.partial(fn, **{k: v for k, v in fixed.items() if k in params}), None
 
 
-def check_loss(case: dict, spec: "Spec", mod: types.ModuleType, lines: int, verbose: bool) -> Outcome:
+def check_loss(case: dict, spec: Spec, mod: types.ModuleType, lines: int, verbose: bool) -> Outcome:
     out = Outcome(case["id"])
     fw = case["framework"]
     if fw == "jax" and jax is None:
@@ -423,7 +424,7 @@ def check_loss(case: dict, spec: "Spec", mod: types.ModuleType, lines: int, verb
             _check_singular(out, ev, expect, radius)
             continue
         here: list[Feature] = []
-        for order in range(0, min(top_order, max(want_order, 0) + 1) + 1):
+        for order in range(min(top_order, max(want_order, 0) + 1) + 1):
             F = ev.value if order == 0 else ev.derivative(order)
             if F is None:
                 break
@@ -549,7 +550,7 @@ def logit(p):
 
 
 def _boxes(a="boxes1", b="boxes2"):
-    make = lambda r: {a: boxes_xyxy(r, 4), b: boxes_xyxy(r, 4)}  # noqa: E731
+    make = lambda r: {a: boxes_xyxy(r, 4), b: boxes_xyxy(r, 4)}
 
     def corner_tie(x, r, o):
         x[a][0, 0] = x[b][0, 0]
@@ -588,7 +589,7 @@ def _yolo_tie(x, r, o):  # equal left edges: cx1 - w1/2 = cx2 - w2/2
 SPECS["yolo_ciou"] = Spec(lambda r: {"pred_boxes": boxes_xywh(r, 4), "target_boxes": boxes_xywh(r, 4)},
                           [pt("left_edges_equal", "kink", 1e-2, _yolo_tie)], dir_scale=0.1)
 
-_reg = lambda r, a="input", b="target", n=8, s=1.0: {a: randn(r, n, s=s), b: randn(r, n, s=s)}  # noqa: E731
+_reg = lambda r, a="input", b="target", n=8, s=1.0: {a: randn(r, n, s=s), b: randn(r, n, s=s)}
 SPECS["d2_smooth_l1_beta0"] = Spec(_reg, [pt("input_eq_target", "kink", 1e-2, _set("input", 0, lambda x: x["target"][0]))])
 SPECS["d2_smooth_l1"] = Spec(lambda r: _reg(r, s=0.2), [
     pt("abs_diff_eq_beta", "order1", 1e-2, _set("input", 0, lambda x: x["target"][0] + 1 / 9)),
@@ -724,7 +725,7 @@ def _margin_edge(x, r, o):
     return x
 
 
-_cls = lambda r, a="scores", b="labels": {a: randn(r, 6, 4), b: labels(r, 6, 4)}  # noqa: E731
+_cls = lambda r, a="scores", b="labels": {a: randn(r, 6, 4), b: labels(r, 6, 4)}
 SPECS["multi_margin"] = Spec(_cls, [pt("margin_edge", "kink", 1e-2, _margin_edge)])
 
 
@@ -1074,7 +1075,7 @@ def check_parametric(case: dict, build: Callable, make: Callable, lines: int, ve
     for _ in range(lines):
         ev = evaluator(make(rng))
         here: list[Feature] = []
-        for order in range(0, min(top_order, want_order + 1) + 1):
+        for order in range(min(top_order, want_order + 1) + 1):
             F = ev.value if order == 0 else ev.derivative(order)
             feats = scan_line(F, -1.0, 1.0, order=order)
             here += feats
@@ -1190,7 +1191,7 @@ def _composition_builder(comp: dict) -> Callable:
             first = next(iter(inspect.signature(loss_fn).parameters))
         else:  # an expression in `out` and data names, evaluated with torch functions (this tool's own input)
             expr = comp["loss"]
-            loss_fn = lambda out, **data: eval(expr, {"abs": torch.abs, "torch": torch}, {"out": out, **data})  # noqa: E731,S307
+            loss_fn = lambda out, **data: eval(expr, {"abs": torch.abs, "torch": torch}, {"out": out, **data})
             first = "out"
 
         def objective(params, inputs):
