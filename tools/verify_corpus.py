@@ -6,7 +6,7 @@ diffcheck itself never does. Run it in a scratch environment of its own:
 
     python3 -m venv /tmp/venv-verify && . /tmp/venv-verify/bin/activate
     pip install torch==2.13.0 jax numpy
-    python tools/verify_corpus.py [--only ID[,ID...]] [--kind source|models|compositions] [-v]
+    python tools/verify_corpus.py [--only ID[,ID...]] [--kind source|models|compositions] [--seed N] [-v]
 
 How a label is checked (float64 throughout):
 
@@ -15,11 +15,14 @@ How a label is checked (float64 throughout):
   built on the labelled non-smooth set (`where`) or on places that look suspicious but are
   labelled smooth (a clamp that cancels, a switch under a vanishing weight).
 * Features on a line. Second differences D2 = f(t+h) - 2f(t) + f(t-h) are computed on a grid,
-  and the largest ones are zoomed into ten times finer, down to h = 1e-9 of the line length.
-  D2 scales like h**2 where f is smooth, h at a kink, h**0.5 at a square-root (infinite-slope)
-  point and h**0 at a jump; the exponent fitted on the finest levels above round-off names the
-  feature. The same is done on the first and second derivatives along the line (autograd /
-  jax.grad) to tell C0, C1, C2 and Cinf apart.
+  and the largest ones (and, on a constructed line, the cell around t = 0) are zoomed into
+  about ten times finer, level after level, down to 1e-10 of the first cell or until D2 sinks
+  to round-off (of the values, and of the position x0 + t*d times the slope). D2 scales like
+  h**2 where f is smooth, h at a kink, h**0.5 at a square-root (infinite-slope) point and h**0
+  at a jump; the exponent fitted on the two finest levels names the feature. The same is done
+  on the first and second derivatives along the line (autograd / jax.grad); a step found in a
+  derivative of order k is a kink of order k - 1. The lowest order with a feature is the class:
+  C0 (or discontinuous), C1, C2, and Cinf when nothing is found up to the second derivative.
 * Generic points: one-sided difference quotients agree at random points; the gradient is
   zero there exactly when the label has `zero-gradient`.
 * Models: the same line test in parameter space (all parameters moved along a random
