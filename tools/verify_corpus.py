@@ -120,6 +120,10 @@ def _install_stubs() -> None:
         import torchvision.utils  # noqa: F401
     except ImportError:
         module("torchvision.utils", _log_api_usage_once=lambda obj: None)
+    try:
+        import chex  # noqa: F401
+    except ImportError:
+        module("chex", Array=object, assert_type=lambda *a, **k: None)
     module("mmdet.registry", MODELS=_Registry())
     module("mmdet.models.losses.utils", weighted_loss=_weighted_loss)
 
@@ -153,8 +157,10 @@ def _d2(vals: np.ndarray) -> np.ndarray:
 
 
 def _classify(exponent: float) -> str | None:
-    if exponent > 1.6:
+    if exponent > 1.8:
         return None
+    if exponent > 1.25:  # |d|**p with 1 < p < 2: C1, the next derivative has an infinite slope
+        return "curvature"
     if exponent > 0.75:
         return "kink"
     if exponent > 0.3:
@@ -225,7 +231,9 @@ def scan_line(F: Callable[[float], float], lo: float = -1.0, hi: float = 1.0, n:
         cells.append((focus - w, focus + w, focus))
     for a, b, at_focus in cells:
         kind, loc, ex = zoom(F, a, b, focus=at_focus)
-        if kind == "jump" and order > 0:
+        if kind == "curvature":
+            found.append(Feature("infinite-slope", float(loc), ex, order + 1))
+        elif kind == "jump" and order > 0:
             # a step in the k-th derivative is a kink of the (k-1)-th: seen this way when the
             # kink is too small against the curvature of the rest to show in the values
             found.append(Feature("kink", float(loc), ex, order - 1))
@@ -861,6 +869,22 @@ def _bce_make(r):
 
 
 SPECS["bce_pos_weight"] = Spec(_bce_make)
+SPECS["adaptive_wing_loss"] = Spec(lambda r: {"pred": r.uniform(size=8), "target": np.full(8, 0.6)}, [
+    pt("pred_eq_target", "order1", 1e-2, _set("pred", 0, lambda x: x["target"][0])),
+    pt("abs_diff_eq_theta", "order1", 1e-2, _set("pred", 1, lambda x: x["target"][1] + 0.5))], dir_scale=0.5)
+SPECS["optax_softmax_ce"] = Spec(lambda r: {"logits": randn(r, 4, 5, s=2), "labels": np.eye(5)[labels(r, 4, 5)] * 0.9 + 0.02})
+
+
+def _swap_tie(x, r, o):  # ||a - n + eps|| = ||p - n + eps||: n - eps on the bisector of a and p
+    a, p = x["anchor"][0], x["positive"][0]
+    v = randn(r, 3)
+    v -= (v @ (a - p)) / ((a - p) @ (a - p)) * (a - p)
+    x["negative"][0] = (a + p) / 2 + 0.1 * v + 1e-6
+    return x
+
+
+SPECS["triplet_swap_functional"] = Spec(lambda r: {k: randn(r, 4, 3, s=0.5) for k in ("anchor", "positive", "negative")},
+                                        [pt("swap_tie", "kink", 1e-3, _swap_tie)])
 SPECS["optax_huber"] = Spec(lambda r: _reg(r, "predictions", "targets"), [
     pt("abs_err_eq_delta", "order1", 1e-2, _set("predictions", 0, lambda x: x["targets"][0] + 1.0)),
     pt("err_zero", "none", 1e-2, _set("predictions", 1, lambda x: x["targets"][1]))])
@@ -1148,6 +1172,7 @@ MODEL_INPUTS: dict[str, Callable] = {
     "input_gated_where": lambda r: {"x": randn(r, 6, 8)},
     "elu_mlp": lambda r: {"x": randn(r, 6, 8)},
     "clamped_output": lambda r: {"x": randn(r, 6, 8, s=3)},
+    "byol_target_detach": lambda r: {"x": randn(r, 6, 8)},
 }
 
 
