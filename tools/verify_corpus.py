@@ -701,12 +701,16 @@ SPECS["contrastive_hadsell"] = Spec(lambda r: {"x1": randn(r, 4, 3, s=0.5), "x2"
                                     [pt("x1_eq_x2_dissimilar", "kink", 1e-3, _hadsell_cone)])
 SPECS["pml_contrastive_cdist"] = Spec(lambda r: {"embeddings": randn(r, 6, 3, s=0.5), "labels": np.array([0, 0, 1, 1, 2, 2])},
                                       [pt("same_label_coincide", "kink", 1e-3, _set("embeddings", 1, lambda x: x["embeddings"][0]))])
+def _both_zero(x, r, o):  # pred = target = 0: d = t*dir has no cancellation at this scale
+    x["pred"][0] = x["target"][0] = 0.0
+    return x
+
+
 # sqrt(d^2 + 1e-12) bends over |d| ~ 1e-6, far below the length of a random line, where it looks
 # like |d|; lines of length ~1e-5 through d = 0 resolve the bend (and show it is smooth). The
 # second derivative there is computed by autograd with cancellation (1/s - d^2/s^3): order 1 only
 SPECS["basicsr_charbonnier"] = Spec(lambda r: _reg(r, "pred", "target"),
-                                    [pt("pred_eq_target", "none", 1.0, _set("pred", 0, lambda x: x["target"][0]))],
-                                    dir_scale=1e-5, max_order=1)
+                                    [pt("pred_eq_target", "none", 1.0, _both_zero)], dir_scale=1e-5, max_order=1)
 SPECS["basicsr_charbonnier_eps0"] = Spec(lambda r: _reg(r, "pred", "target"),
                                          [pt("pred_eq_target", "kink", 1e-3, _set("pred", 0, lambda x: x["target"][0]))])
 SPECS["wing_loss"] = Spec(lambda r: _reg(r, "pred", "target", s=6.0), [
@@ -734,8 +738,13 @@ def _tiny_norm(key, eps):
     return build
 
 
+def _similar_tiny_norm(x, r, o):  # y = 1 (1 - cos is not clamped away) and ||x1[0]|| = eps
+    x["y"][0] = 1.0
+    return _tiny_norm("x1", 1e-8)(x, r, o)
+
+
 SPECS["cosine_embedding"] = Spec(lambda r: {"x1": randn(r, 6, 4), "x2": randn(r, 6, 4), "y": pm1(r, 6)},
-                                 [pt("cos_eq_margin", "kink", 1e-2, _orthogonal), pt("norm_x1_eq_eps", "kink", 1e-9, _tiny_norm("x1", 1e-8))])
+                                 [pt("cos_eq_margin", "kink", 1e-2, _orthogonal), pt("norm_x1_eq_eps", "kink", 1e-9, _similar_tiny_norm)])
 SPECS["cosine_distance_eps"] = Spec(lambda r: {"pred": randn(r, 4, 3), "target": randn(r, 4, 3)},
                                     [pt("norm_pred_eq_eps", "kink", 1e-9, _tiny_norm("pred", 1e-8))])
 
