@@ -978,10 +978,11 @@ def main() -> int:
     ap.add_argument("--kind", choices=["source", "models", "compositions", "all"], default="all")
     ap.add_argument("--lines", type=int, default=6, help="random lines per case (default 6)")
     ap.add_argument("--seed", type=int, default=0, help="another draw of random points and lines (default 0)")
+    ap.add_argument("--corpus", help="a copy of tests/corpus to check instead (e.g. with labels changed on purpose)")
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args()
-    global SEED
-    SEED = a.seed
+    global SEED, CORPUS
+    SEED, CORPUS = a.seed, a.corpus or CORPUS
     _import_frameworks()
     _install_stubs()
     only = set(a.only.split(",")) if a.only else None
