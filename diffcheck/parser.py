@@ -2,8 +2,8 @@
 
 The text is read by :func:`ast.parse` in ``"eval"`` mode, and a whitelist visitor builds SymPy
 objects directly: nothing in the input is evaluated, imported, or looked up with ``getattr``.
-Calls are looked up in :data:`diffcheck.functions.VOCABULARY`; an unknown capitalized call
-(``Model(x, w)``) is a model function, an opaque ``sympy.Function``.
+Calls are looked up in the primitive registry (:func:`diffcheck.primitives.lookup`); an
+unknown capitalized call (``Model(x, w)``) is a model function, an opaque ``sympy.Function``.
 
 >>> parsed = parse("mean(abs(y - f))")
 >>> parsed.expr
@@ -41,18 +41,20 @@ from typing import Any, Callable, Iterator, Mapping
 import sympy as sp
 from sympy.logic.boolalg import Boolean
 
-from diffcheck import functions
-from diffcheck.functions import (
+from diffcheck.primitives import (
     CONSTANTS,
+    FUNCTIONS,
     KNOWN_FUNCTIONS,
     MODULE_CONSTANTS,
+    MODULE_PREFIXES,
     NON_FINITE_NAMES,
-    VOCABULARY,
-    FunctionSpec,
-    LoweringError,
+    Function,
+    guards,
+    split_prefix,
 )
+from diffcheck.primitives.guards import LoweringError
 
-__all__ = ["KNOWN_FUNCTIONS", "ParseError", "ParsedExpression", "parse"]
+__all__ = ["KNOWN_FUNCTIONS", "MODULE_PREFIXES", "ParseError", "ParsedExpression", "parse"]
 
 #: Longer inputs are refused before anything else looks at them.
 MAX_INPUT_CHARS = 10_000
@@ -66,9 +68,6 @@ MAX_TREE_SIZE = 50_000
 #: Building stops after this long. The limits above bound each SymPy operation; this bounds
 #: their number (SymPy takes about a millisecond per call of max, huber...).
 MAX_BUILD_SECONDS = 1.0
-
-#: Module prefixes of a dotted function name; longest first, so the longest one matches.
-MODULE_PREFIXES = ("torch.nn.functional.", "numpy.", "torch.", "math.", "jnp.", "np.", "F.")
 
 _STATEMENT_KEYWORDS = frozenset(
     "import from def class return del pass raise global nonlocal assert with for while try "
@@ -328,7 +327,7 @@ def _normalized(name: str) -> str:
 
 
 #: ``Max``, ``ReLU``, ``LeakyReLU`` -> the vocabulary name they look like.
-_LOOKALIKES = {_normalized(name): name for name in VOCABULARY}
+_LOOKALIKES = {_normalized(name): name for name in FUNCTIONS}
 
 
 def _is_condition(built: sp.Basic) -> bool:
@@ -463,7 +462,7 @@ class _Lowering:
         if not _is_condition(built):
             return built
         with self.located(node):
-            indicator = functions.piecewise((1, built), (0, True))
+            indicator = guards.piecewise((1, built), (0, True))
         if indicator not in self.spans:
             self.spans[indicator] = self.source.node_column(node)
             self.snippets[indicator] = self.source.snippet(node, limit=60)
@@ -487,7 +486,7 @@ class _Lowering:
             return sp.Integer(literal)
         if isinstance(literal, float):
             # The literal's decimal text, not the binary float: 0.1 is exactly 1/10.
-            return functions.exact_decimal(self.source.segment(node))
+            return guards.exact_decimal(self.source.segment(node))
         if isinstance(literal, complex):
             raise self.error("complex numbers are not supported", node)
         if isinstance(literal, (str, bytes)):
@@ -504,7 +503,7 @@ class _Lowering:
             return CONSTANTS[name]
         if name.lower() in NON_FINITE_NAMES:
             raise self.error(f"'{name}' is not a finite number", node)
-        if name in VOCABULARY:
+        if name in FUNCTIONS:
             raise self.error(f"{name} is a function: call it as {name}(...)", node)
         if name in self.values:
             self.fixed.add(name)
@@ -522,7 +521,7 @@ class _Lowering:
             return MODULE_CONSTANTS[member]
         if member.lower() in NON_FINITE_NAMES:
             raise self.error(f"'{dotted}' is not a finite number", node)
-        if member in VOCABULARY:
+        if member in FUNCTIONS:
             raise self.error(f"{dotted} is a function: call it as {dotted}(...)", node)
         raise self.error(f"unsupported attribute '{dotted}'", node)
 
@@ -539,11 +538,10 @@ class _Lowering:
         if not (isinstance(current, ast.Name) and self.same_start(current, node)):
             raise self.error(f"unsupported attribute access: {self.source.snippet(node)}", node)
         dotted = ".".join([current.id] + parts[::-1])
-        for prefix in MODULE_PREFIXES:
-            member = dotted[len(prefix):]
-            if dotted.startswith(prefix) and member.isidentifier():
-                return prefix, member
-        raise self.error(f"unsupported attribute '{dotted}'", node)
+        split = split_prefix(dotted)
+        if split is None:
+            raise self.error(f"unsupported attribute '{dotted}'", node)
+        return split
 
     @staticmethod
     def same_start(inner: ast.AST, outer: ast.AST) -> bool:
@@ -591,7 +589,7 @@ class _Lowering:
                 elif operator == "Sub":
                     operands.append(-right)
                 elif operator == "Div":
-                    operands.append(functions.power(right, sp.Integer(-1)))
+                    operands.append(guards.power(right, sp.Integer(-1)))
                 else:
                     operands = [self.apply_operator(operator, operands[0], right)]
             if run is None and binop is not node:
@@ -603,21 +601,21 @@ class _Lowering:
     def fold_run(self, run: str | None, operands: list[sp.Expr], last: ast.BinOp) -> sp.Expr:
         """One Add or Mul for a run of operands; ``last`` is the operator that ended it."""
         with self.located(last):
-            built = functions.add(*operands) if run == "sum" else functions.mul(*operands)
+            built = guards.add(*operands) if run == "sum" else guards.mul(*operands)
         self.admit(built, last)
         return built
 
     @staticmethod
     def apply_operator(operator: str, left: sp.Expr, right: sp.Expr) -> sp.Expr:
         if operator == "Pow":
-            return functions.power(left, right)
+            return guards.power(left, right)
         if operator == "Mod":
-            return functions.modulo(left, right)
-        return functions.floor_divide(left, right)  # FloorDiv: the other operators are runs
+            return guards.modulo(left, right)
+        return guards.floor_divide(left, right)  # FloorDiv: the other operators are runs
 
     def visit_Compare(self, node: ast.Compare) -> Boolean:
         operand_nodes = [node.left, *node.comparators]
-        functions.check_comparison_count(len(node.ops))  # before SymPy builds any of them
+        guards.check_comparison_count(len(node.ops))  # before SymPy builds any of them
         for op, left, right in zip(node.ops, operand_nodes, operand_nodes[1:]):
             name = type(op).__name__
             if name in _BAD_COMPARISONS:
@@ -633,14 +631,14 @@ class _Lowering:
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Boolean:
         conditions = [self.condition(operand) for operand in node.values]
-        functions.check_condition(*conditions)
+        guards.check_condition(*conditions)
         return sp.And(*conditions) if isinstance(node.op, ast.And) else sp.Or(*conditions)
 
     def visit_IfExp(self, node: ast.IfExp) -> sp.Expr:
         chosen = self.value(node.body)
         test = self.condition(node.test)
         otherwise = self.value(node.orelse)
-        return functions.piecewise((chosen, test), (otherwise, True))
+        return guards.piecewise((chosen, test), (otherwise, True))
 
     # --- calls ------------------------------------------------------------------------------
 
@@ -656,21 +654,21 @@ class _Lowering:
             return self.model_call(name, node)
         return self.vocabulary_call(name, spec, node)
 
-    def callee(self, node: ast.Call) -> tuple[str, FunctionSpec | None]:
+    def callee(self, node: ast.Call) -> tuple[str, Function | None]:
         """The called name as written and its vocabulary row (``None`` for a model function)."""
         func = node.func
         if isinstance(func, ast.Attribute) and self.same_start(func, node):
             prefix, member = self.module_member(func)
-            if member in VOCABULARY:
-                return prefix + member, VOCABULARY[member]
+            if member in FUNCTIONS:
+                return prefix + member, FUNCTIONS[member]
             raise self.error(f"unknown function '{prefix}{member}'{_suggestion(member, prefix)}",
                              func)
         if not (isinstance(func, ast.Name) and self.same_start(func, node)):
             raise self.error("only functions called by name are supported, as in exp(x), "
                              f"not {self.source.snippet(node)}", func)
         name = func.id
-        if name in VOCABULARY:
-            return name, VOCABULARY[name]
+        if name in FUNCTIONS:
+            return name, FUNCTIONS[name]
         if name.startswith("__"):
             raise self.error(f"'{name}' is not allowed: names starting with __ are reserved",
                              func)
@@ -694,22 +692,26 @@ class _Lowering:
         args = [self.value(arg) for arg in node.args]
         return sp.Function(name, real=True)(*args)
 
-    def vocabulary_call(self, name: str, spec: FunctionSpec, node: ast.Call) -> sp.Basic:
+    def vocabulary_call(self, name: str, spec: Function, node: ast.Call) -> sp.Basic:
         count = len(node.args)
-        if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
+        if spec.max_args is not None and count > spec.max_args:
             raise self.error(f"{name} takes {spec.arity()}, got {count}", node)
         # Check the call's shape before lowering any argument.
         filled = set(spec.parameters()[:count])  # parameters the positional arguments set
         keyword_nodes = {}  # builder parameter -> keyword argument setting it
+        option_values = {}  # option keyword -> its literal value
         for keyword in node.keywords:
             if keyword.arg in spec.ignored_keywords:
                 if not _is_plain_literal(keyword.value):
                     raise self.error(f"{keyword.arg}= is ignored, and must be a plain literal "
                                      "such as 0 or (0, 1)", keyword)
                 continue
+            if keyword.arg in spec.options:
+                option_values[keyword.arg] = self.option(name, keyword, spec.options[keyword.arg])
+                continue
             parameter = spec.keywords.get(keyword.arg)
             if parameter is None:
-                accepted = sorted(spec.keywords) + sorted(spec.ignored_keywords)
+                accepted = sorted([*spec.keywords, *spec.options]) + sorted(spec.ignored_keywords)
                 allowed = f"accepted: {', '.join(accepted)}" if accepted else "it takes none"
                 raise self.error(f"{name} has no keyword argument '{keyword.arg}' ({allowed})",
                                  keyword)
@@ -718,14 +720,27 @@ class _Lowering:
                                  keyword)
             filled.add(parameter)
             keyword_nodes[parameter] = keyword.value
+        if count + len(keyword_nodes) < spec.min_args:  # required parameters may be keywords
+            given = f"{count}" + (f" and {len(keyword_nodes)} by keyword" if keyword_nodes else "")
+            raise self.error(f"{name} takes {spec.arity()}, got {given}", node)
         args = [self.argument(arg, spec, position) for position, arg in enumerate(node.args)]
         keyword_values = {
             parameter: self.argument(value, spec, None)
             for parameter, value in keyword_nodes.items()
         }
-        return spec.build(*args, **keyword_values)
+        return spec.build(*args, **keyword_values, **option_values)
 
-    def argument(self, node: ast.AST, spec: FunctionSpec, position: int | None) -> Any:
+    def option(self, name: str, keyword: ast.keyword, allowed: frozenset[Any]) -> Any:
+        """The literal value of an option keyword (``approximate='tanh'``), one of ``allowed``."""
+        value = keyword.value
+        literal = value.value if isinstance(value, ast.Constant) else None
+        # True == 1 in Python: compare with the type, so approximate=1 is refused
+        if not any(type(literal) is type(choice) and literal == choice for choice in allowed):
+            choices = ", ".join(sorted(repr(choice) for choice in allowed))
+            raise self.error(f"{name}: {keyword.arg}= must be one of {choices}", keyword)
+        return literal
+
+    def argument(self, node: ast.AST, spec: Function, position: int | None) -> Any:
         if spec.pair_args:
             return self.pair(node)
         if spec.accepts_none and _is_none(node):
@@ -801,6 +816,6 @@ def literal_as_sympy(value: Any) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             return value
-        magnitude = functions.exact_decimal(repr(abs(value)))
+        magnitude = guards.exact_decimal(repr(abs(value)))
         return -magnitude if value < 0 else magnitude
     return value
