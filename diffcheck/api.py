@@ -1,7 +1,7 @@
 """The library face of diffcheck: ``check`` one expression, ``check_file`` a loss file.
 
-Nothing here prints. The pipeline runs one way: parse -> analyze (which calls the probe)
--> surrogates -> :class:`~diffcheck.model.Report`.
+Nothing here prints. The pipeline runs one way, and this module runs it: parse -> analyze
+-> probe -> surrogates -> :class:`~diffcheck.model.Report`.
 
 >>> report = check("abs(y - f)", wrt=["f"])
 >>> report.differentiable, report.findings[0].where
@@ -20,7 +20,7 @@ from typing import Any
 
 from diffcheck.lossfile import LossLine, read_loss_lines
 from diffcheck.model import Report, ReportError
-from diffcheck.parser import ParseError, literal_as_sympy, parse
+from diffcheck.parser import ParsedExpression, ParseError, literal_as_sympy, parse
 
 DEFAULT_SMOOTH_SCALE = 0.01
 
@@ -55,7 +55,7 @@ def check(
     if timeout is not None:
         return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values)
     # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
-    from diffcheck.analyzer import AnalysisLimit, analyze
+    from diffcheck.analysis import AnalysisLimit
 
     report = Report(input=expr, name=name, source=source, line=line)
     try:
@@ -69,7 +69,7 @@ def check(
     wrt_names = list(wrt) if wrt else list(parsed.variables)
     report.wrt = [v for v in wrt_names if v not in unknown]
     try:
-        analyze(parsed, report, smooth_scale=smooth_scale)
+        _run_pipeline(parsed, report, smooth_scale)
     except AnalysisLimit as err:
         report.error = ReportError("limit", str(err))
     except RecursionError:
@@ -84,6 +84,28 @@ def check(
         report.differentiable, report.smoothness, report.surrogate = None, None, None
         report.findings = []
     return report
+
+
+def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float) -> None:
+    """analyze -> probe -> surrogates, filling ``report``."""
+    from diffcheck.analysis import analyze
+    from diffcheck.probe import confirm
+    from diffcheck.surrogates import checked_surrogate, surrogates_for
+
+    analysis = analyze(parsed, report.wrt)
+    confirm(analysis)
+    for item in analysis.non_smooth:
+        item.finding.surrogates = surrogates_for(item.candidate.node, smooth_scale)
+    report.assumptions = analysis.assumptions
+    report.gradient = analysis.gradient
+    report.findings = analysis.findings
+    report.differentiable = analysis.differentiable
+    report.smoothness = analysis.smoothness
+    if analysis.non_smooth:
+        singular = [{s.name: item.comparison.point[s] for s in analysis.symbols}
+                    for item in analysis.non_smooth]
+        report.surrogate = checked_surrogate(parsed.expr, analysis.nonsmooth_nodes, singular,
+                                             smooth_scale, reserved_names=parsed.variables)
 
 
 def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values) -> Report:

@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from functools import lru_cache
@@ -64,6 +65,56 @@ def _compile(expr: sp.Expr, symbols: tuple) -> Callable:
 
 def _undefined(*_args):
     raise ValueError("undefined expression")
+
+
+def _float_heaviside(u: float, h0: float = 0.5) -> float:
+    return 1.0 if u > 0 else 0.0 if u < 0 else h0
+
+
+def _float_sign(u: float) -> float:
+    return 1.0 if u > 0 else -1.0 if u < 0 else 0.0
+
+
+def _float_sinc(u: float) -> float:
+    return 1.0 if u == 0 else math.sin(u) / u
+
+
+_FLOAT_MODULE = [
+    {
+        "Heaviside": _float_heaviside,
+        "sign": _float_sign,
+        "sinc": _float_sinc,
+        "Max": max,
+        "Min": min,
+    },
+    "math",
+]
+
+
+def compile_float(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
+    """A fast float64 function of ``symbols`` for cheap trials (evaluate with :func:`value`)."""
+    return _compile_float(expr, tuple(symbols))
+
+
+@lru_cache(maxsize=1024)
+def _compile_float(expr: sp.Expr, symbols: tuple) -> Callable:
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return _undefined
+    if expr.has(sp.Mod):
+        expr = expr.replace(sp.Mod, lambda a, b: a - b * sp.floor(a / b))
+    return sp.lambdify(symbols, expr, modules=_FLOAT_MODULE)
+
+
+def value(fn: Callable, values: Sequence[float]) -> float | None:
+    """``fn(*values)`` for a :func:`compile_float` function; None where it is not a real number."""
+    try:
+        result = fn(*values)
+    except (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError):
+        return None
+    if isinstance(result, complex) or not isinstance(result, (int, float)):
+        return None
+    result = float(result)
+    return result if math.isfinite(result) else None
 
 
 def evaluate(fn: Callable, values: Sequence, digits: int = DIGITS) -> mp.mpf | None:

@@ -24,10 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mpmath as mp
 
 from diffcheck.numeric import DIGITS, evaluate, to_mpf
+
+if TYPE_CHECKING:
+    from diffcheck.analysis import Analysis
 
 #: shrinking step sizes; far above the working precision (DIGITS) so rounding never matters
 STEPS = (mp.mpf("1e-8"), mp.mpf("1e-12"), mp.mpf("1e-16"))
@@ -114,3 +118,23 @@ def _classify(lefts, rights, steps) -> str:
     if len(sides) == 2 and abs(lefts[-1] - rights[-1]) > mp.mpf("1e-4") * (1 + abs(rights[-1])):
         return "kink"
     return "smooth"
+
+
+def confirm(analysis: Analysis) -> None:
+    """Probe every kink, jump and infinite-slope finding of ``analysis`` at its point.
+
+    Each finding gets the probe's reading (``probe``) and whether it backs the finding
+    (``confirmed``). A finding the exact analysis decided stays whatever the probe sees (a
+    slope change of 1e-6 is below any difference quotient's resolution); one decided by the
+    numeric fallback is withdrawn when the probe sees a smooth function there.
+    """
+    loss_fn = analysis.loss_function
+    for item in list(analysis.non_smooth):
+        comparison = item.comparison
+        check = probe(loss_fn, analysis.symbols, comparison.point, comparison.direction)
+        if check.saw == "smooth" and not comparison.removable and not comparison.exact:
+            analysis.drop(item)
+            continue
+        item.finding.probe = check.to_dict()
+        blind = comparison.removable and check.saw == "smooth"
+        item.finding.confirmed = None if blind else check.confirms(item.finding.kind)

@@ -39,6 +39,7 @@ True
 from __future__ import annotations
 
 import functools
+import random
 import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -1587,8 +1588,12 @@ def verify_surrogate(expr: sp.Expr, smooth: SmoothLoss, points: list[dict[str, f
     smooth_fn = compile_expr(concrete_model_functions(smooth), symbols)
     bound = surrogate.get("max_error")
 
+    def coordinate(number) -> mp.mpf:
+        # a float stands for the decimal it prints as (0.1 is 1/10, as a user means it)
+        return to_mpf(sp.Rational(repr(number)) if isinstance(number, float) else number)
+
     def coordinates(point):
-        return [to_mpf(sp.Rational(str(point.get(s.name, "1/3")))) for s in symbols]
+        return [coordinate(point.get(s.name, sp.Rational(1, 3))) for s in symbols]
 
     for point in points:
         exact = evaluate(loss_fn, coordinates(point))
@@ -1610,3 +1615,33 @@ def verify_surrogate(expr: sp.Expr, smooth: SmoothLoss, points: list[dict[str, f
                 return False, (f"the surrogate is not differentiable in {variable} at {point}: "
                                f"slopes {mp.nstr(left, 6)} and {mp.nstr(right, 6)}")
     return True, "ok"
+
+
+#: where the whole-loss surrogate's bound is checked: a grid per variable, near and far
+CHECK_VALUES = ([sp.Rational(k, 4) for k in range(-16, 17)]
+                + [sp.Integer(v) for v in (-1000, -50, 50, 1000)])
+CHECK_POINTS = 40
+
+
+def checked_surrogate(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], singular_points: list[dict],
+                      smooth_scale: float, reserved_names: Iterable[str] = ()) -> dict | None:
+    """The whole-loss surrogate, printed only after a numeric check of what it claims.
+
+    The bound is a proof (interval arithmetic); the check guards the proof's implementation:
+    |loss - surrogate| <= max_error at sampled points and at ``singular_points`` (the former
+    kinks and jumps, ``{name: number}``), where the surrogate must also be differentiable.
+    A failed check withdraws the bound (max_error null) and says why.
+    """
+    built = build_smooth_loss(expr, nonsmooth, smooth_scale, reserved_names=reserved_names)
+    if built is None:
+        return None
+    rng = random.Random(5)
+    names = sorted(s.name for s in expr.free_symbols)
+    points = [{n: rng.choice(CHECK_VALUES) for n in names} for _ in range(CHECK_POINTS)]
+    ok, why = verify_surrogate(expr, built, points + singular_points, singular_points)
+    report = dict(built.report)
+    if not ok and report.get("max_error") is not None:
+        report["max_error"] = None
+        report["message"] = (f"{report.get('message', '')} Numeric check failed, bound "
+                             f"withdrawn: {why}").strip()
+    return report

@@ -234,7 +234,8 @@ def test_kink_reports_one_sided_slopes_and_autodiff_convention():
     (finding,) = check("abs(f)").findings
     assert finding.probe["left"] == pytest.approx(-1.0)
     assert finding.probe["right"] == pytest.approx(1.0)
-    assert "abs'(0) = 0" in finding.autodiff
+    # what the frameworks return there, as the registry records it (JAX's abs'(0) is 1)
+    assert "abs'(0) is 0 in PyTorch and 1 in JAX" in finding.autodiff
 
 
 def test_masked_candidate_in_two_variables_is_narrowed():

@@ -1,0 +1,252 @@
+"""The analysis of one parsed loss: its findings, smoothness class, gradient and assumptions.
+
+:func:`analyze` decides every candidate set, names each non-smooth set once (by the primitive
+whose own kind of failure it is: the root, not the abs, in ``sqrt(abs(u))``), and adds the
+domain, pole and zero-gradient findings. It returns an :class:`Analysis` and prints nothing;
+the api runs the probe and the surrogates on it afterwards.
+
+>>> from diffcheck.parser import parse
+>>> analysis = analyze(parse("relu(abs(u) - 1)"), ["u"])
+>>> [(f.code, f.where) for f in analysis.findings]
+[('DC102', 'Abs(u) = 1')]
+>>> analyze(parse("sign(u)*u**4"), ["u"]).smoothness
+'C3'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import mpmath as mp
+import sympy as sp
+
+from diffcheck.analysis.candidates import CandidateOutcome, decide_candidate, propose_candidates
+from diffcheck.analysis.domain import domain_findings, has_zero_gradient
+from diffcheck.analysis.masking import where_text
+from diffcheck.analysis.sides import SideComparison
+from diffcheck.model import Finding
+from diffcheck.numeric import DIGITS, compile_expr, concrete_model_functions
+from diffcheck.parser import ParsedExpression
+from diffcheck.primitives.switching import FAMILIES, Candidate
+from diffcheck.rules import NON_DIFFERENTIABLE_KINDS, rule_for
+from diffcheck.sets import same_set
+
+#: beyond this many candidate sets (a max of 30 arguments has 435) the analysis stops
+MAX_CANDIDATES = 250
+#: longest quote of the whole input in a message
+MESSAGE_QUOTE = 60
+
+
+class AnalysisLimit(Exception):
+    """The expression is too large to analyse in bounded time: an error of kind "limit"."""
+
+
+@dataclass
+class NonSmooth:
+    """A kink, jump or infinite-slope finding and what it was decided from."""
+
+    finding: Finding
+    candidate: Candidate
+    comparison: SideComparison
+    #: every primitive that switches on this set (abs(x) + relu(x): both), for surrogates
+    nodes: list[sp.Expr] = field(default_factory=list)
+
+
+@dataclass
+class Analysis:
+    """What the analysis found; the probe and the surrogate stages complete it."""
+
+    parsed: ParsedExpression
+    symbols: list[sp.Symbol]
+    wrt: list[sp.Symbol]
+    #: the loss with model functions replaced by concrete smooth stand-ins
+    loss: sp.Expr
+    assumptions: list[str]
+    gradient: dict[str, str]
+    non_smooth: list[NonSmooth] = field(default_factory=list)
+    #: zero-gradient findings and the jumping primitive each one is about
+    zero_gradient: list[tuple[Finding, sp.Expr]] = field(default_factory=list)
+    #: pole and domain warnings
+    warnings: list[Finding] = field(default_factory=list)
+    #: lowest derivative order that differs somewhere without a finding (C^(k-1) there)
+    smooth_order: int | None = None
+
+    @property
+    def loss_function(self) -> Callable:
+        return compile_expr(self.loss, tuple(self.symbols))
+
+    @property
+    def findings(self) -> list[Finding]:
+        every = ([item.finding for item in self.non_smooth]
+                 + [finding for finding, _ in self.zero_gradient] + self.warnings)
+        return sorted(every, key=lambda f: (f.severity != "error", f.code))
+
+    @property
+    def differentiable(self) -> bool:
+        return not self.non_smooth
+
+    @property
+    def smoothness(self) -> str:
+        kinds = {item.finding.kind for item in self.non_smooth}
+        if "jump" in kinds:
+            return "discontinuous"
+        if kinds & NON_DIFFERENTIABLE_KINDS:
+            return "C0"
+        if self.smooth_order is None:
+            return "Cinf"
+        return f"C{self.smooth_order - 1}"
+
+    @property
+    def nonsmooth_nodes(self) -> list[sp.Expr]:
+        """Every primitive that is non-smooth somewhere, in the order found."""
+        nodes: list[sp.Expr] = []
+        for item in self.non_smooth:
+            nodes.extend(node for node in item.nodes if node not in nodes)
+        return nodes
+
+    def drop(self, item: NonSmooth) -> None:
+        """Withdraw a finding (the probe cleared it), and what only it justified."""
+        self.non_smooth.remove(item)
+        jumping = {node for other in self.non_smooth if other.finding.kind == "jump"
+                   for node in other.nodes}
+        self.zero_gradient = [(f, node) for f, node in self.zero_gradient if node in jumping]
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MESSAGE_QUOTE else text[:MESSAGE_QUOTE - 3] + "..."
+
+
+def _autodiff_note(candidate: Candidate, comparison: SideComparison) -> str | None:
+    parts = []
+    if comparison.left_slope is not None or comparison.right_slope is not None:
+        parts.append(f"one-sided slopes {_fmt(comparison.left_slope)} (left) and "
+                     f"{_fmt(comparison.right_slope)} (right) along the probe direction.")
+    parts.append(FAMILIES[candidate.family].autodiff)
+    return " ".join(parts) or None
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4g}"
+
+
+_ZERO_DERIVATIVE_PRIMITIVES = (sp.floor, sp.ceiling, sp.sign, sp.Heaviside)
+
+
+def gradient_text(expr: sp.Expr, w: sp.Symbol) -> str:
+    """The partial derivative, valid wherever the loss is differentiable."""
+    derivative = sp.diff(expr, w)
+    derivative = derivative.replace(
+        lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, _ZERO_DERIVATIVE_PRIMITIVES),
+        lambda e: sp.Integer(0),
+    )
+    derivative = derivative.replace(lambda e: isinstance(e, sp.DiracDelta),
+                                    lambda e: sp.Integer(0))
+    return str(derivative)
+
+
+def analyze(parsed: ParsedExpression, wrt: Sequence[str]) -> Analysis:
+    """Decide every candidate set of ``parsed`` with respect to the variables ``wrt``."""
+    # every numeric step works at DIGITS precision: points are known to 60 digits
+    with mp.workdps(DIGITS):
+        return _analyze(parsed, wrt)
+
+
+def _decide_all(candidates: list[Candidate], loss: sp.Expr, symbols: list[sp.Symbol],
+                wrt: list[sp.Symbol]) -> list[CandidateOutcome]:
+    concrete = concrete_model_functions
+    outcomes: dict[object, CandidateOutcome] = {}
+    for index, candidate in enumerate(candidates):
+        g = concrete(candidate.g)
+        others = [concrete(c.g) for c in candidates if c.node != candidate.node]
+        outcome = decide_candidate(candidate, loss, symbols, wrt, g, others, seed=index + 1)
+        # the levels u = k of one floor are one set (u an integer): decided together
+        key = (candidate.node, candidate.level_set) if candidate.level_set is not None else index
+        if key in outcomes:
+            outcomes[key].comparisons.extend(outcome.comparisons)
+        else:
+            outcomes[key] = outcome
+    return list(outcomes.values())
+
+
+def _set_of(candidate: Candidate) -> sp.Expr:
+    return candidate.level_set if candidate.level_set is not None else candidate.g
+
+
+def _analyze(parsed: ParsedExpression, wrt_names: Sequence[str]) -> Analysis:
+    symbols = [sp.Symbol(name, real=True) for name in parsed.variables]
+    wrt = [s for s in symbols if s.name in wrt_names]
+    loss = concrete_model_functions(parsed.expr)
+    analysis = Analysis(
+        parsed, symbols, wrt, loss,
+        assumptions=[f"{name} is a model function, assumed differentiable (C-infinity) in its "
+                     "arguments" for name in parsed.model_functions],
+        gradient={w.name: gradient_text(parsed.expr, w) for w in wrt},
+    )
+    candidates = propose_candidates(parsed.expr)
+    if len(candidates) > MAX_CANDIDATES:
+        raise AnalysisLimit(
+            f"{len(candidates)} candidate sets (limit {MAX_CANDIDATES}): too many non-smooth "
+            "primitives to analyse one by one"
+        )
+    decided: list[tuple[CandidateOutcome, SideComparison]] = []
+    for outcome in _decide_all(candidates, loss, symbols, wrt):
+        worst = outcome.worst
+        if worst is None:
+            continue
+        if worst.kind is None:
+            order = worst.order
+            analysis.smooth_order = (order if analysis.smooth_order is None
+                                     else min(analysis.smooth_order, order))
+            continue
+        decided.append((outcome, worst))
+    # One finding per set and kind, named after the primitive whose native kind it is.
+    decided.sort(key=lambda pair: pair[1].kind not in FAMILIES[pair[0].candidate.family].native)
+    loss_text = _short(parsed.source)
+    for outcome, worst in decided:
+        candidate = outcome.candidate
+        set_g = _set_of(candidate)
+        same = next((item for item in analysis.non_smooth if item.finding.kind == worst.kind
+                     and same_set(set_g, _set_of(item.candidate))), None)
+        if same is not None:  # two primitives switching on one set (abs(x) + relu(x))
+            same.nodes.append(candidate.node)
+            continue
+        others = [c for c in candidates if c.g != candidate.g]
+        where = where_text(outcome, candidate.g, others, concrete_model_functions)
+        rule = rule_for(worst.kind, candidate.family)
+        cause = parsed.snippets.get(candidate.node, str(candidate.node))
+        message_where = (f"{candidate.level_set} is an integer"
+                         if candidate.level_set is not None else where)
+        finding = Finding(
+            code=rule.code,
+            kind=worst.kind,
+            message=rule.format(cause=cause, where=message_where, loss=loss_text),
+            cause=str(candidate.node),
+            where=where,
+            autodiff=_autodiff_note(candidate, worst),
+            column=parsed.spans.get(candidate.node),
+        )
+        analysis.non_smooth.append(NonSmooth(finding, candidate, worst, [candidate.node]))
+    _add_zero_gradient(analysis, loss_text)
+    analysis.warnings = domain_findings(parsed, concrete_model_functions, symbols,
+                                        analysis.loss_function, seed=11)
+    return analysis
+
+
+def _add_zero_gradient(analysis: Analysis, loss_text: str) -> None:
+    """DC401 for each wrt variable that crosses a jump and has zero derivative elsewhere."""
+    parsed = analysis.parsed
+    for w in analysis.wrt:
+        causes = [item.candidate.node for item in analysis.non_smooth
+                  if item.finding.kind == "jump"
+                  and w in concrete_model_functions(_set_of(item.candidate)).free_symbols]
+        if not causes or not has_zero_gradient(analysis.loss, analysis.symbols, w, seed=7):
+            continue
+        rule = rule_for("zero-gradient")
+        cause = causes[0]
+        finding = Finding(
+            rule.code, "zero-gradient",
+            rule.format(loss=loss_text, variable=w, cause=parsed.snippets.get(cause, cause)),
+            str(cause), None, confirmed=True, column=parsed.spans.get(cause))
+        analysis.zero_gradient.append((finding, cause))
