@@ -174,7 +174,24 @@ def _polynomial_roots(g: sp.Expr, x: sp.Symbol) -> list | None:
         roots = sorted(set(poly.real_roots()), key=lambda r: float(r))
     except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
         return None
-    return [r if r.is_Rational else sp.Float(sp.N(r, DIGITS), DIGITS) for r in roots]
+    return [_exact_or_float(r) for r in roots]
+
+
+#: an algebraic root is kept exact (sqrt(2), not 1.41421...) when it is this simple
+MAX_RADICAL_OPS = 12
+
+
+def _exact_or_float(root: sp.Expr) -> sp.Expr:
+    """A rational or a short radical exactly; any other root as a high-precision Float.
+
+    Exact radicals keep points on the edge of a domain inside it: acos(1 - x**2) at
+    x = sqrt(2) is acos(-1), while at a 60-digit float it is not real.
+    """
+    if root.is_Rational:
+        return root
+    if not isinstance(root, sp.CRootOf) and sp.count_ops(root) <= MAX_RADICAL_OPS:
+        return root
+    return sp.Float(sp.N(root, DIGITS), DIGITS)
 
 
 def _scanned_roots(g: sp.Expr, x: sp.Symbol) -> list:

@@ -19,18 +19,20 @@ from diffcheck.primitives.switching import Candidate
 from diffcheck.sets import equation_text, product_of_roots_text, sign_carrier
 
 
-def where_text(outcome: CandidateOutcome, g: sp.Expr, others: list[Candidate],
+def where_text(outcome: CandidateOutcome, kind: str, g: sp.Expr, others: list[Candidate],
                concrete: Callable[[sp.Expr], sp.Expr]) -> str:
-    """``g = 0``, narrowed to the part of the set where the candidate is active."""
+    """``g = 0``, narrowed to the part of the set where the candidate shows ``kind``.
+
+    Points where the switch shows another kind, or none, count as masked: ``x*floor(x)``
+    jumps at the integers but has a kink at 0, ``max(x**3, x**5)`` kinks at -1 and 1 only.
+    """
     candidate = outcome.candidate
-    if candidate.family == "floor":
-        # u is an integer. sin(pi*u) rather than frac(u): it is continuous, so a point
-        # rounded to floats still reads as (nearly) on the set.
-        return f"sin({sp.pi * candidate.level_set}) = 0"
-    active = outcome.active
-    inactive = [c for c in outcome.comparisons if not c.active]
+    active = [c for c in outcome.comparisons if c.kind == kind]
+    inactive = [c for c in outcome.comparisons if c.kind != kind]
     symbols = sorted(g.free_symbols, key=str)
     one_variable = len(symbols) == 1 and all(len(c.point) == 1 for c in outcome.comparisons)
+    if candidate.level_set is not None:
+        return _levels_text(candidate.level_set, concrete(candidate.level_set), active, inactive)
     # In one variable the set is the points themselves: list them when some are masked, or
     # when g hides them inside max/min (clip's 'Max(-2, x) = 2' is just 'x = 2').
     if one_variable and (inactive or g.has(sp.Max, sp.Min)):
@@ -75,3 +77,24 @@ def where_text(outcome: CandidateOutcome, g: sp.Expr, others: list[Candidate],
         bounds = " + ".join(f"Max(0, {-side * g_other})" for g_other, side in useful)
         return f"Abs({carrier}) + {bounds} = 0"
     return equation_text(g)
+
+
+def _levels_text(u: sp.Expr, u_concrete: sp.Expr, active: list, inactive: list) -> str:
+    """Where a floor-like switch shows: u an integer, or only some of the levels tried.
+
+    sin(pi*u) rather than frac(u): it is continuous, so a point rounded to floats still reads
+    as (nearly) on the set. Levels tried where the switch shows something else are left out
+    (``x*floor(x)`` jumps at every integer but 0, where it has a kink).
+    """
+    def level(comparison) -> int:
+        return int(round(float(u_concrete.xreplace(comparison.point))))
+
+    shown = sorted({level(c) for c in active})
+    hidden = sorted({level(c) for c in inactive} - set(shown))
+    every = f"sin({sp.pi * u}) = 0"
+    if not hidden:
+        return every
+    if len(shown) < len(hidden):
+        return equation_text(u - shown[0]) if len(shown) == 1 else f"{sp.Mul(*[u - k for k in shown])} = 0"
+    exclusions = " + ".join(f"Max(0, 1 - Abs({u - k}))" for k in hidden)
+    return f"Abs(sin({sp.pi * u})) + {exclusions} = 0"

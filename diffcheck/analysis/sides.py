@@ -94,6 +94,15 @@ def exact_value(loss: sp.Expr, point: Mapping[sp.Symbol, Any]) -> mp.mpf | None:
         return None
 
 
+def defined_at(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp.Symbol, Any]) -> bool:
+    """Whether the loss has a real value at the point (exactly, when numbers are not sure)."""
+    if evaluate(compile_expr(loss, tuple(symbols)), [point[s] for s in symbols]) is not None:
+        return True
+    # an exact point on the edge of the domain (acos(1 - x**2) at x = sqrt(2)) can fall just
+    # outside it in floating point; SymPy decides with the exact coordinates
+    return any(not v.is_Rational for v in point.values()) and exact_value(loss, point) is not None
+
+
 def compare_sides(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp.Symbol, Any],
                   direction: Mapping[sp.Symbol, Any]) -> SideComparison | None:
     """Localize ``loss`` on both sides of ``point`` along ``direction`` and compare them.
@@ -104,7 +113,7 @@ def compare_sides(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp
     """
     point = {s: point[s] for s in symbols}
     direction = {s: direction.get(s, 0) for s in symbols}
-    if evaluate(compile_expr(loss, tuple(symbols)), [point[s] for s in symbols]) is None:
+    if not defined_at(loss, symbols, point):
         return None  # outside the loss's domain: nothing to differentiate there
     try:
         return _compare_exactly(loss, point, direction)

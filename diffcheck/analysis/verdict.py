@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 import mpmath as mp
 import sympy as sp
 
-from diffcheck.analysis.candidates import CandidateOutcome, decide_candidate, propose_candidates
+from diffcheck.analysis.candidates import (
+    KIND_RANK,
+    CandidateOutcome,
+    decide_candidate,
+    propose_candidates,
+)
 from diffcheck.analysis.domain import domain_findings, has_zero_gradient
 from diffcheck.analysis.masking import where_text
 from diffcheck.analysis.sides import SideComparison
@@ -192,15 +197,15 @@ def _analyze(parsed: ParsedExpression, wrt_names: Sequence[str]) -> Analysis:
         )
     decided: list[tuple[CandidateOutcome, SideComparison]] = []
     for outcome in _decide_all(candidates, loss, symbols, wrt):
-        worst = outcome.worst
-        if worst is None:
-            continue
-        if worst.kind is None:
-            order = worst.order
-            analysis.smooth_order = (order if analysis.smooth_order is None
-                                     else min(analysis.smooth_order, order))
-            continue
-        decided.append((outcome, worst))
+        for comparison in outcome.active:
+            if comparison.kind is None:  # C^(order - 1) there: no finding, a class
+                order = comparison.order
+                analysis.smooth_order = (order if analysis.smooth_order is None
+                                         else min(analysis.smooth_order, order))
+        # one finding per kind the set shows, decided by the worst point of that kind
+        for kind in sorted({c.kind for c in outcome.active if c.kind}, key=KIND_RANK.get):
+            worst = min((c for c in outcome.active if c.kind == kind), key=lambda c: c.order)
+            decided.append((outcome, worst))
     # One finding per set and kind, named after the primitive whose native kind it is.
     decided.sort(key=lambda pair: pair[1].kind not in FAMILIES[pair[0].candidate.family].native)
     loss_text = _short(parsed.source)
@@ -213,11 +218,12 @@ def _analyze(parsed: ParsedExpression, wrt_names: Sequence[str]) -> Analysis:
             same.nodes.append(candidate.node)
             continue
         others = [c for c in candidates if c.g != candidate.g]
-        where = where_text(outcome, candidate.g, others, concrete_model_functions)
+        assert worst.kind is not None
+        where = where_text(outcome, worst.kind, candidate.g, others, concrete_model_functions)
         rule = rule_for(worst.kind, candidate.family)
         cause = parsed.snippets.get(candidate.node, str(candidate.node))
         message_where = (f"{candidate.level_set} is an integer"
-                         if candidate.level_set is not None else where)
+                         if where.startswith("sin(pi*") else where)
         finding = Finding(
             code=rule.code,
             kind=worst.kind,
