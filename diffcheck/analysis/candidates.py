@@ -35,11 +35,15 @@ from diffcheck.sets import points_on_set, same_set, univariate_roots
 
 POINTS_PER_SET = 6
 #: float trials screened when the first points show no switch (bounded work per set)
-SEARCH_TRIALS = 48
+SEARCH_TRIALS = 160
 #: promising trial points compared exactly
 SEARCH_COMPARISONS = 3
 #: the scale of the random values the search tries for the other variables
 SEARCH_SCALES = (1.0, 3.0, 0.3, 10.0)
+#: float-labelled points gathered on a set whose switch is masked on part of it
+LABELLED_POINTS = 80
+#: a float trial this close to another set is not labelled (that set's switch would show)
+CLEARANCE = 1e-4
 
 KIND_RANK = {"jump": 0, "infinite-slope": 1, "kink": 2}
 
@@ -232,25 +236,56 @@ def search_active_points(g: sp.Expr, loss: sp.Expr, symbols: Sequence[sp.Symbol]
     exact, away from the other sets.
     """
     unknown = next(s for s in solve_order if s in g.free_symbols)
+    loss_fn = compile_float(loss, tuple(symbols))
+    exact_loss = compile_expr(loss, tuple(symbols))
+    found: list[dict] = []
+    for values, index in _trial_points(g, symbols, solve_order, crossing, seed, SEARCH_TRIALS):
+        if not _shows_a_switch(loss_fn, values, index):
+            continue
+        point = _exact_point(g, symbols, unknown, values)
+        if point is None or any(sign_at(h, point) == 0 for h in crossing):
+            continue
+        if evaluate(exact_loss, [to_mpf(point[s]) for s in symbols]) is None:
+            continue
+        found.append(point)
+        if len(found) >= SEARCH_COMPARISONS:
+            break
+    return found
+
+def _trial_points(g: sp.Expr, symbols: Sequence[sp.Symbol], solve_order: Sequence[sp.Symbol],
+                  crossing: Sequence[sp.Expr], seed: int, trials: int):
+    """Float points of ``g = 0`` away from the other sets: (values, index of the unknown)."""
+    unknown = next(s for s in solve_order if s in g.free_symbols)
     index = list(symbols).index(unknown)
     g_fn = compile_float(g, tuple(symbols))
-    loss_fn = compile_float(loss, tuple(symbols))
+    others = [compile_float(h, tuple(symbols)) for h in crossing]
     rng = random.Random(seed)
-    found: list[dict] = []
-    for trial_number in range(SEARCH_TRIALS):
+    for trial_number in range(trials):
         scale = SEARCH_SCALES[trial_number % len(SEARCH_SCALES)]
         values = [rng.uniform(-scale, scale) for _ in symbols]
         for root in _float_roots(g_fn, list(values), index, scale):
             values[index] = root
-            if not _shows_a_switch(loss_fn, values, index):
+            clearance = CLEARANCE * (1 + max(abs(v) for v in values))
+            near = [value(h, values) for h in others]
+            if any(v is None or abs(v) < clearance for v in near):
                 continue
-            point = _exact_point(g, symbols, unknown, values)
-            if point is None or any(sign_at(h, point) == 0 for h in crossing):
-                continue
-            if evaluate(compile_expr(loss, tuple(symbols)), [to_mpf(point[s]) for s in symbols]) is None:
-                continue
-            found.append(point)
+            yield list(values), index
             break
-        if len(found) >= SEARCH_COMPARISONS:
-            break
-    return found
+
+
+def label_points(g: sp.Expr, loss: sp.Expr, symbols: Sequence[sp.Symbol],
+                 solve_order: Sequence[sp.Symbol], crossing: Sequence[sp.Expr],
+                 seed: int) -> list[tuple[dict, bool]]:
+    """Float points of ``g = 0`` labelled by whether the loss looks non-smooth there.
+
+    They let the masking find which boundaries of other primitives bound the part of the
+    set where a switch shows, with far more points than exact comparisons could afford.
+    """
+    loss_fn = compile_float(loss, tuple(symbols))
+    labelled = []
+    for values, index in _trial_points(g, symbols, solve_order, crossing, seed + 1000,
+                                       LABELLED_POINTS):
+        if value(loss_fn, values) is None:
+            continue
+        labelled.append((dict(zip(symbols, values)), _shows_a_switch(loss_fn, values, index)))
+    return labelled

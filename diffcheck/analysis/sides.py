@@ -111,6 +111,12 @@ def compare_sides(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp
     along the whole line). Expressions the expansions cannot handle (x*sin(1/x) at 0) are
     compared numerically instead (``exact`` is False).
     """
+    with mp.workdps(DIGITS):
+        return _compare(loss, symbols, point, direction)
+
+
+def _compare(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp.Symbol, Any],
+             direction: Mapping[sp.Symbol, Any]) -> SideComparison | None:
     point = {s: point[s] for s in symbols}
     direction = {s: direction.get(s, 0) for s in symbols}
     if not defined_at(loss, symbols, point):

@@ -25,10 +25,11 @@ from diffcheck.analysis.candidates import (
     KIND_RANK,
     CandidateOutcome,
     decide_candidate,
+    label_points,
     propose_candidates,
 )
 from diffcheck.analysis.domain import domain_findings, has_zero_gradient
-from diffcheck.analysis.masking import where_text
+from diffcheck.analysis.masking import Label, where_text
 from diffcheck.analysis.sides import SideComparison
 from diffcheck.model import Finding
 from diffcheck.numeric import DIGITS, compile_expr, concrete_model_functions
@@ -195,49 +196,96 @@ def _analyze(parsed: ParsedExpression, wrt_names: Sequence[str]) -> Analysis:
             f"{len(candidates)} candidate sets (limit {MAX_CANDIDATES}): too many non-smooth "
             "primitives to analyse one by one"
         )
-    decided: list[tuple[CandidateOutcome, SideComparison]] = []
-    for outcome in _decide_all(candidates, loss, symbols, wrt):
+    outcomes = _decide_all(candidates, loss, symbols, wrt)
+    for outcome in outcomes:
         for comparison in outcome.active:
             if comparison.kind is None:  # C^(order - 1) there: no finding, a class
                 order = comparison.order
                 analysis.smooth_order = (order if analysis.smooth_order is None
                                          else min(analysis.smooth_order, order))
-        # one finding per kind the set shows, decided by the worst point of that kind
-        for kind in sorted({c.kind for c in outcome.active if c.kind}, key=KIND_RANK.get):
-            worst = min((c for c in outcome.active if c.kind == kind), key=lambda c: c.order)
-            decided.append((outcome, worst))
-    # One finding per set and kind, named after the primitive whose native kind it is.
-    decided.sort(key=lambda pair: pair[1].kind not in FAMILIES[pair[0].candidate.family].native)
     loss_text = _short(parsed.source)
-    for outcome, worst in decided:
-        candidate = outcome.candidate
-        set_g = _set_of(candidate)
-        same = next((item for item in analysis.non_smooth if item.finding.kind == worst.kind
-                     and same_set(set_g, _set_of(item.candidate))), None)
-        if same is not None:  # two primitives switching on one set (abs(x) + relu(x))
-            same.nodes.append(candidate.node)
-            continue
-        others = [c for c in candidates if c.g != candidate.g]
-        assert worst.kind is not None
-        where = where_text(outcome, worst.kind, candidate.g, others, concrete_model_functions)
-        rule = rule_for(worst.kind, candidate.family)
-        cause = parsed.snippets.get(candidate.node, str(candidate.node))
-        message_where = (f"{candidate.level_set} is an integer"
-                         if where.startswith("sin(pi*") else where)
-        finding = Finding(
-            code=rule.code,
-            kind=worst.kind,
-            message=rule.format(cause=cause, where=message_where, loss=loss_text),
-            cause=str(candidate.node),
-            where=where,
-            autodiff=_autodiff_note(candidate, worst),
-            column=parsed.spans.get(candidate.node),
-        )
-        analysis.non_smooth.append(NonSmooth(finding, candidate, worst, [candidate.node]))
+    for group in _group_by_set(outcomes):
+        comparisons = [c for outcome in group for c in outcome.comparisons]
+        kinds = sorted({c.kind for c in comparisons if c.kind}, key=KIND_RANK.__getitem__)
+        samples = None
+        for kind in kinds:
+            worst = min((c for c in comparisons if c.kind == kind), key=lambda c: c.order)
+            candidate = _named_cause(group, kind)
+            g = concrete_model_functions(candidate.g)
+            others = [c for c in candidates if not same_set(concrete_model_functions(c.g), g)]
+            if samples is None:
+                samples = _labels(group, kind, g, loss, symbols, wrt, others)
+            where = where_text(kind, candidate.g, comparisons, others, concrete_model_functions,
+                               level_set=candidate.level_set,
+                               in_play=candidate.in_play if len(group) == 1 else (),
+                               samples=samples)
+            analysis.non_smooth.append(NonSmooth(
+                _finding(parsed, candidate, worst, kind, where, loss_text), candidate, worst,
+                [outcome.candidate.node for outcome in group]))
     _add_zero_gradient(analysis, loss_text)
     analysis.warnings = domain_findings(parsed, concrete_model_functions, symbols,
                                         analysis.loss_function, seed=11)
     return analysis
+
+
+def _group_by_set(outcomes: list[CandidateOutcome]) -> list[list[CandidateOutcome]]:
+    """Outcomes of primitives switching on one set (abs(x) + relu(x)): one set, one finding.
+
+    Their comparisons are pooled: a comparison is about the whole loss at a point, whichever
+    primitive proposed the point.
+    """
+    groups: list[list[CandidateOutcome]] = []
+    for outcome in outcomes:
+        if not outcome.comparisons:
+            continue
+        candidate = outcome.candidate
+        group = next((group for group in groups
+                      if (group[0].candidate.level_set is None) == (candidate.level_set is None)
+                      and same_set(_set_of(group[0].candidate), _set_of(candidate))), None)
+        if group is None:
+            groups.append([outcome])
+        else:
+            group.append(outcome)
+    return groups
+
+
+def _named_cause(group: list[CandidateOutcome], kind: str) -> Candidate:
+    """The primitive a finding of ``kind`` on this set is named after: one whose own kind of
+    failure it is (the root, not the abs, in sqrt(abs(u))), else the first that shows it."""
+    showing = [o.candidate for o in group if any(c.kind == kind for c in o.comparisons)]
+    showing = showing or [o.candidate for o in group]
+    native = [c for c in showing if kind in FAMILIES[c.family].native]
+    return (native or showing)[0]
+
+
+def _labels(group: list[CandidateOutcome], kind: str, g: sp.Expr, loss: sp.Expr,
+            symbols: list[sp.Symbol], wrt: list[sp.Symbol],
+            others: list[Candidate]) -> list[Label]:
+    """Float-labelled points for the masking of a set of several variables that other
+    primitives cross (a few exact points all active prove little about the rest)."""
+    if len(g.free_symbols) < 2 or not others:
+        return []
+    solve_order = [s for s in symbols if s in wrt] + [s for s in symbols if s not in wrt]
+    crossing = [concrete_model_functions(c.g) for c in others]
+    return [Label(point, active, exact=False)
+            for point, active in label_points(g, loss, symbols, solve_order, crossing, seed=17)]
+
+
+def _finding(parsed: ParsedExpression, candidate: Candidate, worst: SideComparison, kind: str,
+             where: str, loss_text: str) -> Finding:
+    rule = rule_for(kind, candidate.family)
+    cause = parsed.snippets.get(candidate.node, str(candidate.node))
+    message_where = (f"{candidate.level_set} is an integer" if where.startswith("sin(pi*")
+                     else where)
+    return Finding(
+        code=rule.code,
+        kind=kind,
+        message=rule.format(cause=cause, where=message_where, loss=loss_text),
+        cause=str(candidate.node),
+        where=where,
+        autodiff=_autodiff_note(candidate, worst),
+        column=parsed.spans.get(candidate.node),
+    )
 
 
 def _add_zero_gradient(analysis: Analysis, loss_text: str) -> None:
