@@ -131,11 +131,13 @@ def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options)
             source=loss_line.source,
             line=loss_line.line,
             error=ReportError("parse", loss_line.error, loss_line.column),
+            input_column=1,  # the text of a line the reader refused is the whole line
         )
     report = check(
         loss_line.text, wrt, name=loss_line.name, source=loss_line.source, line=loss_line.line,
         **options,
     )
+    report.input_column = loss_line.column
     if report.error is not None and report.error.column is not None:
         report.error.column += loss_line.column - 1
     for finding in report.findings:

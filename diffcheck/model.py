@@ -80,6 +80,9 @@ class Report:
     ignored: list[str] = field(default_factory=list)
     #: variables fixed by ``--set`` that the input uses, with their values
     fixed: dict[str, Any] = field(default_factory=dict)
+    #: 1-based column where ``input`` starts in its line (after a ``name:`` label in a loss
+    #: file), so that a column counted in the line can be shown under the input
+    input_column: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,4 +100,5 @@ class Report:
             "surrogate": self.surrogate,
             "error": None if self.error is None else self.error.to_dict(),
             "fixed": dict(self.fixed),
+            "input_column": self.input_column,
         }

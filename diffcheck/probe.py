@@ -66,16 +66,17 @@ class ProbeResult:
 
 def one_sided_quotients(fn: Callable, symbols: Sequence, point: dict, direction: dict, h) -> tuple:
     """(left, right) difference quotients of ``fn`` at ``point`` with step ``h`` (None: undefined)."""
-    base = [to_mpf(point[s]) for s in symbols]
-    step = [to_mpf(direction.get(s, 0)) for s in symbols]
-    here = evaluate(fn, base)
-    if here is None:
-        return None, None, None
-    ahead = evaluate(fn, [b + h * d for b, d in zip(base, step)])
-    behind = evaluate(fn, [b - h * d for b, d in zip(base, step)])
-    right = None if ahead is None else (ahead - here) / h
-    left = None if behind is None else (here - behind) / h
-    return left, right, here
+    with mp.workdps(DIGITS):  # the steps are far below double precision
+        base = [to_mpf(point[s]) for s in symbols]
+        step = [to_mpf(direction.get(s, 0)) for s in symbols]
+        here = evaluate(fn, base)
+        if here is None:
+            return None, None, None
+        ahead = evaluate(fn, [b + h * d for b, d in zip(base, step)])
+        behind = evaluate(fn, [b - h * d for b, d in zip(base, step)])
+        right = None if ahead is None else (ahead - here) / h
+        left = None if behind is None else (here - behind) / h
+        return left, right, here
 
 
 def probe(fn: Callable, symbols: Sequence, point: dict, direction: dict) -> ProbeResult:
