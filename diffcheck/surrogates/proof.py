@@ -280,38 +280,150 @@ def _deviation(walk: _ErrorWalk, rep: Replacement, condition) -> Fraction | floa
     return min(Fraction(1), plus(Fraction(1, 2), times(slope, margin_error)))
 
 
+def _margin_atom(margin: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
+    """(c0, c1, T) with margin = c0 + c1*T for numbers c0, c1 != 0 (1 - Abs(r): T = Abs(r))."""
+    c0, rest = sp.expand(margin).as_coeff_Add()
+    c1, atom = rest.as_coeff_Mul()
+    if atom.is_number or c1 == 0 or atom.is_Add:
+        return None
+    return c0, c1, atom
+
+
+def _through(expr: sp.Expr, atom: sp.Expr, placeholder: sp.Symbol) -> sp.Expr:
+    """``expr`` with ``atom`` written as ``placeholder``, and even powers of u too when the atom
+    is Abs(u) (u**2 = Abs(u)**2; SymPy would fold Abs(u)**2 back into u**2)."""
+    if isinstance(atom, sp.Abs):
+        (u,) = atom.args
+        expr = expr.replace(lambda e: e.is_Pow and e.base == u and e.exp.is_even is True,
+                            lambda e: placeholder**e.exp)
+    return expr.xreplace({atom: placeholder})
+
+
 def _boundary_split(gap: sp.Expr, margin: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     """(at_boundary, slope) with gap = at_boundary + slope*margin, at_boundary free of the
     variable solved for: gap where the margin vanishes, along a variable the margin is
-    linear in (else 0, which leaves slope = gap/margin)."""
+    linear in, or for the atom it is affine in (Abs(r) in 1 - Abs(r)); else 0, which leaves
+    slope = gap/margin."""
     for x in sorted(margin.free_symbols, key=str):
         coefficient = sp.diff(margin, x)
         if coefficient.is_number and coefficient != 0:
             at_boundary = sp.expand(gap.subs(x, sp.expand(x - margin / coefficient)))
             return at_boundary, _simplified((gap - at_boundary) / margin)
+    affine = _margin_atom(margin)
+    if affine is not None:
+        c0, c1, atom = affine
+        t = sp.Dummy("t", real=True)
+        gap_t = _through(gap, atom, t)
+        at_boundary = sp.expand(gap_t.xreplace({t: -c0 / c1}))
+        if not at_boundary.has(t):
+            slope_t = _simplified((gap_t - at_boundary) / (c0 + c1 * t))
+            return at_boundary, slope_t.xreplace({t: atom})
     return sp.S.Zero, _simplified(gap / margin)
+
+
+def _slope_coefficients(slope: sp.Expr, margin: sp.Expr) -> list[sp.Expr] | None:
+    """[a0, a1, ...] with slope = a0 + a1*g + ... where g is the margin, numbers a_j; None when
+    the slope depends on more than the margin (x + y along x - y = 0)."""
+    affine = _margin_atom(margin)
+    if affine is None:
+        return None
+    c0, c1, atom = affine
+    g = sp.Dummy("g", real=True)
+    t = sp.Dummy("t", real=True)
+    in_g = sp.expand(_through(slope, atom, t).xreplace({t: (g - c0) / c1}))
+    if in_g.free_symbols - {g} or not in_g.is_polynomial(g):
+        return None
+    return sp.Poly(in_g, g).all_coeffs()[::-1]
+
+
+def _mean_value_slope(gap: sp.Expr, margin: sp.Expr, overrides: dict) -> Fraction | float:
+    """sup |k| for gap = D0 + k*margin, by the mean value theorem along the margin's atom T:
+    k = (d gap/dT)(xi)/c1, so sup |d gap/dT|/|c1| bounds it where the quotient itself has a
+    removable singularity (Wing: the log branch meets the linear one at |x| = w)."""
+    affine = _margin_atom(margin)
+    if affine is None:
+        return math.inf
+    _, c1, atom = affine
+    t = sp.Dummy("t", real=True)
+    gap_t = _through(gap, atom, t)
+    if isinstance(atom, sp.Abs) and gap_t.has(atom.args[0]):
+        return math.inf  # gap also moves with u's sign: T alone does not parametrize it
+    if not (atom.is_Symbol or isinstance(atom, sp.Abs)):
+        return math.inf
+    domain = Interval(0, mp.inf) if isinstance(atom, sp.Abs) else Interval.whole()
+    derivative = enclose(sp.diff(gap_t, t), {**overrides, t: domain})
+    return times(magnitude(derivative), upper_bound(1 / sp.Abs(c1)))
+
+
+def _moment_error(rep: Replacement, power: int, margin_error: Fraction | float) -> Fraction | float:
+    """sup |indicator(g) - s(g')|*|g|**power where g' approximates the margin g within eps.
+
+    Where g and g' have one sign, |g|**m <= (|g'| + eps)**m expands into the switch's moments
+    of g'; where they differ, |g| <= eps and the switch is off by at most 1.
+    """
+    switch = rep.entry.switch
+
+    def moment(i: int) -> Fraction | float:
+        if i == 0:
+            return Fraction(1, 2)
+        return upper_bound(rep.at_value(switch.moment(rep.symbol, i)))
+
+    if margin_error == 0:
+        return moment(power)
+    if margin_error == math.inf:
+        return math.inf
+    same_sign = plus(*[times(Fraction(math.comb(power, i)) * margin_error ** (power - i),
+                             moment(i)) for i in range(power + 1)])
+    return max(same_sign, margin_error**power)
+
+
+def _split_error(walk: _ErrorWalk, rep: Replacement, gap: sp.Expr, margin: sp.Expr,
+                 deviation: Fraction | float, margin_error: Fraction | float) -> Fraction | float:
+    """dev*sup|D0| + the kink part: the gap is D0 + k*g near the switching set g = 0."""
+    at_boundary, slope = _boundary_split(gap, margin)
+    error = times(deviation, magnitude(enclose(at_boundary, walk.overrides)))
+    if error == math.inf:
+        walk.blame(f"the branches differ by {at_boundary} where {margin} = 0, which is "
+                   "unbounded: the blend is off by half that jump")
+        return error
+    slope_bound = min(magnitude(enclose(slope, walk.overrides)),
+                      _mean_value_slope(gap, margin, walk.overrides))
+    if slope_bound != math.inf:
+        return plus(error, times(slope_bound, _moment_error(rep, 1, margin_error)))
+    coefficients = _slope_coefficients(slope, margin)
+    if coefficients is None:
+        walk.blame(f"near {margin} = 0 the branches differ by ({slope})*({margin}); the "
+                   f"blend's error there grows like |{slope}|, which is unbounded")
+        return math.inf
+    # |k| <= sum |a_j|*|g|**j: the switch's moments of every order bound the rest
+    for power, coefficient in enumerate(coefficients, start=1):
+        error = plus(error, times(upper_bound(sp.Abs(coefficient)),
+                                  _moment_error(rep, power, margin_error)))
+    return error
 
 
 def _jump_error(walk: _ErrorWalk, rep: Replacement, value, rest, condition) -> Fraction | float:
     """sup |(indicator - s)*(value - rest)|.
 
-    Half the jump in general. With an exact margin g, the gap splits as D0 + k*g (D0: the
-    gap on the switching set), and |indicator - s(g)|*|g| <= kink(p) gives the often much
-    smaller dev*sup|D0| + sup|k|*kink(p): a kink (D0 = 0) costs O(p), a jump half of D0.
+    Half the jump in general. With a margin g (approximated within eps), the gap splits as
+    D0 + k*g (D0: the gap on the switching set), and the switch's moments bound
+    |indicator - s|*|g|**m: the often much smaller dev*sup|D0| + sup|k|*kink(p) (a kink costs
+    O(p), a jump half of D0), or, where k grows with g (where(abs(r) <= 1, r**2, abs(r)):
+    k = -|r| = g - 1), the sum over the powers of g in k.
     """
     deviation = _deviation(walk, rep, condition)
     if deviation == 0:
         return Fraction(0)
     gap = _simplified(value - rest)
     error = times(deviation, magnitude(enclose(gap, walk.overrides)))
-    exact_margin = (isinstance(condition, Relational) and not isinstance(condition, (sp.Eq, sp.Ne))
-                    and walk(condition.lhs).error == 0 and walk(condition.rhs).error == 0)
-    if exact_margin:
-        at_boundary, slope = _boundary_split(gap, switch_argument(condition))
-        kink = upper_bound(rep.at_value(rep.entry.switch.kink(rep.symbol)))
-        split = plus(times(deviation, magnitude(enclose(at_boundary, walk.overrides))),
-                      times(magnitude(enclose(slope, walk.overrides)), kink))
+    if isinstance(condition, Relational) and not isinstance(condition, (sp.Eq, sp.Ne)):
+        margin_error = plus(walk(condition.lhs).error, walk(condition.rhs).error)
+        split = _split_error(walk, rep, gap, switch_argument(condition), deviation,
+                             margin_error)
         error = min(error, split)
+    elif error == math.inf:
+        walk.blame(f"the branch taken where {condition} differs from the others by {gap}, "
+                   "which is unbounded")
     return error
 
 

@@ -20,6 +20,21 @@ from diffcheck.surrogates.recognition import Primitive, switch_argument
 
 #: sup over t >= 0 of t/(1 + exp(t)) = W(1/e) (Lambert W): where sigmoid blends a kink
 _SIGMOID_KINK = sp.LambertW(sp.exp(-1))
+
+
+def sigmoid_moment(m: int) -> sp.Expr:
+    """sup over u >= 0 of u**m/(1 + exp(u)), exactly: sup |g|**m*|indicator - sigmoid(g)|.
+
+    The derivative vanishes where m*(1 + exp(u)) = u*exp(u), at u = m + W(m*exp(-m)).
+
+    >>> [round(float(sigmoid_moment(m)), 4) for m in (1, 2, 3)]
+    [0.2785, 0.4828, 1.2844]
+    """
+    if m == 1:
+        return _SIGMOID_KINK
+    u = m + sp.LambertW(m * sp.exp(-m))
+    return u**m / (1 + sp.exp(u))
+
 #: sup over 0 <= t <= 1 of t*(1 - smoothstep(t)) = t*(1 - t)**2*(2 + t)/4, where its
 #: derivative (2 - 6*t + 4*t**3)/4 vanishes: t = (sqrt(3) - 1)/2
 _SMOOTHSTEP_PEAK = (sp.sqrt(3) - 1) / 2
@@ -36,23 +51,29 @@ class Switch:
     """A smooth s(g) in [0, 1] standing for the indicator of g > 0.
 
     ``|indicator - s| <= 1/2`` everywhere (s(0) = 1/2); ``slope(p)`` bounds |s'|;
-    ``kink(p)`` bounds ``|g|*|indicator - s|`` (the error when the blended branches meet);
-    a ``band`` switch equals the indicator outside ``|g| <= p``.
+    ``moment(p, m)`` bounds ``|g|**m*|indicator - s|``: with m = 1 the error where blended
+    branches meet with different slopes (a kink, ``kink(p)``), higher m where their
+    difference grows like a power of g; a ``band`` switch equals the indicator outside
+    ``|g| <= p``.
     """
 
     build: Callable[[sp.Expr, sp.Symbol], sp.Expr]
     slope: Callable[[sp.Expr], sp.Expr]
-    kink: Callable[[sp.Expr], sp.Expr]
+    moment: Callable[[sp.Expr, int], sp.Expr]
     band: bool = False
+
+    def kink(self, p: sp.Expr) -> sp.Expr:
+        return self.moment(p, 1)
 
 
 SIGMOID_SWITCH = Switch(lambda g, tau: safe_sigmoid(g / tau), lambda tau: 1 / (4 * tau),
-                        lambda tau: tau * _SIGMOID_KINK)
+                        lambda tau, m: tau**m * sigmoid_moment(m))
 #: sigmoid(2*g/tau) = (1 + tanh(g/tau))/2, so that sign(u) becomes tanh(u/tau)
 TANH_SWITCH = Switch(lambda g, tau: (1 + sp.tanh(g / tau)) / 2, lambda tau: 1 / (2 * tau),
-                     lambda tau: tau * _SIGMOID_KINK / 2)
+                     lambda tau, m: (tau / 2)**m * sigmoid_moment(m))
+#: |g|**m <= delta**(m - 1)*|g| inside the band |g| <= delta, and the error is 0 outside
 SMOOTHSTEP_SWITCH = Switch(lambda g, delta: _smoothstep(g / delta), lambda delta: 3 / (4 * delta),
-                           lambda delta: delta * _SMOOTHSTEP_KINK, band=True)
+                           lambda delta, m: delta**m * _SMOOTHSTEP_KINK, band=True)
 
 
 def _condition_switch(condition, switch: Switch, p: sp.Symbol) -> sp.Expr:
