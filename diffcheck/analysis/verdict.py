@@ -275,8 +275,9 @@ def _finding(parsed: ParsedExpression, candidate: Candidate, worst: SideComparis
              where: str, loss_text: str) -> Finding:
     rule = rule_for(kind, candidate.family)
     cause = parsed.snippets.get(candidate.node, str(candidate.node))
-    message_where = (f"{candidate.level_set} is an integer" if where.startswith("sin(pi*")
-                     else where)
+    every_level = (candidate.level_set is not None
+                   and where == f"sin({sp.pi * candidate.level_set}) = 0")
+    message_where = f"{candidate.level_set} is an integer" if every_level else where
     return Finding(
         code=rule.code,
         kind=kind,
