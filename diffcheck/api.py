@@ -76,7 +76,7 @@ def check(
         report.error = ReportError("limit", "expression too deeply nested to analyse")
     except MemoryError:
         report.error = ReportError("limit", "analysis ran out of memory")
-    except Exception as err:  # noqa: BLE001 - an unforeseen failure is an honest "unknown"
+    except Exception as err:
         detail = " ".join(str(err).split())  # one line, whatever the exception says
         report.error = ReportError("unsupported", f"analysis failed: {type(err).__name__}: {detail}")
     if report.error is not None:

@@ -30,7 +30,10 @@ DIGITS = 60
 TINY = mp.mpf("1e-40")
 
 
-def _heaviside(u, h0=mp.mpf("0.5")):
+_HALF = mp.mpf("0.5")
+
+
+def _heaviside(u, h0=_HALF):
     return mp.mpf(1) if u > 0 else mp.mpf(0) if u < 0 else h0
 
 

@@ -34,9 +34,10 @@ import re
 import time
 import tokenize
 import warnings
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import sympy as sp
 from sympy.logic.boolalg import Boolean
@@ -69,10 +70,10 @@ MAX_TREE_SIZE = 50_000
 #: their number (SymPy takes about a millisecond per call of max, huber...).
 MAX_BUILD_SECONDS = 1.0
 
-_STATEMENT_KEYWORDS = frozenset(
-    "import from def class return del pass raise global nonlocal assert with for while try "
-    "break continue async if elif else".split()
-)
+_STATEMENT_KEYWORDS = frozenset({
+    "import", "from", "def", "class", "return", "del", "pass", "raise", "global", "nonlocal",
+    "assert", "with", "for", "while", "try", "break", "continue", "async", "if", "elif", "else",
+})
 
 _UNSUPPORTED = {
     "Lambda": "lambda expressions",
@@ -116,6 +117,10 @@ _RUNS = {"Add": "sum", "Sub": "sum", "Mult": "product", "Div": "product"}
 _INFINITE = frozenset({sp.zoo, sp.oo, -sp.oo})
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+#: a syntax-tree node that has a position in the source
+_Located = ast.expr | ast.keyword
 
 
 class ParseError(Exception):
@@ -230,24 +235,25 @@ class _Source:
             return byte_col
         return len(line.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
 
-    def node_column(self, node: ast.AST) -> int:
+    def node_column(self, node: _Located) -> int:
         return self.column(node.lineno, self.char_col(node.lineno, node.col_offset))
 
-    def node_end(self, node: ast.AST) -> int:
+    def node_end(self, node: _Located) -> int:
         """Index in ``body`` just after ``node``."""
-        return self.index(node.end_lineno, self.char_col(node.end_lineno, node.end_col_offset))
+        end_line = node.end_lineno or node.lineno
+        return self.index(end_line, self.char_col(end_line, node.end_col_offset or 0))
 
-    def segment(self, node: ast.AST) -> str:
+    def segment(self, node: _Located) -> str:
         """The node's source text."""
         start = self.index(node.lineno, self.char_col(node.lineno, node.col_offset))
         return self.body[start:self.node_end(node)]
 
-    def snippet(self, node: ast.AST, limit: int = 40) -> str:
+    def snippet(self, node: _Located, limit: int = 40) -> str:
         """The node's source on one line, shortened for messages."""
         text = " ".join(self.segment(node).split())
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
-    def operator_column(self, left: ast.AST, right: ast.AST) -> int:
+    def operator_column(self, left: _Located, right: _Located) -> int:
         """Column of the operator between two operands (skipping spaces and brackets)."""
         start = self.node_end(left)
         stop = self.index(right.lineno, self.char_col(right.lineno, right.col_offset))
@@ -335,15 +341,15 @@ def _is_condition(built: sp.Basic) -> bool:
     return isinstance(built, Boolean) and not isinstance(built, sp.Expr)
 
 
-def _is_bool_literal(node: ast.AST) -> bool:
+def _is_bool_literal(node: _Located) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, bool)
 
 
-def _is_none(node: ast.AST) -> bool:
+def _is_none(node: _Located) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
 
-def _is_plain_literal(node: ast.AST) -> bool:
+def _is_plain_literal(node: _Located) -> bool:
     """An integer, boolean or None, or a tuple or list of them (``dim=(0, 1)``)."""
     if isinstance(node, (ast.Tuple, ast.List)):
         return all(_is_plain_literal(element) for element in node.elts)
@@ -374,11 +380,11 @@ class _Lowering:
 
     # --- errors and bookkeeping -------------------------------------------------------------
 
-    def error(self, message: str, node: ast.AST, kind: str = "parse") -> ParseError:
+    def error(self, message: str, node: _Located, kind: str = "parse") -> ParseError:
         return ParseError(message, self.source.node_column(node), kind)
 
     @contextmanager
-    def located(self, node: ast.AST) -> Iterator[None]:
+    def located(self, node: _Located) -> Iterator[None]:
         """Report errors raised while building ``node`` at its position."""
         try:
             yield
@@ -389,7 +395,7 @@ class _Lowering:
             raise self.error(f"cannot evaluate {self.source.snippet(node)}: {err}",
                              node) from None
 
-    def admit(self, built: sp.Basic, node: ast.AST) -> None:
+    def admit(self, built: sp.Basic, node: _Located) -> None:
         """Check a freshly built subexpression and record where its new parts come from.
 
         Walks only the parts not seen before (arguments were admitted when they were built):
@@ -432,7 +438,7 @@ class _Lowering:
 
     # --- dispatch ---------------------------------------------------------------------------
 
-    def visit(self, node: ast.AST) -> sp.Basic:
+    def visit(self, node: _Located) -> sp.Basic:
         self._depth += 1
         try:
             if self._depth > MAX_NESTING:
@@ -453,7 +459,7 @@ class _Lowering:
         finally:
             self._depth -= 1
 
-    def value(self, node: ast.AST) -> sp.Expr:
+    def value(self, node: _Located) -> sp.Expr:
         """Lower ``node`` where a number is expected; a condition becomes its indicator."""
         if _is_bool_literal(node):
             raise self.error("True and False can only be conditions, e.g. "
@@ -468,7 +474,7 @@ class _Lowering:
             self.snippets[indicator] = self.source.snippet(node, limit=60)
         return indicator
 
-    def condition(self, node: ast.AST) -> Boolean:
+    def condition(self, node: _Located) -> Boolean:
         """Lower ``node`` where a condition is expected; a value counts as true when nonzero."""
         built = self.visit(node)
         if _is_condition(built):
@@ -531,20 +537,20 @@ class _Lowering:
         This only reads names off the syntax tree; nothing is looked up on any object.
         """
         parts = []
-        current: ast.AST = node
+        current: _Located = node
         while isinstance(current, ast.Attribute) and self.same_start(current, node):
             parts.append(current.attr)
             current = current.value
         if not (isinstance(current, ast.Name) and self.same_start(current, node)):
             raise self.error(f"unsupported attribute access: {self.source.snippet(node)}", node)
-        dotted = ".".join([current.id] + parts[::-1])
+        dotted = ".".join([current.id, *parts[::-1]])
         split = split_prefix(dotted)
         if split is None:
             raise self.error(f"unsupported attribute '{dotted}'", node)
         return split
 
     @staticmethod
-    def same_start(inner: ast.AST, outer: ast.AST) -> bool:
+    def same_start(inner: _Located, outer: _Located) -> bool:
         """False when ``inner`` is in brackets inside ``outer``: ``(np).exp``, ``(f)(x)``."""
         return (inner.lineno, inner.col_offset) == (outer.lineno, outer.col_offset)
 
@@ -565,7 +571,7 @@ class _Lowering:
         # recursion, so a long sum does not count as deep nesting, and each run of + and -
         # (or * and /) becomes one Add (Mul) instead of re-flattening a growing one.
         chain = []
-        leftmost: ast.AST = node
+        leftmost: _Located = node
         while isinstance(leftmost, ast.BinOp):
             chain.append(leftmost)
             leftmost = leftmost.left
@@ -698,9 +704,10 @@ class _Lowering:
             raise self.error(f"{name} takes {spec.arity()}, got {count}", node)
         # Check the call's shape before lowering any argument.
         filled = set(spec.parameters()[:count])  # parameters the positional arguments set
-        keyword_nodes = {}  # builder parameter -> keyword argument setting it
-        option_values = {}  # option keyword -> its literal value
+        keyword_nodes: dict[str, _Located] = {}  # builder parameter -> the argument setting it
+        option_values: dict[str, Any] = {}  # option keyword -> its literal value
         for keyword in node.keywords:
+            assert keyword.arg is not None  # **kwargs was refused by visit_Call
             if keyword.arg in spec.ignored_keywords:
                 if not _is_plain_literal(keyword.value):
                     raise self.error(f"{keyword.arg}= is ignored, and must be a plain literal "
@@ -740,7 +747,7 @@ class _Lowering:
             raise self.error(f"{name}: {keyword.arg}= must be one of {choices}", keyword)
         return literal
 
-    def argument(self, node: ast.AST, spec: Function, position: int | None) -> Any:
+    def argument(self, node: _Located, spec: Function, position: int | None) -> Any:
         if spec.pair_args:
             return self.pair(node)
         if spec.accepts_none and _is_none(node):
@@ -749,7 +756,7 @@ class _Lowering:
             return self.condition(node)
         return self.value(node)
 
-    def pair(self, node: ast.AST) -> tuple[sp.Expr, Boolean]:
+    def pair(self, node: _Located) -> tuple[sp.Expr, Boolean]:
         """A ``(value, condition)`` argument of Piecewise."""
         if not (isinstance(node, ast.Tuple) and len(node.elts) == 2):
             raise self.error("Piecewise takes (value, condition) pairs, e.g. "
@@ -800,7 +807,9 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ParseError(f"--set {name}=...: the value must be a number, a string, True, "
                          "False or None")
     value = node.value
-    return name, sign * value if type(value) in (int, float) else value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return name, sign * value
+    return name, value
 
 
 def literal_as_sympy(value: Any) -> Any:

@@ -49,10 +49,8 @@ class ProbeResult:
         """Whether what the probe saw backs a finding of ``kind`` (None: it could not tell)."""
         if self.saw == "unknown":
             return None
-        if self.saw == "smooth":
-            return False
-        # A kink over an infinite one-sided slope (sqrt(abs(u))) still shows as non-smooth.
-        return True
+        # a kink over an infinite one-sided slope (sqrt(abs(u))) still shows as non-smooth
+        return self.saw != "smooth"
 
     def to_dict(self) -> dict:
         return {
@@ -65,7 +63,8 @@ class ProbeResult:
 
 
 def one_sided_quotients(fn: Callable, symbols: Sequence, point: dict, direction: dict, h) -> tuple:
-    """(left, right) difference quotients of ``fn`` at ``point`` with step ``h`` (None: undefined)."""
+    """(left, right, value): one-sided difference quotients of ``fn`` at ``point`` with step
+    ``h``, and its value there (None where undefined). The only place they are computed."""
     with mp.workdps(DIGITS):  # the steps are far below double precision
         base = [to_mpf(point[s]) for s in symbols]
         step = [to_mpf(direction.get(s, 0)) for s in symbols]

@@ -224,7 +224,8 @@ _RULE_LIST = [
         "Gradient descent gets no signal from this variable: its parameters never move.",
         "floor(4*u)/4",
         "Straight-through estimator, or a smooth surrogate (sigmoid for steps).",
-        message='the derivative of {loss} with respect to {variable} is zero almost everywhere ({cause} is piecewise constant): gradient descent gets no signal',
+        message="the derivative of {loss} with respect to {variable} is zero almost everywhere "
+                "({cause} is piecewise constant): gradient descent gets no signal",
     ),
 ]
 
@@ -255,5 +256,6 @@ def markdown_table() -> str:
     """The README's table of codes, generated from the registry (a test keeps them in sync)."""
     rows = ["| code | kind | severity | what it means | use instead |", "|---|---|---|---|---|"]
     for rule in RULES.values():
-        rows.append(f"| {rule.code} | {rule.kind} | {rule.severity} | {rule.title}: {rule.what} | {rule.instead} |")
+        rows.append(f"| {rule.code} | {rule.kind} | {rule.severity} | {rule.title}: {rule.what} "
+                    f"| {rule.instead} |")
     return "\n".join(rows)

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import math
 import random
-from functools import lru_cache
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import lru_cache
 
 import mpmath as mp
 import sympy as sp
 
-from diffcheck.numeric import DIGITS, TINY, compile_expr, compile_float, evaluate, to_mpf, value
+from diffcheck.numeric import DIGITS, compile_expr, compile_float, evaluate, to_mpf, value
 
 #: how far out the numeric root scan looks, and how finely
 SCAN_RADIUS = 12
@@ -42,7 +42,8 @@ def equation_text(g: sp.Expr) -> str:
     if len(symbols) == 1 and g.is_polynomial(symbols[0]) and sp.degree(g, symbols[0]) == 1:
         (x,) = symbols
         return f"{x} = {sp.solve(g, x)[0]}"
-    constant, rest = g.as_independent(*g.free_symbols, as_Add=True) if g.free_symbols else (g, 0)
+    constant, rest = (g.as_independent(*g.free_symbols, as_Add=True) if g.free_symbols
+                      else (g, sp.Integer(0)))
     if constant != 0 and rest != 0:
         if rest.could_extract_minus_sign():
             rest, constant = -rest, -constant

@@ -198,10 +198,6 @@ def test_verdict_table(case: Case):
         assert not any(_covers(f.where, point) for f in bad), (point, [f.where for f in bad])
 
 
-def test_table_is_large_enough():
-    assert len(CASES) >= 80
-
-
 def test_every_non_differentiable_finding_is_confirmed_by_the_probe():
     for case in CASES:
         for finding in check(case.expr, wrt=case.wrt).findings:
@@ -210,18 +206,26 @@ def test_every_non_differentiable_finding_is_confirmed_by_the_probe():
                 assert finding.confirmed is expected, (case.expr, finding)
 
 
+_f, _y, _t, _u, _v, _w = sp.symbols("f y t u v w", real=True)
+_G = sp.Function("G", real=True)
+
+
 @pytest.mark.parametrize(
     "expr, wrt, variable, expected",
     [
-        ("abs(y - f)", None, "f", "sign(f - y)"),
-        ("(f - y)**2", None, "y", "-2*f + 2*y"),
-        ("softplus(-t*G(w))", ["w"], "w", "Derivative(G(w), w)"),
-        ("floor(u)*v", None, "u", "0"),
+        ("abs(y - f)", None, "f", sp.sign(_f - _y)),
+        ("(f - y)**2", None, "y", 2 * _y - 2 * _f),
+        ("softplus(-t*G(w))", ["w"], "w",
+         -_t * sp.Derivative(_G(_w), _w) / (1 + sp.exp(_t * _G(_w)))),
+        ("floor(u)*v", None, "u", sp.Integer(0)),
+        ("hardtanh(u)", None, "u", sp.Derivative(sp.Max(-1, _u), _u)
+         * sp.Heaviside(1 - sp.Max(-1, _u))),
     ],
 )
 def test_gradient_is_the_backprop_derivative(expr, wrt, variable, expected):
     gradient = check(expr, wrt=wrt).gradient[variable]
-    assert expected in gradient
+    names = {"f": _f, "y": _y, "t": _t, "u": _u, "v": _v, "w": _w, "G": _G}
+    assert sp.simplify(parse_expr(gradient, local_dict=names) - expected) == 0, gradient
 
 
 def test_model_function_assumptions_are_named():

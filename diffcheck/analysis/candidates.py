@@ -197,14 +197,16 @@ def _shows_a_switch(loss_fn, values: list[float], index: int) -> bool:
     x = values[index]
     readings = []
     for h in (1e-4 * (1 + abs(x)), 1e-6 * (1 + abs(x))):
-        quotients = []
+        readings_here = []
         for shift in (h, -h, 0.0):
             values[index] = x + shift
-            quotients.append(value(loss_fn, values))
+            reading = value(loss_fn, values)
+            if reading is None:
+                values[index] = x
+                return False
+            readings_here.append(reading)
         values[index] = x
-        if None in quotients:
-            return False
-        ahead, behind, here = quotients
+        ahead, behind, here = readings_here
         readings.append(((ahead + behind - 2 * here) / h, here))
     (coarse, _), (fine, here) = readings
     return abs(fine) > 1e-6 * (1 + abs(here)) and abs(fine) > 0.3 * abs(coarse)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Iterator, Sequence
 
@@ -73,8 +74,9 @@ def _blows_up(loss_fn: Callable, symbols: Sequence[sp.Symbol], point: dict, u: s
         for side in (1, -1):
             readings = [evaluate(loss_fn, [to_mpf(point[x]) + (side * t if x == s else 0)
                                            for x in symbols]) for t in POLE_STEPS]
-            if None not in readings and all(abs(b) > abs(a) + 1
-                                            for a, b in zip(readings, readings[1:])):
+            values = [v for v in readings if v is not None]
+            if len(values) == len(readings) and all(abs(b) > abs(a) + 1
+                                                    for a, b in itertools.pairwise(values)):
                 return True
     return False
 

@@ -163,16 +163,17 @@ class PointBranches(_Localizer):
         return 1 if v > 0 else -1
 
     def largest(self, args: Sequence[sp.Expr], pick_max: bool) -> sp.Expr:
-        values = [self.value(a) for a in args]
-        if any(v is None for v in values):
+        readings = [self.value(a) for a in args]
+        values = [v for v in readings if v is not None]
+        if len(values) < len(readings):
             raise Ambiguous("undefined argument")
         order = sorted(range(len(args)), key=lambda i: values[i], reverse=pick_max)
         best = self(args[order[0]])
-        if len(order) > 1 and abs(values[order[0]] - values[order[1]]) < TINY:
-            # a tie between branches that are the same locally (relu(step(x)) where the step
-            # is 0) is no switch; any other tie means the point is not generic
-            if self(args[order[1]]) != best:
-                raise Ambiguous("tie")
+        # a tie between branches that are the same locally (relu(step(x)) where the step is
+        # 0) is no switch; any other tie means the point is not generic
+        tie = len(order) > 1 and abs(values[order[0]] - values[order[1]]) < TINY
+        if tie and self(args[order[1]]) != best:
+            raise Ambiguous("tie")
         return best
 
     def integer_part(self, inner: sp.Expr, round_up: bool) -> sp.Expr:

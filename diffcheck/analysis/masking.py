@@ -92,13 +92,13 @@ def _separating_conditions(labels: list[Label], g: sp.Expr, others: Sequence[Can
     symbols = tuple(sorted({s for label in labels for s in label.point}, key=str))
     active = [label for label in labels if label.active]
     inactive = [label for label in labels if not label.active]
-    conditions = []
+    conditions: list[tuple[sp.Expr, sp.Expr, int]] = []
     for other in others:
         h = concrete(other.g)
         # points on the separating boundary itself (sign 0) belong to both closures
         signs = {_sign(h, label, symbols) for label in active} - {0}
-        if len(signs) == 1 and None not in signs:
-            conditions.append((h, other.g, signs.pop()))
+        if signs == {1} or signs == {-1}:
+            conditions.append((h, other.g, 1 if signs == {1} else -1))
     # the switch's own condition (a pair of a max must be the largest) is known exactly
     own = [(concrete(h), -h, -1) for h in in_play]
     inactive = [label for label in inactive
@@ -107,10 +107,10 @@ def _separating_conditions(labels: list[Label], g: sp.Expr, others: Sequence[Can
     # that share a variable with g (the other arguments of the same max)
     signs_of = {id(c): [_sign(c[0], label, symbols) for label in inactive] for c in conditions}
     remaining = set(range(len(inactive)))
-    useful = []
+    useful: list[tuple[sp.Expr, int]] = []
     while remaining and conditions:
-        def excluded_by(condition):
-            return {i for i in remaining if signs_of[id(condition)][i] == -condition[2]}
+        def excluded_by(condition, left=frozenset(remaining)):
+            return {i for i in left if signs_of[id(condition)][i] == -condition[2]}
 
         best = max(conditions, key=lambda c: (len(excluded_by(c)),
                                               bool(c[1].free_symbols & g.free_symbols)))
@@ -134,7 +134,7 @@ def _levels_text(u: sp.Expr, u_concrete: sp.Expr, active: list, inactive: list) 
     (``x*floor(x)`` jumps at every integer but 0, where it has a kink).
     """
     def level(comparison: SideComparison) -> int:
-        return int(round(float(u_concrete.xreplace(comparison.point))))
+        return round(float(u_concrete.xreplace(comparison.point)))
 
     shown = sorted({level(c) for c in active})
     hidden = sorted({level(c) for c in inactive} - set(shown))

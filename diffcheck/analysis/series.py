@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import mpmath as mp
@@ -167,7 +167,7 @@ class Series:
                 sizes[key] = sizes.get(key, 0) + sa * other.sizes[(eb, mb)]
         return Series(terms, sizes, order)
 
-    def truncated(self, horizon: Fraction) -> Series:
+    def truncated(self, horizon: Order) -> Series:
         return Series(self.terms, self.sizes, min(self.order, horizon))
 
 
@@ -178,7 +178,7 @@ def _plus(order: Order, shift: Order) -> Order:
 # --- power series of a function of a series ---------------------------------------------
 
 
-def _compose(coefficients: Callable[[int], mp.mpf], rest: Series, horizon: Fraction) -> Series:
+def _compose(coefficients: Callable[[int], mp.mpf], rest: Series, horizon: Order) -> Series:
     """``sum_k coefficients(k) * rest**k``; ``rest`` has a positive valuation."""
     result = Series.constant(coefficients(0))
     if rest.is_exact_zero():
@@ -218,7 +218,7 @@ def _split_leading(series: Series) -> tuple[Fraction, mp.mpf, Series]:
 def _binomial(r: Fraction) -> Callable[[int], mp.mpf]:
     rr = mp.mpf(r.numerator) / r.denominator
 
-    @lru_cache(maxsize=None)
+    @cache
     def coefficient(k: int) -> mp.mpf:
         if k == 0:
             return mp.mpf(1)
@@ -227,7 +227,7 @@ def _binomial(r: Fraction) -> Callable[[int], mp.mpf]:
     return coefficient
 
 
-def power(base: Series, r: Fraction, horizon: Fraction, events: set[str]) -> Series:
+def power(base: Series, r: Fraction, horizon: Order, events: set[str]) -> Series:
     """``base**r`` for a rational ``r`` (real branch: refused for a negative base)."""
     if base.is_exact_zero():
         if r > 0:
@@ -250,7 +250,7 @@ def power(base: Series, r: Fraction, horizon: Fraction, events: set[str]) -> Ser
     return relative.scaled(magnitude).shifted(v * r).truncated(horizon)
 
 
-def exponential(arg: Series, horizon: Fraction, events: set[str]) -> Series:
+def exponential(arg: Series, horizon: Order, events: set[str]) -> Series:
     negative = {k: c for k, c in arg.terms.items() if k[0] < 0 or (k[0] == 0 and k[1] > 0)}
     if negative:
         e, m = min(negative, key=lambda key: (key[0], -key[1]))
@@ -270,14 +270,14 @@ def exponential(arg: Series, horizon: Fraction, events: set[str]) -> Series:
 
 @lru_cache(maxsize=1)
 def _inverse_factorials() -> Callable[[int], mp.mpf]:
-    @lru_cache(maxsize=None)
+    @cache
     def value(k: int) -> mp.mpf:
         return mp.mpf(1) / mp.factorial(k)
 
     return value
 
 
-def logarithm(arg: Series, horizon: Fraction, events: set[str]) -> Series:
+def logarithm(arg: Series, horizon: Order, events: set[str]) -> Series:
     v, c, rest = _split_leading(arg)
     if c < 0:
         raise Undefined("log of a negative number")
@@ -298,7 +298,7 @@ def _derivative_function(function_class: type, k: int) -> Callable:
     return compile_expr(sp.diff(function_class(z), z, k), (z,))
 
 
-def analytic(function_class: type, arg: Series, horizon: Fraction) -> Series:
+def analytic(function_class: type, arg: Series, horizon: Order) -> Series:
     """f(a0 + R) = sum f^(k)(a0)/k! R**k, with the derivatives at a0 from SymPy."""
     if any(e < 0 or (e == 0 and m > 0) for e, m in arg.terms):
         raise Unsupported(f"{function_class.__name__} of something unbounded")

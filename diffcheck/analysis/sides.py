@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import mpmath as mp
@@ -208,7 +209,8 @@ def _first_difference(sides: dict[int, Series | None],
         while k < known and (first is None or k < first) and k <= MAX_ORDER:
             a = plus.coefficient(k)
             b = (-1) ** k * minus.coefficient(k)
-            magnitude = plus.sizes.get((k, 0), 0) + minus.sizes.get((k, 0), 0)
+            key = (Fraction(k), 0)
+            magnitude = plus.sizes.get(key, 0) + minus.sizes.get(key, 0)
             if _differ(a, b, magnitude):
                 first = k
                 break

@@ -199,8 +199,8 @@ def _analyze(parsed: ParsedExpression, wrt_names: Sequence[str]) -> Analysis:
     outcomes = _decide_all(candidates, loss, symbols, wrt)
     for outcome in outcomes:
         for comparison in outcome.active:
-            if comparison.kind is None:  # C^(order - 1) there: no finding, a class
-                order = comparison.order
+            order = comparison.order
+            if comparison.kind is None and order is not None:  # C^(order - 1): a class
                 analysis.smooth_order = (order if analysis.smooth_order is None
                                          else min(analysis.smooth_order, order))
     loss_text = _short(parsed.source)
@@ -209,7 +209,7 @@ def _analyze(parsed: ParsedExpression, wrt_names: Sequence[str]) -> Analysis:
         kinds = sorted({c.kind for c in comparisons if c.kind}, key=KIND_RANK.__getitem__)
         samples = None
         for kind in kinds:
-            worst = min((c for c in comparisons if c.kind == kind), key=lambda c: c.order)
+            worst = min((c for c in comparisons if c.kind == kind), key=lambda c: c.order or 0)
             candidate = _named_cause(group, kind)
             g = concrete_model_functions(candidate.g)
             others = [c for c in candidates if not same_set(concrete_model_functions(c.g), g)]

@@ -107,7 +107,10 @@ function(_relu6, ignored_keywords=_INPLACE, smoothness="C0: kinks at x = 0 and x
                   "and 1 at 6.")
 
 
-def _leaky_relu(u: sp.Expr, negative_slope: sp.Expr = sp.Rational(1, 100)) -> sp.Expr:
+_ONE_PERCENT = sp.Rational(1, 100)
+
+
+def _leaky_relu(u: sp.Expr, negative_slope: sp.Expr = _ONE_PERCENT) -> sp.Expr:
     """leaky_relu(u, negative_slope=0.01) = u where u > 0, else negative_slope*u"""
     return piecewise((u, u > 0), (mul(negative_slope, u), True))
 
@@ -135,7 +138,8 @@ def _selu(u: sp.Expr) -> sp.Expr:
     return mul(SELU_SCALE, _elu(u, SELU_ALPHA))
 
 
-function(_selu, ignored_keywords=_INPLACE, smoothness="C0: kink at x = 0 (slopes 1.0507 and 1.7581)")
+function(_selu, ignored_keywords=_INPLACE,
+         smoothness="C0: kink at x = 0 (slopes 1.0507 and 1.7581)")
 
 
 def _celu(u: sp.Expr, alpha: sp.Expr = _ONE) -> sp.Expr:

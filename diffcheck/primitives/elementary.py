@@ -20,7 +20,7 @@ import sympy as sp
 
 from diffcheck.primitives import guards
 from diffcheck.primitives.guards import exponential, mul, piecewise, power
-from diffcheck.primitives.registry import FUNCTIONS, function
+from diffcheck.primitives.registry import FUNCTIONS, function  # noqa: F401 (doctests)
 
 _HALF = sp.Rational(1, 2)
 _MINUS_ONE = sp.Integer(-1)

@@ -192,7 +192,8 @@ def check_exponential(arg: sp.Expr) -> None:
 
 
 def _check_extremum(kind: type, args: tuple[sp.Expr, ...]) -> None:
-    merged = sum(len(arg.args) if isinstance(arg, kind) else 1 for arg in args)
+    # Max(Max(a, b), c) is merged into one Max of three (exactly this class: a subclass counts once)
+    merged = sum(len(arg.args) if arg.func is kind else 1 for arg in args)
     if merged > MAX_EXTREMUM_ARGS:
         raise LimitExceeded(f"{kind.__name__} of {merged} arguments "
                             f"(limit {MAX_EXTREMUM_ARGS})")
@@ -327,6 +328,8 @@ def exact_decimal(literal: str) -> sp.Rational:
     5/2
     """
     _, digit_tuple, exponent = Decimal(literal.replace("_", "")).as_tuple()  # literals are unsigned
+    if not isinstance(exponent, int):  # 'n', 'N', 'F': NaN or infinity, which no literal spells
+        raise ArgumentError(f"{literal} is not a finite number")
     _check_digits(len(digit_tuple) + abs(exponent))  # checked before 10**exponent is computed
     mantissa = int("".join(map(str, digit_tuple)))
     if exponent >= 0:

@@ -23,7 +23,7 @@ from diffcheck.primitives.guards import (
     piecewise,
     power,
 )
-from diffcheck.primitives.registry import FUNCTIONS, function
+from diffcheck.primitives.registry import FUNCTIONS, function  # noqa: F401 (doctests)
 
 _HALF = sp.Rational(1, 2)
 
@@ -110,7 +110,10 @@ def _ceil(u: sp.Expr) -> sp.Expr:
 function(_ceil, smoothness="discontinuous: jumps at the integers", autodiff=_STAIRCASE_AUTODIFF)
 
 
-def _round(u: sp.Expr, decimals: sp.Expr = sp.Integer(0)) -> sp.Expr:
+_ZERO = sp.Integer(0)
+
+
+def _round(u: sp.Expr, decimals: sp.Expr = _ZERO) -> sp.Expr:
     """round(u, decimals=0) = floor(u*10**decimals + 1/2)/10**decimals: ties round up
 
     Python, NumPy and PyTorch round ties to even instead; that changes only the value at the
@@ -157,7 +160,7 @@ function(_where, min_args=3, max_args=3, condition_args=frozenset({0}),
                   "unselected one: inf or NaN there turns into NaN.")
 
 
-def _Piecewise(*pairs: tuple[sp.Expr, sp.Basic]) -> sp.Expr:  # noqa: N802 (SymPy's spelling)
+def _Piecewise(*pairs: tuple[sp.Expr, sp.Basic]) -> sp.Expr:
     """Piecewise((a, cond1), (b, cond2), ..., (z, True)) = the value of the first true condition"""
     return piecewise(*pairs)
 

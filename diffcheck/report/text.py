@@ -13,9 +13,8 @@ l2: (y - f)**2  differentiable (Cinf)
 
 from __future__ import annotations
 
-import unicodedata
-
 import io
+import unicodedata
 from typing import Any
 
 from rich import box

@@ -46,7 +46,8 @@ BOUND_DIGITS = 40
 def _entry_report(primitive: Primitive, entry: SurrogateEntry, target: sp.Rational) -> dict:
     """One item of a finding's ``surrogates`` list."""
     node = primitive.node
-    rep = make_replacement(primitive, entry, target, ParameterNames(s.name for s in node.free_symbols))
+    names = ParameterNames(s.name for s in node.free_symbols)
+    rep = make_replacement(primitive, entry, target, names)
     if entry.numpy:  # a gradient rule: there is no replacement expression to print
         u = primitive.parts[0]
         replacement = u
@@ -61,7 +62,7 @@ def _entry_report(primitive: Primitive, entry: SurrogateEntry, target: sp.Ration
         "name": entry.name,
         "replace": str(node),
         "with": str(standard_form(replacement)),
-        "params": {rep.symbol.name: float(rep.value)} if rep.symbol else {},
+        "params": rep.parameter,
         "max_error": max_error,
         "smoothness": entry.smoothness,
         "note": entry.note,
@@ -100,8 +101,8 @@ def _describe(plan: dict[sp.Expr, Replacement], proof: Proof, rejected: Proof | 
     for rep in plan.values():
         bound = rep.entry.bound(rep.symbol, rep.primitive) if rep.entry.bound else None
         own = f", own error <= {bound}" if bound is not None else ", no uniform bound"
-        steps.append(f"{rep.primitive.node} -> {rep.entry.name} ({rep.symbol} = "
-                     f"{float(rep.value):g}{own})")
+        parameter = ", ".join(f"{name} = {value:g}" for name, value in rep.parameter.items())
+        steps.append(f"{rep.primitive.node} -> {rep.entry.name} ({parameter}{own})")
     text = "Replaced " + "; ".join(steps) + "."
     if rejected is not None:
         text += (f" The C-infinity replacements give no finite bound ({rejected.culprit}), so "
@@ -172,14 +173,15 @@ def build_smooth_loss(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], target_error:
         surrogate = build_surrogate(expr, plan)
         report = {
             "expression": str(standard_form(surrogate)),
-            "params": {r.symbol.name: float(r.value) for r in plan.values() if r.symbol},
+            "params": {name: value for r in plan.values() for name, value in r.parameter.items()},
             "max_error": float_up(proof.error),
             "smoothness": min((r.entry.smoothness for r in plan.values()), key=SMOOTHNESS_RANK),
             "message": _describe(plan, proof, rejected),
             "numpy": numpy_code(surrogate),
             "torch": torch_code(surrogate),
         }
-        values = {r.symbol: sp.Rational(repr(float(r.value))) for r in plan.values() if r.symbol}
+        values = {r.symbol: sp.Rational(repr(float(r.value))) for r in plan.values()
+                  if r.symbol is not None and r.value is not None}
         return SmoothLoss(report, standard_form(surrogate).xreplace(values))
 
 

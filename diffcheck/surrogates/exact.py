@@ -22,6 +22,9 @@ from diffcheck.numeric import as_sympy
 #: significant digits of a reported max_error (always rounded up)
 ERROR_DIGITS = 4
 
+#: an error bound: exact, or math.inf (no finite bound)
+Bound = Fraction | float
+
 
 
 
@@ -34,7 +37,9 @@ def fraction_of(x: mp.mpf) -> Fraction | float:
 
 
 def mpf_up(x: Fraction | float) -> mp.mpf:
-    return mp.inf if x == math.inf else up(mp.mpf(x.numerator) / x.denominator)
+    if isinstance(x, float):  # a bound is exact or infinite
+        return mp.inf
+    return up(mp.mpf(x.numerator) / x.denominator)
 
 
 def constant_bounds(value: sp.Expr) -> tuple:
@@ -87,7 +92,7 @@ def round_significant(x: Fraction, digits: int, upward: bool) -> Fraction:
 
 def float_up(x: Fraction | float) -> float | None:
     """The reported max_error: a short decimal whose double is never below ``x``."""
-    if x == math.inf:
+    if isinstance(x, float):  # a bound is exact or infinite
         return None
     if x == 0:
         return 0.0

@@ -34,6 +34,13 @@ class Replacement:
     symbol: sp.Symbol | None
     value: sp.Rational | None
 
+    @property
+    def parameter(self) -> dict[str, float]:
+        """The parameter as reported: ``{"tau": 0.0144}``, or nothing."""
+        if self.symbol is None or self.value is None:
+            return {}
+        return {self.symbol.name: float(self.value)}
+
     def at_value(self, expr: sp.Expr) -> sp.Expr:
         return as_sympy(expr).xreplace({self.symbol: self.value}) if self.symbol else expr
 
@@ -90,7 +97,8 @@ def _choose_entry(primitive: Primitive, band: bool) -> SurrogateEntry | None:
     usable = [e for e in family if e.replaces and e.applies(primitive)]
     bounded = [e for e in usable if e.bound is not None] or usable
     preferred = [e for e in bounded if e.band == band]
-    return (preferred or bounded or [None])[0]
+    best = preferred or bounded
+    return best[0] if best else None
 
 
 def _shares_switching_set(primitive: Primitive, others: Iterable[Primitive]) -> bool:
@@ -122,7 +130,7 @@ def primitives_to_replace(expr: sp.Expr, nonsmooth: Sequence[sp.Expr]) -> list[P
     one, because smoothing one of them can expose the other (``sqrt(abs(u))``: a root of a
     smooth function that touches 0 has a kink). None: a listed node has no surrogate.
     """
-    found = {}
+    found: dict[sp.Expr, Primitive] = {}
     for node in sp.postorder_traversal(expr):
         primitive = recognize(node)
         if primitive is not None and (primitive.family != "log" or node in nonsmooth):
@@ -169,9 +177,15 @@ def _reachable(expr: sp.Expr, entries: dict[sp.Expr, tuple[Primitive, SurrogateE
 
 def make_plan(expr: sp.Expr, primitives: Sequence[Primitive], target: sp.Rational, band: bool,
           reserved: Iterable[str]) -> dict[sp.Expr, Replacement]:
-    chosen = {p.node: (p, _choose_entry(p, band)) for p in primitives}
+    chosen = {}
+    for p in primitives:
+        entry = _choose_entry(p, band)
+        if entry is None:
+            raise ValueError(f"{p.node} has no surrogate")  # refused by primitives_to_replace
+        chosen[p.node] = (p, entry)
     names = ParameterNames(reserved)
-    return {node: make_replacement(*chosen[node], target, names) for node in _reachable(expr, chosen)}
+    return {node: make_replacement(*chosen[node], target, names)
+            for node in _reachable(expr, chosen)}
 
 
 def build_surrogate(expr: sp.Expr, plan: dict[sp.Expr, Replacement]) -> sp.Expr:

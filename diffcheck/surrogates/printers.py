@@ -7,6 +7,8 @@ functions in the reported expression (:func:`standard_form`).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.numpy import NumPyPrinter
@@ -62,7 +64,7 @@ def standard_form(expr: sp.Expr) -> sp.Expr:
 class _HintPrinting:
     """Safe building blocks and model functions for the NumPy and PyTorch printers."""
 
-    SAFE: dict[str, str] = {}
+    SAFE: ClassVar[dict[str, str]] = {}
 
     def _print_Function(self, expr):
         if isinstance(expr, AppliedUndef):  # a model function: the user's own callable
@@ -74,7 +76,7 @@ class _HintPrinting:
 
 
 class _NumPyHints(_HintPrinting, NumPyPrinter):
-    SAFE = {
+    SAFE: ClassVar[dict[str, str]] = {
         "safe_softplus": "np.logaddexp(0, {0})",
         "safe_logsumexp": "np.logaddexp.reduce([{all}], axis=0)",
         "safe_logcosh": "(np.logaddexp({0}, -({0})) - np.log(2))",
@@ -83,7 +85,7 @@ class _NumPyHints(_HintPrinting, NumPyPrinter):
 
 
 class _TorchHints(_HintPrinting, TorchPrinter):
-    SAFE = {
+    SAFE: ClassVar[dict[str, str]] = {
         "safe_softplus": "torch.nn.functional.softplus({0})",
         "safe_logsumexp": "torch.logsumexp(torch.stack([{all}]), dim=0)",
         "safe_logcosh": "(torch.logaddexp({0}, -({0})) - math.log(2))",
@@ -118,7 +120,7 @@ def _code(printer, expr: sp.Expr) -> str:
     # a hint is a convenience: a construct the printer cannot write must not sink the report
     try:
         return printer.doprint(expr)
-    except Exception as exc:  # noqa: BLE001 (SymPy printers raise many kinds)
+    except Exception as exc:
         return f"# not expressible: {type(exc).__name__}: {exc}"
 
 

@@ -30,6 +30,7 @@ from sympy.core.relational import Relational
 
 from diffcheck.intervals import DomainError, Interval, apply, enclose, number_interval
 from diffcheck.surrogates.exact import (
+    Bound,
     fraction_of,
     hull,
     magnitude,
@@ -41,7 +42,12 @@ from diffcheck.surrogates.exact import (
 from diffcheck.surrogates.planning import Replacement, flat_parts
 from diffcheck.surrogates.printers import standard_form
 from diffcheck.surrogates.recognition import relationals, switch_argument
-from diffcheck.surrogates.table import BLEND_FAMILIES, LIPSCHITZ_FAMILIES, STAIRCASE_FAMILIES
+from diffcheck.surrogates.table import (
+    BLEND_FAMILIES,
+    LIPSCHITZ_FAMILIES,
+    STAIRCASE_FAMILIES,
+    Switch,
+)
 
 #: at most this many band-limited nodes are split into cases (2**n walks)
 MAX_BAND_CASES = 6
@@ -103,7 +109,7 @@ class _ErrorWalk:
         self.memo: dict = {}
         self.culprit: str | None = None
 
-    def blame(self, reason: str) -> Fraction | float:
+    def blame(self, reason: str) -> Bound:
         if self.culprit is None:
             self.culprit = reason
         return math.inf
@@ -158,6 +164,7 @@ class _ErrorWalk:
         values = apply(e, [a.values for a in args])
         surrogate = apply(e, [a.surrogate for a in args])
         errors = [a.error for a in args]
+        error: Bound
         if all(x == 0 for x in errors):
             error = Fraction(0)
         elif isinstance(e, sp.Add):
@@ -174,12 +181,12 @@ class _ErrorWalk:
                 error = min(error, self._hoelder(e, args))
         return self.finish(values, surrogate, error)
 
-    def _through_derivatives(self, e, args) -> Fraction | float:
+    def _through_derivatives(self, e, args) -> Bound:
         """Mean value theorem: sum of sup|d e/d arg| * error(arg) over the joint box."""
         slots = _partials(e.func, tuple(None if not a.is_number else a for a in e.args))
         box = {dummy: hull(args[i].values, args[i].surrogate) or Interval.whole()
                for i, dummy, _ in slots}
-        total = Fraction(0)
+        total: Bound = Fraction(0)
         for i, _, partial in slots:
             if args[i].error == 0:
                 continue
@@ -199,7 +206,7 @@ class _ErrorWalk:
             total = plus(total, times(factor, args[i].error))
         return total
 
-    def _hoelder(self, e, args) -> Fraction | float:
+    def _hoelder(self, e, args) -> Bound:
         """|a**p - b**p| <= |a - b|**p for a, b >= 0 and 0 < p < 1."""
         (base, _), p = args, e.args[1]
         if not (p.is_number and p.is_real and bool(0 < p < 1)):
@@ -225,10 +232,12 @@ class _ErrorWalk:
         node = rep.primitive.node
         return rep.entry.band and node in self.banded and node not in self.in_band
 
-    def own_error(self, rep: Replacement) -> Fraction | float:
+    def own_error(self, rep: Replacement) -> Bound:
         """The table bound of the replacement (0 where a band entry is exact)."""
         if self.out_of_band(rep):
             return Fraction(0)
+        if rep.entry.bound is None:
+            return math.inf
         return upper_bound(rep.at_value(rep.entry.bound(rep.symbol, rep.primitive)))
 
     def surrogate_range(self, rep: Replacement,
@@ -256,7 +265,14 @@ def _compose_lipschitz(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
                        walk.surrogate_range(rep, [p.surrogate for p in parts]), error)
 
 
-def _deviation(walk: _ErrorWalk, rep: Replacement, condition) -> Fraction | float:
+def _switch_of(rep: Replacement) -> Switch:
+    switch = rep.entry.switch
+    if switch is None:
+        raise ValueError(f"{rep.entry.name} is not a blend")  # blend families have switches
+    return switch
+
+
+def _deviation(walk: _ErrorWalk, rep: Replacement, condition) -> Bound:
     """sup |indicator(condition) - its smooth switch|."""
     if condition in (True, False) or isinstance(condition, sp.logic.boolalg.BooleanAtom):
         return Fraction(0)
@@ -267,7 +283,7 @@ def _deviation(walk: _ErrorWalk, rep: Replacement, condition) -> Fraction | floa
         deviations = [_deviation(walk, rep, c) for c in condition.args]
         if max(deviations) >= 1:
             return Fraction(1)
-        kept = Fraction(1)
+        kept: Bound = Fraction(1)
         for d in deviations:
             kept *= 1 - d
         return max(1 - kept, max(deviations))
@@ -276,7 +292,7 @@ def _deviation(walk: _ErrorWalk, rep: Replacement, condition) -> Fraction | floa
     margin_error = plus(walk(condition.lhs).error, walk(condition.rhs).error)
     if margin_error == 0 and walk.out_of_band(rep):
         return Fraction(0)
-    slope = upper_bound(rep.at_value(rep.entry.switch.slope(rep.symbol)))
+    slope = upper_bound(rep.at_value(_switch_of(rep).slope(rep.symbol)))
     return min(Fraction(1), plus(Fraction(1, 2), times(slope, margin_error)))
 
 
@@ -336,7 +352,7 @@ def _slope_coefficients(slope: sp.Expr, margin: sp.Expr) -> list[sp.Expr] | None
     return sp.Poly(in_g, g).all_coeffs()[::-1]
 
 
-def _mean_value_slope(gap: sp.Expr, margin: sp.Expr, overrides: dict) -> Fraction | float:
+def _mean_value_slope(gap: sp.Expr, margin: sp.Expr, overrides: dict) -> Bound:
     """sup |k| for gap = D0 + k*margin, by the mean value theorem along the margin's atom T:
     k = (d gap/dT)(xi)/c1, so sup |d gap/dT|/|c1| bounds it where the quotient itself has a
     removable singularity (Wing: the log branch meets the linear one at |x| = w)."""
@@ -355,15 +371,15 @@ def _mean_value_slope(gap: sp.Expr, margin: sp.Expr, overrides: dict) -> Fractio
     return times(magnitude(derivative), upper_bound(1 / sp.Abs(c1)))
 
 
-def _moment_error(rep: Replacement, power: int, margin_error: Fraction | float) -> Fraction | float:
+def _moment_error(rep: Replacement, power: int, margin_error: Fraction | float) -> Bound:
     """sup |indicator(g) - s(g')|*|g|**power where g' approximates the margin g within eps.
 
     Where g and g' have one sign, |g|**m <= (|g'| + eps)**m expands into the switch's moments
     of g'; where they differ, |g| <= eps and the switch is off by at most 1.
     """
-    switch = rep.entry.switch
+    switch = _switch_of(rep)
 
-    def moment(i: int) -> Fraction | float:
+    def moment(i: int) -> Bound:
         if i == 0:
             return Fraction(1, 2)
         return upper_bound(rep.at_value(switch.moment(rep.symbol, i)))
@@ -378,7 +394,7 @@ def _moment_error(rep: Replacement, power: int, margin_error: Fraction | float) 
 
 
 def _split_error(walk: _ErrorWalk, rep: Replacement, gap: sp.Expr, margin: sp.Expr,
-                 deviation: Fraction | float, margin_error: Fraction | float) -> Fraction | float:
+                 deviation: Fraction | float, margin_error: Fraction | float) -> Bound:
     """dev*sup|D0| + the kink part: the gap is D0 + k*g near the switching set g = 0."""
     at_boundary, slope = _boundary_split(gap, margin)
     error = times(deviation, magnitude(enclose(at_boundary, walk.overrides)))
@@ -402,7 +418,7 @@ def _split_error(walk: _ErrorWalk, rep: Replacement, gap: sp.Expr, margin: sp.Ex
     return error
 
 
-def _jump_error(walk: _ErrorWalk, rep: Replacement, value, rest, condition) -> Fraction | float:
+def _jump_error(walk: _ErrorWalk, rep: Replacement, value, rest, condition) -> Bound:
     """sup |(indicator - s)*(value - rest)|.
 
     Half the jump in general. With a margin g (approximated within eps), the gap splits as
@@ -460,6 +476,8 @@ def _compose_staircase(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
         error = own
     else:
         # Both floor(v) - v and staircase(v) - v lie in an interval of width 1.
+        if rep.entry.lipschitz is None:
+            raise ValueError(f"{rep.entry.name} has no Lipschitz constant")  # staircases do
         lipschitz = upper_bound(rep.at_value(rep.entry.lipschitz(rep.symbol)))
         through_surrogate = plus(own, times(lipschitz, parts[0].error))
         error = min(through_surrogate, plus(Fraction(1), parts[0].error))
@@ -471,16 +489,18 @@ def _compose_root(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
     """b**p -> (b' + eps)**p: |b**p - (b' + eps)**p| <= (|b - b'| + eps)**p (Hoelder)."""
     base_expr, exponent = rep.primitive.parts
     base = walk(base_expr)
+    if rep.value is None:
+        raise ValueError("a shifted root has a parameter")
     eps = Fraction(int(rep.value.p), int(rep.value.q))
     # the shifted root must be real wherever the loss is: b' + eps >= 0 when b >= 0
     lowest = base.surrogate.lo if base.surrogate is not None else -mp.inf
     if base.error > eps and lowest < -mpf_up(eps):
         error = walk.blame(f"the surrogate of {base_expr} may fall below -{rep.symbol}, where "
                            f"{rep.entry.name} is undefined")
-    elif base.error == math.inf:
-        error = math.inf  # the inner node already said why
+    elif isinstance(base.error, float):
+        error = math.inf  # infinite: the inner node already said why
     else:
-        total = plus(base.error, eps)
+        total = base.error + eps  # base.error is finite here: an exact Fraction
         error = upper_bound(sp.Pow(sp.Rational(total.numerator, total.denominator), exponent))
     parts = (base, walk(exponent))
     return walk.finish(walk.primitive_range(rep, parts),
@@ -495,9 +515,9 @@ def _compose_unbounded(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
 
 
 COMPOSERS: dict[str, Callable[[_ErrorWalk, Replacement], _NodeBound]] = {
-    **{family: _compose_lipschitz for family in LIPSCHITZ_FAMILIES},
-    **{family: _compose_blend for family in BLEND_FAMILIES},
-    **{family: _compose_staircase for family in STAIRCASE_FAMILIES},
+    **dict.fromkeys(LIPSCHITZ_FAMILIES, _compose_lipschitz),
+    **dict.fromkeys(BLEND_FAMILIES, _compose_blend),
+    **dict.fromkeys(STAIRCASE_FAMILIES, _compose_staircase),
     "root": _compose_root,
     "log": _compose_unbounded,
 }
@@ -506,9 +526,17 @@ COMPOSERS: dict[str, Callable[[_ErrorWalk, Replacement], _NodeBound]] = {
 # ---- band-limited cases ----------------------------------------------------------------
 
 
+def _box(value: sp.Expr | None) -> Interval:
+    """The interval of a real constant of the plan (parameters, clip bounds)."""
+    box = None if value is None else number_interval(value)
+    if box is None:
+        raise ValueError(f"{value} is not a real number")
+    return box
+
+
 def _band_region(rep: Replacement) -> tuple[sp.Expr, Interval] | None:
     """(g, interval): where a band entry differs from its primitive, if one g says it."""
-    primitive, delta = rep.primitive, number_interval(rep.value).hi
+    primitive, delta = rep.primitive, _box(rep.value).hi
     band = Interval(-delta, delta)
     if primitive.family == "abs":
         return primitive.parts[0], band
@@ -516,7 +544,7 @@ def _band_region(rep: Replacement) -> tuple[sp.Expr, Interval] | None:
         return primitive.parts[0] - primitive.parts[-1], band
     if primitive.family == "clip":
         u, lo, hi = primitive.parts
-        return u, Interval(number_interval(lo).lo - delta, number_interval(hi).hi + delta)
+        return u, Interval(_box(lo).lo - delta, _box(hi).hi + delta)
     if primitive.family in BLEND_FAMILIES:
         margins = {switch_argument(r) for _, c in primitive.parts for r in relationals(c)}
         if len(margins) == 1:
@@ -530,12 +558,12 @@ def _solved(expr: sp.Expr, box: Interval) -> dict[sp.Expr, Interval]:
     while not expr.is_number:
         constant, rest = expr.as_coeff_Add()
         if constant != 0:
-            expr, box = rest, box - number_interval(constant)
+            expr, box = rest, box - _box(constant)
         else:
             factor, rest = expr.as_coeff_Mul()
             if factor in (0, 1):
                 break
-            expr, box = rest, box / number_interval(factor)
+            expr, box = rest, box / _box(factor)
         implied[expr] = box
     return implied
 
@@ -548,9 +576,10 @@ def _case_overrides(plan, inside) -> dict | None:
         if region is None:
             continue
         for key, box in _solved(*region).items():
-            merged[key] = box if key not in merged else merged[key].intersect(box)
-            if merged[key] is None:
+            common = box if key not in merged else merged[key].intersect(box)
+            if common is None:
                 return None
+            merged[key] = common
     return merged
 
 

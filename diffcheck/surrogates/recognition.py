@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 from sympy.core.relational import Relational
@@ -101,7 +102,8 @@ def recognize(node: sp.Expr) -> Primitive | None:
         return Primitive(node, "max" if isinstance(node, sp.Max) else "min", _base_last(node.args))
     if isinstance(node, sp.Heaviside):
         u, at_zero = node.args[0], node.args[1] if len(node.args) > 1 else sp.S.Half
-        branches = ((sp.S.One, strictly_positive(u)), (sp.S.Zero, sp.true))
+        branches: tuple[tuple[Any, Any], ...] = ((sp.S.One, strictly_positive(u)),
+                                                 (sp.S.Zero, sp.true))
         if not (at_zero.is_number and bool(0 <= at_zero <= 1)):  # H(0) off the jump bound
             branches = ((sp.S.One, strictly_positive(u)), (at_zero, sp.Eq(u, 0, evaluate=False)),
                         (sp.S.Zero, sp.true))

@@ -33,10 +33,10 @@ def verify_surrogate(expr: sp.Expr, smooth: SmoothLoss, points: list[dict[str, f
     step 1e-18 agree along every variable. Variables missing from a point are set to 1/3.
     """
     surrogate = smooth.report
-    smooth = smooth.expression
-    symbols = sorted(expr.free_symbols | smooth.free_symbols, key=lambda s: s.name)
+    expression = smooth.expression
+    symbols = sorted(expr.free_symbols | expression.free_symbols, key=lambda s: s.name)
     loss_fn = compile_expr(concrete_model_functions(expr), symbols)
-    smooth_fn = compile_expr(concrete_model_functions(smooth), symbols)
+    smooth_fn = compile_expr(concrete_model_functions(expression), symbols)
     bound = surrogate.get("max_error")
 
     def coordinate(number) -> mp.mpf:
@@ -59,8 +59,9 @@ def verify_surrogate(expr: sp.Expr, smooth: SmoothLoss, points: list[dict[str, f
     for point in singular_points:
         for index, variable in enumerate(symbols):
             direction = [1 if j == index else 0 for j in range(len(symbols))]
-            left, right, _ = one_sided_quotients(smooth_fn, symbols, dict(zip(symbols, coordinates(point))),
-                                                 dict(zip(symbols, direction)), SLOPE_STEP)
+            left, right, _ = one_sided_quotients(
+                smooth_fn, symbols, dict(zip(symbols, coordinates(point))),
+                dict(zip(symbols, direction)), SLOPE_STEP)
             if left is None or right is None:
                 return False, f"the surrogate is undefined next to {point}"
             if abs(right - left) > mp.mpf("1e-6") * (1 + abs(right)) or abs(right) > 1e6:
