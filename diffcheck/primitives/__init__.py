@@ -48,11 +48,15 @@ NON_FINITE_NAMES = frozenset({"inf", "infty", "infinity", "nan"})
 
 def markdown_table() -> str:
     """The README's table of functions, generated from the registry (a test keeps them in sync)."""
-    rows = ["| function | meaning | smoothness |", "|---|---|---|"]
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    rows = ["| function | meaning | smoothness | PyTorch / JAX |", "|---|---|---|---|"]
     for entry in sorted(ENTRIES, key=lambda e: e.name.lower()):
         names = ", ".join(f"`{name}`" for name in (entry.name, *entry.aliases))
-        meaning = entry.doc.replace("|", "\\|")
-        rows.append(f"| {names} | {meaning} | {entry.smoothness.replace('|', chr(92) + '|')} |")
+        rows.append(f"| {names} | {cell(entry.doc)} | {cell(entry.smoothness)} "
+                    f"| {cell(entry.autodiff)} |")
     return "\n".join(rows)
 
 

@@ -103,8 +103,8 @@ def _relu6(u: sp.Expr) -> sp.Expr:
 
 
 function(_relu6, ignored_keywords=_INPLACE, smoothness="C0: kinks at x = 0 and x = 6",
-         autodiff="PyTorch passes gradient 0 at u = 0 and u = 6; jax.nn.relu6 passes 0 at 0 "
-                  "and 1 at 6.")
+         autodiff="PyTorch and JAX pass gradient 0 at u = 0 and at u = 6 (only 0 < u < 6 "
+                  "passes it).")
 
 
 _ONE_PERCENT = sp.Rational(1, 100)

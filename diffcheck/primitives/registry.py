@@ -19,14 +19,14 @@ from typing import Any
 
 #: Module prefixes of a dotted function name, longest first so that the longest one matches:
 #: ``torch.nn.functional.relu`` is ``relu``, ``scipy.special.erf`` is ``erf``.
-MODULE_PREFIXES: tuple[str, ...] = (
+MODULE_PREFIXES: tuple[str, ...] = tuple(sorted((
     "torch.nn.functional.",
     "jax.scipy.special.",
     "scipy.special.",
     "torch.special.",
     "jax.numpy.",
-    "jax.nn.",
     "jax.lax.",
+    "jax.nn.",
     "numpy.",
     "torch.",
     "math.",
@@ -34,7 +34,7 @@ MODULE_PREFIXES: tuple[str, ...] = (
     "lax.",
     "np.",
     "F.",
-)
+), key=len, reverse=True))
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,7 @@ function(_clip, max_args=3,
          keywords={"min": "lo", "max": "hi", "a_min": "lo", "a_max": "hi"},
          accepts_none=True, aliases="clamp", sample="clip(x, 0, 1)",
          smoothness="C0: kinks at x = lo and x = hi",
-         autodiff="torch.clamp passes gradient 1 at a bound (lo <= u <= hi); jnp.clip splits "
-                  "it 0.5/0.5 there (a tie of maximum/minimum).")
+         autodiff="torch.clamp passes gradient 1 at a bound (lo <= u <= hi).")
 
 
 def _clamp_min(u: sp.Expr, lo: sp.Expr) -> sp.Expr:
