@@ -340,6 +340,23 @@ for _cls, _fn in ((sp.atan, mp.atan), (sp.tanh, mp.tanh), (sp.sinh, mp.sinh),
                   (sp.asinh, mp.asinh), (sp.erf, mp.erf)):
     _UNARY[_cls] = (lambda fn: lambda x, strict: x.monotone(fn))(_fn)
 
+_UNIT = Interval(-1, 1)
+
+
+def _asin(x: Interval, strict: bool) -> Interval | None:
+    part = _restrict(x, _UNIT, strict, "asin")
+    return None if part is None else part.monotone(mp.asin)
+
+
+def _acos(x: Interval, strict: bool) -> Interval | None:
+    part = _restrict(x, _UNIT, strict, "acos")
+    return None if part is None else part.monotone(mp.acos, increasing=False)
+
+
+_UNARY[sp.asin] = _asin
+_UNARY[sp.acos] = _acos
+_UNARY[sp.erfc] = lambda x, strict: x.monotone(mp.erfc, increasing=False)
+
 
 def number_interval(value: sp.Expr) -> Interval | None:
     """A tight interval around a real SymPy number (None when it is not a real number)."""

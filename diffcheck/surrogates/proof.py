@@ -393,29 +393,39 @@ def _moment_error(rep: Replacement, power: int, margin_error: Fraction | float) 
     return max(same_sign, margin_error**power)
 
 
-def _split_error(walk: _ErrorWalk, rep: Replacement, gap: sp.Expr, margin: sp.Expr,
-                 deviation: Fraction | float, margin_error: Fraction | float) -> Bound:
-    """dev*sup|D0| + the kink part: the gap is D0 + k*g near the switching set g = 0."""
+def _split_error(walk: _ErrorWalk, rep: Replacement, gap: sp.Expr, relation: Relational
+                 ) -> tuple[Bound, str]:
+    """sup |indicator(g > 0) - s|*|gap| for one comparison g > 0: dev*sup|D0| plus the
+    kink part, the gap being D0 + k*g near g = 0; and why, when there is no finite bound."""
+    margin = switch_argument(relation)
+    deviation = _deviation(walk, rep, relation)
+    margin_error = plus(walk(relation.lhs).error, walk(relation.rhs).error)
     at_boundary, slope = _boundary_split(gap, margin)
     error = times(deviation, magnitude(enclose(at_boundary, walk.overrides)))
     if error == math.inf:
-        walk.blame(f"the branches differ by {at_boundary} where {margin} = 0, which is "
-                   "unbounded: the blend is off by half that jump")
-        return error
+        return error, (f"the branches differ by {at_boundary} where {margin} = 0, which is "
+                       "unbounded: the blend is off by half that jump")
     slope_bound = min(magnitude(enclose(slope, walk.overrides)),
                       _mean_value_slope(gap, margin, walk.overrides))
     if slope_bound != math.inf:
-        return plus(error, times(slope_bound, _moment_error(rep, 1, margin_error)))
+        return plus(error, times(slope_bound, _moment_error(rep, 1, margin_error))), ""
     coefficients = _slope_coefficients(slope, margin)
     if coefficients is None:
-        walk.blame(f"near {margin} = 0 the branches differ by ({slope})*({margin}); the "
-                   f"blend's error there grows like |{slope}|, which is unbounded")
-        return math.inf
+        return math.inf, (f"near {margin} = 0 the branches differ by ({slope})*({margin}); "
+                          f"the blend's error there grows like |{slope}|, which is unbounded")
     # |k| <= sum |a_j|*|g|**j: the switch's moments of every order bound the rest
     for power, coefficient in enumerate(coefficients, start=1):
         error = plus(error, times(upper_bound(sp.Abs(coefficient)),
                                   _moment_error(rep, power, margin_error)))
-    return error
+    return error, ""
+
+
+def _inequalities(condition) -> list[Relational] | None:
+    """The comparisons an and/or/not condition is made of (None: an == or != in it)."""
+    atoms = relationals(condition)
+    if any(isinstance(atom, (sp.Eq, sp.Ne)) for atom in atoms):
+        return None
+    return atoms
 
 
 def _jump_error(walk: _ErrorWalk, rep: Replacement, value, rest, condition) -> Bound:
@@ -425,21 +435,27 @@ def _jump_error(walk: _ErrorWalk, rep: Replacement, value, rest, condition) -> B
     D0 + k*g (D0: the gap on the switching set), and the switch's moments bound
     |indicator - s|*|g|**m: the often much smaller dev*sup|D0| + sup|k|*kink(p) (a kink costs
     O(p), a jump half of D0), or, where k grows with g (where(abs(r) <= 1, r**2, abs(r)):
-    k = -|r| = g - 1), the sum over the powers of g in k.
+    k = -|r| = g - 1), the sum over the powers of g in k. An and/or/not of comparisons is
+    off by at most the sum of its comparisons' deviations (product and complement are
+    1-Lipschitz in each switch), so each comparison's split bounds its share
+    (``hardshrink``: u where u > lambd or u < -lambd).
     """
     deviation = _deviation(walk, rep, condition)
     if deviation == 0:
         return Fraction(0)
     gap = _simplified(value - rest)
     error = times(deviation, magnitude(enclose(gap, walk.overrides)))
-    if isinstance(condition, Relational) and not isinstance(condition, (sp.Eq, sp.Ne)):
-        margin_error = plus(walk(condition.lhs).error, walk(condition.rhs).error)
-        split = _split_error(walk, rep, gap, switch_argument(condition), deviation,
-                             margin_error)
-        error = min(error, split)
-    elif error == math.inf:
-        walk.blame(f"the branch taken where {condition} differs from the others by {gap}, "
-                   "which is unbounded")
+    reason = f"the branch taken where {condition} differs from the others by {gap}"
+    comparisons = _inequalities(condition)
+    if error != 0 and comparisons:
+        total: Bound = Fraction(0)
+        for comparison in comparisons:
+            share, why = _split_error(walk, rep, gap, comparison)
+            total = plus(total, share)
+            reason = why or reason
+        error = min(error, total)
+    if error == math.inf:
+        walk.blame(reason)
     return error
 
 
@@ -507,6 +523,19 @@ def _compose_root(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
                        walk.surrogate_range(rep, [p.surrogate for p in parts]), error)
 
 
+def _compose_arc(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
+    """acos(u) -> acos((1 - eps)*u): the table bound with an exact argument; acos has no
+    Lipschitz (nor Hoelder-1/2 constant this proof uses) to carry an argument's error."""
+    parts = [walk(p) for p in rep.primitive.parts]
+    if parts[0].error != 0:
+        error = walk.blame(f"{rep.primitive.node} has an unbounded slope at u = +-1, and its "
+                           "argument is only approximated")
+    else:
+        error = walk.own_error(rep)
+    return walk.finish(walk.primitive_range(rep, parts),
+                       walk.surrogate_range(rep, [p.surrogate for p in parts]), error)
+
+
 def _compose_unbounded(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
     parts = [walk(p) for p in rep.primitive.parts]
     error = walk.blame(f"{rep.entry.name} has no uniform error bound for {rep.primitive.node}")
@@ -519,6 +548,8 @@ COMPOSERS: dict[str, Callable[[_ErrorWalk, Replacement], _NodeBound]] = {
     **dict.fromkeys(BLEND_FAMILIES, _compose_blend),
     **dict.fromkeys(STAIRCASE_FAMILIES, _compose_staircase),
     "root": _compose_root,
+    "acos": _compose_arc,
+    "asin": _compose_arc,
     "log": _compose_unbounded,
 }
 

@@ -130,6 +130,8 @@ def recognize(node: sp.Expr) -> Primitive | None:
         fractional = p.is_number and p.is_real and not p.is_integer and bool(0 < p < 1)
         if fractional and base.free_symbols:
             return Primitive(node, "root", (base, p))
+    if isinstance(node, (sp.acos, sp.asin)):
+        return Primitive(node, type(node).__name__, node.args)
     if isinstance(node, sp.log):
         return Primitive(node, "log", node.args)
     return None
@@ -151,6 +153,8 @@ def switching_functions(primitive: Primitive) -> list[sp.Expr]:
     family, parts = primitive.family, primitive.parts
     if family in ("abs", "root", "log"):
         return [parts[0]]
+    if family in ("acos", "asin"):
+        return [1 - parts[0] ** 2]
     if family in ("max", "min", "pinball"):
         return [a - b for a, b in itertools.combinations(parts, 2)]
     if family == "clip":

@@ -204,6 +204,24 @@ def _shifted_root(parts, eps):
     return (base + eps) ** exponent
 
 
+def _shrunk(arc: Callable[[sp.Expr], sp.Expr]) -> Callable:
+    """acos((1 - eps)*u): the argument never reaches the ends +-1, where the slope is infinite."""
+    def formula(parts, eps):
+        (u,) = parts
+        return arc((1 - eps) * u)
+    return formula
+
+
+def _arc_entry(arc: Callable[[sp.Expr], sp.Expr]) -> SurrogateEntry:
+    # |acos(u) - acos((1 - eps)*u)| grows with |u| (acos is steepest at the ends), so its sup
+    # over [-1, 1] is at u = 1: acos(1 - eps); asin = pi/2 - acos alike
+    return SurrogateEntry(
+        "shrunk_argument", _shrunk(arc), "eps", lambda t, prim: 1 - sp.cos(t), "Cinf",
+        lambda eps, prim: sp.acos(1 - eps),
+        note=f"{arc.__name__}((1 - eps)*u): smooth on [-1, 1], within acos(1 - eps) of "
+             f"{arc.__name__}(u) (at u = +-1).")
+
+
 def _shifted_log(parts, eps):
     return sp.log(parts[0] + eps)
 
@@ -403,6 +421,8 @@ SURROGATES: dict[str, tuple[SurrogateEntry, ...]] = {
             lambda eps, prim: eps ** prim.parts[1],
             note="(b + eps)**p, 0 < p < 1: by Hoelder |(b + eps)**p - b**p| <= eps**p for b >= 0."),
     ),
+    "acos": (_arc_entry(sp.acos),),
+    "asin": (_arc_entry(sp.asin),),
     "log": (
         _entry("shifted_log", _shifted_log, "eps", lambda t: t, "Cinf", None,
                note="log(u + eps) keeps the gradient finite at u = 0, but it differs from log(u) "
