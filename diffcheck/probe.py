@@ -136,5 +136,14 @@ def confirm(analysis: Analysis) -> None:
             analysis.drop(item)
             continue
         item.finding.probe = check.to_dict()
-        blind = comparison.removable and check.saw == "smooth"
+        # a value that differs at the point alone (where(u == 0, 1, u)) shows only at the exact
+        # point: when the report can only give it rounded, the probe cannot vouch for it
+        blind = comparison.removable and (check.saw == "smooth"
+                                          or not _exact_in_floats(comparison.point))
         item.finding.confirmed = None if blind else check.confirms(item.finding.kind)
+
+
+def _exact_in_floats(point: dict) -> bool:
+    """Whether every coordinate of ``point`` is a double exactly (0, 1/2; not 1/3 or sqrt(2))."""
+    with mp.workdps(DIGITS):
+        return all(mp.mpf(float(to_mpf(v))) == to_mpf(v) for v in point.values())

@@ -167,6 +167,19 @@ class Series:
                 sizes[key] = sizes.get(key, 0) + sa * other.sizes[(eb, mb)]
         return Series(terms, sizes, order)
 
+    def widened(self, uncertainty: mp.mpf) -> Series:
+        """The constant term known only within ``uncertainty`` more (it may then be noise).
+
+        f(a0) inherits the rounding of a0 times f'(a0): sin at a root of sin known to 60
+        digits is 1e-61, which is zero for all the analysis can tell.
+        """
+        key = (Fraction(0), 0)
+        if key not in self.terms or not uncertainty:
+            return self
+        sizes = dict(self.sizes)
+        sizes[key] = sizes[key] + abs(uncertainty)
+        return Series(self.terms, sizes, self.order)
+
     def truncated(self, horizon: Order) -> Series:
         return Series(self.terms, self.sizes, min(self.order, horizon))
 
@@ -283,7 +296,8 @@ def logarithm(arg: Series, horizon: Order, events: set[str]) -> Series:
         raise Undefined("log of a negative number")
     result = _compose(lambda k: mp.mpf(0) if k == 0 else mp.mpf((-1) ** (k + 1)) / k, rest,
                       horizon)
-    result = result + Series.constant(mp.log(c))
+    constant_size = arg.sizes[(v, 0)]
+    result = result + Series.constant(mp.log(c)).widened(constant_size / abs(c))
     if v != 0:
         events.add("log of zero")
         as_mpf = mp.mpf(v.numerator) / v.denominator
@@ -312,7 +326,8 @@ def analytic(function_class: type, arg: Series, horizon: Order) -> Series:
             raise Unsupported(f"{function_class.__name__} is not analytic at {mp.nstr(a0, 8)}")
         return value * factorial_inverse(k)
 
-    return _compose(coefficient, rest, horizon)
+    a0_size = arg.sizes.get((Fraction(0), 0), mp.mpf(0))
+    return _compose(coefficient, rest, horizon).widened(coefficient(1) * a0_size)
 
 
 #: limits at +infinity and -infinity of bounded functions that approach them faster than any
