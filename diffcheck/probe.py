@@ -10,6 +10,10 @@ one-sided quotients are used:
 * a kink: both quotients settle, at different values;
 * smooth: both settle at the same value.
 
+It is the one place difference quotients are computed: :func:`one_sided_quotients` (also
+for the normals of sets and the check of surrogates) and :func:`looks_nonsmooth`, the cheap
+float screen the analysis uses to search a set for points where a switch shows.
+
 >>> import sympy as sp
 >>> from diffcheck.numeric import compile_expr
 >>> x = sp.Symbol("x", real=True)
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING
 import mpmath as mp
 
 from diffcheck.numeric import DIGITS, evaluate, to_mpf
+from diffcheck.numeric import value as float_value
 
 if TYPE_CHECKING:
     from diffcheck.analysis import Analysis
@@ -147,3 +152,28 @@ def _exact_in_floats(point: dict) -> bool:
     """Whether every coordinate of ``point`` is a double exactly (0, 1/2; not 1/3 or sqrt(2))."""
     with mp.workdps(DIGITS):
         return all(mp.mpf(float(to_mpf(v))) == to_mpf(v) for v in point.values())
+
+
+def looks_nonsmooth(loss_fn: Callable, values: list[float], index: int) -> bool:
+    """A cheap screen: whether a :func:`~diffcheck.numeric.compile_float` function looks
+    non-smooth along coordinate ``index`` at a float point (``values`` is restored).
+
+    The second difference quotient (f(x+h) + f(x-h) - 2 f(x))/h shrinks like h for a smooth
+    function and does not for a kink (or grows, for a jump).
+    """
+    x = values[index]
+    readings = []
+    for h in (1e-4 * (1 + abs(x)), 1e-6 * (1 + abs(x))):
+        readings_here = []
+        for shift in (h, -h, 0.0):
+            values[index] = x + shift
+            reading = float_value(loss_fn, values)
+            if reading is None:
+                values[index] = x
+                return False
+            readings_here.append(reading)
+        values[index] = x
+        ahead, behind, here = readings_here
+        readings.append(((ahead + behind - 2 * here) / h, here))
+    (coarse, _), (fine, here) = readings
+    return abs(fine) > 1e-6 * (1 + abs(here)) and abs(fine) > 0.3 * abs(coarse)

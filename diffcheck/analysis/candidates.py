@@ -30,7 +30,7 @@ import sympy as sp
 from diffcheck.analysis.sides import SideComparison, compare_sides
 from diffcheck.numeric import compile_expr, compile_float, evaluate, to_mpf, value
 from diffcheck.primitives.switching import Candidate, candidates_of
-from diffcheck.probe import one_sided_quotients
+from diffcheck.probe import looks_nonsmooth, one_sided_quotients
 from diffcheck.sets import points_on_set, same_set, univariate_roots
 
 POINTS_PER_SET = 6
@@ -188,30 +188,6 @@ def _float_roots(g_fn, values: list[float], index: int, scale: float) -> list[fl
     return roots
 
 
-def _shows_a_switch(loss_fn, values: list[float], index: int) -> bool:
-    """Whether the loss looks non-smooth along one coordinate at a float point.
-
-    The second difference quotient (f(x+h) + f(x-h) - 2 f(x))/h shrinks like h for a smooth
-    function and does not for a kink (or grows, for a jump).
-    """
-    x = values[index]
-    readings = []
-    for h in (1e-4 * (1 + abs(x)), 1e-6 * (1 + abs(x))):
-        readings_here = []
-        for shift in (h, -h, 0.0):
-            values[index] = x + shift
-            reading = value(loss_fn, values)
-            if reading is None:
-                values[index] = x
-                return False
-            readings_here.append(reading)
-        values[index] = x
-        ahead, behind, here = readings_here
-        readings.append(((ahead + behind - 2 * here) / h, here))
-    (coarse, _), (fine, here) = readings
-    return abs(fine) > 1e-6 * (1 + abs(here)) and abs(fine) > 0.3 * abs(coarse)
-
-
 def _exact_point(g: sp.Expr, symbols: Sequence[sp.Symbol], unknown: sp.Symbol,
                  trial: list[float]) -> dict | None:
     """The trial point with simple rational coordinates, solved exactly on the set."""
@@ -234,7 +210,7 @@ def search_active_points(g: sp.Expr, loss: sp.Expr, symbols: Sequence[sp.Symbol]
     """Points of ``g = 0`` where the loss looks non-smooth, found by cheap float trials.
 
     Up to SEARCH_TRIALS random lines are solved in float64 and screened with
-    :func:`_shows_a_switch`; the promising points (at most SEARCH_COMPARISONS) come back
+    :func:`diffcheck.probe.looks_nonsmooth`; the promising points (at most SEARCH_COMPARISONS) come back
     exact, away from the other sets.
     """
     unknown = next(s for s in solve_order if s in g.free_symbols)
@@ -242,7 +218,7 @@ def search_active_points(g: sp.Expr, loss: sp.Expr, symbols: Sequence[sp.Symbol]
     exact_loss = compile_expr(loss, tuple(symbols))
     found: list[dict] = []
     for values, index in _trial_points(g, symbols, solve_order, crossing, seed, SEARCH_TRIALS):
-        if not _shows_a_switch(loss_fn, values, index):
+        if not looks_nonsmooth(loss_fn, values, index):
             continue
         point = _exact_point(g, symbols, unknown, values)
         if point is None or any(sign_at(h, point) == 0 for h in crossing):
@@ -289,5 +265,5 @@ def label_points(g: sp.Expr, loss: sp.Expr, symbols: Sequence[sp.Symbol],
                                        LABELLED_POINTS):
         if value(loss_fn, values) is None:
             continue
-        labelled.append((dict(zip(symbols, values)), _shows_a_switch(loss_fn, values, index)))
+        labelled.append((dict(zip(symbols, values)), looks_nonsmooth(loss_fn, values, index)))
     return labelled
