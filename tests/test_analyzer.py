@@ -270,3 +270,18 @@ def test_a_surrogate_bound_that_fails_the_numeric_check_is_withdrawn(monkeypatch
     surrogate = check("abs(y - f)").surrogate
     assert surrogate["max_error"] is None
     assert "withdrawn" in surrogate["message"]
+
+
+def test_a_surrogate_with_a_kink_left_at_a_finding_loses_its_bound(monkeypatch):
+    """The check at the former singular points runs: a 'surrogate' that is the loss itself
+    is within any bound of it, and is withdrawn for its kink."""
+    from diffcheck.surrogates import SmoothLoss, build_smooth_loss, verify
+
+    def kinked(expr, *args, **kwargs):
+        built = build_smooth_loss(expr, *args, **kwargs)
+        return SmoothLoss(built.report, expr)
+
+    monkeypatch.setattr(verify, "build_smooth_loss", kinked)
+    surrogate = check("abs(y - f)").surrogate
+    assert surrogate["max_error"] is None
+    assert "not differentiable" in surrogate["message"]

@@ -303,6 +303,23 @@ LOSSES = {
     "sign_of_relu": (sp.sign(sp.Max(0, y)), [sp.sign(sp.Max(0, y))], [{y: 0}], True),
     "where_linear_branches": (sp.Piecewise((f, f < 1), (3 * f, True)),
                               [sp.Piecewise((f, f < 1), (3 * f, True))], [{f: 1}], True),
+    # blends whose branches meet with a slope that grows with the margin (k = g - 1), whose
+    # quotient only has a removable singularity (Wing), and of an or of two comparisons
+    "blend_growing_slope": (sp.Piecewise((f**2, sp.Abs(f) <= 1), (sp.Abs(f), True)),
+                            [sp.Piecewise((f**2, sp.Abs(f) <= 1), (sp.Abs(f), True))],
+                            [{f: 1}, {f: -1}], True),
+    "wing": (sp.Piecewise((10 * sp.log(1 + sp.Abs(x) / 2), sp.Abs(x) < 10),
+                          (sp.Abs(x) - 10 + 10 * sp.log(6), True)),
+             [sp.Abs(x), sp.Piecewise((10 * sp.log(1 + sp.Abs(x) / 2), sp.Abs(x) < 10),
+                                      (sp.Abs(x) - 10 + 10 * sp.log(6), True))],
+             [{x: 0}, {x: 10}, {x: -10}], True),
+    "hardshrink": (sp.Piecewise((x, (x > HALF) | (x < -HALF)), (0, True)),
+                   [sp.Piecewise((x, (x > HALF) | (x < -HALF)), (0, True))],
+                   [{x: HALF}, {x: -HALF}], True),
+    "acos": (sp.acos(x), [sp.acos(x)], [], True),
+    # no finite bound exists: the branches differ by (x + y)*(x - y) near x = y
+    "blend_unbounded_slope": (sp.Piecewise((x**2, x > y), (y**2, True)),
+                              [sp.Piecewise((x**2, x > y), (y**2, True))], [{x: 1, y: 1}], False),
 }
 
 
@@ -351,6 +368,12 @@ def test_expected_bounds_for_the_brief_losses(reports):
     assert {k: reports[k]["max_error"] for k in expected} == expected
     assert reports["sqrt_abs_shift"]["max_error"] <= 0.101  # (delta + eps)**(1/2), Hoelder
     assert reports["log_abs"]["max_error"] <= 0.0101
+
+
+def test_no_finite_bound_says_precisely_why(reports):
+    message = reports["blend_unbounded_slope"]["message"]
+    assert "(x + y)*(x - y)" in message and "unbounded" in message
+    assert ": None" not in message
 
 
 def test_unbounded_composition_says_why(reports):
