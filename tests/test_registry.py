@@ -79,3 +79,17 @@ def test_an_unlisted_kind_and_family_pair_raises():
 
 def test_every_switch_produces_only_registered_families():
     assert {family for switch in SWITCHES.values() for family in switch.families} == set(FAMILIES)
+
+
+@pytest.mark.parametrize("node", [
+    sp.Abs(x), sp.Max(x, 0), sp.Min(x, 0), sp.Min(sp.Max(x, 0), 1), sp.Max(x / 4, -3 * x / 4),
+    sp.sign(x), sp.Heaviside(x), sp.floor(x), sp.floor(x + sp.Rational(1, 2)), sp.ceiling(x),
+    sp.Mod(x, 2), sp.Piecewise((x, x > 0), (0, True)), sp.Piecewise((1, x > 0), (0, True)),
+    sp.sqrt(x), sp.acos(x), sp.asin(x),
+], ids=str)
+def test_every_switch_is_replaced_by_a_surrogate_family_it_names(node):
+    from diffcheck.surrogates import SURROGATES, recognize
+
+    family = recognize(node).family
+    assert family in SWITCHES[type(node)].surrogates
+    assert SURROGATES[family]

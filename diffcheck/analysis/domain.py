@@ -19,7 +19,7 @@ from diffcheck.analysis.localize import PointBranches
 from diffcheck.model import Finding
 from diffcheck.numeric import TINY, compile_expr, evaluate, to_mpf
 from diffcheck.parser import ParsedExpression
-from diffcheck.primitives.switching import Ambiguous
+from diffcheck.primitives.switching import DOMAINS, Ambiguous
 from diffcheck.rules import rule_for
 from diffcheck.sets import equation_text, points_on_set
 
@@ -28,23 +28,12 @@ POLE_STEPS = (mp.mpf("1e-8"), mp.mpf("1e-16"), mp.mpf("1e-24"))
 
 
 def singular_arguments(expr: sp.Expr) -> Iterator[tuple[sp.Expr, sp.Expr, bool, bool]]:
-    """(node, argument, needs_nonnegative, can_pole) for log, roots, divisions, tan, acos."""
+    """(node, argument, needs_nonnegative, can_pole) for log, roots, divisions, tan, acos
+    (the registry's :data:`~diffcheck.primitives.switching.DOMAINS`)."""
     for node in sp.preorder_traversal(expr):
-        if isinstance(node, sp.log):
-            yield node, node.args[0], True, True
-        elif isinstance(node, sp.Pow) and node.args[1].is_number and node.args[0].free_symbols:
-            base, exponent = node.args
-            if not exponent.is_real:
-                continue
-            fractional = not exponent.is_integer
-            if exponent.is_negative:
-                yield node, base, fractional, True
-            elif fractional:
-                yield node, base, True, False
-        elif isinstance(node, sp.tan):
-            yield node, sp.cos(node.args[0]), False, True
-        elif isinstance(node, (sp.acos, sp.asin)):
-            yield node, 1 - node.args[0] ** 2, True, False
+        rule = DOMAINS.get(type(node))
+        if rule is not None:
+            yield from rule(node)
 
 
 def _undefined_where_negative(u: sp.Expr, symbols: Sequence[sp.Symbol], loss_fn: Callable,

@@ -227,25 +227,69 @@ class Switch:
     candidates: Callable[[sp.Expr], list[Candidate]]
     localize: Callable[[Branches, sp.Expr], sp.Expr] | None = None
     families: frozenset[str] = field(default_factory=frozenset)
+    #: the surrogate families (diffcheck.surrogates.table.SURROGATES) that replace it
+    surrogates: tuple[str, ...] = ()
 
 
 SWITCHES: dict[type, Switch] = {
     switch.sympy_class: switch
     for switch in (
-        Switch(sp.Abs, _abs_candidates, _localize_abs, frozenset({"abs"})),
-        Switch(sp.Max, _extremum_candidates, _localize_extremum, frozenset({"max"})),
-        Switch(sp.Min, _extremum_candidates, _localize_extremum, frozenset({"max"})),
-        Switch(sp.sign, _step_candidates, _localize_sign, frozenset({"step"})),
-        Switch(sp.Heaviside, _step_candidates, _localize_heaviside, frozenset({"step"})),
-        Switch(sp.floor, _floor_candidates, _localize_floor, frozenset({"floor"})),
-        Switch(sp.ceiling, _floor_candidates, _localize_ceiling, frozenset({"floor"})),
-        Switch(sp.Mod, _mod_candidates, _localize_mod, frozenset({"floor"})),
+        Switch(sp.Abs, _abs_candidates, _localize_abs, frozenset({"abs"}), ("abs",)),
+        Switch(sp.Max, _extremum_candidates, _localize_extremum, frozenset({"max"}),
+               ("max", "clip", "pinball")),
+        Switch(sp.Min, _extremum_candidates, _localize_extremum, frozenset({"max"}),
+               ("min", "clip")),
+        Switch(sp.sign, _step_candidates, _localize_sign, frozenset({"step"}), ("sign",)),
+        Switch(sp.Heaviside, _step_candidates, _localize_heaviside, frozenset({"step"}),
+               ("step",)),
+        Switch(sp.floor, _floor_candidates, _localize_floor, frozenset({"floor"}),
+               ("floor", "round")),
+        Switch(sp.ceiling, _floor_candidates, _localize_ceiling, frozenset({"floor"}),
+               ("ceiling",)),
+        Switch(sp.Mod, _mod_candidates, _localize_mod, frozenset({"floor"}), ("mod",)),
         Switch(sp.Piecewise, _piecewise_candidates, _localize_piecewise,
-               frozenset({"piecewise", "step"})),
-        Switch(sp.Pow, _power_candidates, None, frozenset({"power"})),
-        Switch(sp.acos, _arc_candidates, None, frozenset({"power"})),
-        Switch(sp.asin, _arc_candidates, None, frozenset({"power"})),
+               frozenset({"piecewise", "step"}), ("indicator", "piecewise")),
+        Switch(sp.Pow, _power_candidates, None, frozenset({"power"}), ("root",)),
+        Switch(sp.acos, _arc_candidates, None, frozenset({"power"}), ("acos",)),
+        Switch(sp.asin, _arc_candidates, None, frozenset({"power"}), ("asin",)),
     )
+}
+
+
+#: (node, argument, needs_nonnegative, can_pole) of a class whose domain is limited
+DomainRule = Callable[[sp.Expr], list[tuple[sp.Expr, sp.Expr, bool, bool]]]
+
+
+def _log_domain(node: sp.Expr) -> list[tuple[sp.Expr, sp.Expr, bool, bool]]:
+    return [(node, node.args[0], True, True)]
+
+
+def _power_domain(node: sp.Expr) -> list[tuple[sp.Expr, sp.Expr, bool, bool]]:
+    base, exponent = node.args
+    if not (exponent.is_number and exponent.is_real and base.free_symbols):
+        return []
+    fractional = not exponent.is_integer
+    if exponent.is_negative:
+        return [(node, base, fractional, True)]  # a division: a pole where base = 0
+    return [(node, base, True, False)] if fractional else []
+
+
+def _tan_domain(node: sp.Expr) -> list[tuple[sp.Expr, sp.Expr, bool, bool]]:
+    return [(node, sp.cos(node.args[0]), False, True)]
+
+
+def _arc_domain(node: sp.Expr) -> list[tuple[sp.Expr, sp.Expr, bool, bool]]:
+    return [(node, 1 - node.args[0] ** 2, True, False)]
+
+
+#: SymPy class -> where it leaves the real domain (its argument must be >= 0 or > 0) and
+#: where it may blow up (a pole where the argument vanishes)
+DOMAINS: dict[type, DomainRule] = {
+    sp.log: _log_domain,
+    sp.Pow: _power_domain,
+    sp.tan: _tan_domain,
+    sp.acos: _arc_domain,
+    sp.asin: _arc_domain,
 }
 
 
