@@ -139,9 +139,9 @@ _RULE_LIST = [
         "A step, sign, indicator or staircase (floor, round) multiplies a factor that vanishes "
         "where it jumps: the jump is cancelled, the slope still changes there (sign(u)*u is "
         "|u|, heaviside(u)*u is relu(u)).",
-        "The gradient jumps where the step switches, like a hand-written abs or relu; autodiff "
-        "returns the derivative of the factor times the step's zero gradient, which is wrong "
-        "on one side.",
+        "The gradient jumps where the step switches, as for a hand-written abs or relu: "
+        "steps that assume a smooth loss misbehave there, and autodiff returns whatever value "
+        "the step takes at the switch.",
         "heaviside(u)*u",
         "Write the intended function directly (abs, relu) and smooth it, or blend with "
         "sigmoid(u/tau) in place of the step.",
