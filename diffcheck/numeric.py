@@ -50,6 +50,12 @@ _MP_MODULE = [
 ]
 
 
+def not_a_number(expr: sp.Basic) -> bool:
+    """Whether SymPy folded part of ``expr`` into an infinity, a NaN or a set of values
+    (``atan(1/0)`` is ``AccumBounds(-pi/2, pi/2)``): undefined wherever it is evaluated."""
+    return expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or bool(expr.atoms(sp.AccumBounds))
+
+
 def compile_expr(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
     """An mpmath function of ``symbols``; the expression must hold no model functions."""
     return _compile(expr, tuple(symbols))
@@ -57,7 +63,7 @@ def compile_expr(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
 
 @lru_cache(maxsize=4096)
 def _compile(expr: sp.Expr, symbols: tuple) -> Callable:
-    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+    if not_a_number(expr):
         return _undefined  # e.g. log(0) folded by SymPy: undefined wherever it is asked
     if expr.has(sp.Mod):
         # The mpmath printer writes Mod(a, b) as 'a % b' without brackets around a product
@@ -101,7 +107,7 @@ def compile_float(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
 
 @lru_cache(maxsize=1024)
 def _compile_float(expr: sp.Expr, symbols: tuple) -> Callable:
-    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+    if not_a_number(expr):
         return _undefined
     if expr.has(sp.Mod):
         expr = expr.replace(sp.Mod, lambda a, b: a - b * sp.floor(a / b))

@@ -23,7 +23,15 @@ from functools import lru_cache
 import mpmath as mp
 import sympy as sp
 
-from diffcheck.numeric import DIGITS, compile_expr, compile_float, evaluate, to_mpf, value
+from diffcheck.numeric import (
+    DIGITS,
+    compile_expr,
+    compile_float,
+    evaluate,
+    not_a_number,
+    to_mpf,
+    value,
+)
 
 #: how far out the numeric root scan looks, and how finely
 SCAN_RADIUS = 12
@@ -103,6 +111,8 @@ def points_on_set(
         others = [s for s in all_symbols if s != unknown]
         for assignment in sample_assignments(others, rng):
             line = g.xreplace(assignment)
+            if not_a_number(line):  # the assignment sits on a pole of g (atan(1/0))
+                continue
             for root in univariate_roots(line, unknown):
                 point = dict(assignment)
                 point[unknown] = root
@@ -286,7 +296,8 @@ def _refine(fn, a, b):
 
 def _nice_number(g: sp.Expr, x: sp.Symbol, root) -> sp.Expr:
     """The root as an exact small rational when it is one, else a high-precision Float."""
-    guess = Fraction(mp.nstr(root, 30)).limit_denominator(1000)
+    # the check below is exact, so a large denominator risks nothing (1 - 1e-7 is one)
+    guess = Fraction(mp.nstr(root, 40)).limit_denominator(10**12)
     rational = sp.Rational(guess.numerator, guess.denominator)
     try:
         if abs(to_mpf(rational) - root) < mp.mpf("1e-25") and g.subs(x, rational) == 0:
