@@ -6,4 +6,4 @@ HOMEPAGE = "https://github.com/diffcheck/diffcheck"
 
 from diffcheck.api import Report, check, check_file  # noqa: E402
 
-__all__ = ["Report", "check", "check_file", "__version__"]
+__all__ = ["Report", "__version__", "check", "check_file"]

@@ -1,7 +1,7 @@
 """The library face of diffcheck: ``check`` one expression, ``check_file`` a loss file.
 
-Nothing here prints. The pipeline runs one way: parse -> analyze (which calls the probe)
--> surrogates -> :class:`~diffcheck.model.Report`.
+Nothing here prints. The pipeline runs one way, and this module runs it: parse -> analyze
+-> probe -> surrogates -> :class:`~diffcheck.model.Report`.
 
 >>> report = check("abs(y - f)", wrt=["f"])
 >>> report.differentiable, report.findings[0].where
@@ -21,7 +21,7 @@ from typing import Any
 
 from diffcheck.lossfile import LossLine, read_loss_lines
 from diffcheck.model import Report, ReportError
-from diffcheck.parser import ParseError, literal_as_sympy, parse
+from diffcheck.parser import ParsedExpression, ParseError, literal_as_sympy, parse
 
 DEFAULT_SMOOTH_SCALE = 0.01
 
@@ -72,23 +72,46 @@ def check(
 
 def _analyse(parsed, report: Report, smooth_scale: float) -> None:
     """Run the analysis into ``report``; a failure becomes the report's error, never a guess."""
-    from diffcheck.analyzer import AnalysisLimit, analyze
+    # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
+    from diffcheck.analysis import AnalysisLimit
 
     try:
-        analyze(parsed, report, smooth_scale=smooth_scale)
+        _run_pipeline(parsed, report, smooth_scale)
     except AnalysisLimit as err:
         report.error = ReportError("limit", str(err))
     except RecursionError:
         report.error = ReportError("limit", "expression too deeply nested to analyse")
     except MemoryError:
         report.error = ReportError("limit", "analysis ran out of memory")
-    except Exception as err:  # noqa: BLE001 - an unforeseen failure is an honest "unknown"
+    except Exception as err:
         detail = " ".join(str(err).split())  # one line, whatever the exception says
         report.error = ReportError("unsupported", f"analysis failed: {type(err).__name__}: {detail}")
     if report.error is not None:
         # No verdict without an analysis: differentiable stays null (CONTRACT.md section 5).
         report.differentiable, report.smoothness, report.surrogate = None, None, None
         report.findings = []
+
+
+def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float) -> None:
+    """analyze -> probe -> surrogates, filling ``report``."""
+    from diffcheck.analysis import analyze
+    from diffcheck.probe import confirm
+    from diffcheck.surrogates import checked_surrogate, surrogates_for
+
+    analysis = analyze(parsed, report.wrt)
+    confirm(analysis)
+    for item in analysis.non_smooth:
+        item.finding.surrogates = surrogates_for(item.candidate.node, smooth_scale)
+    report.assumptions = analysis.assumptions
+    report.gradient = analysis.gradient
+    report.findings = analysis.findings
+    report.differentiable = analysis.differentiable
+    report.smoothness = analysis.smoothness
+    if analysis.non_smooth:
+        singular = [{s.name: item.comparison.point[s] for s in analysis.symbols}
+                    for item in analysis.non_smooth]
+        report.surrogate = checked_surrogate(parsed.expr, analysis.nonsmooth_nodes, singular,
+                                             smooth_scale, reserved_names=parsed.variables)
 
 
 def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values) -> Report:
@@ -114,11 +137,13 @@ def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options)
             source=loss_line.source,
             line=loss_line.line,
             error=ReportError("parse", loss_line.error, loss_line.column),
+            input_column=1,  # the text of a line the reader refused is the whole line
         )
     report = check(
         loss_line.text, wrt, name=loss_line.name, source=loss_line.source, line=loss_line.line,
         **options,
     )
+    report.input_column = loss_line.column
     if report.error is not None and report.error.column is not None:
         report.error.column += loss_line.column - 1
     for finding in report.findings:
@@ -235,7 +260,6 @@ def check_composition(job: SourceJob, loss: str, wrt: Sequence[str] | None = Non
     import ast
 
     from diffcheck.readers.pysource import (
-        LossSpec,
         SourceError,
         find_losses,
         read_module,
@@ -298,7 +322,7 @@ def _gradient_flow(loss, parameters: list[str], findings: list, texts: list[str]
     """Cuts (parameters no gradient reaches) and straight-through estimators, for a model."""
     from diffcheck import gradient_flow
     from diffcheck.model import Finding
-    from diffcheck.rules import rule_for
+    from diffcheck.rules import RULES
 
     program = loss.translation.program
     estimators = gradient_flow.straight_through(program)
@@ -320,14 +344,15 @@ def _gradient_flow(loss, parameters: list[str], findings: list, texts: list[str]
     modules = {path: layer.parameter_names() for path, layer in layers.items() if layer is not None}
     built_at = {name: layer.span for layer in layers.values() if layer is not None
                 for name in layer.parameter_names()}
-    rule = rule_for("zero-gradient", "cut")
+    rule = RULES["DC402"]
     for cut in gradient_flow.cuts(program, parameters, built_at, modules):
         what = ", ".join(cut.names)
         where = f" (line {cut.span.line})" if cut.span is not None else ""
         if cut.reason == "unused":
-            message = f"no gradient reaches {what}: the forward pass never uses it{where}"
+            cause = f"the forward pass never uses it{where}"
         else:
-            message = f"no gradient reaches {what}: {cut.reason}{where} cuts it off the output"
+            cause = f"{cut.reason}{where} cuts it off the output"
+        message = rule.format(parameters=what, cause=cause)
         finding = Finding(rule.code, "zero-gradient", message, cut.reason, None, confirmed=True,
                           cut=list(cut.names))
         if cut.span is not None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from dataclasses import dataclass
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -45,7 +45,7 @@ class CodeStyle(str, enum.Enum):
     torch = "torch"
 
 
-def _usage_error(message: str) -> None:
+def _usage_error(message: str) -> NoReturn:
     typer.echo(f"diffcheck: error: {message}", err=True)
     raise typer.Exit(2)
 
@@ -63,7 +63,7 @@ def _list_codes(value: bool) -> None:
         raise typer.Exit(0)
 
 
-def _explain(code: Optional[str]) -> None:
+def _explain(code: str | None) -> None:
     if code:
         rule = RULES.get(code.upper())
         if rule is None:
@@ -75,7 +75,7 @@ def _explain(code: Optional[str]) -> None:
 @app.command()
 def run(
     expressions: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Argument(
             metavar="[EXPR]...",
             help="Loss expressions (with --files: loss file paths). Use -- before one that starts with '-'.",
@@ -83,40 +83,40 @@ def run(
         ),
     ] = None,
     wrt: Annotated[
-        Optional[str], typer.Option("--wrt", help="Differentiate with respect to these variables only (comma-separated).")
+        str | None, typer.Option("--wrt", help="Differentiate with respect to these variables only (comma-separated).")
     ] = None,
     assignments: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--set", metavar="NAME=VALUE",
                      help="Fix a variable or hyperparameter to a Python literal (repeatable): --set delta=0.5."),
     ] = None,
     loss: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--loss", metavar="LOSS",
                      help="With a model (model.py::Net): check loss(Net(x), y), where LOSS is "
                           "losses.py::name or an expression in `out`, the model's output."),
     ] = None,
     output_format: Annotated[
-        Optional[OutputFormat], typer.Option("--format", "-f", help="Output format.", show_default="text")
+        OutputFormat | None, typer.Option("--format", "-f", help="Output format.", show_default="text")
     ] = None,
     files: Annotated[
-        Optional[list[str]], typer.Option("--file", help="A loss file, one expression per line ('-' reads standard input). Repeatable.")
+        list[str] | None, typer.Option("--file", help="A loss file, one expression per line ('-' reads standard input). Repeatable.")
     ] = None,
     positional_files: Annotated[
         bool, typer.Option("--files", help="Treat the positional arguments as loss file paths (for pre-commit).")
     ] = False,
     fail_on: Annotated[
-        Optional[FailOn], typer.Option("--fail-on", help="Which findings make the exit status 1.", show_default="error")
+        FailOn | None, typer.Option("--fail-on", help="Which findings make the exit status 1.", show_default="error")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line of each expression.")] = False,
     timeout: Annotated[
-        Optional[float], typer.Option("--timeout", help="Time limit per expression, in seconds.", show_default="10")
+        float | None, typer.Option("--timeout", help="Time limit per expression, in seconds.", show_default="10")
     ] = None,
     jobs: Annotated[
-        Optional[int], typer.Option("--jobs", "-j", help="Worker processes for a batch.", show_default="CPU cores")
+        int | None, typer.Option("--jobs", "-j", help="Worker processes for a batch.", show_default="CPU cores")
     ] = None,
     smooth_scale: Annotated[
-        Optional[float],
+        float | None,
         typer.Option("--smooth-scale", help="Largest error of each smooth replacement of a primitive.", show_default="0.01"),
     ] = None,
     surrogate_only: Annotated[
@@ -126,10 +126,10 @@ def run(
         CodeStyle, typer.Option("--code", help="With --surrogate: write it as SymPy, NumPy or PyTorch code.")
     ] = CodeStyle.sympy,
     color: Annotated[
-        Optional[bool], typer.Option("--color/--no-color", help="Colour in text output.", show_default="when a terminal")
+        bool | None, typer.Option("--color/--no-color", help="Colour in text output.", show_default="when a terminal")
     ] = None,
     explain: Annotated[
-        Optional[str], typer.Option("--explain", metavar="CODE", help="Explain a finding code and exit.", callback=_explain, is_eager=True)
+        str | None, typer.Option("--explain", metavar="CODE", help="Explain a finding code and exit.", callback=_explain, is_eager=True)
     ] = None,
     list_codes: Annotated[
         bool, typer.Option("--list-codes", help="List the finding codes and exit.", callback=_list_codes, is_eager=True)
@@ -252,9 +252,9 @@ def _collect_lines(expressions: list[str], file_args: list[str], functions: tupl
 
     jobs: list = []
     for text in expressions:
-        source = _python_target(text)
-        if source is not None:
-            jobs.extend(_source_jobs(*source, functions))
+        python_source = _python_target(text)
+        if python_source is not None:
+            jobs.extend(_source_jobs(*python_source, functions))
             continue
         jobs.append(LossLine(source=None, line=None, name=None, text=text, column=1,
                              ignored_codes=frozenset(), error=None))
@@ -299,7 +299,7 @@ def _source_jobs(path: str, selector: str | None, functions: tuple[str, ...] = (
         _usage_error(f"cannot read {path}: {err.strerror or err}")
     if selector or not functions:
         return source_jobs(path, text, selector)
-    jobs = []
+    jobs: list = []
     for name in functions:
         found = source_jobs(path, text, name)
         # A configured name this file does not define is not an error for this file.

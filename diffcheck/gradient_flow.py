@@ -81,22 +81,31 @@ def _variables(node: Node) -> set[str]:
 
 
 def _blocking_node(root: Node, name: str) -> Node | None:
-    """The outermost construct whose blocked argument holds ``name`` (what cuts it)."""
-    seen: set[int] = set()
-    queue = [root]
-    while queue:
-        node = queue.pop(0)
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    """What cuts ``name`` off: the construct nearest to it whose blocked argument holds it.
+
+    On the way from the output to the parameter there may be several (an index made by an
+    integer cast): the one closest to the parameter is the one to change.
+    """
+    holds: dict[int, bool] = {}
+
+    def contains(node: Node) -> bool:
+        if id(node) not in holds:
+            holds[id(node)] = (node.op == "var" and node.value == name) or any(
+                contains(arg) for arg in node.args)
+        return holds[id(node)]
+
+    found: Node | None = None
+    node: Node | None = root
+    while node is not None and node.op != "var":
         blocked = _blocked_positions(node)
-        for position, arg in enumerate(node.args):
-            if name not in _variables(arg):
-                continue
-            if position in blocked:
-                return node
-            queue.append(arg)
-    return None
+        step = next(((position, arg) for position, arg in enumerate(node.args) if contains(arg)),
+                    None)
+        if step is None:
+            break
+        if step[0] in blocked:
+            found = node
+        node = step[1]
+    return found
 
 
 def cuts(root: Node, parameters: Sequence[str], built_at: dict[str, Span | None] | None = None,
@@ -112,12 +121,14 @@ def cuts(root: Node, parameters: Sequence[str], built_at: dict[str, Span | None]
     by_cause: dict[tuple[Any, str], list[str]] = {}
     spans: dict[tuple[Any, str], Span | None] = {}
     for name in parameters:
-        if any(v == name or v.startswith(name + "[") or v.startswith(name + "@") for v in live):
+        if any(v == name or v.startswith((name + "[", name + "@")) for v in live):
             continue
         in_program = [v for v in present if v == name or v.startswith(name + "[")]
         if in_program:
             blocker = _blocking_node(root, in_program[0])
-            reason = _REASONS.get(blocker.op, "no gradient") if blocker is not None else "detach"
+            reason = (blocker.written if blocker is not None and blocker.op == "detach"
+                      and blocker.written else
+                      _REASONS.get(blocker.op, "no gradient") if blocker is not None else ".detach()")
             span = blocker.span if blocker is not None else None
         else:
             reason, span = "unused", (built_at or {}).get(name)

@@ -73,7 +73,7 @@ def _product(a: mp.mpf, b: mp.mpf) -> mp.mpf:
 class Interval:
     """A closed real interval ``[lo, hi]`` (ends may be ``-inf``/``inf``)."""
 
-    __slots__ = ("lo", "hi")
+    __slots__ = ("hi", "lo")
 
     def __init__(self, lo, hi=None):
         self.lo = mp.mpf(lo)
@@ -340,6 +340,23 @@ for _cls, _fn in ((sp.atan, mp.atan), (sp.tanh, mp.tanh), (sp.sinh, mp.sinh),
                   (sp.asinh, mp.asinh), (sp.erf, mp.erf)):
     _UNARY[_cls] = (lambda fn: lambda x, strict: x.monotone(fn))(_fn)
 
+_UNIT = Interval(-1, 1)
+
+
+def _asin(x: Interval, strict: bool) -> Interval | None:
+    part = _restrict(x, _UNIT, strict, "asin")
+    return None if part is None else part.monotone(mp.asin)
+
+
+def _acos(x: Interval, strict: bool) -> Interval | None:
+    part = _restrict(x, _UNIT, strict, "acos")
+    return None if part is None else part.monotone(mp.acos, increasing=False)
+
+
+_UNARY[sp.asin] = _asin
+_UNARY[sp.acos] = _acos
+_UNARY[sp.erfc] = lambda x, strict: x.monotone(mp.erfc, increasing=False)
+
 
 def number_interval(value: sp.Expr) -> Interval | None:
     """A tight interval around a real SymPy number (None when it is not a real number)."""
@@ -369,37 +386,39 @@ def apply(node: sp.Expr, args: Sequence[Interval | None], strict: bool = False) 
     functions (model functions included) can take any value.
     """
     head = type(node)
+    defined = [a for a in args if a is not None]
     if head is sp.Piecewise:  # a branch defined nowhere is simply never taken
-        defined = [a for a in args if a is not None]
-        result = defined[0] if defined else None
+        if not defined:
+            return None
+        result = defined[0]
         for a in defined[1:]:
             result = result.hull(a)
         return result
-    if any(a is None for a in args):
+    if len(defined) < len(args):
         return None
     if head is sp.Add:
-        result = args[0]
-        for a in args[1:]:
+        result = defined[0]
+        for a in defined[1:]:
             result = result + a
         return result
     if head is sp.Mul:
-        result = args[0]
-        for a in args[1:]:
+        result = defined[0]
+        for a in defined[1:]:
             result = result * a
         return result
     if head is sp.Pow:
-        return _pow(args[0], args[1], strict, node.args[1])
+        return _pow(defined[0], defined[1], strict, node.args[1])
     if head in (sp.Max, sp.Min):
         pick = max if head is sp.Max else min
-        return Interval(pick(a.lo for a in args), pick(a.hi for a in args))
+        return Interval(pick(a.lo for a in defined), pick(a.hi for a in defined))
     if head is sp.Heaviside:
-        at_zero = args[1] if len(args) > 1 else Interval(mp.mpf(1) / 2)
-        return _heaviside(args[0], at_zero, strict)
+        at_zero = defined[1] if len(defined) > 1 else Interval(mp.mpf(1) / 2)
+        return _heaviside(defined[0], at_zero, strict)
     if head is sp.Mod:
-        return _mod(args[0], args[1], strict)
+        return _mod(defined[0], defined[1], strict)
     unary = _UNARY.get(head)
-    if unary is not None and len(args) == 1:
-        return unary(args[0], strict)
+    if unary is not None and len(defined) == 1:
+        return unary(defined[0], strict)
     return Interval.whole()
 
 

@@ -49,7 +49,7 @@ class LossLine:
     """
 
     source: str | None
-    line: int
+    line: int | None  # None for an expression given on the command line
     name: str | None
     text: str
     column: int

@@ -104,6 +104,9 @@ class Report:
     reader: str = "expression"
     #: for loss(model(x)): the verdicts of the model and of the loss on their own
     composition: dict[str, Any] | None = None
+    #: 1-based column where ``input`` starts in its line (after a ``name:`` label in a loss
+    #: file), so that a column counted in the line can be shown under the input
+    input_column: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,4 +126,5 @@ class Report:
             "fixed": dict(self.fixed),
             "reader": self.reader,
             **({"composition": self.composition} if self.composition is not None else {}),
+            "input_column": self.input_column,
         }

@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from functools import lru_cache
@@ -29,7 +30,10 @@ DIGITS = 60
 TINY = mp.mpf("1e-40")
 
 
-def _heaviside(u, h0=mp.mpf("0.5")):
+_HALF = mp.mpf("0.5")
+
+
+def _heaviside(u, h0=_HALF):
     return mp.mpf(1) if u > 0 else mp.mpf(0) if u < 0 else h0
 
 
@@ -46,6 +50,12 @@ _MP_MODULE = [
 ]
 
 
+def not_a_number(expr: sp.Basic) -> bool:
+    """Whether SymPy folded part of ``expr`` into an infinity, a NaN or a set of values
+    (``atan(1/0)`` is ``AccumBounds(-pi/2, pi/2)``): undefined wherever it is evaluated."""
+    return expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or bool(expr.atoms(sp.AccumBounds))
+
+
 def compile_expr(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
     """An mpmath function of ``symbols``; the expression must hold no model functions."""
     return _compile(expr, tuple(symbols))
@@ -53,7 +63,7 @@ def compile_expr(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
 
 @lru_cache(maxsize=4096)
 def _compile(expr: sp.Expr, symbols: tuple) -> Callable:
-    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+    if not_a_number(expr):
         return _undefined  # e.g. log(0) folded by SymPy: undefined wherever it is asked
     if expr.has(sp.Mod):
         # The mpmath printer writes Mod(a, b) as 'a % b' without brackets around a product
@@ -64,6 +74,56 @@ def _compile(expr: sp.Expr, symbols: tuple) -> Callable:
 
 def _undefined(*_args):
     raise ValueError("undefined expression")
+
+
+def _float_heaviside(u: float, h0: float = 0.5) -> float:
+    return 1.0 if u > 0 else 0.0 if u < 0 else h0
+
+
+def _float_sign(u: float) -> float:
+    return 1.0 if u > 0 else -1.0 if u < 0 else 0.0
+
+
+def _float_sinc(u: float) -> float:
+    return 1.0 if u == 0 else math.sin(u) / u
+
+
+_FLOAT_MODULE = [
+    {
+        "Heaviside": _float_heaviside,
+        "sign": _float_sign,
+        "sinc": _float_sinc,
+        "Max": max,
+        "Min": min,
+    },
+    "math",
+]
+
+
+def compile_float(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
+    """A fast float64 function of ``symbols`` for cheap trials (evaluate with :func:`value`)."""
+    return _compile_float(expr, tuple(symbols))
+
+
+@lru_cache(maxsize=1024)
+def _compile_float(expr: sp.Expr, symbols: tuple) -> Callable:
+    if not_a_number(expr):
+        return _undefined
+    if expr.has(sp.Mod):
+        expr = expr.replace(sp.Mod, lambda a, b: a - b * sp.floor(a / b))
+    return sp.lambdify(symbols, expr, modules=_FLOAT_MODULE)
+
+
+def value(fn: Callable, values: Sequence[float]) -> float | None:
+    """``fn(*values)`` for a :func:`compile_float` function; None where it is not a real number."""
+    try:
+        result = fn(*values)
+    except (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError):
+        return None
+    if isinstance(result, complex) or not isinstance(result, (int, float)):
+        return None
+    result = float(result)
+    return result if math.isfinite(result) else None
 
 
 def evaluate(fn: Callable, values: Sequence, digits: int = DIGITS) -> mp.mpf | None:

@@ -2,8 +2,8 @@
 
 The text is read by :func:`ast.parse` in ``"eval"`` mode, and a whitelist visitor builds SymPy
 objects directly: nothing in the input is evaluated, imported, or looked up with ``getattr``.
-Calls are looked up in :data:`diffcheck.functions.VOCABULARY`; an unknown capitalized call
-(``Model(x, w)``) is a model function, an opaque ``sympy.Function``.
+Calls are looked up in the primitive registry (:func:`diffcheck.primitives.lookup`); an
+unknown capitalized call (``Model(x, w)``) is a model function, an opaque ``sympy.Function``.
 
 >>> parsed = parse("mean(abs(y - f))")
 >>> parsed.expr
@@ -34,25 +34,28 @@ import re
 import time
 import tokenize
 import warnings
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import sympy as sp
 from sympy.logic.boolalg import Boolean
 
-from diffcheck import functions
-from diffcheck.functions import (
+from diffcheck.primitives import (
     CONSTANTS,
+    FUNCTIONS,
     KNOWN_FUNCTIONS,
     MODULE_CONSTANTS,
+    MODULE_PREFIXES,
     NON_FINITE_NAMES,
-    VOCABULARY,
-    FunctionSpec,
-    LoweringError,
+    Function,
+    guards,
+    split_prefix,
 )
+from diffcheck.primitives.guards import LoweringError
 
-__all__ = ["KNOWN_FUNCTIONS", "ParseError", "ParsedExpression", "parse"]
+__all__ = ["KNOWN_FUNCTIONS", "MODULE_PREFIXES", "ParseError", "ParsedExpression", "parse"]
 
 #: Longer inputs are refused before anything else looks at them.
 MAX_INPUT_CHARS = 10_000
@@ -67,13 +70,10 @@ MAX_TREE_SIZE = 50_000
 #: their number (SymPy takes about a millisecond per call of max, huber...).
 MAX_BUILD_SECONDS = 1.0
 
-#: Module prefixes of a dotted function name; longest first, so the longest one matches.
-MODULE_PREFIXES = ("torch.nn.functional.", "numpy.", "torch.", "math.", "jnp.", "np.", "F.")
-
-_STATEMENT_KEYWORDS = frozenset(
-    "import from def class return del pass raise global nonlocal assert with for while try "
-    "break continue async if elif else".split()
-)
+_STATEMENT_KEYWORDS = frozenset({
+    "import", "from", "def", "class", "return", "del", "pass", "raise", "global", "nonlocal",
+    "assert", "with", "for", "while", "try", "break", "continue", "async", "if", "elif", "else",
+})
 
 _UNSUPPORTED = {
     "Lambda": "lambda expressions",
@@ -117,6 +117,10 @@ _RUNS = {"Add": "sum", "Sub": "sum", "Mult": "product", "Div": "product"}
 _INFINITE = frozenset({sp.zoo, sp.oo, -sp.oo})
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+#: a syntax-tree node that has a position in the source
+_Located = ast.expr | ast.keyword
 
 
 class ParseError(Exception):
@@ -234,24 +238,25 @@ class _Source:
             return byte_col
         return len(line.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
 
-    def node_column(self, node: ast.AST) -> int:
+    def node_column(self, node: _Located) -> int:
         return self.column(node.lineno, self.char_col(node.lineno, node.col_offset))
 
-    def node_end(self, node: ast.AST) -> int:
+    def node_end(self, node: _Located) -> int:
         """Index in ``body`` just after ``node``."""
-        return self.index(node.end_lineno, self.char_col(node.end_lineno, node.end_col_offset))
+        end_line = node.end_lineno or node.lineno
+        return self.index(end_line, self.char_col(end_line, node.end_col_offset or 0))
 
-    def segment(self, node: ast.AST) -> str:
+    def segment(self, node: _Located) -> str:
         """The node's source text."""
         start = self.index(node.lineno, self.char_col(node.lineno, node.col_offset))
         return self.body[start:self.node_end(node)]
 
-    def snippet(self, node: ast.AST, limit: int = 40) -> str:
+    def snippet(self, node: _Located, limit: int = 40) -> str:
         """The node's source on one line, shortened for messages."""
         text = " ".join(self.segment(node).split())
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
-    def operator_column(self, left: ast.AST, right: ast.AST) -> int:
+    def operator_column(self, left: _Located, right: _Located) -> int:
         """Column of the operator between two operands (skipping spaces and brackets)."""
         start = self.node_end(left)
         stop = self.index(right.lineno, self.char_col(right.lineno, right.col_offset))
@@ -331,7 +336,7 @@ def _normalized(name: str) -> str:
 
 
 #: ``Max``, ``ReLU``, ``LeakyReLU`` -> the vocabulary name they look like.
-_LOOKALIKES = {_normalized(name): name for name in VOCABULARY}
+_LOOKALIKES = {_normalized(name): name for name in FUNCTIONS}
 
 
 def _is_condition(built: sp.Basic) -> bool:
@@ -339,15 +344,15 @@ def _is_condition(built: sp.Basic) -> bool:
     return isinstance(built, Boolean) and not isinstance(built, sp.Expr)
 
 
-def _is_bool_literal(node: ast.AST) -> bool:
+def _is_bool_literal(node: _Located) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, bool)
 
 
-def _is_none(node: ast.AST) -> bool:
+def _is_none(node: _Located) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
 
-def _is_plain_literal(node: ast.AST) -> bool:
+def _is_plain_literal(node: _Located) -> bool:
     """An integer, boolean or None, or a tuple or list of them (``dim=(0, 1)``)."""
     if isinstance(node, (ast.Tuple, ast.List)):
         return all(_is_plain_literal(element) for element in node.elts)
@@ -378,11 +383,11 @@ class _Lowering:
 
     # --- errors and bookkeeping -------------------------------------------------------------
 
-    def error(self, message: str, node: ast.AST, kind: str = "parse") -> ParseError:
+    def error(self, message: str, node: _Located, kind: str = "parse") -> ParseError:
         return ParseError(message, self.source.node_column(node), kind)
 
     @contextmanager
-    def located(self, node: ast.AST) -> Iterator[None]:
+    def located(self, node: _Located) -> Iterator[None]:
         """Report errors raised while building ``node`` at its position."""
         try:
             yield
@@ -393,7 +398,7 @@ class _Lowering:
             raise self.error(f"cannot evaluate {self.source.snippet(node)}: {err}",
                              node) from None
 
-    def admit(self, built: sp.Basic, node: ast.AST) -> None:
+    def admit(self, built: sp.Basic, node: _Located) -> None:
         """Check a freshly built subexpression and record where its new parts come from.
 
         Walks only the parts not seen before (arguments were admitted when they were built):
@@ -436,7 +441,7 @@ class _Lowering:
 
     # --- dispatch ---------------------------------------------------------------------------
 
-    def visit(self, node: ast.AST) -> sp.Basic:
+    def visit(self, node: _Located) -> sp.Basic:
         self._depth += 1
         try:
             if self._depth > MAX_NESTING:
@@ -457,7 +462,7 @@ class _Lowering:
         finally:
             self._depth -= 1
 
-    def value(self, node: ast.AST) -> sp.Expr:
+    def value(self, node: _Located) -> sp.Expr:
         """Lower ``node`` where a number is expected; a condition becomes its indicator."""
         if _is_bool_literal(node):
             raise self.error("True and False can only be conditions, e.g. "
@@ -466,13 +471,13 @@ class _Lowering:
         if not _is_condition(built):
             return built
         with self.located(node):
-            indicator = functions.piecewise((1, built), (0, True))
+            indicator = guards.piecewise((1, built), (0, True))
         if indicator not in self.spans:
             self.spans[indicator] = self.source.node_column(node)
             self.snippets[indicator] = self.source.snippet(node, limit=60)
         return indicator
 
-    def condition(self, node: ast.AST) -> Boolean:
+    def condition(self, node: _Located) -> Boolean:
         """Lower ``node`` where a condition is expected; a value counts as true when nonzero."""
         built = self.visit(node)
         if _is_condition(built):
@@ -490,7 +495,7 @@ class _Lowering:
             return sp.Integer(literal)
         if isinstance(literal, float):
             # The literal's decimal text, not the binary float: 0.1 is exactly 1/10.
-            return functions.exact_decimal(self.source.segment(node))
+            return guards.exact_decimal(self.source.segment(node))
         if isinstance(literal, complex):
             raise self.error("complex numbers are not supported", node)
         if isinstance(literal, (str, bytes)):
@@ -507,7 +512,7 @@ class _Lowering:
             return CONSTANTS[name]
         if name.lower() in NON_FINITE_NAMES:
             raise self.error(f"'{name}' is not a finite number", node)
-        if name in VOCABULARY:
+        if name in FUNCTIONS:
             raise self.error(f"{name} is a function: call it as {name}(...)", node)
         if name in self.values:
             self.fixed.add(name)
@@ -525,7 +530,7 @@ class _Lowering:
             return MODULE_CONSTANTS[member]
         if member.lower() in NON_FINITE_NAMES:
             raise self.error(f"'{dotted}' is not a finite number", node)
-        if member in VOCABULARY:
+        if member in FUNCTIONS:
             raise self.error(f"{dotted} is a function: call it as {dotted}(...)", node)
         raise self.error(f"unsupported attribute '{dotted}'", node)
 
@@ -535,21 +540,20 @@ class _Lowering:
         This only reads names off the syntax tree; nothing is looked up on any object.
         """
         parts = []
-        current: ast.AST = node
+        current: _Located = node
         while isinstance(current, ast.Attribute) and self.same_start(current, node):
             parts.append(current.attr)
             current = current.value
         if not (isinstance(current, ast.Name) and self.same_start(current, node)):
             raise self.error(f"unsupported attribute access: {self.source.snippet(node)}", node)
-        dotted = ".".join([current.id] + parts[::-1])
-        for prefix in MODULE_PREFIXES:
-            member = dotted[len(prefix):]
-            if dotted.startswith(prefix) and member.isidentifier():
-                return prefix, member
-        raise self.error(f"unsupported attribute '{dotted}'", node)
+        dotted = ".".join([current.id, *parts[::-1]])
+        split = split_prefix(dotted)
+        if split is None:
+            raise self.error(f"unsupported attribute '{dotted}'", node)
+        return split
 
     @staticmethod
-    def same_start(inner: ast.AST, outer: ast.AST) -> bool:
+    def same_start(inner: _Located, outer: _Located) -> bool:
         """False when ``inner`` is in brackets inside ``outer``: ``(np).exp``, ``(f)(x)``."""
         return (inner.lineno, inner.col_offset) == (outer.lineno, outer.col_offset)
 
@@ -570,7 +574,7 @@ class _Lowering:
         # recursion, so a long sum does not count as deep nesting, and each run of + and -
         # (or * and /) becomes one Add (Mul) instead of re-flattening a growing one.
         chain = []
-        leftmost: ast.AST = node
+        leftmost: _Located = node
         while isinstance(leftmost, ast.BinOp):
             chain.append(leftmost)
             leftmost = leftmost.left
@@ -594,7 +598,7 @@ class _Lowering:
                 elif operator == "Sub":
                     operands.append(-right)
                 elif operator == "Div":
-                    operands.append(functions.power(right, sp.Integer(-1)))
+                    operands.append(guards.power(right, sp.Integer(-1)))
                 else:
                     operands = [self.apply_operator(operator, operands[0], right)]
             if run is None and binop is not node:
@@ -606,21 +610,21 @@ class _Lowering:
     def fold_run(self, run: str | None, operands: list[sp.Expr], last: ast.BinOp) -> sp.Expr:
         """One Add or Mul for a run of operands; ``last`` is the operator that ended it."""
         with self.located(last):
-            built = functions.add(*operands) if run == "sum" else functions.mul(*operands)
+            built = guards.add(*operands) if run == "sum" else guards.mul(*operands)
         self.admit(built, last)
         return built
 
     @staticmethod
     def apply_operator(operator: str, left: sp.Expr, right: sp.Expr) -> sp.Expr:
         if operator == "Pow":
-            return functions.power(left, right)
+            return guards.power(left, right)
         if operator == "Mod":
-            return functions.modulo(left, right)
-        return functions.floor_divide(left, right)  # FloorDiv: the other operators are runs
+            return guards.modulo(left, right)
+        return guards.floor_divide(left, right)  # FloorDiv: the other operators are runs
 
     def visit_Compare(self, node: ast.Compare) -> Boolean:
         operand_nodes = [node.left, *node.comparators]
-        functions.check_comparison_count(len(node.ops))  # before SymPy builds any of them
+        guards.check_comparison_count(len(node.ops))  # before SymPy builds any of them
         for op, left, right in zip(node.ops, operand_nodes, operand_nodes[1:]):
             name = type(op).__name__
             if name in _BAD_COMPARISONS:
@@ -636,14 +640,14 @@ class _Lowering:
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Boolean:
         conditions = [self.condition(operand) for operand in node.values]
-        functions.check_condition(*conditions)
+        guards.check_condition(*conditions)
         return sp.And(*conditions) if isinstance(node.op, ast.And) else sp.Or(*conditions)
 
     def visit_IfExp(self, node: ast.IfExp) -> sp.Expr:
         chosen = self.value(node.body)
         test = self.condition(node.test)
         otherwise = self.value(node.orelse)
-        return functions.piecewise((chosen, test), (otherwise, True))
+        return guards.piecewise((chosen, test), (otherwise, True))
 
     # --- calls ------------------------------------------------------------------------------
 
@@ -659,21 +663,21 @@ class _Lowering:
             return self.model_call(name, node)
         return self.vocabulary_call(name, spec, node)
 
-    def callee(self, node: ast.Call) -> tuple[str, FunctionSpec | None]:
+    def callee(self, node: ast.Call) -> tuple[str, Function | None]:
         """The called name as written and its vocabulary row (``None`` for a model function)."""
         func = node.func
         if isinstance(func, ast.Attribute) and self.same_start(func, node):
             prefix, member = self.module_member(func)
-            if member in VOCABULARY:
-                return prefix + member, VOCABULARY[member]
+            if member in FUNCTIONS:
+                return prefix + member, FUNCTIONS[member]
             raise self.error(f"unknown function '{prefix}{member}'{_suggestion(member, prefix)}",
                              func)
         if not (isinstance(func, ast.Name) and self.same_start(func, node)):
             raise self.error("only functions called by name are supported, as in exp(x), "
                              f"not {self.source.snippet(node)}", func)
         name = func.id
-        if name in VOCABULARY:
-            return name, VOCABULARY[name]
+        if name in FUNCTIONS:
+            return name, FUNCTIONS[name]
         if name.startswith("__"):
             raise self.error(f"'{name}' is not allowed: names starting with __ are reserved",
                              func)
@@ -697,22 +701,27 @@ class _Lowering:
         args = [self.value(arg) for arg in node.args]
         return sp.Function(name, real=True)(*args)
 
-    def vocabulary_call(self, name: str, spec: FunctionSpec, node: ast.Call) -> sp.Basic:
+    def vocabulary_call(self, name: str, spec: Function, node: ast.Call) -> sp.Basic:
         count = len(node.args)
-        if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
+        if spec.max_args is not None and count > spec.max_args:
             raise self.error(f"{name} takes {spec.arity()}, got {count}", node)
         # Check the call's shape before lowering any argument.
         filled = set(spec.parameters()[:count])  # parameters the positional arguments set
-        keyword_nodes = {}  # builder parameter -> keyword argument setting it
+        keyword_nodes: dict[str, _Located] = {}  # builder parameter -> the argument setting it
+        option_values: dict[str, Any] = {}  # option keyword -> its literal value
         for keyword in node.keywords:
+            assert keyword.arg is not None  # **kwargs was refused by visit_Call
             if keyword.arg in spec.ignored_keywords:
                 if not _is_plain_literal(keyword.value):
                     raise self.error(f"{keyword.arg}= is ignored, and must be a plain literal "
                                      "such as 0 or (0, 1)", keyword)
                 continue
+            if keyword.arg in spec.options:
+                option_values[keyword.arg] = self.option(name, keyword, spec.options[keyword.arg])
+                continue
             parameter = spec.keywords.get(keyword.arg)
             if parameter is None:
-                accepted = sorted(spec.keywords) + sorted(spec.ignored_keywords)
+                accepted = sorted([*spec.keywords, *spec.options]) + sorted(spec.ignored_keywords)
                 allowed = f"accepted: {', '.join(accepted)}" if accepted else "it takes none"
                 raise self.error(f"{name} has no keyword argument '{keyword.arg}' ({allowed})",
                                  keyword)
@@ -721,14 +730,27 @@ class _Lowering:
                                  keyword)
             filled.add(parameter)
             keyword_nodes[parameter] = keyword.value
+        if count + len(keyword_nodes) < spec.min_args:  # required parameters may be keywords
+            given = f"{count}" + (f" and {len(keyword_nodes)} by keyword" if keyword_nodes else "")
+            raise self.error(f"{name} takes {spec.arity()}, got {given}", node)
         args = [self.argument(arg, spec, position) for position, arg in enumerate(node.args)]
         keyword_values = {
             parameter: self.argument(value, spec, None)
             for parameter, value in keyword_nodes.items()
         }
-        return spec.build(*args, **keyword_values)
+        return spec.build(*args, **keyword_values, **option_values)
 
-    def argument(self, node: ast.AST, spec: FunctionSpec, position: int | None) -> Any:
+    def option(self, name: str, keyword: ast.keyword, allowed: frozenset[Any]) -> Any:
+        """The literal value of an option keyword (``approximate='tanh'``), one of ``allowed``."""
+        value = keyword.value
+        literal = value.value if isinstance(value, ast.Constant) else None
+        # True == 1 in Python: compare with the type, so approximate=1 is refused
+        if not any(type(literal) is type(choice) and literal == choice for choice in allowed):
+            choices = ", ".join(sorted(repr(choice) for choice in allowed))
+            raise self.error(f"{name}: {keyword.arg}= must be one of {choices}", keyword)
+        return literal
+
+    def argument(self, node: _Located, spec: Function, position: int | None) -> Any:
         if spec.pair_args:
             return self.pair(node)
         if spec.accepts_none and _is_none(node):
@@ -737,7 +759,7 @@ class _Lowering:
             return self.condition(node)
         return self.value(node)
 
-    def pair(self, node: ast.AST) -> tuple[sp.Expr, Boolean]:
+    def pair(self, node: _Located) -> tuple[sp.Expr, Boolean]:
         """A ``(value, condition)`` argument of Piecewise."""
         if not (isinstance(node, ast.Tuple) and len(node.elts) == 2):
             raise self.error("Piecewise takes (value, condition) pairs, e.g. "
@@ -788,7 +810,9 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ParseError(f"--set {name}=...: the value must be a number, a string, True, "
                          "False or None")
     value = node.value
-    return name, sign * value if type(value) in (int, float) else value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return name, sign * value
+    return name, value
 
 
 def literal_as_sympy(value: Any) -> Any:
@@ -804,6 +828,6 @@ def literal_as_sympy(value: Any) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             return value
-        magnitude = functions.exact_decimal(repr(abs(value)))
+        magnitude = guards.exact_decimal(repr(abs(value)))
         return -magnitude if value < 0 else magnitude
     return value

@@ -10,6 +10,10 @@ one-sided quotients are used:
 * a kink: both quotients settle, at different values;
 * smooth: both settle at the same value.
 
+It is the one place difference quotients are computed: :func:`one_sided_quotients` (also
+for the normals of sets and the check of surrogates) and :func:`looks_nonsmooth`, the cheap
+float screen the analysis uses to search a set for points where a switch shows.
+
 >>> import sympy as sp
 >>> from diffcheck.numeric import compile_expr
 >>> x = sp.Symbol("x", real=True)
@@ -24,10 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mpmath as mp
 
 from diffcheck.numeric import DIGITS, evaluate, to_mpf
+from diffcheck.numeric import value as float_value
+
+if TYPE_CHECKING:
+    from diffcheck.analysis import Analysis
 
 #: shrinking step sizes; far above the working precision (DIGITS) so rounding never matters
 STEPS = (mp.mpf("1e-8"), mp.mpf("1e-12"), mp.mpf("1e-16"))
@@ -45,10 +54,8 @@ class ProbeResult:
         """Whether what the probe saw backs a finding of ``kind`` (None: it could not tell)."""
         if self.saw == "unknown":
             return None
-        if self.saw == "smooth":
-            return False
-        # A kink over an infinite one-sided slope (sqrt(abs(u))) still shows as non-smooth.
-        return True
+        # a kink over an infinite one-sided slope (sqrt(abs(u))) still shows as non-smooth
+        return self.saw != "smooth"
 
     def to_dict(self) -> dict:
         return {
@@ -61,17 +68,19 @@ class ProbeResult:
 
 
 def one_sided_quotients(fn: Callable, symbols: Sequence, point: dict, direction: dict, h) -> tuple:
-    """(left, right) difference quotients of ``fn`` at ``point`` with step ``h`` (None: undefined)."""
-    base = [to_mpf(point[s]) for s in symbols]
-    step = [to_mpf(direction.get(s, 0)) for s in symbols]
-    here = evaluate(fn, base)
-    if here is None:
-        return None, None, None
-    ahead = evaluate(fn, [b + h * d for b, d in zip(base, step)])
-    behind = evaluate(fn, [b - h * d for b, d in zip(base, step)])
-    right = None if ahead is None else (ahead - here) / h
-    left = None if behind is None else (here - behind) / h
-    return left, right, here
+    """(left, right, value): one-sided difference quotients of ``fn`` at ``point`` with step
+    ``h``, and its value there (None where undefined). The only place they are computed."""
+    with mp.workdps(DIGITS):  # the steps are far below double precision
+        base = [to_mpf(point[s]) for s in symbols]
+        step = [to_mpf(direction.get(s, 0)) for s in symbols]
+        here = evaluate(fn, base)
+        if here is None:
+            return None, None, None
+        ahead = evaluate(fn, [b + h * d for b, d in zip(base, step)])
+        behind = evaluate(fn, [b - h * d for b, d in zip(base, step)])
+        right = None if ahead is None else (ahead - here) / h
+        left = None if behind is None else (here - behind) / h
+        return left, right, here
 
 
 def probe(fn: Callable, symbols: Sequence, point: dict, direction: dict) -> ProbeResult:
@@ -114,3 +123,57 @@ def _classify(lefts, rights, steps) -> str:
     if len(sides) == 2 and abs(lefts[-1] - rights[-1]) > mp.mpf("1e-4") * (1 + abs(rights[-1])):
         return "kink"
     return "smooth"
+
+
+def confirm(analysis: Analysis) -> None:
+    """Probe every kink, jump and infinite-slope finding of ``analysis`` at its point.
+
+    Each finding gets the probe's reading (``probe``) and whether it backs the finding
+    (``confirmed``). A finding the exact analysis decided stays whatever the probe sees (a
+    slope change of 1e-6 is below any difference quotient's resolution); one decided by the
+    numeric fallback is withdrawn when the probe sees a smooth function there.
+    """
+    loss_fn = analysis.loss_function
+    for item in list(analysis.non_smooth):
+        comparison = item.comparison
+        check = probe(loss_fn, analysis.symbols, comparison.point, comparison.direction)
+        if check.saw == "smooth" and not comparison.removable and not comparison.exact:
+            analysis.drop(item)
+            continue
+        item.finding.probe = check.to_dict()
+        # a value that differs at the point alone (where(u == 0, 1, u)) shows only at the exact
+        # point: when the report can only give it rounded, the probe cannot vouch for it
+        blind = comparison.removable and (check.saw == "smooth"
+                                          or not _exact_in_floats(comparison.point))
+        item.finding.confirmed = None if blind else check.confirms(item.finding.kind)
+
+
+def _exact_in_floats(point: dict) -> bool:
+    """Whether every coordinate of ``point`` is a double exactly (0, 1/2; not 1/3 or sqrt(2))."""
+    with mp.workdps(DIGITS):
+        return all(mp.mpf(float(to_mpf(v))) == to_mpf(v) for v in point.values())
+
+
+def looks_nonsmooth(loss_fn: Callable, values: list[float], index: int) -> bool:
+    """A cheap screen: whether a :func:`~diffcheck.numeric.compile_float` function looks
+    non-smooth along coordinate ``index`` at a float point (``values`` is restored).
+
+    The second difference quotient (f(x+h) + f(x-h) - 2 f(x))/h shrinks like h for a smooth
+    function and does not for a kink (or grows, for a jump).
+    """
+    x = values[index]
+    readings = []
+    for h in (1e-4 * (1 + abs(x)), 1e-6 * (1 + abs(x))):
+        readings_here = []
+        for shift in (h, -h, 0.0):
+            values[index] = x + shift
+            reading = float_value(loss_fn, values)
+            if reading is None:
+                values[index] = x
+                return False
+            readings_here.append(reading)
+        values[index] = x
+        ahead, behind, here = readings_here
+        readings.append(((ahead + behind - 2 * here) / h, here))
+    (coarse, _), (fine, here) = readings
+    return abs(fine) > 1e-6 * (1 + abs(here)) and abs(fine) > 0.3 * abs(coarse)

@@ -7,6 +7,8 @@ Every place that describes a code (``--explain``, ``--list-codes``, the README t
 'kink'
 >>> rule_for("jump", "floor").code
 'DC202'
+>>> RULES["DC101"].format(cause="abs(y - f)", where="f - y = 0")
+'abs(y - f) has a kink where f - y = 0'
 >>> [r.code for r in RULES.values() if r.kind == "pole"]
 ['DC302']
 """
@@ -41,6 +43,14 @@ class Rule:
     why: str
     example: str
     instead: str
+    #: The finding's message, a template with named arguments (pyflakes' message classes):
+    #: ``cause`` (the primitive as written), ``where`` (its set), ``loss`` (the whole input)
+    #: and the code's own (``variable``, ``region``, ``requirement``).
+    message: str = ""
+
+    def format(self, **arguments: object) -> str:
+        """The message of one finding of this code."""
+        return self.message.format(**arguments)
 
     @property
     def severity(self) -> str:
@@ -92,6 +102,7 @@ _RULE_LIST = [
         "never settles; autodiff returns the convention abs'(0) = 0, hiding the problem.",
         "abs(y - f)",
         "Huber loss, or pseudo-Huber sqrt(u**2 + d**2) - d (smooth, error at most d).",
+        message='{cause} has a kink where {where}',
     ),
     Rule(
         "DC102", "kink", "Kink of max, min, relu or clip",
@@ -101,6 +112,7 @@ _RULE_LIST = [
         "step-size rules that assume smoothness misbehave, and ties get an arbitrary subgradient.",
         "max(0, 1 - y*f)   # hinge",
         "softplus: tau*log(1 + exp(u/tau)) for max(0, u); tau*logsumexp(a/tau) for max(a1..an).",
+        message='{cause} has a kink where {where}',
     ),
     Rule(
         "DC103", "kink", "Kink where Piecewise or where() branches meet",
@@ -110,6 +122,7 @@ _RULE_LIST = [
         "where(u < 0, -u, 2*u)",
         "Match the derivatives at the boundary (as Huber does) or blend the branches with "
         "sigmoid(g/tau).",
+        message='{cause} has a kink where {where}',
     ),
     Rule(
         "DC104", "kink", "Kink of a root or power at zero",
@@ -119,6 +132,21 @@ _RULE_LIST = [
         "value there.",
         "sqrt(x**2 + y**2)",
         "sqrt(x**2 + y**2 + eps**2) - eps (smooth, error at most eps).",
+        message='{cause} has a kink where {where}',
+    ),
+    Rule(
+        "DC105", "kink", "Kink of a product with a step",
+        "A step, sign, indicator or staircase (floor, round) multiplies a factor that vanishes "
+        "where it jumps: the jump is cancelled, the slope still changes there (sign(u)*u is "
+        "|u|, heaviside(u)*u is relu(u)).",
+        "The gradient jumps where the step switches, as for a hand-written abs or relu: "
+        "steps that assume a smooth loss misbehave there, and autodiff returns whatever value "
+        "the step takes at the switch.",
+        "heaviside(u)*u",
+        "Write the intended function directly (abs, relu) and smooth it, or blend with "
+        "sigmoid(u/tau) in place of the step.",
+        message="{loss} has a kink where {where}: {cause} jumps there, times a factor that "
+                "vanishes",
     ),
     Rule(
         "DC201", "jump", "Jump of a step, sign or indicator",
@@ -129,6 +157,7 @@ _RULE_LIST = [
         "(y*f <= 0)   # 0-1 loss",
         "sigmoid(u/tau) for a step, tanh(u/tau) for sign; or a surrogate loss such as the "
         "logistic loss.",
+        message='{cause} has a jump where {where}',
     ),
     Rule(
         "DC202", "jump", "Jump of floor, ceil, round or %",
@@ -139,6 +168,7 @@ _RULE_LIST = [
         "(t - round(s))**2",
         "Straight-through estimator for training (round in the forward pass, identity in the "
         "backward pass) or a smooth staircase.",
+        message='{cause} has a jump where {where}',
     ),
     Rule(
         "DC203", "jump", "Jump where Piecewise or where() branches meet",
@@ -147,6 +177,17 @@ _RULE_LIST = [
         "by the size of the jump.",
         "where(f < 1, f, f + 2)",
         "Make the branches agree at the boundary, or blend them with sigmoid(g/tau).",
+        message='{cause} has a jump where {where}',
+    ),
+    Rule(
+        "DC204", "jump", "Jump where a continuous primitive switches",
+        "abs, max, min or a root switches branch where the loss divides by it or otherwise "
+        "makes its branches take different values (x/abs(x) is a sign written by hand).",
+        "The loss is discontinuous there: gradient steps near the set can change the loss by "
+        "the size of the jump, and the gradient says nothing about it.",
+        "where(x == 0, 0, x/abs(x))",
+        "Use sign or heaviside explicitly and replace them by tanh(u/tau) or sigmoid(u/tau).",
+        message="{loss} has a jump where {where}, where {cause} switches branch",
     ),
     Rule(
         "DC301", "infinite-slope", "Infinite slope",
@@ -156,6 +197,7 @@ _RULE_LIST = [
         "batch's update.",
         "sqrt(1 - f)",
         "sqrt(u + eps) (error at most sqrt(eps)), or square the quantity instead of rooting it.",
+        message='{cause} has an infinite slope where {where}',
     ),
     Rule(
         "DC302", "pole", "Pole",
@@ -163,6 +205,7 @@ _RULE_LIST = [
         "The loss and its gradient blow up near the pole; training diverges if it gets close.",
         "1/(x - 2)",
         "Keep the argument away from the pole: log(u + eps), 1/(u + eps) with u >= 0, or clamp.",
+        message='{cause} is unbounded near {where}',
     ),
     Rule(
         "DC303", "domain", "Restricted domain",
@@ -172,6 +215,7 @@ _RULE_LIST = [
         "log(1 - p)",
         "Make sure the argument stays in the domain (for example p = sigmoid(z)), or use "
         "log1p/logsumexp forms.",
+        message='{cause} is undefined where {region}{requirement}',
     ),
     Rule(
         "DC401", "zero-gradient", "Zero gradient almost everywhere",
@@ -180,6 +224,8 @@ _RULE_LIST = [
         "Gradient descent gets no signal from this variable: its parameters never move.",
         "floor(4*u)/4",
         "Straight-through estimator, or a smooth surrogate (sigmoid for steps).",
+        message="the derivative of {loss} with respect to {variable} is zero almost everywhere "
+                "({cause} is piecewise constant): gradient descent gets no signal",
     ),
 ]
 
@@ -193,30 +239,26 @@ _RULE_LIST.append(Rule(
     "self.head(self.body(x).detach())",
     "Remove the detach (or no_grad) if the parameter should learn; for a rounding or an "
     "argmax use a straight-through estimator x + (q - x).detach() or Gumbel-softmax.",
+    message="no gradient reaches {parameters}: {cause}",
 ))
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULE_LIST}
 
-#: (kind, primitive family) -> code. The analyzer names the family of the primitive that
-#: causes a finding; families not listed fall back to the kind's first code.
-_CODE_BY_KIND_AND_FAMILY = {
-    ("kink", "abs"): "DC101",
-    ("kink", "max"): "DC102",
-    ("kink", "piecewise"): "DC103",
-    ("kink", "power"): "DC104",
-    ("jump", "step"): "DC201",
-    ("jump", "floor"): "DC202",
-    ("jump", "piecewise"): "DC203",
-    ("zero-gradient", "cut"): "DC402",
-}
+#: kinds whose code does not depend on the primitive that causes them
+_CODE_BY_KIND = {"pole": "DC302", "domain": "DC303", "zero-gradient": "DC401"}
 
 
 def rule_for(kind: str, family: str | None = None) -> Rule:
-    """The rule for a finding of ``kind`` caused by a primitive of ``family``."""
-    code = _CODE_BY_KIND_AND_FAMILY.get((kind, family or ""))
-    if code is None:
-        code = next(r.code for r in _RULE_LIST if r.kind == kind)
-    return RULES[code]
+    """The rule for a finding of ``kind`` caused by a primitive of ``family``.
+
+    The (kind, family) codes are listed explicitly in the primitive registry
+    (:data:`diffcheck.primitives.switching.FAMILIES`); a pair not listed raises KeyError.
+    """
+    if family is None:
+        return RULES[_CODE_BY_KIND[kind]]
+    from diffcheck.primitives.switching import code_for  # the registry imports SymPy: lazily
+
+    return RULES[code_for(kind, family)]
 
 
 #: error kind (CONTRACT.md section 5) -> code
@@ -227,5 +269,6 @@ def markdown_table() -> str:
     """The README's table of codes, generated from the registry (a test keeps them in sync)."""
     rows = ["| code | kind | severity | what it means | use instead |", "|---|---|---|---|---|"]
     for rule in RULES.values():
-        rows.append(f"| {rule.code} | {rule.kind} | {rule.severity} | {rule.title}: {rule.what} | {rule.instead} |")
+        rows.append(f"| {rule.code} | {rule.kind} | {rule.severity} | {rule.title}: {rule.what} "
+                    f"| {rule.instead} |")
     return "\n".join(rows)

@@ -15,6 +15,7 @@ wherever diffcheck's run-time dependencies do.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -102,10 +103,8 @@ def _serve(conn: Connection, work: Callable[[Any], Any], memory_limit: int | Non
     # Ctrl-C reaches the whole process group; only the parent should act on it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Whatever a job prints must not end up inside the parent's JSON or SARIF on stdout.
-    try:
+    with contextlib.suppress(OSError):
         os.dup2(2, 1)
-    except OSError:
-        pass
     # A job runs alone in its worker; a BLAS thread pool per worker would only oversubscribe
     # the CPUs, and its thread stacks would eat into the address-space limit.
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -127,13 +126,13 @@ def _serve(conn: Connection, work: Callable[[Any], Any], memory_limit: int | Non
             outcome = (index, LIMIT, _memory_message(memory_limit))
         except RecursionError:
             outcome = (index, LIMIT, "analysis exceeded the recursion limit (nested too deeply)")
-        except BaseException as exc:  # noqa: BLE001 - any failure of one job is that job's result
+        except BaseException as exc:
             outcome = (index, FAILED, f"analysis failed: {_one_line(exc)}")
         try:
             conn.send(outcome)
         except MemoryError:
             conn.send((index, LIMIT, _memory_message(memory_limit)))
-        except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled
+        except Exception as exc:
             conn.send((index, FAILED, f"result could not be sent back: {_one_line(exc)}"))
 
 
@@ -151,10 +150,9 @@ def _limit_address_space(extra_bytes: int) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
-    try:
+    # macOS refuses RLIMIT_AS; the time limit still applies
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-    except (ValueError, OSError):  # macOS refuses RLIMIT_AS; the time limit still applies
-        pass
 
 
 def _mapped_bytes() -> int:
@@ -192,10 +190,8 @@ class _Worker:
     def stop(self) -> None:
         """Kill the process (if it still runs) and release its pipe."""
         if self.idle:
-            try:
+            with contextlib.suppress(OSError):
                 self.conn.send(None)
-            except OSError:
-                pass
             self.process.join(timeout=1)
         if self.process.is_alive():
             self.process.kill()
@@ -296,6 +292,7 @@ class _Batch:
             if not worker.ready:
                 raise RuntimeError(f"worker process did not start within {STARTUP_TIMEOUT:g} s")
             index = worker.index
+            assert index is not None  # past its deadline: it is running a job
             message = f"analysis exceeded the time limit of {self.timeout:g} s"
             self._finish(index, self.on_error(self.jobs[index], TIMEOUT, message))
             return False

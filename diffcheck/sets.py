@@ -14,14 +14,24 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import lru_cache
 
 import mpmath as mp
 import sympy as sp
 
-from diffcheck.numeric import DIGITS, TINY, compile_expr, evaluate, to_mpf
+from diffcheck.numeric import (
+    DIGITS,
+    compile_expr,
+    compile_float,
+    evaluate,
+    not_a_number,
+    to_mpf,
+    value,
+)
 
 #: how far out the numeric root scan looks, and how finely
 SCAN_RADIUS = 12
@@ -40,7 +50,8 @@ def equation_text(g: sp.Expr) -> str:
     if len(symbols) == 1 and g.is_polynomial(symbols[0]) and sp.degree(g, symbols[0]) == 1:
         (x,) = symbols
         return f"{x} = {sp.solve(g, x)[0]}"
-    constant, rest = g.as_independent(*g.free_symbols, as_Add=True) if g.free_symbols else (g, 0)
+    constant, rest = (g.as_independent(*g.free_symbols, as_Add=True) if g.free_symbols
+                      else (g, sp.Integer(0)))
     if constant != 0 and rest != 0:
         if rest.could_extract_minus_sign():
             rest, constant = -rest, -constant
@@ -99,7 +110,9 @@ def points_on_set(
     for unknown in [s for s in solve_order if s in g.free_symbols]:
         others = [s for s in all_symbols if s != unknown]
         for assignment in sample_assignments(others, rng):
-            line = g.subs(assignment)
+            line = g.xreplace(assignment)
+            if not_a_number(line):  # the assignment sits on a pole of g (atan(1/0))
+                continue
             for root in univariate_roots(line, unknown):
                 point = dict(assignment)
                 point[unknown] = root
@@ -137,8 +150,17 @@ def same_set(g: sp.Expr, h: sp.Expr) -> bool:
     >>> same_set(x - y, sp.Abs(2*y - 2*x)), same_set(x, y)
     (True, False)
     """
+    return _same_set(g, h)
+
+
+@lru_cache(maxsize=4096)
+def _same_set(g: sp.Expr, h: sp.Expr) -> bool:
     a, b = sign_carrier(g), sign_carrier(h)
-    if a == b or sp.expand(a + b) == 0:
+    if a == b:
+        return True
+    if a.free_symbols != b.free_symbols:
+        return False
+    if sp.expand(a + b) == 0:
         return True
     try:
         ratio = sp.cancel(a / b)
@@ -174,55 +196,108 @@ def _polynomial_roots(g: sp.Expr, x: sp.Symbol) -> list | None:
         roots = sorted(set(poly.real_roots()), key=lambda r: float(r))
     except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
         return None
-    return [r if r.is_Rational else sp.Float(sp.N(r, DIGITS), DIGITS) for r in roots]
+    return [_exact_or_float(r) for r in roots]
+
+
+#: an algebraic root is kept exact (sqrt(2), not 1.41421...) when it is this simple
+MAX_RADICAL_OPS = 12
+
+
+def _exact_or_float(root: sp.Expr) -> sp.Expr:
+    """A rational or a short radical exactly; any other root as a high-precision Float.
+
+    Exact radicals keep points on the edge of a domain inside it: acos(1 - x**2) at
+    x = sqrt(2) is acos(-1), while at a 60-digit float it is not real.
+    """
+    if root.is_Rational:
+        return root
+    if not isinstance(root, sp.CRootOf) and sp.count_ops(root) <= MAX_RADICAL_OPS:
+        return root
+    return sp.Float(sp.N(root, DIGITS), DIGITS)
+
+
+def _scan_grid() -> list[float]:
+    near = [SCAN_RADIUS * (2 * i / (SCAN_SAMPLES - 1) - 1) for i in range(SCAN_SAMPLES)]
+    # Farther out, geometrically spaced points up to 1e6 catch sets far from the origin
+    # (relu(abs(x) - 100)); their roots are refined like the others.
+    far = [10 ** (k / 24) for k in range(int(24 * math.log10(SCAN_RADIUS)) + 1,
+                                         24 * FAR_DECADES + 1)]
+    # Offset the grid by an irrational step so that exact roots at "nice" values are
+    # bracketed rather than hit: the refinement then converges from both sides.
+    return [v + 0.0123456789 for v in sorted([-v for v in far] + near + far)]
+
+
+_GRID = _scan_grid()
 
 
 def _scanned_roots(g: sp.Expr, x: sp.Symbol) -> list:
+    """Sign changes of g on a grid (float64: only signs are needed), refined at DIGITS."""
+    scan = compile_float(g, [x])
+    readings = [value(scan, [v]) for v in _GRID]
+    if sum(r is None for r in readings) > len(readings) // 2:
+        # float64 over- or underflows (exp(1000*x)): scan at a low mpmath precision instead
+        fn = compile_expr(g, [x])
+        readings = [evaluate(fn, [v], digits=20) for v in _GRID]
     fn = compile_expr(g, [x])
-    near = [mp.mpf(SCAN_RADIUS) * (2 * i / (SCAN_SAMPLES - 1) - 1) for i in range(SCAN_SAMPLES)]
-    # Farther out, geometrically spaced points up to 1e6 catch sets far from the origin
-    # (relu(abs(x) - 100)); their roots are refined by bisection like the others.
-    far = [mp.mpf(10) ** (k / 24) for k in range(int(24 * mp.log10(SCAN_RADIUS)) + 1, 24 * FAR_DECADES + 1)]
-    grid = sorted([-v for v in far] + near + far)
-    # Offset the grid by an irrational step so that exact roots at "nice" values are
-    # bracketed rather than hit: bisection then converges from both sides.
-    grid = [v + mp.mpf("0.0123456789") for v in grid]
-    # The scan only needs signs: low precision is enough (and many times faster).
-    values = [evaluate(fn, [v], digits=20) for v in grid]
     roots = []
-    for (a, fa), (b, fb) in zip(zip(grid, values), zip(grid[1:], values[1:])):
-        if fa is None or fb is None or fa * fb > 0:
+    for (a, fa), (b, fb) in zip(zip(_GRID, readings), zip(_GRID[1:], readings[1:])):
+        if fa is None or fb is None or (fa > 0) == (fb > 0):
             continue
-        root = _bisect(fn, a, b, fa)
+        root = _refine(fn, mp.mpf(a), mp.mpf(b))
         if root is not None:
             roots.append(root)
     roots.sort(key=abs)
     return [_nice_number(g, x, r) for r in roots[:MAX_ROOTS_PER_LINE]]
 
 
-def _bisect(fn, a, b, fa):
+def _refine(fn, a, b):
+    """A root of fn in the bracket [a, b], at DIGITS precision (None: a jump or a pole).
+
+    Regula falsi with the Illinois correction: exact in one step on a linear piece (g is
+    often piecewise linear), superlinear elsewhere; bisection when it stalls.
+    """
     with mp.workdps(DIGITS):
-        for _ in range(3 * DIGITS + 20):
-            mid = (a + b) / 2
-            fm = evaluate(fn, [mid])
-            if fm is None:
-                return None
-            if fm == 0:
-                return mid
-            if (fm > 0) == (fa > 0):
-                a, fa = mid, fm
-            else:
-                b = mid
-        value = evaluate(fn, [a])
-        # A sign change without a root (a pole or a jump of g) is not a point of the set.
-        if value is None or abs(value) > mp.mpf(10) ** (-DIGITS // 3):
+        fa, fb = evaluate(fn, [a]), evaluate(fn, [b])
+        if fa is None or fb is None:
             return None
-        return a
+        tolerance = mp.mpf(10) ** (-DIGITS + 5) * (1 + abs(a) + abs(b))
+        kept = 0  # which end stayed at the last step: +1 a, -1 b
+        for _ in range(4 * DIGITS):
+            if fa == 0:
+                return a
+            if fb == 0:
+                return b
+            c = (a * fb - b * fa) / (fb - fa)
+            if not (min(a, b) < c < max(a, b)):
+                c = (a + b) / 2
+            fc = evaluate(fn, [c])
+            if fc is None:
+                return None
+            if fc == 0 or abs(b - a) < tolerance:
+                a = c
+                break
+            if (fc > 0) == (fb > 0):
+                b, fb = c, fc
+                if kept == 1:
+                    fa /= 2
+                kept = 1
+            else:
+                a, fa = c, fc
+                if kept == -1:
+                    fb /= 2
+                kept = -1
+        root = a if abs(evaluate(fn, [a]) or 0) <= abs(evaluate(fn, [b]) or 0) else b
+        reading = evaluate(fn, [root])
+        # a sign change without a root (a pole or a jump of g) is not a point of the set
+        if reading is None or abs(reading) > mp.mpf(10) ** (-DIGITS // 3):
+            return None
+        return root
 
 
 def _nice_number(g: sp.Expr, x: sp.Symbol, root) -> sp.Expr:
     """The root as an exact small rational when it is one, else a high-precision Float."""
-    guess = Fraction(mp.nstr(root, 30)).limit_denominator(1000)
+    # the check below is exact, so a large denominator risks nothing (1 - 1e-7 is one)
+    guess = Fraction(mp.nstr(root, 40)).limit_denominator(10**12)
     rational = sp.Rational(guess.numerator, guess.denominator)
     try:
         if abs(to_mpf(rational) - root) < mp.mpf("1e-25") and g.subs(x, rational) == 0:
@@ -230,7 +305,3 @@ def _nice_number(g: sp.Expr, x: sp.Symbol, root) -> sp.Expr:
     except (TypeError, ValueError):
         pass
     return sp.Float(mp.nstr(root, DIGITS), DIGITS)
-
-
-def is_zero(value) -> bool:
-    return value is not None and abs(value) < TINY

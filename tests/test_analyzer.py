@@ -198,10 +198,6 @@ def test_verdict_table(case: Case):
         assert not any(_covers(f.where, point) for f in bad), (point, [f.where for f in bad])
 
 
-def test_table_is_large_enough():
-    assert len(CASES) >= 80
-
-
 def test_every_non_differentiable_finding_is_confirmed_by_the_probe():
     for case in CASES:
         for finding in check(case.expr, wrt=case.wrt).findings:
@@ -210,18 +206,26 @@ def test_every_non_differentiable_finding_is_confirmed_by_the_probe():
                 assert finding.confirmed is expected, (case.expr, finding)
 
 
+_f, _y, _t, _u, _v, _w = sp.symbols("f y t u v w", real=True)
+_G = sp.Function("G", real=True)
+
+
 @pytest.mark.parametrize(
     "expr, wrt, variable, expected",
     [
-        ("abs(y - f)", None, "f", "sign(f - y)"),
-        ("(f - y)**2", None, "y", "-2*f + 2*y"),
-        ("softplus(-t*G(w))", ["w"], "w", "Derivative(G(w), w)"),
-        ("floor(u)*v", None, "u", "0"),
+        ("abs(y - f)", None, "f", sp.sign(_f - _y)),
+        ("(f - y)**2", None, "y", 2 * _y - 2 * _f),
+        ("softplus(-t*G(w))", ["w"], "w",
+         -_t * sp.Derivative(_G(_w), _w) / (1 + sp.exp(_t * _G(_w)))),
+        ("floor(u)*v", None, "u", sp.Integer(0)),
+        ("hardtanh(u)", None, "u", sp.Derivative(sp.Max(-1, _u), _u)
+         * sp.Heaviside(1 - sp.Max(-1, _u))),
     ],
 )
 def test_gradient_is_the_backprop_derivative(expr, wrt, variable, expected):
     gradient = check(expr, wrt=wrt).gradient[variable]
-    assert expected in gradient
+    names = {"f": _f, "y": _y, "t": _t, "u": _u, "v": _v, "w": _w, "G": _G}
+    assert sp.simplify(parse_expr(gradient, local_dict=names) - expected) == 0, gradient
 
 
 def test_model_function_assumptions_are_named():
@@ -234,7 +238,8 @@ def test_kink_reports_one_sided_slopes_and_autodiff_convention():
     (finding,) = check("abs(f)").findings
     assert finding.probe["left"] == pytest.approx(-1.0)
     assert finding.probe["right"] == pytest.approx(1.0)
-    assert "abs'(0) = 0" in finding.autodiff
+    # what the frameworks return there, as the registry records it (JAX's abs'(0) is 1)
+    assert "abs'(0) is 0 in PyTorch and 1 in JAX" in finding.autodiff
 
 
 def test_masked_candidate_in_two_variables_is_narrowed():
@@ -255,15 +260,28 @@ def test_messages_quote_the_input_as_written():
 
 
 def test_a_surrogate_bound_that_fails_the_numeric_check_is_withdrawn(monkeypatch):
-    from diffcheck import surrogates
-
-    real = surrogates.build_smooth_loss
+    from diffcheck.surrogates import SmoothLoss, build_smooth_loss, verify
 
     def overclaiming(*args, **kwargs):
-        built = real(*args, **kwargs)
-        return surrogates.SmoothLoss(dict(built.report, max_error=1e-9), built.expression)
+        built = build_smooth_loss(*args, **kwargs)
+        return SmoothLoss(dict(built.report, max_error=1e-9), built.expression)
 
-    monkeypatch.setattr(surrogates, "build_smooth_loss", overclaiming)
+    monkeypatch.setattr(verify, "build_smooth_loss", overclaiming)
     surrogate = check("abs(y - f)").surrogate
     assert surrogate["max_error"] is None
     assert "withdrawn" in surrogate["message"]
+
+
+def test_a_surrogate_with_a_kink_left_at_a_finding_loses_its_bound(monkeypatch):
+    """The check at the former singular points runs: a 'surrogate' that is the loss itself
+    is within any bound of it, and is withdrawn for its kink."""
+    from diffcheck.surrogates import SmoothLoss, build_smooth_loss, verify
+
+    def kinked(expr, *args, **kwargs):
+        built = build_smooth_loss(expr, *args, **kwargs)
+        return SmoothLoss(built.report, expr)
+
+    monkeypatch.setattr(verify, "build_smooth_loss", kinked)
+    surrogate = check("abs(y - f)").surrogate
+    assert surrogate["max_error"] is None
+    assert "not differentiable" in surrogate["message"]

@@ -139,9 +139,53 @@ REF_NS = {
     "mean": lambda u, **_: u, "sum": lambda u, **_: u,
     "square": lambda u: u**2,
     "pow": lambda a, b: a**b,
+    # the activation vocabulary, from the PyTorch and JAX documentation
+    "expit": lambda u: 1 / (1 + sp.exp(-u)),
+    "logsigmoid": lambda u: -sp.log(1 + sp.exp(-u)),
+    "log_sigmoid": lambda u: -sp.log(1 + sp.exp(-u)),
+    "relu6": lambda u, inplace=None: sp.Min(sp.Max(u, 0), 6),
+    "selu": lambda u, inplace=None: _SELU_SCALE * sp.Piecewise(
+        (u, u > 0), (_SELU_ALPHA * (sp.exp(u) - 1), True)),
+    "celu": lambda u, alpha=1, inplace=None: sp.Max(u, 0) + sp.Min(0, alpha * (sp.exp(u / alpha) - 1)),
+    "gelu": lambda u, approximate=None: u * (1 + sp.erf(u / sp.sqrt(2))) / 2,
+    "silu": lambda u, inplace=None: u / (1 + sp.exp(-u)),
+    "swish": lambda u, inplace=None: u / (1 + sp.exp(-u)),
+    "mish": lambda u, inplace=None: u * sp.tanh(sp.log(1 + sp.exp(u))),
+    "softsign": lambda u: u / (1 + sp.Abs(u)),
+    "soft_sign": lambda u: u / (1 + sp.Abs(u)),
+    "hardtanh": lambda u, min_val=-1, max_val=1, inplace=None: sp.Min(sp.Max(u, min_val), max_val),
+    "hard_tanh": lambda u: sp.Min(sp.Max(u, -1), 1),
+    "hardsigmoid": lambda u, inplace=None: sp.Min(sp.Max(u + 3, 0), 6) / 6,
+    "hard_sigmoid": lambda u: sp.Min(sp.Max(u + 3, 0), 6) / 6,
+    "hardswish": lambda u, inplace=None: u * sp.Min(sp.Max(u + 3, 0), 6) / 6,
+    "hard_swish": lambda u: u * sp.Min(sp.Max(u + 3, 0), 6) / 6,
+    "hard_silu": lambda u: u * sp.Min(sp.Max(u + 3, 0), 6) / 6,
+    "softshrink": lambda u, lambd=_HALF: sp.Piecewise(
+        (u - lambd, u > lambd), (u + lambd, u < -lambd), (0, True)),
+    "hardshrink": lambda u, lambd=_HALF: sp.Piecewise((u, sp.Abs(u) > lambd), (0, True)),
+    "tanhshrink": lambda u: u - sp.tanh(u),
+    "threshold": lambda u, threshold, value, inplace=None: sp.Piecewise(
+        (u, u > threshold), (value, True)),
+    "erf": sp.erf, "erfc": sp.erfc,
+    "acos": sp.acos, "arccos": sp.acos, "asin": sp.asin, "arcsin": sp.asin,
+    "atan2": sp.atan2, "arctan2": sp.atan2,
+    "hypot": lambda a, b: sp.sqrt(a**2 + b**2),
+    "cbrt": lambda u: sp.real_root(u, 3),
+    "log2": lambda u: sp.log(u, 2), "log10": lambda u: sp.log(u, 10),
+    "sinc": lambda u: sp.Piecewise((1, sp.Eq(u, 0)), (sp.sin(sp.pi * u) / (sp.pi * u), True)),
+    "rsqrt": lambda u: u ** -_HALF,
+    "reciprocal": lambda u: 1 / u,
+    "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
+    "xlogy": lambda a, b: sp.Piecewise((0, sp.Eq(a, 0)), (a * sp.log(b), True)),
+    "clamp_min": lambda u, min: sp.Max(u, min),  # noqa: A002
+    "clamp_max": lambda u, max: sp.Min(u, max),  # noqa: A002
 }
 
-_PREFIXES = ("torch.nn.functional.", "numpy.", "torch.", "math.", "jnp.", "np.", "F.")
+_SELU_ALPHA = sp.Rational("1.6732632423543772848170429916717")
+_SELU_SCALE = sp.Rational("1.0507009873554804934193349852946")
+_PREFIXES = ("torch.nn.functional.", "jax.scipy.special.", "scipy.special.", "torch.special.",
+             "jax.numpy.", "jax.nn.", "jax.lax.", "numpy.", "torch.", "math.", "jnp.", "lax.",
+             "np.", "F.")
 #: positions of REF_NS functions that take a condition
 _CONDITION_ARGS = {"where": {0}}
 
@@ -359,6 +403,9 @@ UNARY = sorted(
 )
 VARIADIC = sorted(name for name, spec in functions.VOCABULARY.items()
                   if spec.min_args >= 2 and spec.max_args is None)
+#: functions of exactly two values (pow has its own generator, with integer exponents)
+BINARY = sorted(name for name, spec in functions.VOCABULARY.items()
+                if spec.min_args == spec.max_args == 2 and name != "pow")
 
 
 def _leaf():
@@ -393,6 +440,12 @@ def _nodes(inner):
         keyword("F.", "softplus", "beta"),
         keyword("F.", "leaky_relu", "negative_slope"),
         keyword("torch.", "elu", "alpha"),
+        keyword("F.", "celu", "alpha"),
+        keyword("F.", "hardshrink", "lambd"),
+        keyword("F.", "softshrink", "lambd"),
+        st.tuples(inner, CONSTANT, CONSTANT).map(lambda t: _call(
+            "F.", "hardtanh", [t[0]], [("min_val", f"-{t[1]}".replace("--", "")),
+                                        ("max_val", t[2])])),
         st.tuples(inner, st.sampled_from(["0", "1"])).map(lambda t: _call("np.", "round", t)),
         st.tuples(inner, st.sampled_from(["0", "1", "0.5"])).map(
             lambda t: _call("np.", "heaviside", t)),
@@ -400,6 +453,10 @@ def _nodes(inner):
         inner.map(lambda u: _call("torch.", "relu", [u], [("inplace", "True")])),
         inner.map(lambda u: _call("np.", "mean", [u], [("axis", "0")])),
     )
+    binary = st.tuples(MODULE_PREFIX, st.sampled_from(BINARY), inner, inner).map(
+        lambda t: _call(t[0], t[1], [t[2], t[3]]))
+    threshold = st.tuples(inner, CONSTANT, CONSTANT).map(
+        lambda t: _call("F.", "threshold", [t[0]], [("threshold", t[1]), ("value", t[2])]))
     variadic = st.tuples(MODULE_PREFIX, st.sampled_from(VARIADIC),
                          st.lists(inner, min_size=2, max_size=3)).map(
         lambda t: _call(t[0], t[1], t[2]))
@@ -431,7 +488,8 @@ def _nodes(inner):
         inner.map(lambda u: f"G({u})"),
         st.tuples(inner, inner).map(lambda t: f"Model({t[0]}, {t[1]})"),
     )
-    return st.one_of(unary, arithmetic, variadic, conditional, with_keyword, clip, model)
+    return st.one_of(unary, arithmetic, binary, threshold, variadic, conditional, with_keyword,
+                     clip, model)
 
 
 #: trees of depth <= 3 (a leaf, or a node over subtrees of depth <= 2)
@@ -442,7 +500,7 @@ TREES = st.one_of(_nodes(_DEPTH2), _nodes(_DEPTH1))
 
 def test_tree_vocabulary_is_the_whole_vocabulary():
     """The generators above cover every name of the function table (by construction)."""
-    covered = set(UNARY) | set(VARIADIC) | {"clip", "clamp", "where", "Piecewise", "pow",
+    covered = set(UNARY) | set(VARIADIC) | set(BINARY) | {"clip", "clamp", "where", "Piecewise", "pow", "threshold",
                                               "huber", "softplus", "leaky_relu", "elu", "round",
                                               "heaviside", "log", "relu", "mean"}
     assert set(functions.KNOWN_FUNCTIONS) <= covered, set(functions.KNOWN_FUNCTIONS) - covered

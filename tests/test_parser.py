@@ -73,6 +73,52 @@ VOCABULARY_SAMPLES = {
     "sum": ("sum(x)", x),
     "square": ("square(x)", x**2),
     "pow": ("pow(x, 3)", x**3),
+    # the activation vocabulary (issue 8), written out from the PyTorch/JAX documentation
+    "expit": ("expit(x)", 1 / (1 + sp.exp(-x))),
+    "logsigmoid": ("logsigmoid(x)", -sp.log(1 + sp.exp(-x))),
+    "log_sigmoid": ("log_sigmoid(x)", -sp.log(1 + sp.exp(-x))),
+    "relu6": ("relu6(x)", sp.Min(sp.Max(x, 0), 6)),
+    "selu": ("selu(x)", sp.Rational("1.0507009873554804934193349852946") * sp.Piecewise(
+        (x, x > 0), (sp.Rational("1.6732632423543772848170429916717") * (sp.exp(x) - 1), True))),
+    "celu": ("celu(x, 2)", sp.Piecewise((x, x > 0), (2 * (sp.exp(x / 2) - 1), True))),
+    "gelu": ("gelu(x)", x * (1 + sp.erf(x / sp.sqrt(2))) / 2),
+    "silu": ("silu(x)", x / (1 + sp.exp(-x))),
+    "swish": ("swish(x)", x / (1 + sp.exp(-x))),
+    "mish": ("mish(x)", x * sp.tanh(sp.log(1 + sp.exp(x)))),
+    "softsign": ("softsign(x)", x / (1 + sp.Abs(x))),
+    "soft_sign": ("soft_sign(x)", x / (1 + sp.Abs(x))),
+    "hardtanh": ("hardtanh(x)", sp.Min(sp.Max(x, -1), 1)),
+    "hard_tanh": ("hard_tanh(x)", sp.Min(sp.Max(x, -1), 1)),
+    "hardsigmoid": ("hardsigmoid(x)", sp.Min(sp.Max(x + 3, 0), 6) / 6),
+    "hard_sigmoid": ("hard_sigmoid(x)", sp.Min(sp.Max(x + 3, 0), 6) / 6),
+    "hardswish": ("hardswish(x)", x * sp.Min(sp.Max(x + 3, 0), 6) / 6),
+    "hard_swish": ("hard_swish(x)", x * sp.Min(sp.Max(x + 3, 0), 6) / 6),
+    "hard_silu": ("hard_silu(x)", x * sp.Min(sp.Max(x + 3, 0), 6) / 6),
+    "softshrink": ("softshrink(x)", sp.Piecewise((x - HALF, x > HALF), (x + HALF, x < -HALF),
+                                                 (0, True))),
+    "hardshrink": ("hardshrink(x, 2)", sp.Piecewise((x, (x > 2) | (x < -2)), (0, True))),
+    "tanhshrink": ("tanhshrink(x)", x - sp.tanh(x)),
+    "threshold": ("threshold(x, 1, 0)", sp.Piecewise((x, x > 1), (0, True))),
+    "erf": ("erf(x)", sp.erf(x)),
+    "erfc": ("erfc(x)", sp.erfc(x)),
+    "acos": ("acos(x)", sp.acos(x)),
+    "arccos": ("arccos(x)", sp.acos(x)),
+    "asin": ("asin(x)", sp.asin(x)),
+    "arcsin": ("arcsin(x)", sp.asin(x)),
+    "atan2": ("atan2(y, 1)", sp.atan(y)),
+    "arctan2": ("arctan2(1, x)", sp.Piecewise((sp.atan(1 / x), x > 0), (sp.atan(1 / x) + sp.pi, x < 0),
+                                              (sp.pi / 2, True))),
+    "hypot": ("hypot(x, y)", sp.sqrt(x**2 + y**2)),
+    "cbrt": ("cbrt(x)", sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3)),
+    "log2": ("log2(x)", sp.log(x) / sp.log(2)),
+    "log10": ("log10(x)", sp.log(x) / sp.log(10)),
+    "sinc": ("sinc(x)", sp.sinc(sp.pi * x)),
+    "rsqrt": ("rsqrt(x)", 1 / sp.sqrt(x)),
+    "reciprocal": ("reciprocal(x)", 1 / x),
+    "logaddexp": ("logaddexp(x, y)", sp.log(sp.exp(x) + sp.exp(y))),
+    "xlogy": ("xlogy(x, y)", sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(y), True))),
+    "clamp_min": ("clamp_min(x, 0)", sp.Max(x, 0)),
+    "clamp_max": ("clamp_max(x, 1)", sp.Min(x, 1)),
 }
 
 
@@ -347,7 +393,7 @@ REJECTED = [
     ("mean(x, y)", 1, "mean takes 1 argument, got 2"),
     ("clip(u)", 1, "needs a lower or an upper bound"),
     ("clip(u, None, None)", 1, "needs a lower or an upper bound"),
-    ("softplus(x, gamma=1)", 13, "no keyword argument 'gamma' (accepted: beta)"),
+    ("softplus(x, gamma=1)", 13, "no keyword argument 'gamma' (accepted: beta, threshold)"),
     ("exp(x, base=2)", 8, "no keyword argument 'base' (it takes none)"),
     ("clip(u, 0, 1, min=0)", 15, "'min' repeats an argument"),
     ("clip(u, min=0, a_min=1)", 16, "'a_min' repeats an argument"),
@@ -489,8 +535,10 @@ def test_modules_never_evaluate_text():
     evaluating = {"eval", "exec", "sympify", "parse_expr", "S", "lambdify", "import_module"}
     builtins = evaluating | {"compile", "getattr", "__import__"}  # re.compile is fine
     root = Path(parser.__file__).parent
-    for module in ("parser.py", "functions.py"):
-        tree = ast.parse((root / module).read_text(encoding="utf-8"))
+    modules = [root / "parser.py", *sorted((root / "primitives").glob("*.py"))]
+    for path in modules:
+        module = path.name
+        tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue

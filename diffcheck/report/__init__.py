@@ -195,6 +195,6 @@ __all__ = [
     "format_number",
     "format_params",
     "line_annotations",
-    "user_spelling",
     "use_instead",
+    "user_spelling",
 ]

@@ -13,9 +13,8 @@ l2: (y - f)**2  differentiable (Cinf)
 
 from __future__ import annotations
 
-import unicodedata
-
 import io
+import unicodedata
 from typing import Any
 
 from rich import box
@@ -284,8 +283,10 @@ def render(
             continue
         error = result.get("error")
         if error and error.get("column"):
+            # the column counts from the start of the line; the input may start after a label
+            column = error["column"] - (result.get("input_column") or 1) + 1
             console.print(Text(_INDENT * 2 + result["input"]), soft_wrap=True)
-            console.print(_caret(result["input"], error["column"]), soft_wrap=True)
+            console.print(_caret(result["input"], max(column, 1)), soft_wrap=True)
         for assumption in result.get("assumptions") or []:
             line = Text(_INDENT + "assumption: ", style="dim")
             line.append(assumption)

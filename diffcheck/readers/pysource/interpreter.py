@@ -133,6 +133,8 @@ class Interpreter:
         self.steps = 0
         self.depth = 0
         self.no_grad = 0
+        #: the ``with torch.no_grad():`` statements being run (a cut points at them)
+        self.no_grad_sites: list[ast.AST] = []
         self.cuts: list[Span] = []
         #: what the translated function returned (a model's output, for a composition)
         self.output: Any = None
@@ -410,9 +412,7 @@ class Interpreter:
         taken, and the report says so among its assumptions.
         """
         chosen = a
-        if isinstance(a, Tensor) and isinstance(b, Tensor) and a.featured and not b.featured:
-            chosen = b
-        elif not isinstance(a, (Tensor, tuple, list)) and isinstance(b, (Tensor, tuple, list)):
+        if (isinstance(a, Tensor) and isinstance(b, Tensor) and a.featured and not b.featured) or (not isinstance(a, (Tensor, tuple, list)) and isinstance(b, (Tensor, tuple, list))):
             chosen = b
         span = self.span(stmt.test)
         line = f"line {span.line}: " if span else ""
@@ -440,12 +440,12 @@ class Interpreter:
             return None
         try:
             return bool(test)
-        except Exception:  # noqa: BLE001 - any object whose truth is unknown
+        except Exception:
             return None
 
     def run_statement(self, stmt: ast.stmt, scope: _Scope) -> _Outcome:
         kind = type(stmt).__name__
-        handler = getattr(self, f"stmt_{kind}", None)
+        handler = getattr(self, f"stmt_{_SAME_STATEMENTS.get(kind, kind)}", None)
         if handler is None:
             raise SourceError(f"{_STATEMENT_WORDS.get(kind, kind)} is not supported here", stmt)
         return handler(stmt, scope)
@@ -494,18 +494,12 @@ class Interpreter:
         self._import(stmt, scope)
         return _FALL
 
-    stmt_ImportFrom = stmt_Import
-
     def stmt_Global(self, stmt: ast.Global, scope: _Scope) -> _Outcome:
         return _FALL
-
-    stmt_Nonlocal = stmt_Global
 
     def stmt_FunctionDef(self, stmt: ast.FunctionDef, scope: _Scope) -> _Outcome:
         scope[stmt.name] = self._function(stmt, scope)
         return _FALL
-
-    stmt_AsyncFunctionDef = stmt_FunctionDef
 
     def stmt_ClassDef(self, stmt: ast.ClassDef, scope: _Scope) -> _Outcome:
         scope[stmt.name] = self._class(stmt)
@@ -546,7 +540,10 @@ class Interpreter:
                            else item.context_expr) or ""
             if name.split(".")[-1] in ("no_grad", "inference_mode"):
                 cutting += 1
-                self.cuts.append(self.span(item.context_expr))
+                span = self.span(item.context_expr)
+                if span is not None:
+                    self.cuts.append(span)
+                self.no_grad_sites.append(item.context_expr)
             elif item.optional_vars is not None:
                 self.assign(item.optional_vars, Opaque(name), scope)
         self.no_grad += cutting
@@ -554,8 +551,7 @@ class Interpreter:
             return self.run_block(stmt.body, scope)
         finally:
             self.no_grad -= cutting
-
-    stmt_AsyncWith = stmt_With
+            del self.no_grad_sites[len(self.no_grad_sites) - cutting:]
 
     def stmt_Try(self, stmt: ast.Try, scope: _Scope) -> _Outcome:
         outcome = self.run_block(stmt.body, scope)
@@ -587,7 +583,8 @@ class Interpreter:
 
     def assign(self, target: ast.expr, value: Any, scope: _Scope) -> None:
         if self.no_grad and isinstance(value, Tensor):
-            value = self.library.detach(value, target)
+            site = self.no_grad_sites[-1] if self.no_grad_sites else target
+            value = self.library.detach(value, site, "torch.no_grad()")
         if isinstance(target, ast.Name):
             scope[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
@@ -635,7 +632,7 @@ class Interpreter:
 
     def iterate(self, value: Any, where: ast.AST, count: int | None = None) -> list[Any]:
         """The items of an iterable the reader can enumerate (unrolled loops, unpacking)."""
-        if isinstance(value, (tuple, list)) or isinstance(value, range) or isinstance(value, dict):
+        if isinstance(value, (tuple, list, range, dict)):
             items = list(value)
         elif isinstance(value, library.LazySequence):
             items = value.items(count, where)
@@ -1008,9 +1005,8 @@ class Interpreter:
                 if times > MAX_UNROLL:
                     raise SourceError(f"a list of {times} copies", node, "limit")
                 return type(sequence)(list(sequence) * times)
-            if isinstance(left, str) or isinstance(right, str):
-                if name == "mod" or name == "add":
-                    return "<string>"
+            if (isinstance(left, str) or isinstance(right, str)) and name in ("mod", "add"):
+                return "<string>"
             return self.python_arithmetic(_PYTHON_OPS[name], left, right, node)
         return self.library.binary(name, self.as_tensor(left, node), self.as_tensor(right, node), node)
 
@@ -1280,7 +1276,7 @@ class Interpreter:
         if node is None or not hasattr(node, "lineno"):
             return None
         line, end_line = node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno
-        column = self._char_column(line, node.col_offset)
+        column = self._char_column(line, getattr(node, "col_offset", 0))
         end_column = self._char_column(end_line, getattr(node, "end_col_offset", 0) or 0)
         return Span(line, column + 1, end_line, end_column + 1, self.snippet(node))
 
@@ -1389,6 +1385,10 @@ _PYTHON_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     "NotEq": lambda a, b: sp.true if a != b else sp.false,
 }
 
+#: statements run by the handler of another (``from x import y`` as ``import``)
+_SAME_STATEMENTS = {"ImportFrom": "Import", "Nonlocal": "Global",
+                    "AsyncFunctionDef": "FunctionDef", "AsyncWith": "With"}
+
 _STATEMENT_WORDS = {"While": "a while loop", "AsyncFor": "async for", "Match": "match"}
 _EXPRESSION_WORDS = {
     "ListComp": "a list comprehension", "GeneratorExp": "a generator expression",
@@ -1417,16 +1417,14 @@ def _dotted(node: ast.AST) -> str | None:
 
 
 def _load(target: ast.expr) -> ast.expr:
-    """The same expression read instead of written (for ``x += 1``)."""
-    copy = ast.parse(ast.unparse(target), mode="eval").body
-    return ast.copy_location(_relocate(copy, target), target)
+    """The same expression read instead of written (for ``x += 1``), positions kept."""
+    import copy
 
-
-def _relocate(node: ast.AST, like: ast.AST) -> ast.AST:
-    for child in ast.walk(node):
-        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
-            setattr(child, attr, getattr(like, attr, None))
-    return node
+    loaded = copy.deepcopy(target)
+    for child in ast.walk(loaded):
+        if hasattr(child, "ctx"):
+            child.ctx = ast.Load()
+    return loaded
 
 
 def _is_literal(node: ast.expr) -> bool:
@@ -1537,7 +1535,7 @@ def _same_value(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
     try:
         return bool(a == b) and type(a) is type(b)
-    except Exception:  # noqa: BLE001 - incomparable values are different
+    except Exception:
         return False
 
 

@@ -224,9 +224,12 @@ class Library:
         products = [self.node("mul", (x, y), where) for x, y in zip(aligned[0].parts, aligned[1].parts)]
         return self.node("add", products, where)
 
-    def detach(self, tensor: Tensor, where: ast.AST) -> Tensor:
-        self.run.cuts.append(self.run.span(where))
-        return tensor.with_parts([self.node("detach", (p,), where, written="detach")
+    def detach(self, tensor: Tensor, where: ast.AST, why: str = ".detach()") -> Tensor:
+        """``tensor`` as a constant for backpropagation; ``why`` names the construct that cuts."""
+        span = self.run.span(where)
+        if span is not None:
+            self.run.cuts.append(span)
+        return tensor.with_parts([self.node("detach", (p,), where, written=why)
                                   for p in tensor.parts])
 
     def opaque(self, dotted: str, tensors: list[Tensor], where: ast.AST) -> Tensor:
@@ -284,7 +287,7 @@ class Library:
 
     # --- indexing -------------------------------------------------------------------------
 
-    def get_item(self, container: Any, key_node: ast.expr, scope: dict, where: ast.AST) -> Any:
+    def get_item(self, container: Any, key_node: ast.expr, scope: Any, where: ast.AST) -> Any:
         tensor = self.tensor(container, where)
         keys = key_node.elts if isinstance(key_node, ast.Tuple) else [key_node]
         values = [self.run.evaluate(k, scope) for k in keys]
@@ -415,7 +418,7 @@ class Library:
                  for k in range(count)]
         return values.with_parts(parts, featured=True)
 
-    def set_item(self, tensor: Tensor, key_node: ast.expr, value: Any, scope: dict,
+    def set_item(self, tensor: Tensor, key_node: ast.expr, value: Any, scope: Any,
                  where: ast.AST) -> Tensor:
         """``tensor[key] = value``: a mask is a ``where``, an index replaces a component."""
         keys = key_node.elts if isinstance(key_node, ast.Tuple) else [key_node]
@@ -429,7 +432,7 @@ class Library:
                 self.run.label_names.add(label)
             featured = self.builder.featured(tensor)
             parts = list(featured.parts)
-            parts[0] = new.parts[0] if not new.featured else new.parts[0]
+            parts[0] = new.parts[0]
             return featured.with_parts(parts, featured=True)
         if not picks:
             return self.builder.broadcast(new, tensor)[0] if tensor.featured else new
@@ -553,7 +556,7 @@ class Library:
             raise SourceError(f"{name} needs at least {entry.min_args} arguments", where)
         tensor_slots: list[Any] = []
         layout: list[tuple[str, Any]] = []
-        for index, value in enumerate(positional):
+        for value in positional:
             layout.append(("pos", value))
         for parameter, value in named.items():
             layout.append((parameter, value))
@@ -649,12 +652,12 @@ class Library:
                 "mul", (self.node("sign", (a,), where, written="sign"),
                         self.node("floor", (self.node("abs", (a,), where, written="abs"),), where,
                                   written="floor")), where), tensor)
-        return self.detach(truncated, where).with_parts(
-            self.detach(truncated, where).parts, dtype="int")
+        cast = self.detach(truncated, where, "an integer cast")
+        return cast.with_parts(cast.parts, dtype="int")
 
     def constant_tensor(self, name: str, args: list[Any], keywords: dict[str, Any],
                         where: ast.AST) -> Tensor:
-        if name.startswith("zeros") or name.startswith("empty"):
+        if name.startswith(("zeros", "empty")):
             value: Any = 0
         elif name.startswith("ones"):
             value = 1
@@ -734,8 +737,9 @@ class Library:
             raise SourceError("where(condition) without values is not supported", where)
         return self.where(args[0], args[1], args[2], where)
 
-    def op_detach(self, args, keywords, where, **_):
-        return self.detach(self.tensor(args[0], where), where)
+    def op_detach(self, args, keywords, where, written="", **_):
+        why = "stop_gradient" if written.endswith("stop_gradient") else ".detach()"
+        return self.detach(self.tensor(args[0], where), where, why)
 
     op_stop_gradient = op_detach
 
@@ -1136,7 +1140,7 @@ class Library:
     def op_norm(self, args, keywords, where, family="torch", **_):
         tensor = self.tensor(args[0], where)
         order = keywords.get("p", keywords.get("ord", args[1] if len(args) > 1 else 2))
-        dim = self.dims(keywords, args, 2 if family != "linalg" else 2)
+        dim = self.dims(keywords, args, 2)
         if family == "linalg" and len(args) > 2:
             dim = args[2]
         if order is None or order == "fro":
@@ -1733,9 +1737,8 @@ class Library:
         stored = dict(keywords)
         if name in ("Softmax", "LogSoftmax") and args:
             stored["dim"] = args[0]
-        elif name in ("MSELoss", "L1Loss", "SmoothL1Loss", "CrossEntropyLoss", "BCEWithLogitsLoss"):
-            if name == "CrossEntropyLoss" and args:
-                stored["weight"] = args[0]
+        elif name == "CrossEntropyLoss" and args:
+            stored["weight"] = args[0]
         stored = {k: v for k, v in stored.items() if k not in ("inplace", "size_average", "reduce")}
 
         def call(*call_args: Any, **call_keywords: Any) -> Any:
@@ -1825,7 +1828,7 @@ class Library:
                         (Node("var", value=name),), False, "param"))
                     self.run.extra_tensors.append(name)
                 break
-        if any(base.endswith("_Loss") or base.endswith("_WeightedLoss") for base in bases):
+        if any(base.endswith(("_Loss", "_WeightedLoss")) for base in bases):
             names = ["size_average", "reduce", "reduction"]
             values = dict(zip(names, args))
             values.update(keywords)
@@ -1861,12 +1864,8 @@ _ACTIVATION_MODULES = {
 
 def _vocabulary(name: str) -> Any:
     """The vocabulary entry of an elementwise primitive, or None."""
-    try:
-        from diffcheck.primitives import lookup  # type: ignore[import-not-found]
-    except ImportError:
-        from diffcheck.functions import VOCABULARY
+    from diffcheck.primitives import lookup
 
-        return VOCABULARY.get(name)
     return lookup(name)
 
 

@@ -109,7 +109,7 @@ class _Lowering:
         entry = _vocabulary(node.op)
         if entry is None:
             raise SourceError(f"the function {node.written or node.op} is not known")
-        args = []
+        args: list[Any] = []
         for position, arg in enumerate(node.args):
             if arg.op == "const" and arg.value is None:
                 args.append(None)
@@ -243,7 +243,7 @@ class _Lowering:
         pieces = []
         for order in itertools.permutations(range(count)):
             conditions = []
-            for first, second in zip(order, order[1:]):
+            for first, second in itertools.pairwise(order):
                 a, b = (keys[first], keys[second]) if descending else (keys[second], keys[first])
                 # stable: equal keys keep their index order
                 conditions.append(a >= b if first < second else a > b)
@@ -268,7 +268,7 @@ _OPERATORS = {
     "log_softmax": _Lowering.softmax, "norm": _Lowering.norm, "argmax": _Lowering.argextremum,
     "argmin": _Lowering.argextremum, "select": _Lowering.select, "call": _Lowering.call,
     "sort_gather": _Lowering.sort_gather,
-    **{name: _Lowering.relation for name in _RELATIONS},
+    **dict.fromkeys(_RELATIONS, _Lowering.relation),
     "and": _Lowering.logic, "or": _Lowering.logic, "not": _Lowering.logic,
 }
 

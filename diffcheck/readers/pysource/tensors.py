@@ -121,10 +121,9 @@ class Builder:
     def featured(self, tensor: Tensor, count: int | None = None) -> Tensor:
         """``tensor`` as components along the feature axis (``count`` of them)."""
         if tensor.featured:
-            if count is not None and count != len(tensor.parts):
-                if count > len(tensor.parts):
-                    raise SourceError(f"tensors with {len(tensor.parts)} and {count} components "
-                                      "along one axis")
+            if count is not None and count > len(tensor.parts):
+                raise SourceError(f"tensors with {len(tensor.parts)} and {count} components "
+                                  "along one axis")
             return tensor
         count = count or self.size_of(tensor)
         if count > MAX_COMPONENTS:

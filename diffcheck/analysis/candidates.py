@@ -1,0 +1,269 @@
+"""Candidate sets and the points where each is decided.
+
+Every switching primitive of the loss proposes its sets ``g = 0`` (the table is
+:data:`diffcheck.primitives.switching.SWITCHES`). A set is decided by comparing the two sides
+of the loss (:func:`~diffcheck.analysis.sides.compare_sides`) at several of its points. A
+set where the loss is flat on both sides at every point tried is *masked* there.
+
+Points are picked in two rounds. First a few points solved exactly on the set
+(:func:`diffcheck.sets.points_on_set`). When none of them shows the switch and the set has
+several variables, the switch may be active only on part of it (the kink of ``min(p2, t2)``
+in an IoU shows only where the intervals overlap): many cheap float trials on the set are
+then screened for a non-smooth loss, and the promising ones are solved exactly and compared.
+
+>>> import sympy as sp
+>>> x = sp.Symbol("x", real=True)
+>>> [c.g for c in propose_candidates(sp.Abs(x - 1) + sp.Max(x, 0))]
+[x - 1, -x]
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import mpmath as mp
+import sympy as sp
+
+from diffcheck.analysis.sides import SideComparison, compare_sides
+from diffcheck.numeric import compile_expr, compile_float, evaluate, to_mpf, value
+from diffcheck.primitives.switching import Candidate, candidates_of
+from diffcheck.probe import looks_nonsmooth, one_sided_quotients
+from diffcheck.sets import points_on_set, same_set, univariate_roots
+
+POINTS_PER_SET = 6
+#: float trials screened when the first points show no switch (bounded work per set)
+SEARCH_TRIALS = 160
+#: promising trial points compared exactly
+SEARCH_COMPARISONS = 3
+#: the scale of the random values the search tries for the other variables
+SEARCH_SCALES = (1.0, 3.0, 0.3, 10.0)
+#: float-labelled points gathered on a set whose switch is masked on part of it
+LABELLED_POINTS = 80
+#: a float trial this close to another set is not labelled (that set's switch would show)
+CLEARANCE = 1e-4
+
+KIND_RANK = {"jump": 0, "infinite-slope": 1, "kink": 2}
+
+
+def propose_candidates(expr: sp.Expr) -> list[Candidate]:
+    """Every candidate set of every switching primitive occurrence, innermost first."""
+    candidates: list[Candidate] = []
+    seen = set()
+    for node in sp.postorder_traversal(expr):
+        if node in seen:
+            continue
+        seen.add(node)
+        candidates.extend(c for c in candidates_of(node) if c.g.free_symbols)
+    return candidates
+
+
+@dataclass
+class CandidateOutcome:
+    """The comparisons made on one candidate set."""
+
+    candidate: Candidate
+    comparisons: list[SideComparison] = field(default_factory=list)
+
+    @property
+    def active(self) -> list[SideComparison]:
+        return [c for c in self.comparisons if c.active]
+
+    @property
+    def worst(self) -> SideComparison | None:
+        active = self.active
+        if not active:
+            return None
+        return min(active, key=lambda c: (c.order, KIND_RANK.get(c.kind or "", 9)))
+
+
+def sign_at(h: sp.Expr, point: dict) -> int | None:
+    """The sign of ``h`` at a point (0 within rounding of the point's coordinates)."""
+    try:
+        v = sp.N(h.xreplace(point), 30)
+        if not v.is_real:
+            return None
+        return 0 if abs(v) < 1e-25 else (1 if v > 0 else -1)
+    except (TypeError, ValueError):
+        return None
+
+
+def _rational_direction(gradient: dict) -> dict:
+    scale = max(abs(v) for v in gradient.values())
+    direction = {s: sp.Rational(round(float(v / scale) * 64), 64) for s, v in gradient.items()}
+    return {s: c for s, c in direction.items() if c != 0}
+
+
+def directions(g: sp.Expr, point: dict, symbols: Sequence[sp.Symbol],
+               wrt: Sequence[sp.Symbol]) -> list[dict]:
+    """The first wrt axis the set depends on, then the set's normal (projected on wrt).
+
+    The normal is read numerically (symmetric quotients): ``g`` may itself hold floor,
+    Heaviside or Mod, whose symbolic derivatives cannot be evaluated. Where it vanishes (a
+    multiple root, ``x**3`` at 0) the wrt axes are used.
+    """
+    g_fn = compile_expr(g, tuple(symbols))
+    gradient = {}
+    for w in wrt:
+        if w not in g.free_symbols:
+            continue
+        axis = {s: (1 if s == w else 0) for s in symbols}
+        left, right, _ = one_sided_quotients(g_fn, symbols, point, axis, mp.mpf("1e-20"))
+        if left is None or right is None:
+            continue
+        slope = (left + right) / 2
+        if abs(slope) > mp.mpf("1e-12"):
+            gradient[w] = slope
+    if gradient:
+        # crossing along one axis reads as users think ("the slope in f"); the normal
+        # direction is the fallback when that axis point is not generic
+        first_axis = {next(iter(gradient)): sp.Integer(1)}
+        normal = _rational_direction(gradient)
+        return [first_axis] if normal == first_axis else [first_axis, normal]
+    return [{w: sp.Integer(1)} for w in wrt if w in g.free_symbols]
+
+
+def _compare_at(outcome: CandidateOutcome, loss, symbols, wrt, g, point) -> SideComparison | None:
+    for direction in directions(g, point, symbols, wrt):
+        comparison = compare_sides(loss, symbols, point, direction)
+        if comparison is not None:
+            outcome.comparisons.append(comparison)
+            return comparison
+    return None
+
+
+def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.Symbol],
+                     wrt: Sequence[sp.Symbol], g: sp.Expr, other_sets: Sequence[sp.Expr],
+                     seed: int) -> CandidateOutcome:
+    """Compare the two sides of the loss at several points of ``g = 0``.
+
+    Points where another candidate's set crosses this one are used only when there is no
+    other point: there the other primitive's behaviour would be blamed on this one.
+    """
+    outcome = CandidateOutcome(candidate)
+    if not (g.free_symbols & set(wrt)):
+        return outcome  # the set is never crossed by moving the wrt variables
+    solve_order = [s for s in symbols if s in wrt] + [s for s in symbols if s not in wrt]
+    points = points_on_set(g, symbols, solve_order, seed=seed, want=POINTS_PER_SET)
+    crossing = [other for other in other_sets if not same_set(other, g)]
+    generic = [p for p in points if not any(sign_at(h, p) == 0 for h in crossing)]
+    for point in generic or points:
+        _compare_at(outcome, loss, symbols, wrt, g, point)
+    if not outcome.active and len(g.free_symbols) > 1 and crossing:
+        for point in search_active_points(g, loss, symbols, solve_order, crossing, seed):
+            _compare_at(outcome, loss, symbols, wrt, g, point)
+    return outcome
+
+
+# --- the search for points where a switch shows ------------------------------------------
+
+
+def _float_roots(g_fn, values: list[float], index: int, scale: float) -> list[float]:
+    """Roots of g along one coordinate, by a sign scan and bisection (float64, cheap)."""
+    grid = [scale * 4 * (2 * k / 63 - 1) + 0.01234567 * scale for k in range(64)]
+    readings = []
+    for x in grid:
+        values[index] = x
+        readings.append(value(g_fn, values))
+    roots = []
+    for (a, fa), (b, fb) in zip(zip(grid, readings), zip(grid[1:], readings[1:])):
+        if fa is None or fb is None or (fa > 0) == (fb > 0):
+            continue
+        for _ in range(60):
+            mid = (a + b) / 2
+            values[index] = mid
+            fm = value(g_fn, values)
+            if fm is None:
+                break
+            if (fm > 0) == (fa > 0):
+                a, fa = mid, fm
+            else:
+                b = mid
+        values[index] = (a + b) / 2
+        at_root = value(g_fn, values)
+        if at_root is not None and abs(at_root) < 1e-9 * (1 + scale):
+            roots.append((a + b) / 2)
+    return roots
+
+
+def _exact_point(g: sp.Expr, symbols: Sequence[sp.Symbol], unknown: sp.Symbol,
+                 trial: list[float]) -> dict | None:
+    """The trial point with simple rational coordinates, solved exactly on the set."""
+    assignment = {s: sp.Rational(Fraction(v).limit_denominator(64).numerator,
+                                 Fraction(v).limit_denominator(64).denominator)
+                  for s, v in zip(symbols, trial) if s != unknown}
+    roots = univariate_roots(g.xreplace(assignment), unknown)
+    if not roots:
+        return None
+    target = trial[list(symbols).index(unknown)]
+    root = min(roots, key=lambda r: abs(float(r) - target))
+    point = dict(assignment)
+    point[unknown] = root
+    return point
+
+
+def search_active_points(g: sp.Expr, loss: sp.Expr, symbols: Sequence[sp.Symbol],
+                         solve_order: Sequence[sp.Symbol], crossing: Sequence[sp.Expr],
+                         seed: int) -> list[dict]:
+    """Points of ``g = 0`` where the loss looks non-smooth, found by cheap float trials.
+
+    Up to SEARCH_TRIALS random lines are solved in float64 and screened with
+    :func:`diffcheck.probe.looks_nonsmooth`; the promising points (at most SEARCH_COMPARISONS) come back
+    exact, away from the other sets.
+    """
+    unknown = next(s for s in solve_order if s in g.free_symbols)
+    loss_fn = compile_float(loss, tuple(symbols))
+    exact_loss = compile_expr(loss, tuple(symbols))
+    found: list[dict] = []
+    for values, index in _trial_points(g, symbols, solve_order, crossing, seed, SEARCH_TRIALS):
+        if not looks_nonsmooth(loss_fn, values, index):
+            continue
+        point = _exact_point(g, symbols, unknown, values)
+        if point is None or any(sign_at(h, point) == 0 for h in crossing):
+            continue
+        if evaluate(exact_loss, [to_mpf(point[s]) for s in symbols]) is None:
+            continue
+        found.append(point)
+        if len(found) >= SEARCH_COMPARISONS:
+            break
+    return found
+
+def _trial_points(g: sp.Expr, symbols: Sequence[sp.Symbol], solve_order: Sequence[sp.Symbol],
+                  crossing: Sequence[sp.Expr], seed: int, trials: int):
+    """Float points of ``g = 0`` away from the other sets: (values, index of the unknown)."""
+    unknown = next(s for s in solve_order if s in g.free_symbols)
+    index = list(symbols).index(unknown)
+    g_fn = compile_float(g, tuple(symbols))
+    others = [compile_float(h, tuple(symbols)) for h in crossing]
+    rng = random.Random(seed)
+    for trial_number in range(trials):
+        scale = SEARCH_SCALES[trial_number % len(SEARCH_SCALES)]
+        values = [rng.uniform(-scale, scale) for _ in symbols]
+        for root in _float_roots(g_fn, list(values), index, scale):
+            values[index] = root
+            clearance = CLEARANCE * (1 + max(abs(v) for v in values))
+            near = [value(h, values) for h in others]
+            if any(v is None or abs(v) < clearance for v in near):
+                continue
+            yield list(values), index
+            break
+
+
+def label_points(g: sp.Expr, loss: sp.Expr, symbols: Sequence[sp.Symbol],
+                 solve_order: Sequence[sp.Symbol], crossing: Sequence[sp.Expr],
+                 seed: int) -> list[tuple[dict, bool]]:
+    """Float points of ``g = 0`` labelled by whether the loss looks non-smooth there.
+
+    They let the masking find which boundaries of other primitives bound the part of the
+    set where a switch shows, with far more points than exact comparisons could afford.
+    """
+    loss_fn = compile_float(loss, tuple(symbols))
+    labelled = []
+    for values, index in _trial_points(g, symbols, solve_order, crossing, seed + 1000,
+                                       LABELLED_POINTS):
+        if value(loss_fn, values) is None:
+            continue
+        labelled.append((dict(zip(symbols, values)), looks_nonsmooth(loss_fn, values, index)))
+    return labelled
