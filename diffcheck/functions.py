@@ -514,6 +514,56 @@ def _pow(a: sp.Expr, b: sp.Expr) -> sp.Expr:
     return power(a, b)
 
 
+# Library calls over several tensor components, as the Python-source reader emits them (and as
+# expressions may write them); their autodiff rules are in diffcheck.autodiff_rules.
+
+
+def _softmax(*args: sp.Expr, index: sp.Expr = sp.Integer(0)) -> sp.Expr:
+    """softmax(a, b, ..., index=k) = exp(a_k)/(exp(a) + exp(b) + ...), component k (default 0)"""
+    k = _component(index, args)
+    return mul(exponential(args[k]), power(add(*[exponential(a) for a in args]), sp.Integer(-1)))
+
+
+def _log_softmax(*args: sp.Expr, index: sp.Expr = sp.Integer(0)) -> sp.Expr:
+    """log_softmax(a, b, ..., index=k) = a_k - logsumexp(a, b, ...), component k (default 0)"""
+    k = _component(index, args)
+    return args[k] - sp.log(add(*[exponential(a) for a in args]))
+
+
+def _component(index: Any, args: tuple[sp.Expr, ...]) -> int:
+    if not (isinstance(index, sp.Integer) and -len(args) <= int(index) < len(args)):
+        raise ArgumentError(f"index must be an integer from {-len(args)} to {len(args) - 1}")
+    return int(index) % len(args)
+
+
+def _logsigmoid(u: sp.Expr) -> sp.Expr:
+    """logsigmoid(u) = log(sigmoid(u)) = -softplus(-u), as the library computes it"""
+    return -sp.log(1 + exponential(-u))
+
+
+def _hypot(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """hypot(a, b) = sqrt(a**2 + b**2)"""
+    return power(add(power(a, sp.Integer(2)), power(b, sp.Integer(2))), _HALF)
+
+
+def _norm(*args: sp.Expr) -> sp.Expr:
+    """norm(a, b, ...) = sqrt(a**2 + b**2 + ...), the 2-norm of the components"""
+    return power(add(*[power(a, sp.Integer(2)) for a in args]), _HALF)
+
+
+def _xlogy(x: sp.Expr, y: sp.Expr) -> sp.Expr:
+    """xlogy(x, y) = x*log(y), and 0 where x = 0"""
+    return piecewise((sp.Integer(0), sp.Eq(x, 0)), (mul(x, sp.log(y)), True))
+
+
+def _logaddexp(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """logaddexp(a, b) = log(exp(a) + exp(b))"""
+    return sp.log(add(exponential(a), exponential(b)))
+
+
+_LIBRARY_CALLS: dict[str, FunctionSpec]  # filled below, after _spec is defined
+
+
 # --- the table ------------------------------------------------------------------------------
 
 
@@ -539,8 +589,13 @@ class FunctionSpec:
     ignored_keywords: frozenset[str] = frozenset()
 
     def parameters(self) -> tuple[str, ...]:
-        """The builder's parameter names, in order: which keyword a position fills."""
-        return tuple(inspect.signature(self.build).parameters)
+        """The builder's positional parameter names, in order: which keyword a position fills.
+
+        A ``*args`` builder (max, softmax) has none: its keywords (``index``) are keyword-only.
+        """
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return tuple(name for name, parameter in inspect.signature(self.build).parameters.items()
+                     if parameter.kind in positional)
 
     def arity(self) -> str:
         """How many positional arguments, in words: ``'1 or 2 arguments'``."""
@@ -610,6 +665,17 @@ VOCABULARY: dict[str, FunctionSpec] = {
     "square": _spec(_square),
     "pow": _spec(_pow, 2, 2),
 }
+
+_LIBRARY_CALLS = {
+    "softmax": _spec(_softmax, 2, None, {"index": "index"}, ignored_keywords=_BATCH_AXES),
+    "log_softmax": _spec(_log_softmax, 2, None, {"index": "index"}, ignored_keywords=_BATCH_AXES),
+    **_aliases("logsigmoid log_sigmoid", _spec(_logsigmoid)),
+    "hypot": _spec(_hypot, 2, 2),
+    "norm": _spec(_norm, 1, None, ignored_keywords=_BATCH_AXES),
+    "xlogy": _spec(_xlogy, 2, 2),
+    "logaddexp": _spec(_logaddexp, 2, 2),
+}
+VOCABULARY.update({name: spec for name, spec in _LIBRARY_CALLS.items() if name not in VOCABULARY})
 
 #: The vocabulary's names, for "did you mean" suggestions and the documentation.
 KNOWN_FUNCTIONS: frozenset[str] = frozenset(VOCABULARY)

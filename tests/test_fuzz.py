@@ -139,6 +139,14 @@ REF_NS = {
     "mean": lambda u, **_: u, "sum": lambda u, **_: u,
     "square": lambda u: u**2,
     "pow": lambda a, b: a**b,
+    "softmax": lambda *a, index=0, **_: sp.exp(a[index]) / sum(sp.exp(t) for t in a),
+    "log_softmax": lambda *a, index=0, **_: a[index] - sp.log(sum(sp.exp(t) for t in a)),
+    "logsigmoid": lambda u: -sp.log(1 + sp.exp(-u)),
+    "log_sigmoid": lambda u: -sp.log(1 + sp.exp(-u)),
+    "hypot": lambda a, b: sp.sqrt(a**2 + b**2),
+    "norm": lambda *a, **_: sp.sqrt(sum(t**2 for t in a)),
+    "xlogy": lambda x, y: sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(y), True)),
+    "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
 }
 
 _PREFIXES = ("torch.nn.functional.", "numpy.", "torch.", "math.", "jnp.", "np.", "F.")
@@ -359,6 +367,10 @@ UNARY = sorted(
 )
 VARIADIC = sorted(name for name, spec in functions.VOCABULARY.items()
                   if spec.min_args >= 2 and spec.max_args is None)
+#: every function of exactly two value arguments (hypot, xlogy, ...)
+BINARY = sorted(name for name, spec in functions.VOCABULARY.items()
+                if spec.min_args == spec.max_args == 2 and not spec.condition_args
+                and name != "pow")
 
 
 def _leaf():
@@ -403,6 +415,8 @@ def _nodes(inner):
     variadic = st.tuples(MODULE_PREFIX, st.sampled_from(VARIADIC),
                          st.lists(inner, min_size=2, max_size=3)).map(
         lambda t: _call(t[0], t[1], t[2]))
+    binary = st.tuples(MODULE_PREFIX, st.sampled_from(BINARY), inner, inner).map(
+        lambda t: _call(t[0], t[1], [t[2], t[3]]))
     bound = st.one_of(CONSTANT, st.just("None"))
     clip = st.one_of(
         st.tuples(st.sampled_from(["np.clip", "clip", "torch.clamp"]), inner, bound, bound)
@@ -431,7 +445,7 @@ def _nodes(inner):
         inner.map(lambda u: f"G({u})"),
         st.tuples(inner, inner).map(lambda t: f"Model({t[0]}, {t[1]})"),
     )
-    return st.one_of(unary, arithmetic, variadic, conditional, with_keyword, clip, model)
+    return st.one_of(unary, arithmetic, variadic, binary, conditional, with_keyword, clip, model)
 
 
 #: trees of depth <= 3 (a leaf, or a node over subtrees of depth <= 2)
@@ -442,7 +456,7 @@ TREES = st.one_of(_nodes(_DEPTH2), _nodes(_DEPTH1))
 
 def test_tree_vocabulary_is_the_whole_vocabulary():
     """The generators above cover every name of the function table (by construction)."""
-    covered = set(UNARY) | set(VARIADIC) | {"clip", "clamp", "where", "Piecewise", "pow",
+    covered = set(UNARY) | set(VARIADIC) | set(BINARY) | {"clip", "clamp", "where", "Piecewise", "pow",
                                               "huber", "softplus", "leaky_relu", "elu", "round",
                                               "heaviside", "log", "relu", "mean"}
     assert set(functions.KNOWN_FUNCTIONS) <= covered, set(functions.KNOWN_FUNCTIONS) - covered

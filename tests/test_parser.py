@@ -73,6 +73,14 @@ VOCABULARY_SAMPLES = {
     "sum": ("sum(x)", x),
     "square": ("square(x)", x**2),
     "pow": ("pow(x, 3)", x**3),
+    "softmax": ("softmax(x, y, index=1)", sp.exp(y) / (sp.exp(x) + sp.exp(y))),
+    "log_softmax": ("log_softmax(x, y)", x - sp.log(sp.exp(x) + sp.exp(y))),
+    "logsigmoid": ("logsigmoid(x)", -sp.log(1 + sp.exp(-x))),
+    "log_sigmoid": ("log_sigmoid(x)", -sp.log(1 + sp.exp(-x))),
+    "hypot": ("hypot(x, y)", sp.sqrt(x**2 + y**2)),
+    "norm": ("norm(x, y)", sp.sqrt(x**2 + y**2)),
+    "xlogy": ("xlogy(x, y)", sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(y), True))),
+    "logaddexp": ("logaddexp(x, y)", sp.log(sp.exp(x) + sp.exp(y))),
 }
 
 
