@@ -720,7 +720,7 @@ KIND_WORDS = {"kink": "a kink", "jump": "a jump", "infinite-slope": "an infinite
 
 #: what autodiff frameworks return at the non-smooth point, keyed by primitive family
 AUTODIFF_CONVENTIONS = {
-    "abs": "PyTorch and JAX return abs'(0) = 0 there.",
+    "abs": "PyTorch returns abs'(0) = 0, JAX 1.",
     "max": "PyTorch returns relu'(0) = 0; torch.maximum/jnp.maximum split ties 0.5/0.5.",
     "step": "Autodiff returns gradient 0 on both sides: no training signal.",
     "floor": "floor/round/ceil backpropagate 0 everywhere in PyTorch and JAX.",

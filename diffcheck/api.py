@@ -35,6 +35,7 @@ def check(
     smooth_scale: float = DEFAULT_SMOOTH_SCALE,
     timeout: float | None = None,
     values: Mapping[str, Any] | None = None,
+    dtype: str = "float32",
 ) -> Report:
     """Analyse one loss expression.
 
@@ -51,9 +52,12 @@ def check(
     timeout:
         Seconds the analysis may take; it then runs in a worker process that is stopped at
         the limit (an error of kind "timeout"). Default: no limit, in this process.
+    dtype:
+        The float type training uses, for the autodiff traps: "float32" (default) or "float64".
     """
     if timeout is not None:
-        return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values)
+        return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
+                                dtype)
     # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
     from diffcheck.analyzer import AnalysisLimit, analyze
 
@@ -83,15 +87,33 @@ def check(
         # No verdict without an analysis: differentiable stays null (CONTRACT.md section 5).
         report.differentiable, report.smoothness, report.surrogate = None, None, None
         report.findings = []
+        return report
+    _autodiff_stage(parsed, report, dtype)
     return report
 
 
-def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values) -> Report:
+def _autodiff_stage(parsed, report: Report, dtype: str) -> None:
+    """Where PyTorch and JAX autodiff break although the mathematics may not (DC5xx)."""
+    from diffcheck.traps import annotate_kinks, find_traps
+
+    kinks = [f.probe["point"] for f in report.findings if f.probe and f.probe.get("point")]
+    try:
+        annotate_kinks(parsed, report.findings, report.wrt, dtype, report.fixed)
+        traps = find_traps(parsed, report.wrt, dtype, report.fixed, kinks)
+    except Exception as err:  # noqa: BLE001 - the verdict stands without the autodiff check
+        detail = " ".join(str(err).split())[:200]
+        report.assumptions.append(f"autodiff check skipped: {type(err).__name__}: {detail}")
+        return
+    report.findings.extend(sorted(traps, key=lambda f: (f.severity != "error", f.code)))
+
+
+def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
+                     dtype="float32") -> Report:
     from diffcheck.runner import run_jobs
 
     def work(text):
         return check(text, wrt, name=name, source=source, line=line, smooth_scale=smooth_scale,
-                     values=values)
+                     values=values, dtype=dtype)
 
     def on_error(text, kind, message):
         return Report(input=text, name=name, source=source, line=line, error=ReportError(kind, message))
@@ -119,6 +141,8 @@ def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options)
     for finding in report.findings:
         if finding.column is not None:
             finding.column += loss_line.column - 1
+        if finding.line is not None and loss_line.line is not None:
+            finding.line += loss_line.line - 1
     if loss_line.ignored_codes:
         report.findings = [f for f in report.findings if f.code not in loss_line.ignored_codes]
         # The verdict stays the truth; suppression only hides findings (and their exit status).

@@ -353,6 +353,7 @@ def exact_decimal(literal: str) -> sp.Rational:
 # --- builders: one per vocabulary entry -----------------------------------------------------
 # The first docstring line of each builder is the user-facing description in the table.
 
+_ZERO = sp.Integer(0)
 _ONE = sp.Integer(1)
 _HALF = sp.Rational(1, 2)
 
@@ -518,13 +519,13 @@ def _pow(a: sp.Expr, b: sp.Expr) -> sp.Expr:
 # expressions may write them); their autodiff rules are in diffcheck.autodiff_rules.
 
 
-def _softmax(*args: sp.Expr, index: sp.Expr = sp.Integer(0)) -> sp.Expr:
+def _softmax(*args: sp.Expr, index: sp.Expr = _ZERO) -> sp.Expr:
     """softmax(a, b, ..., index=k) = exp(a_k)/(exp(a) + exp(b) + ...), component k (default 0)"""
     k = _component(index, args)
     return mul(exponential(args[k]), power(add(*[exponential(a) for a in args]), sp.Integer(-1)))
 
 
-def _log_softmax(*args: sp.Expr, index: sp.Expr = sp.Integer(0)) -> sp.Expr:
+def _log_softmax(*args: sp.Expr, index: sp.Expr = _ZERO) -> sp.Expr:
     """log_softmax(a, b, ..., index=k) = a_k - logsumexp(a, b, ...), component k (default 0)"""
     k = _component(index, args)
     return args[k] - sp.log(add(*[exponential(a) for a in args]))

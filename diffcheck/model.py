@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from diffcheck.rules import SEVERITY
+from diffcheck.rules import RULES, SEVERITY
 
 
 @dataclass
@@ -24,14 +24,20 @@ class Finding:
     confirmed: bool | None = None
     probe: dict[str, Any] | None = None
     surrogates: list[dict[str, Any]] = field(default_factory=list)
-    #: one-sided slopes and what autodiff frameworks return there (extension of the contract)
-    autodiff: str | None = None
+    #: kink findings: a note on the one-sided slopes and what autodiff returns there;
+    #: autodiff findings: {effect, dtype, frameworks, point, true, ...} (CONTRACT.md section 7)
+    autodiff: str | dict[str, Any] | None = None
     #: 1-based column of the primitive in the input, when the parser knows it
     column: int | None = None
+    #: autodiff findings: the standard fix, as code
+    fix: str | None = None
+    #: 1-based line of the cause, when known
+    line: int | None = None
 
     @property
     def severity(self) -> str:
-        return SEVERITY[self.kind]
+        rule = RULES.get(self.code)
+        return rule.severity if rule is not None else SEVERITY[self.kind]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +52,8 @@ class Finding:
             "surrogates": self.surrogates,
             "autodiff": self.autodiff,
             "column": self.column,
+            **({"line": self.line} if self.line is not None else {}),
+            **({"fix": self.fix} if self.fix is not None else {}),
         }
 
 
