@@ -232,10 +232,14 @@ EXACT = ExactArithmetic()
 EXACT_BASE_BITS = 256
 
 
+#: and at most this many (beyond it, 1 - sigmoid(x) for x > 2800 reads as 0 in "exact" too)
+EXACT_MAX_BITS = 4096
+
+
 def exact_bits(point: Mapping[str, Any]) -> int:
     largest = max((abs(float(v)) for v in point.values()), default=0.0)
     largest = min(largest, 1e5) if math.isfinite(largest) else 1e5
-    return EXACT_BASE_BITS + int(3 * largest)
+    return min(EXACT_BASE_BITS + int(1.5 * largest), EXACT_MAX_BITS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,14 +262,15 @@ class Run:
 
 
 def gradients(tree: Node, framework: str, ar: Any, point: Mapping[str, Any],
-              wrt: Sequence[str]) -> Run:
+              wrt: Sequence[str], bits: int | None = None) -> Run:
     """Run ``tree`` at ``point`` (variable -> number or array) as ``framework`` does.
 
+    ``bits`` is the precision of the exact arithmetic (default: enough for the point).
     Raises :class:`Unsupported` for programs the model cannot run.
     """
     program = _expanded(tree, framework)
     if ar is EXACT:
-        with mp.workprec(exact_bits(point)):
+        with mp.workprec(bits or exact_bits(point)):
             return _run(program, framework, ar, point, wrt)
     with np.errstate(all="ignore"):
         return _run(program, framework, ar, point, wrt)

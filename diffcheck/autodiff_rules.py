@@ -717,7 +717,7 @@ _RULE_LIST = [
          {"torch": "F.softplus: x where beta*x > threshold, else log1p(exp(beta*x))/beta; softplus_backward: z/(z + 1)",
           "jax": "jax.nn.softplus = jnp.logaddexp(x, 0)"},
          _softplus_forward, _softplus_backward, defaults={"beta": 1}, options=("threshold",),
-         expand={"jax": _jax_softplus}),
+         expand={"jax": _jax_softplus}, range_args=(0,)),
     Rule("relu", ("u",), {"torch": "relu: threshold_backward(grad, result, 0): 0 at 0",
                           "jax": "jax.nn.relu: select(x > 0, g, 0)"},
          _relu_forward, _relu_backward, kinks=_zero_kink),

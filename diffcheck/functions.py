@@ -416,8 +416,12 @@ def _sigmoid(u: sp.Expr) -> sp.Expr:
     return 1 / (1 + exponential(-u))
 
 
-def _softplus(u: sp.Expr, beta: sp.Expr = _ONE) -> sp.Expr:
-    """softplus(u, beta=1) = log(1 + exp(beta*u))/beta"""
+def _softplus(u: sp.Expr, beta: sp.Expr = _ONE, threshold: Any = None) -> sp.Expr:
+    """softplus(u, beta=1) = log(1 + exp(beta*u))/beta
+
+    ``threshold`` (torch's F.softplus switches to the identity where beta*u > threshold) is
+    accepted and left out of the mathematics; the autodiff check reports what it does.
+    """
     return mul(sp.log(1 + exponential(mul(beta, u))), power(beta, sp.Integer(-1)))
 
 
@@ -643,7 +647,7 @@ VOCABULARY: dict[str, FunctionSpec] = {
     "cosh": _spec(_hyperbolic(sp.cosh, "cosh(u)")),
     **_aliases("atan arctan", _spec(_elementary(sp.atan, "atan(u) (also arctan)"))),
     "sigmoid": _spec(_sigmoid),
-    "softplus": _spec(_softplus, 1, 2, {"beta": "beta"}),
+    "softplus": _spec(_softplus, 1, 2, {"beta": "beta", "threshold": "threshold"}),
     "relu": _spec(_relu, ignored_keywords=_TORCH_INPLACE),
     "leaky_relu": _spec(_leaky_relu, 1, 2, {"negative_slope": "negative_slope"},
                         ignored_keywords=_TORCH_INPLACE),

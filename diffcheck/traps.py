@@ -55,7 +55,7 @@ MAGNITUDE = 1e4
 #: the grid of values each variable takes: zero, small, moderate, and range edges
 GRID = (0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, 1e-3, -1e-3, 10.0, -10.0, 20.0,
         -20.0, 50.0, -50.0, 100.0, -100.0, 200.0, -200.0, 1000.0, -1000.0, MAGNITUDE,
-        -MAGNITUDE)
+        -MAGNITUDE, 1e-8, -1e-8, 1e-6, -1e-6)
 #: random grid combinations tried for two or more variables
 RANDOM_POINTS = 160
 #: suspect points whose derivative is computed exactly (the rest use float64)
@@ -63,11 +63,17 @@ MAX_EXACT_CHECKS = 48
 #: at most this many trap findings per loss
 MAX_FINDINGS = 3
 #: seconds the search may take before it reports what it has
-TIME_BUDGET = 4.0
+TIME_BUDGET = 3.0
+#: of which at most this long goes to finding points on the sets of ties and roots
+SET_SEARCH_SECONDS = 0.5
 #: relative and absolute tolerance of a gradient, per dtype
 TOLERANCE = {"float32": (2e-3, 1e-5), "float64": (1e-7, 1e-12)}
 
 FRAMEWORK_NAMES = {"torch": "PyTorch", "jax": "JAX"}
+#: a finite gradient error below this many machine epsilons of the largest term of the
+#: backward pass is cancellation noise, not a trap
+CANCELLATION = 1000
+_FLOAT64 = Arithmetic("float64")
 
 
 def find_traps(parsed: ParsedExpression, wrt: Sequence[str], dtype: str = "float32",
@@ -120,6 +126,19 @@ class Status:
     def is_trap(self) -> bool:
         return any(self.traps.values())
 
+    def same_trap(self, frameworks: set[str], nonfinite: bool) -> bool:
+        """A trap in one of ``frameworks`` of the same class (NaN/inf, or a wrong value)."""
+        return any(fw in frameworks and any((kind != "wrong") == nonfinite
+                                            for kind in self.traps[fw].values())
+                   for fw in self.traps)
+
+
+def _trap_class(status: Status) -> tuple[set[str], bool]:
+    """The frameworks a trap point fails in, and whether it fails with NaN/inf there."""
+    frameworks = {fw for fw, found in status.traps.items() if found}
+    nonfinite = any(kind != "wrong" for found in status.traps.values() for kind in found.values())
+    return frameworks, nonfinite
+
 
 def _judge(model: float, truth: Truth, ar: Arithmetic, dtype: str) -> str | None:
     """How ``model`` fails against ``truth`` in this dtype, or None when it is right."""
@@ -132,8 +151,8 @@ def _judge(model: float, truth: Truth, ar: Arithmetic, dtype: str) -> str | None
     if truth.value is None:
         return None
     exact = truth.value
-    if abs(exact) > ar.largest:
-        return None  # the true slope itself overflows this dtype
+    if abs(exact) > math.sqrt(ar.largest):
+        return None  # a slope this large (1.8e19 in float32) is broken training already
     if math.isnan(model):
         return "nan"
     if math.isinf(model):
@@ -164,6 +183,7 @@ class _Search:
         self.symbols = [sp.Symbol(n, real=True) for n in names]
         self.expr = parsed.expr
         self.loss_fn = compile_expr(self.expr, tuple(self.symbols))
+        self.float_loss = compile_float(self.expr, self.symbols)
         derivatives = {w: _derivative_without_deltas(self.expr, sp.Symbol(w, real=True))
                        for w in self.wrt}
         self.exact_derivative = {w: compile_expr(d, tuple(self.symbols))
@@ -179,65 +199,104 @@ class _Search:
     # --- evaluation -------------------------------------------------------------------------
 
     def model(self, points: np.ndarray, ar: Arithmetic | None = None) -> dict[str, dict[str, np.ndarray]]:
-        """framework -> wrt variable -> gradients at the points (rows of ``points``)."""
+        """framework -> wrt variable -> gradients at the points (rows of ``points``).
+
+        The extra key ``"|cotangent|"`` holds the largest finite cotangent magnitude of the
+        backward pass at each point: the scale of the terms the gradient was summed from.
+        """
         ar = ar or self.ar
         env = {n: points[:, i].astype(ar.dtype) for i, n in enumerate(self.names)}
         result = {}
+        shape = (len(points),)
         for fw in FRAMEWORKS:
             run = gradients(self.tree, fw, ar, env, self.wrt)
-            result[fw] = {w: np.broadcast_to(np.asarray(run.gradient[w], dtype=np.float64),
-                                             (len(points),)) for w in self.wrt}
+            result[fw] = {w: np.broadcast_to(np.asarray(run.gradient[w], dtype=np.float64), shape)
+                          for w in self.wrt}
+            scale = np.zeros(shape)
+            with np.errstate(all="ignore"):
+                for cotangent in run.cotangents.values():
+                    size = np.abs(np.broadcast_to(np.asarray(cotangent, dtype=np.float64), shape))
+                    scale = np.fmax(scale, np.where(np.isfinite(size), size, 0.0))
+            result[fw]["|cotangent|"] = scale
         return result
+
+    def program_defined(self, points: np.ndarray) -> np.ndarray:
+        """Whether the program as written has a finite value in float64 at each point.
+
+        SymPy's value can be defined where the program's is not: in log(1 + f) - log(1 + y)
+        at f = y = -2 the complex logarithms cancel, but the program computes NaN.
+        """
+        env = {n: points[:, i].astype(np.float64) for i, n in enumerate(self.names)}
+        run = gradients(self.tree, FRAMEWORKS[0], _FLOAT64, env, [])
+        value = np.broadcast_to(np.asarray(run.value, dtype=np.float64), (len(points),))
+        return np.isfinite(value)
 
     def statuses(self, points: np.ndarray) -> list[Status]:
         """Trap status at each point: model in the dtype against the true derivative."""
         points = points.astype(self.ar.dtype).astype(np.float64)  # what the dtype can hold
         model = self.model(points)
+        program_defined = self.program_defined(points)
         columns = [points[:, i] for i in range(len(self.names))]
+        shape = (len(points),)
         with np.errstate(all="ignore"):
             float_truth = {}
             for w, fn in self.float_derivative.items():
-                try:
-                    float_truth[w] = np.broadcast_to(np.asarray(fn(*columns), dtype=np.float64),
-                                                     (len(points),))
-                except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-                    float_truth[w] = np.full(len(points), np.nan)
-            on_set = np.zeros(len(points), dtype=bool)
+                float_truth[w] = _vector(fn, columns, shape)
+            float_value = _vector(self.float_loss, columns, shape)
+            on_set = np.zeros(shape, dtype=bool)
+            near_set = np.zeros(shape, dtype=bool)
+            scale = 1 + np.max(np.abs(points), axis=1) if len(self.names) else np.ones(shape)
             for fn in self.switch_fns:
-                try:
-                    g = np.broadcast_to(np.asarray(fn(*columns), dtype=np.float64), (len(points),))
-                except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-                    continue
-                on_set |= np.abs(g) <= 1e-12
+                g = np.abs(_vector(fn, columns, shape))
+                on_set |= g == 0
+                # within the dtype's rounding of a switch, float32 and the mathematics may
+                # take different branches: such points tell nothing
+                near_set |= (g > 0) & (g <= 1e-5 * scale)
         statuses = []
         for index, point in enumerate(points):
+            if near_set[index]:
+                statuses.append(Status(True, False))
+                continue
             values = {fw: {w: float(model[fw][w][index]) for w in self.wrt} for fw in FRAMEWORKS}
+            scales = {fw: float(model[fw]["|cotangent|"][index]) for fw in FRAMEWORKS}
             floats = {w: float(float_truth[w][index]) for w in self.wrt}
-            statuses.append(self.status(point, values, floats, bool(on_set[index])))
+            defined = bool(np.isfinite(float_value[index])) and bool(program_defined[index])
+            statuses.append(self.status(point, values, floats, bool(on_set[index]), defined,
+                                        scales))
         return statuses
 
-    def status(self, point: np.ndarray, values: dict, floats: dict, on_set: bool) -> Status:
+    def status(self, point: np.ndarray, values: dict, floats: dict, on_set: bool,
+               defined: bool = False, scales: dict | None = None) -> Status:
         cheap = {w: Truth(v) for w, v in floats.items()}
-        usable = not on_set and all(math.isfinite(v) for v in floats.values())
+        # float64 is trusted where the loss has a finite value and a finite derivative there
+        usable = defined and not on_set and all(math.isfinite(v) for v in floats.values())
         if usable:
-            traps = self._traps(values, cheap)
-            # NaN or inf against a finite float64 derivative needs no more precision; a
-            # finite disagreement may be float64's own rounding, and is checked exactly
-            if not any(kind == "wrong" for found in traps.values() for kind in found.values()):
-                return Status(True, True, traps, cheap)
+            # float64's error on a derivative it can evaluate is far below the tolerances
+            return Status(True, True, self._traps(values, cheap, scales), cheap)
         if self.exact_checks >= MAX_EXACT_CHECKS or time.monotonic() > self.deadline:
             return Status(True, False)
         self.exact_checks += 1
         truth = self.exact_truth(point, on_set)
         if truth is None:
             return Status(False, True)
-        return Status(True, True, self._traps(values, truth), truth)
+        traps = self._traps(values, truth, scales)
+        # a derivative nobody could read (log-like one-sided growth) decides nothing
+        known = bool(traps) or all(t.value is not None or not t.differentiable
+                                   for t in truth.values())
+        return Status(True, known, traps, truth)
 
-    def _traps(self, values: dict, truth: dict[str, Truth]) -> dict[str, dict[str, str]]:
+    def _traps(self, values: dict, truth: dict[str, Truth],
+               scales: dict | None = None) -> dict[str, dict[str, str]]:
         traps: dict[str, dict[str, str]] = {}
         for fw in FRAMEWORKS:
             for w in self.wrt:
                 kind = _judge(values[fw][w], truth[w], self.ar, self.dtype)
+                if kind == "wrong" and scales and truth[w].value is not None:
+                    # a sum of large terms that cancel (t*d**2 + (1 - t)*... at d = -1e4)
+                    # loses digits in any float: only an error above that noise is a trap
+                    noise = CANCELLATION * float(np.finfo(self.ar.dtype).eps) * scales[fw]
+                    if abs(values[fw][w] - truth[w].value) <= noise:
+                        kind = None
                 if kind:
                     traps.setdefault(fw, {})[w] = kind
         return traps
@@ -245,6 +304,10 @@ class _Search:
     def exact_truth(self, point: np.ndarray, on_set: bool) -> dict[str, Truth] | None:
         """The true partial derivatives at ``point``; None outside the loss's domain."""
         values = [mp.mpf(float(v)) for v in point]
+        program = gradients(self.tree, FRAMEWORKS[0], EXACT, dict(zip(self.names, values)), [],
+                            bits=96)
+        if not isinstance(program.value, mp.mpf) or not mp.isfinite(program.value):
+            return None  # the program as written has no value here (a log of a negative)
         with mp.workdps(DIGITS):
             if evaluate(self.loss_fn, values) is None:
                 return None
@@ -321,11 +384,12 @@ class _Search:
     def region(self, points: np.ndarray, statuses: list[Status], index: int) -> Region:
         """The conditions that hold at the trap point and keep holding only at traps."""
         point = points[index]
-        trapped = set(statuses[index].traps)
+        trapped = _trap_class(statuses[index])
         atoms = self.atoms.true_at(point)
-        safe = _nearest_safe(points, statuses, index, trapped)
-        if safe is not None:
-            atoms += self.atoms.range_atoms(self, point, points[safe], trapped)
+        for safe in _nearest_safe(points, statuses, index, trapped):
+            for atom in self.atoms.range_atoms(self, point, points[safe], trapped):
+                if not any(_same_atom(atom, a) for a in atoms):
+                    atoms.append(atom)
         pool = np.vstack([points, _around(point, len(self.names)),
                           *[np.asarray(a.points, dtype=np.float64).reshape(-1, len(self.names))
                             for a in atoms if a.points]])
@@ -337,9 +401,10 @@ class _Search:
             mask = inside[:, chosen].all(axis=1) if chosen else np.ones(len(pool), dtype=bool)
             for row in np.flatnonzero(mask):
                 status = pool_status[row]
-                if not status.known or not status.in_domain:
+                if not status.known:
                     continue
-                if not trapped & set(status.traps):
+                # the region lies in the loss's domain, and every point of it is a trap
+                if not status.in_domain or not status.same_trap(*trapped):
                     return False
             return True
 
@@ -357,9 +422,9 @@ class _Search:
     def open_around(self, point: np.ndarray, trapped: set[str]) -> bool:
         """Whether the trap also holds at every point of a small box around ``point``."""
         rng = np.random.default_rng(29)
-        scale = 1e-3 * (1 + np.abs(point))
+        scale = np.where(point == 0, 1e-3, 1e-3 * np.abs(point))
         nearby = point + scale * rng.uniform(-1, 1, (8, len(point)))
-        return all(s.known and s.in_domain and trapped & set(s.traps)
+        return all(s.known and s.in_domain and s.is_trap and set(s.traps) & trapped
                    for s in self.statuses(nearby))
 
     # --- findings ---------------------------------------------------------------------------
@@ -385,9 +450,11 @@ class _Search:
             # overflows at every other point) is the dtype's range, not the way it is written
             return None
         else:
-            effect = diagnosis.event or {"nan": "nan", "inf": "inf", "wrong": "wrong-value"}[kind]
+            # the effect is what the framework returns (NaN, inf); a finite wrong value is
+            # named by the range limit that caused it. Which limit, either way, is in "range".
+            effect = {"nan": "nan", "inf": "inf"}.get(kind) or diagnosis.event or "wrong-value"
             dtype = self.dtype
-        code = _code(effect, diagnosis.mechanism)
+        code = _code(effect, diagnosis.mechanism, None if structural else diagnosis.event)
         culprit = diagnosis.culprit or self.tree
         span = culprit.span or self.tree.span
         values_by_fw = {}
@@ -405,6 +472,7 @@ class _Search:
             "point": point_dict,
             "true": true,
             "variable": variable,
+            "range": None if structural else diagnosis.event,
             "gradients": values_by_fw,
             "trapped": trapped,
         }
@@ -426,6 +494,14 @@ class _Search:
         )
 
 
+def _vector(fn: Any, columns: list[np.ndarray], shape: tuple[int]) -> np.ndarray:
+    """``fn`` at every point, as float64 (NaN where it cannot be evaluated)."""
+    try:
+        return np.broadcast_to(np.asarray(fn(*columns), dtype=np.float64), shape)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return np.full(shape, np.nan)
+
+
 def _same_finding(a: Finding, b: Finding) -> bool:
     return a.code == b.code and a.where == b.where
 
@@ -438,16 +514,18 @@ def _simplicity(point: np.ndarray) -> tuple:
 
 
 def _nearest_safe(points: np.ndarray, statuses: list[Status], index: int,
-                  trapped: set[str]) -> int | None:
-    best, best_distance = None, math.inf
+                  trapped: tuple[set[str], bool]) -> list[int]:
+    """The nearest point without the trap, and the nearest one on the other side of it."""
     here = points[index]
-    for row, status in enumerate(statuses):
-        if not status.known or not status.in_domain or trapped & set(status.traps):
-            continue
-        distance = float(np.sum(np.abs(points[row] - here)))
-        if distance < best_distance:
-            best, best_distance = row, distance
-    return best
+    safe = [row for row, status in enumerate(statuses)
+            if status.known and status.in_domain and not status.same_trap(*trapped)]
+    if not safe:
+        return []
+    distance = {row: float(np.sum(np.abs(points[row] - here))) for row in safe}
+    first = min(safe, key=distance.__getitem__)
+    ahead = points[first] - here
+    behind = [row for row in safe if float(np.dot(points[row] - here, ahead)) < 0]
+    return [first] + ([min(behind, key=distance.__getitem__)] if behind else [])
 
 
 def _around(point: np.ndarray, n: int) -> np.ndarray:
@@ -498,7 +576,7 @@ class Atom:
         if math.isnan(value):
             return False
         if self.op == "=":
-            return abs(value) <= 1e-9 * (1 + max((abs(float(p)) for p in point), default=0))
+            return value == 0  # a trap on a thin set happens where it holds exactly
         return {"<": value < 0, "<=": value <= 0, ">": value > 0, ">=": value >= 0}[self.op]
 
     def drop_order(self) -> tuple:
@@ -527,7 +605,14 @@ class Region:
     def text(self) -> str:
         if self.text_override is not None:
             return self.text_override
-        return " and ".join(dict.fromkeys(atom.text for atom in self.atoms))
+        texts = [atom.text for atom in self.atoms]
+        for a in self.atoms:
+            for b in self.atoms:
+                # u <= 0 and u >= 0 is the set u = 0
+                if (a.op, b.op) == ("<=", ">=") and sp.simplify((a.lhs - a.rhs) - (b.lhs - b.rhs)) == 0:
+                    texts = [t for t in texts if t not in (a.text, b.text)]
+                    texts.append(equation_text(a.lhs - a.rhs))
+        return " and ".join(dict.fromkeys(texts))
 
 
 def _decimal(value: float) -> str:
@@ -589,13 +674,25 @@ class _Atoms:
                 atoms.extend(self._condition_atoms(condition))
             if node.op in ("sqrt", "log") or (node.op == "pow" and _fractional_exponent(node)):
                 u = self.sympy_of(node.args[0])
-                if isinstance(u, sp.Expr):
+                if isinstance(u, sp.Expr) and not u.is_positive:
                     atoms.append(self.atom(u, "<=") if not u.is_nonnegative else None)
                     atoms.append(self.atom(u, "="))
+                    # the domain itself: a region of traps stays inside it
+                    atoms.append(self.atom(u, ">" if node.op == "log" else ">="))
             if node.op == "log1p":
                 u = self.sympy_of(node.args[0])
                 if isinstance(u, sp.Expr):
                     atoms.append(self.atom(u, "<=", sp.Integer(-1)))
+                    atoms.append(self.atom(u, ">", sp.Integer(-1)))
+            if node.op == "softplus":
+                # F.softplus is the identity where beta*u > threshold
+                u = self.sympy_of(node.args[0])
+                beta = node.keyword("beta") or (node.args[1] if len(node.args) > 1 else None)
+                threshold = node.keyword("threshold")
+                scale = self.sympy_of(beta) if beta is not None else sp.Integer(1)
+                limit = self.sympy_of(threshold) if threshold is not None else sp.Integer(20)
+                if isinstance(u, sp.Expr) and isinstance(scale, sp.Expr) and isinstance(limit, sp.Expr):
+                    atoms.append(self.atom(scale * u, ">", limit, f"{scale * u} > {limit}"))
             if node.op == "div":
                 denominator = self.sympy_of(node.args[1])
                 if isinstance(denominator, sp.Expr):
@@ -618,7 +715,7 @@ class _Atoms:
             if atom is None or any(_same_atom(atom, seen) for seen in unique):
                 continue
             unique.append(atom)
-        self.static = unique[:24]
+        self.static = unique[:32]
 
     def _condition_atoms(self, condition: Any) -> list[Atom | None]:
         if not isinstance(condition, sp.Basic):
@@ -636,8 +733,9 @@ class _Atoms:
     def points_on_sets(self) -> list[tuple[float, ...]]:
         """Points on each equality set (a tie, a root at 0): traps of measure zero live there."""
         rows: list[tuple[float, ...]] = []
+        stop = min(self.search.deadline, time.monotonic() + SET_SEARCH_SECONDS)
         for atom in self.static:
-            if atom.op != "=" or time.monotonic() > self.search.deadline:
+            if atom.op != "=" or time.monotonic() > stop:
                 continue
             try:
                 found = points_on_set(sp.expand(atom.lhs - atom.rhs), self.symbols,
@@ -654,7 +752,7 @@ class _Atoms:
         return [atom for atom in self.static if atom.holds(point)]
 
     def range_atoms(self, search: _Search, point: np.ndarray, safe: np.ndarray,
-                    trapped: set[str]) -> list[Atom]:
+                    trapped: tuple[set[str], bool]) -> list[Atom]:
         """Range edges: where on the segment to a safe point the trap starts, per argument."""
         boundary = _bisect(search, point, safe, trapped)
         if boundary is None:
@@ -714,14 +812,14 @@ def _exact_float(expr: sp.Expr, symbols: list[sp.Symbol], point: np.ndarray) -> 
 
 
 def _bisect(search: _Search, trap: np.ndarray, safe: np.ndarray,
-            trapped: set[str]) -> np.ndarray | None:
-    """The first point of the segment safe -> trap where the trap holds (to ~1e-5)."""
+            trapped: tuple[set[str], bool]) -> np.ndarray | None:
+    """The first point of the segment safe -> trap where the trap holds (to ~1e-6)."""
     low, high = 0.0, 1.0  # fractions of the way from safe to trap
-    for _ in range(3):
+    for _ in range(4):
         ts = np.linspace(low, high, 33)
         rows = safe[None, :] + ts[:, None] * (trap - safe)[None, :]
         statuses = search.statuses(rows)
-        flags = [bool(trapped & set(s.traps)) for s in statuses]
+        flags = [s.same_trap(*trapped) for s in statuses]
         if not flags[-1]:
             return None
         last_safe = max((i for i, f in enumerate(flags) if not f), default=None)
@@ -840,10 +938,10 @@ def _first_range_event(float_run: Run, exact_run: Run) -> tuple[str | None, Node
     return None, None
 
 
-def _code(effect: str, mechanism: str) -> str:
-    if effect == "overflow":
+def _code(effect: str, mechanism: str, range_event: str | None = None) -> str:
+    if range_event == "overflow" or effect == "overflow":
         return "DC504"
-    if effect == "underflow":
+    if range_event == "underflow" or effect == "underflow":
         return "DC505"
     if effect == "wrong-value":
         return "DC503"

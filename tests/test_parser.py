@@ -355,7 +355,7 @@ REJECTED = [
     ("mean(x, y)", 1, "mean takes 1 argument, got 2"),
     ("clip(u)", 1, "needs a lower or an upper bound"),
     ("clip(u, None, None)", 1, "needs a lower or an upper bound"),
-    ("softplus(x, gamma=1)", 13, "no keyword argument 'gamma' (accepted: beta)"),
+    ("softplus(x, gamma=1)", 13, "no keyword argument 'gamma' (accepted: beta, threshold)"),
     ("exp(x, base=2)", 8, "no keyword argument 'base' (it takes none)"),
     ("clip(u, 0, 1, min=0)", 15, "'min' repeats an argument"),
     ("clip(u, min=0, a_min=1)", 16, "'a_min' repeats an argument"),
