@@ -59,11 +59,11 @@ GRID = (0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, 1e-3, -1e-3, 10.0, -10.
 #: random grid combinations tried for two or more variables
 RANDOM_POINTS = 160
 #: suspect points whose derivative is computed exactly (the rest use float64)
-MAX_EXACT_CHECKS = 48
+MAX_EXACT_CHECKS = 64
 #: at most this many trap findings per loss
-MAX_FINDINGS = 3
+MAX_FINDINGS = 6
 #: seconds the search may take before it reports what it has
-TIME_BUDGET = 3.0
+TIME_BUDGET = 8.0
 #: of which at most this long goes to finding points on the sets of ties and roots
 SET_SEARCH_SECONDS = 0.5
 #: relative and absolute tolerance of a gradient, per dtype
@@ -229,7 +229,7 @@ class _Search:
         env = {n: points[:, i].astype(np.float64) for i, n in enumerate(self.names)}
         run = gradients(self.tree, FRAMEWORKS[0], _FLOAT64, env, [])
         value = np.broadcast_to(np.asarray(run.value, dtype=np.float64), (len(points),))
-        return np.isfinite(value)
+        return ~np.isnan(value)  # an infinite value may be a huge one; NaN is no value
 
     def statuses(self, points: np.ndarray) -> list[Status]:
         """Trap status at each point: model in the dtype against the true derivative."""
@@ -243,6 +243,19 @@ class _Search:
             for w, fn in self.float_derivative.items():
                 float_truth[w] = _vector(fn, columns, shape)
             float_value = _vector(self.float_loss, columns, shape)
+            # where float64 itself overflows (exp(1000)), long double (x87: up to 1e4932) is
+            # a cheaper second opinion than exact arithmetic
+            wide = ~np.isfinite(float_value)
+            for w in self.wrt:
+                wide |= ~np.isfinite(float_truth[w])
+            if wide.any() and np.finfo(np.longdouble).max > np.finfo(np.float64).max:
+                long_columns = [c[wide].astype(np.longdouble) for c in columns]
+                narrow = (int(wide.sum()),)
+                float_value = float_value.copy()
+                float_value[wide] = _vector(self.float_loss, long_columns, narrow, np.longdouble)
+                for w, fn in self.float_derivative.items():
+                    float_truth[w] = float_truth[w].copy()
+                    float_truth[w][wide] = _vector(fn, long_columns, narrow, np.longdouble)
             on_set = np.zeros(shape, dtype=bool)
             near_set = np.zeros(shape, dtype=bool)
             scale = 1 + np.max(np.abs(points), axis=1) if len(self.names) else np.ones(shape)
@@ -280,10 +293,10 @@ class _Search:
         if truth is None:
             return Status(False, True)
         traps = self._traps(values, truth, scales)
-        # a derivative nobody could read (log-like one-sided growth) decides nothing
-        known = bool(traps) or all(t.value is not None or not t.differentiable
-                                   for t in truth.values())
-        return Status(True, known, traps, truth)
+        # a derivative nobody could read (log-like growth, a power of a negative base) makes
+        # the whole point undecided
+        known = all(t.value is not None or not t.differentiable for t in truth.values())
+        return Status(True, known, traps if known else {}, truth)
 
     def _traps(self, values: dict, truth: dict[str, Truth],
                scales: dict | None = None) -> dict[str, dict[str, str]]:
@@ -306,16 +319,19 @@ class _Search:
         values = [mp.mpf(float(v)) for v in point]
         program = gradients(self.tree, FRAMEWORKS[0], EXACT, dict(zip(self.names, values)), [],
                             bits=96)
-        if not isinstance(program.value, mp.mpf) or not mp.isfinite(program.value):
+        if not isinstance(program.value, mp.mpf) or mp.isnan(program.value):
             return None  # the program as written has no value here (a log of a negative)
         with mp.workdps(DIGITS):
             if evaluate(self.loss_fn, values) is None:
                 return None
             truths = {}
             for w in self.wrt:
-                derivative = None if on_set else evaluate(self.exact_derivative[w], values)
+                derivative = None if on_set else _real_value(self.exact_derivative[w], values)
                 if derivative is not None:
                     truths[w] = Truth(float(derivative))
+                    continue
+                if not on_set and _complex_value(self.exact_derivative[w], values):
+                    truths[w] = Truth(None)  # e.g. x**y in y at x < 0: no real derivative
                     continue
                 symbol = self.symbols[self.names.index(w)]
                 seen = probing.probe(self.loss_fn, self.symbols,
@@ -494,10 +510,32 @@ class _Search:
         )
 
 
-def _vector(fn: Any, columns: list[np.ndarray], shape: tuple[int]) -> np.ndarray:
+def _real_value(fn: Any, values: list) -> Any:
+    """``fn(*values)`` when it is a finite real number (relative to its size), else None.
+
+    A complex value with a tiny imaginary part is not real: (-50)**y*log(-50) is about
+    1e-85 in size, and so is its imaginary part.
+    """
+    value = evaluate(fn, values)
+    if value is None or _complex_value(fn, values):
+        return None
+    return value
+
+
+def _complex_value(fn: Any, values: list) -> bool:
+    try:
+        raw = fn(*values)
+    except (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError):
+        return False
+    return isinstance(raw, mp.mpc) and abs(raw.imag) > mp.mpf("1e-30") * abs(raw.real)
+
+
+def _vector(fn: Any, columns: list[np.ndarray], shape: tuple[int],
+            dtype: Any = np.float64) -> np.ndarray:
     """``fn`` at every point, as float64 (NaN where it cannot be evaluated)."""
     try:
-        return np.broadcast_to(np.asarray(fn(*columns), dtype=np.float64), shape)
+        values = np.broadcast_to(np.asarray(fn(*columns), dtype=dtype), shape)
+        return values.astype(np.float64)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return np.full(shape, np.nan)
 
@@ -609,7 +647,7 @@ class Region:
         for a in self.atoms:
             for b in self.atoms:
                 # u <= 0 and u >= 0 is the set u = 0
-                if (a.op, b.op) == ("<=", ">=") and sp.simplify((a.lhs - a.rhs) - (b.lhs - b.rhs)) == 0:
+                if (a.op, b.op) == ("<=", ">=") and sp.expand((a.lhs - a.rhs) - (b.lhs - b.rhs)) == 0:
                     texts = [t for t in texts if t not in (a.text, b.text)]
                     texts.append(equation_text(a.lhs - a.rhs))
         return " and ".join(dict.fromkeys(texts))
@@ -619,11 +657,11 @@ def _decimal(value: float) -> str:
     return repr(float(value)).replace("e+", "e")
 
 
-def _round_outward(value: float, up: bool) -> str:
-    """``value`` to four significant digits, rounded away from the region's boundary."""
+def _round_outward(value: float, up: bool, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits, rounded into the region (away from its edge)."""
     if value == 0 or not math.isfinite(value):
         return _decimal(value)
-    exponent = math.floor(math.log10(abs(value))) - 3
+    exponent = math.floor(math.log10(abs(value))) - (digits - 1)
     quantum = Decimal(1).scaleb(exponent)
     rounded = Decimal(repr(value)).quantize(quantum, rounding=ROUND_CEILING if up else ROUND_FLOOR)
     text = format(rounded.normalize(), "f") if -6 < exponent < 6 else format(rounded, "e")
@@ -658,6 +696,8 @@ class _Atoms:
         if not lhs.free_symbols:
             return None
         g = lhs - rhs
+        if op == "=" and (g.is_positive or g.is_negative):
+            return None  # a set that is empty (exp(x) + exp(y) = 0)
         if text is None:
             text = equation_text(g) if op == "=" else f"{lhs} {op} {rhs}"
         try:
@@ -776,9 +816,14 @@ class _Atoms:
                 if at_trap is None or at_edge is None or at_trap == at_edge:
                     continue
                 up = at_trap > at_edge
-                edge = _round_outward(at_edge, up)
-                atom = self.atom(u, ">" if up else "<", sp.Float(edge),
-                                 f"{u} {'>' if up else '<'} {edge}")
+                for digits in (4, 6, 8, 12, 17):
+                    edge = _round_outward(at_edge, up, digits)
+                    atom = self.atom(u, ">" if up else "<", sp.Float(edge, 30),
+                                     f"{u} {'>' if up else '<'} {edge}")
+                    if atom is not None and atom.holds(point):
+                        break
+                else:
+                    continue  # the edge cannot be written so that it holds at the point
                 if atom is not None and not any(_same_atom(atom, a) for a in atoms):
                     atoms.append(atom)
         return atoms
@@ -789,7 +834,7 @@ def _same_atom(a: Atom, b: Atom) -> bool:
         return False
     if a.op == "=":
         return same_set(a.lhs - a.rhs, b.lhs - b.rhs)
-    return sp.simplify((a.lhs - a.rhs) - (b.lhs - b.rhs)) == 0
+    return a.text == b.text or sp.expand((a.lhs - a.rhs) - (b.lhs - b.rhs)) == 0
 
 
 def _fractional_exponent(node: Node) -> bool:
