@@ -795,3 +795,21 @@ REWRITES = {"square": "pow2"}
 
 #: ops whose value is a condition (no gradient flows through them)
 CONDITIONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not"})
+
+
+def markdown_table() -> str:
+    """The README's table of backward rules, generated from :data:`RULES` (a test keeps it in sync).
+
+    >>> markdown_table().splitlines()[2].startswith("| `abs` |")
+    True
+    """
+    rows = ["| op | PyTorch | JAX | checked against |", "|---|---|---|---|"]
+    seen: dict[int, list[str]] = {}
+    for name, rule in RULES.items():
+        seen.setdefault(id(rule), []).append(name)
+    for rule in sorted({id(r): r for r in RULES.values()}.values(), key=lambda r: r.op):
+        names = ", ".join(f"`{n}`" for n in sorted(seen[id(rule)]))
+        versions = ", ".join(f"{k} {v}" for k, v in rule.checked.items())
+        torch, jax = (rule.frameworks[k].replace("|", "\\|") for k in ("torch", "jax"))
+        rows.append(f"| {names} | {torch} | {jax} | {versions} |")
+    return "\n".join(rows)
