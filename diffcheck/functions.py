@@ -504,9 +504,14 @@ def _logsumexp(*args: sp.Expr) -> sp.Expr:
     return sp.log(add(*[exponential(a) for a in args]))
 
 
-def _reduction(u: sp.Expr) -> sp.Expr:
-    """mean(u), sum(u) = u: a reduction over the batch is as differentiable as u"""
-    return u
+def _sum(*args: sp.Expr) -> sp.Expr:
+    """sum(u) = u over the batch; sum(a, b, ...) = a + b + ... over components"""
+    return args[0] if len(args) == 1 else add(*args)
+
+
+def _mean(*args: sp.Expr) -> sp.Expr:
+    """mean(u) = u over the batch; mean(a, b, ...) = (a + b + ...)/n over components"""
+    return args[0] if len(args) == 1 else mul(add(*args), sp.Rational(1, len(args)))
 
 
 def _square(u: sp.Expr) -> sp.Expr:
@@ -666,7 +671,8 @@ VOCABULARY: dict[str, FunctionSpec] = {
     "Piecewise": _spec(_piecewise, 1, None, pair_args=True),
     "huber": _spec(_huber, 1, 2, {"delta": "delta"}),
     "logsumexp": _spec(_logsumexp, 2, None),
-    **_aliases("mean sum", _spec(_reduction, ignored_keywords=_BATCH_AXES)),
+    "mean": _spec(_mean, 1, None, ignored_keywords=_BATCH_AXES),
+    "sum": _spec(_sum, 1, None, ignored_keywords=_BATCH_AXES),
     "square": _spec(_square),
     "pow": _spec(_pow, 2, 2),
 }
