@@ -301,6 +301,10 @@ class _Search:
     def _traps(self, values: dict, truth: dict[str, Truth],
                scales: dict | None = None) -> dict[str, dict[str, str]]:
         traps: dict[str, dict[str, str]] = {}
+        if any(not t.differentiable for t in truth.values()):
+            # no gradient exists at the point: every component is a subgradient choice, and
+            # only NaN or inf is a trap there
+            truth = {w: t if not t.differentiable else Truth(None, False) for w, t in truth.items()}
         for fw in FRAMEWORKS:
             for w in self.wrt:
                 kind = _judge(values[fw][w], truth[w], self.ar, self.dtype)
@@ -347,7 +351,29 @@ class _Search:
                     truths[w] = Truth(None)
                 else:
                     truths[w] = Truth(None, False, seen.saw == "infinite-slope")
+            if on_set and not self._differentiable_along_diagonals(values, truths):
+                # the axes alone can miss a kink (1 - IoU of two empty intervals is flat along
+                # each axis and not along p2 = -p1): no gradient exists there
+                truths = {w: Truth(None, False) for w in truths}
             return truths
+
+    def _differentiable_along_diagonals(self, values: list, truths: dict[str, Truth]) -> bool:
+        """Whether the slopes along two fixed oblique directions match the axis slopes."""
+        if len(self.names) < 2 or any(t.value is None for t in truths.values()):
+            return True
+        for pattern in ((1, -1), (1, 2)):
+            direction = {s: (pattern[i % 2] if s.name in truths else 0)
+                         for i, s in enumerate(self.symbols)}
+            seen = probing.probe(self.loss_fn, self.symbols, dict(zip(self.symbols, values)),
+                                 direction)
+            if seen.saw in ("unknown",):
+                continue
+            expected = sum(truths[s.name].value * c for s, c in direction.items() if c)
+            slopes = [v for v in (seen.left, seen.right) if v is not None]
+            if seen.saw != "smooth" or any(abs(v - expected) > 1e-6 * (1 + abs(expected))
+                                           for v in slopes):
+                return False
+        return True
 
     # --- the search -------------------------------------------------------------------------
 
@@ -1100,8 +1126,14 @@ def _range_fix(diagnosis: Diagnosis, effect: str) -> str:
             "log_softmax) or bound it with clamp")
 
 
+#: SymPy's simplify is tried on losses up to this many operations (it takes seconds beyond)
+MAX_SIMPLIFY_OPS = 12
+
+
 def _cancelled(expr: sp.Expr) -> sp.Expr | None:
     """The loss without the kinks that cancel (relu(x) - relu(-x) is x), if SymPy sees it."""
+    if sp.count_ops(expr) > MAX_SIMPLIFY_OPS:
+        return None
     try:
         folded = sp.piecewise_fold(expr.rewrite(sp.Piecewise))
         simplified = sp.simplify(folded)
