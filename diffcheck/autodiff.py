@@ -99,8 +99,15 @@ _NUMPY_FUNCTIONS = {
     "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh, "sinh": np.sinh,
     "cosh": np.cosh, "atan": np.arctan, "abs": np.abs, "sign": np.sign, "floor": np.floor,
     "ceil": np.ceil, "rint": np.rint, "maximum": np.maximum, "minimum": np.minimum,
-    "hypot": np.hypot,
+    "hypot": np.hypot, "acos": np.arccos, "asin": np.arcsin, "atan2": np.arctan2,
+    "erf": lambda a: _erf_numpy(a), "erfc": lambda a: 1 - _erf_numpy(a),
 }
+
+
+def _erf_numpy(a: Any) -> Any:
+    """erf elementwise in the array's dtype (NumPy has none; math.erf per element)."""
+    array = np.asarray(a)
+    return np.vectorize(math.erf, otypes=[array.dtype])(array).astype(array.dtype)
 
 
 def _nan_safe(function: Any) -> Any:
@@ -206,6 +213,18 @@ class ExactArithmetic:
 
     def hypot(self, a, b):
         return mp.nan if self._nan(a, b) else mp.hypot(a, b)
+
+    def atan2(self, a, b):
+        return mp.nan if self._nan(a, b) else mp.atan2(a, b)
+
+    def acos(self, a):
+        return mp.nan if self._nan(a) or abs(a) > 1 else mp.acos(a)
+
+    def asin(self, a):
+        return mp.nan if self._nan(a) or abs(a) > 1 else mp.asin(a)
+
+    erf = _nan_safe(mp.erf)
+    erfc = _nan_safe(mp.erfc)
 
     def where(self, condition, a, b):
         return a if condition else b

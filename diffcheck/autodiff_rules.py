@@ -24,6 +24,7 @@ JAX writes as a composition of primitives (``jnp.hypot``, ``jax.nn.softplus``) h
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -375,19 +376,24 @@ def _extremum_backward(ctx, args, out, g):
     ar = ctx.ar
     zero, one = ar.const(0), ar.const(1)
     hits = [ar.where(arg == out, one, zero) for arg in args]
-    if len(args) > 2 and ctx.torch and not ctx.written.endswith(("amax", "amin")):
-        # torch.max(t, dim) sends the gradient to one index: the first maximal one
-        taken = zero * g
+    amax = ctx.written.endswith(("amax", "amin"))
+    if len(args) > 2 and ctx.torch and not amax:
+        # torch.max(t, dim) sends the gradient to one index, the first maximal one (a
+        # scatter: the others get 0 even where the gradient is inf)
+        taken = zero * hits[0]
         grads = []
         for hit in hits:
             first = hit * (one - taken)
-            grads.append(g * first)
+            grads.append(ar.where(first > zero, g, zero * first))
             taken = taken + first
         return grads
-    # maximum/minimum (_balanced_eq), amax/amin and jnp.max: split evenly among ties
     count = hits[0]
     for hit in hits[1:]:
         count = count + hit
+    if ctx.torch and len(args) == 2:
+        # maximum: where(self == other, grad / 2, grad).masked_fill_(self < other, 0)
+        return [ar.where(hit > zero, ar.div(g, count), zero * hit) for hit in hits]
+    # jnp.maximum (_balanced_eq), amax/amin and jnp.max multiply: inf * 0 is NaN there
     return [ar.div(g * hit, count) for hit in hits]
 
 
@@ -404,23 +410,23 @@ def _clamp_forward(ctx, args):
 def _clamp_backward(ctx, args, out, g):
     ar = ctx.ar
     u, lo, hi = args
-    zero, one = ar.const(0), ar.const(1)
-    inside = ar.where(ar.is_number(u), one, zero)  # NaN inputs pass no gradient
+    inside = ar.is_number(u)  # NaN inputs pass no gradient
     if lo is not None:
-        inside = inside * ar.where(u >= lo, one, zero)
+        inside = inside & (u >= lo)
     if hi is not None:
-        inside = inside * ar.where(u <= hi, one, zero)
+        inside = inside & (u <= hi)
     # clamp_backward: where((self >= min) & (self <= max), grad, 0): a bound passes the
     # gradient to the input; a tensor bound gets it only where it is strictly active (and
     # max wins where min > max)
     lo_grad = hi_grad = None
     if lo is not None:
         lo_active = u < lo if hi is None else (u < lo) & (lo < hi)
-        lo_grad = g * ar.where(lo_active, one, zero)
+        lo_grad = ar.where(lo_active, g, ar.zeros_like(g))
     if hi is not None:
         hi_active = u > hi if lo is None else (u > hi) | (hi < lo)
-        hi_grad = g * ar.where(hi_active, one, zero)
-    return [g * inside, lo_grad, hi_grad]
+        hi_grad = ar.where(hi_active, g, ar.zeros_like(g))
+    # a where, not a product: an infinite gradient outside the range still gives 0
+    return [ar.where(inside, g, ar.zeros_like(g)), lo_grad, hi_grad]
 
 
 def _jax_clip(b, u, lo, hi):
@@ -663,6 +669,119 @@ def _floordiv_forward(ctx, args):
     return ctx.ar.floor(ctx.ar.div(args[0], args[1]))
 
 
+def _log_base_backward(base: float):
+    def backward(ctx, args, out, g):
+        ar = ctx.ar
+        return [ar.div(g, args[0] * ar.const(math.log(base)))]  # grad / (self * ln(base))
+
+    return backward
+
+
+def _log_base_forward(base: float):
+    def forward(ctx, args):
+        ar = ctx.ar
+        return ar.div(ar.log(args[0]), ar.const(math.log(base)))
+
+    return forward
+
+
+def _rsqrt_forward(ctx, args):
+    return ctx.ar.div(ctx.ar.const(1), ctx.ar.sqrt(args[0]))
+
+
+def _rsqrt_backward(ctx, args, out, g):
+    ar = ctx.ar
+    if ctx.torch:
+        return [ar.const(-0.5) * g * out * out * out]  # -0.5 * grad * result.pow(3)
+    # jax rsqrt jvp: mul(g, mul(_const(x, -0.5), div(ans, x)))
+    return [g * (ar.const(-0.5) * ar.div(out, args[0]))]
+
+
+def _reciprocal_forward(ctx, args):
+    return ctx.ar.div(ctx.ar.const(1), args[0])
+
+
+def _reciprocal_backward(ctx, args, out, g):
+    ar = ctx.ar
+    if ctx.torch:
+        return [-g * (out * out)]  # reciprocal: -grad * (result * result)
+    return [(-g * ar.const(1)) * ar.div(ar.const(1), args[0] * args[0])]  # 1/x is div(1, x)
+
+
+def _acos_backward(ctx, args, out, g):
+    ar = ctx.ar
+    u = args[0]
+    # torch: grad * -((-self * self + 1).rsqrt()); jax: mul(g, neg(rsqrt(1 - x**2)))
+    return [-(g * ar.div(ar.const(1), ar.sqrt(ar.const(1) - u * u)))]
+
+
+def _asin_backward(ctx, args, out, g):
+    ar = ctx.ar
+    u = args[0]
+    return [g * ar.div(ar.const(1), ar.sqrt(ar.const(1) - u * u))]
+
+
+def _erf_backward(ctx, args, out, g):
+    ar = ctx.ar
+    u = args[0]
+    return [g * (ar.const(2 / math.sqrt(math.pi)) * ar.exp(-(u * u)))]
+
+
+def _erfc_backward(ctx, args, out, g):
+    return [-_erf_backward(ctx, args, out, g)[0]]
+
+
+def _silu_forward(ctx, args):
+    return args[0] * _sigmoid_forward(ctx, args)
+
+
+def _silu_backward(ctx, args, out, g):
+    ar = ctx.ar
+    u = args[0]
+    s = _sigmoid_forward(ctx, args)
+    one = ar.const(1)
+    # torch silu_backward: grad * s * (1 + x * (1 - s)); jax: x * sigmoid(x), autodiff'd
+    if ctx.torch:
+        return [g * s * (one + u * (one - s))]
+    return [g * s + g * u * (s * (one - s))]
+
+
+def _softsign_forward(ctx, args):
+    ar = ctx.ar
+    return ar.div(args[0], ar.const(1) + ar.abs(args[0]))
+
+
+def _jax_softsign(b, u):
+    # jax.nn.soft_sign(x) = x / (abs(x) + 1)
+    return b.div(u, b.add(b.call("abs", u), b.const(1)))
+
+
+def _softsign_backward(ctx, args, out, g):
+    ar = ctx.ar
+    u = args[0]
+    one = ar.const(1)
+    denominator = one + ar.abs(u)
+    # torch F.softsign is x / (1 + |x|) in Python: autodiff of div and abs (sgn(0) = 0)
+    return [ar.div(g, denominator) - ar.div(ar.div(g * u, denominator), denominator) * ar.sign(u)]
+
+
+def _atan2_forward(ctx, args):
+    return ctx.ar.atan2(args[0], args[1])
+
+
+def _atan2_backward(ctx, args, out, g):
+    ar = ctx.ar
+    y, x = args
+    r2 = x * x + y * y
+    if ctx.torch:
+        # atan2_backward: recip = 1/(self^2 + other^2), taken as 0 where that is 0
+        zero = ar.const(0)
+        recip = ar.where(r2 == zero, zero, ar.div(ar.const(1), r2))
+        return [g * x * recip, -(g * y) * recip]
+    # jax: x / (x**2 + y**2), -y / (x**2 + y**2): 0/0 at the origin
+    return [ar.div(g * x, r2), ar.div(-(g * y), r2)]
+
+
 # --- the table --------------------------------------------------------------------------------
 
 _DY = "tools/autograd/derivatives.yaml"
@@ -778,6 +897,31 @@ _RULE_LIST = [
     Rule("logaddexp", ("a", "b"), {"torch": "logaddexp: grad / (1 + exp(other - self))",
                                    "jax": "jnp.logaddexp: t1 * exp(x1 - out)"},
          _logaddexp_forward, _logaddexp_backward),
+    Rule("log2", ("u",), _both("log2: grad / (self * ln 2)"), _log_base_forward(2),
+         _log_base_backward(2)),
+    Rule("log10", ("u",), _both("log10: grad / (self * ln 10)"), _log_base_forward(10),
+         _log_base_backward(10)),
+    Rule("rsqrt", ("u",), {"torch": "rsqrt: -0.5 * grad * result**3",
+                           "jax": "lax.rsqrt: mul(g, mul(-0.5, div(ans, x)))"},
+         _rsqrt_forward, _rsqrt_backward),
+    Rule("reciprocal", ("u",), {"torch": "reciprocal: -grad * (result * result)",
+                                "jax": "jnp.reciprocal = 1/x: div_p rule"},
+         _reciprocal_forward, _reciprocal_backward),
+    Rule("acos", ("u",), _both("acos: -grad / sqrt(1 - x**2): inf at +-1"), _unary("acos"),
+         _acos_backward),
+    Rule("asin", ("u",), _both("asin: grad / sqrt(1 - x**2): inf at +-1"), _unary("asin"),
+         _asin_backward),
+    Rule("atan2", ("y", "x"), _both("atan2: grad * x / (x**2 + y**2), -grad * y / (x**2 + y**2): 0/0 at the origin"),
+         _atan2_forward, _atan2_backward),
+    Rule("erf", ("u",), _both("erf: grad * 2/sqrt(pi) * exp(-x**2)"), _unary("erf"), _erf_backward),
+    Rule("erfc", ("u",), _both("erfc: -grad * 2/sqrt(pi) * exp(-x**2)"), _unary("erfc"),
+         _erfc_backward),
+    Rule("silu", ("u",), {"torch": "silu_backward: grad * s * (1 + x * (1 - s))",
+                          "jax": "jax.nn.silu = x * sigmoid(x)"},
+         _silu_forward, _silu_backward, range_args=(0,)),
+    Rule("softsign", ("u",), {"torch": "F.softsign = x / (1 + |x|) (sgn(0) = 0)",
+                              "jax": "jax.nn.soft_sign = x / (|x| + 1)"},
+         _softsign_forward, _softsign_backward, expand={"jax": _jax_softsign}),
     Rule("logsigmoid", ("u",), {"torch": "F.logsigmoid: log_sigmoid_backward (stable)",
                                 "jax": "jax.nn.log_sigmoid = -softplus(-x)"},
          _logsigmoid_forward, _logsigmoid_backward, expand={"jax": _jax_logsigmoid}),
@@ -788,6 +932,8 @@ RULES: dict[str, Rule] = {rule.op: rule for rule in _RULE_LIST}
 _ALIASES = {
     "arctan": "atan", "maximum": "max", "amax": "max", "minimum": "min", "amin": "min",
     "clip": "clamp", "mean": "sum", "square": None, "log_sigmoid": "logsigmoid",
+    "arccos": "acos", "arcsin": "asin", "arctan2": "atan2", "swish": "silu",
+    "soft_sign": "softsign",
 }
 RULES.update({alias: RULES[target] for alias, target in _ALIASES.items() if target})
 #: ops rewritten into others before they are run: square(u) is u**2 (an int power)

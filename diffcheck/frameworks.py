@@ -168,6 +168,14 @@ def _torch_table(torch: Any) -> dict[str, Callable[..., Any]]:
         "logsigmoid": lambda u: functional.logsigmoid(tensor(u)),
         "log_sigmoid": lambda u: functional.logsigmoid(tensor(u)),
         "square": unary(torch.square),
+        "log2": unary(torch.log2), "log10": unary(torch.log10), "rsqrt": unary(torch.rsqrt),
+        "reciprocal": unary(torch.reciprocal), "acos": unary(torch.acos),
+        "arccos": unary(torch.acos), "asin": unary(torch.asin), "arcsin": unary(torch.asin),
+        "atan2": lambda a, b: torch.atan2(tensor(a), tensor(b)),
+        "arctan2": lambda a, b: torch.atan2(tensor(a), tensor(b)),
+        "erf": unary(torch.erf), "erfc": unary(torch.erfc), "silu": unary(functional.silu),
+        "swish": unary(functional.silu), "softsign": unary(functional.softsign),
+        "soft_sign": unary(functional.softsign),
     }
 
 
@@ -263,6 +271,11 @@ def _jax_table(jax: Any, jnp: Any) -> dict[str, Callable[..., Any]]:
         "logaddexp": jnp.logaddexp,
         "logsigmoid": nn.log_sigmoid, "log_sigmoid": nn.log_sigmoid,
         "square": jnp.square,
+        "log2": jnp.log2, "log10": jnp.log10, "rsqrt": jax.lax.rsqrt,
+        "reciprocal": jnp.reciprocal, "acos": jnp.arccos, "arccos": jnp.arccos,
+        "asin": jnp.arcsin, "arcsin": jnp.arcsin, "atan2": jnp.arctan2, "arctan2": jnp.arctan2,
+        "erf": jax.scipy.special.erf, "erfc": jax.scipy.special.erfc, "silu": nn.silu,
+        "swish": nn.silu, "softsign": nn.soft_sign, "soft_sign": nn.soft_sign,
     }
 
 
