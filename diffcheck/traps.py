@@ -359,16 +359,18 @@ class _Search:
 
     def _differentiable_along_diagonals(self, values: list, truths: dict[str, Truth]) -> bool:
         """Whether the slopes along two fixed oblique directions match the axis slopes."""
-        if len(self.names) < 2 or any(t.value is None for t in truths.values()):
+        slopes_along_axes = {w: t.value for w, t in truths.items()}
+        if len(self.names) < 2 or any(v is None for v in slopes_along_axes.values()):
             return True
         for pattern in ((1, -1), (1, 2)):
             direction = {s: (pattern[i % 2] if s.name in truths else 0)
                          for i, s in enumerate(self.symbols)}
             seen = probing.probe(self.loss_fn, self.symbols, dict(zip(self.symbols, values)),
                                  direction)
-            if seen.saw in ("unknown",):
+            if seen.saw == "unknown":
                 continue
-            expected = sum(truths[s.name].value * c for s, c in direction.items() if c)
+            expected = sum(float(slopes_along_axes[s.name] or 0.0) * c
+                           for s, c in direction.items() if c)
             slopes = [v for v in (seen.left, seen.right) if v is not None]
             if seen.saw != "smooth" or any(abs(v - expected) > 1e-6 * (1 + abs(expected))
                                            for v in slopes):
@@ -518,7 +520,7 @@ class _Search:
             "gradients": values_by_fw,
             "trapped": trapped,
         }
-        fix = _fix(diagnosis, self.parsed.source, self.expr, effect)
+        fix = _fix(diagnosis, self.expr, effect, self.tree)
         rule = CODES[code]
         who = " and ".join(FRAMEWORK_NAMES[name] for name in trapped)
         shown = _number(values_by_fw[fw][variable])
@@ -1021,14 +1023,15 @@ def _code(effect: str, mechanism: str, range_event: str | None = None) -> str:
     return "DC502"
 
 
-def _text_of(source: str, span: Span | None) -> str | None:
+def _text_of(span: Span | None) -> str | None:
+    """The source text of a construct on one line (a fix is written on one line)."""
     if span is None or span.line != span.end_line:
         return None
     return span.text
 
 
-def _replace(source: str, outer: Span, inner: Span, replacement: str) -> str | None:
-    """``outer``'s text with ``inner``'s part replaced (both on one line of ``source``)."""
+def _replace(outer: Span, inner: Span, replacement: str) -> str | None:
+    """``outer``'s text with ``inner``'s part replaced (both on one line)."""
     if outer.line != outer.end_line or inner.line != inner.end_line or outer.line != inner.line:
         return None
     start = inner.column - outer.column
@@ -1043,14 +1046,14 @@ _GUARDED_ARGUMENT = {"sqrt": 0, "log": 0, "log1p": 0, "pow": 0, "div": 1, "norm"
                      "hypot": None, "xlogy": 1}
 
 
-def _fix(diagnosis: Diagnosis, source: str, expr: sp.Expr, effect: str) -> str:
+def _fix(diagnosis: Diagnosis, expr: sp.Expr, effect: str, tree: Node) -> str:
     culprit = diagnosis.culprit
     if diagnosis.mechanism == "unselected-branch" and culprit is not None:
         return _double_where(diagnosis) or (
             f"double where: make the argument of {culprit.written or culprit.op} safe where the "
             "branch is not selected, e.g. where(cond, sqrt(where(cond, x, 1)), 0)")
     if diagnosis.mechanism == "range" and culprit is not None:
-        return _range_fix(diagnosis, effect)
+        return _range_fix(diagnosis, effect, tree)
     if diagnosis.mechanism == "singular" and culprit is not None:
         return _singular_fix(culprit)
     simplified = _cancelled(expr)
@@ -1069,32 +1072,32 @@ def _double_where(diagnosis: Diagnosis) -> str | None:
         return None
     argument = culprit.args[position]
     condition = where_node.args[0]
-    condition_text = _text_of("", condition.span)
-    argument_text = _text_of("", argument.span)
+    condition_text = _text_of(condition.span)
+    argument_text = _text_of(argument.span)
     if argument.span is None or condition_text is None or argument_text is None:
         return None
     safe = "1"
     guarded = (f"where({condition_text}, {argument_text}, {safe})" if diagnosis.branch == 1
                else f"where({condition_text}, {safe}, {argument_text})")
-    rewritten = _replace("", where_node.span, argument.span, guarded)
+    rewritten = _replace(where_node.span, argument.span, guarded)
     return None if rewritten is None else f"double where: {rewritten}"
 
 
 def _singular_fix(culprit: Node) -> str:
     name = culprit.written or culprit.op
     argument = culprit.args[0] if culprit.args else None
-    text = _text_of("", argument.span) if argument is not None else None
+    text = _text_of(argument.span) if argument is not None else None
     if culprit.op == "sqrt" and text:
         return (f"eps inside the root: {name}({text} + 1e-12), or a double where: "
                 f"where({text} > 0, {name}(where({text} > 0, {text}, 1)), 0)")
     if culprit.op == "pow" and text and len(culprit.args) > 1:
-        exponent = _text_of("", culprit.args[1].span) or "p"
+        exponent = _text_of(culprit.args[1].span) or "p"
         return f"keep the base away from 0: ({text} + 1e-12)**{exponent}"
     if culprit.op in ("log", "log1p") and text:
         return f"clamp before log: {name}(clamp({text}, min=1e-12))"
     if culprit.op == "div" and len(culprit.args) == 2:
-        numerator = _text_of("", culprit.args[0].span) or "a"
-        denominator = _text_of("", culprit.args[1].span) or "b"
+        numerator = _text_of(culprit.args[0].span) or "a"
+        denominator = _text_of(culprit.args[1].span) or "b"
         return (f"double where: where({denominator} != 0, {numerator} / "
                 f"where({denominator} != 0, {denominator}, 1), 0)")
     if culprit.op == "norm":
@@ -1105,25 +1108,104 @@ def _singular_fix(culprit: Node) -> str:
     return f"keep the argument of {name} away from its singular point (eps, clamp or a double where)"
 
 
-def _range_fix(diagnosis: Diagnosis, effect: str) -> str:
+def _range_fix(diagnosis: Diagnosis, effect: str, tree: Node) -> str:
     culprit = diagnosis.culprit
     assert culprit is not None
+    known = _log_space_rewrite(culprit, tree)
+    if known is not None:
+        return known
     argument = culprit.args[0] if culprit.args else None
-    text = _text_of("", argument.span) if argument is not None else None
+    text = _text_of(argument.span) if argument is not None else None
     if culprit.op == "exp" and text:
-        return (f"compute in log space: softplus({text}) for log(1 + exp({text})), "
-                f"logsumexp/log_softmax/softmax for sums and ratios of exp, or bound the "
-                f"exponent: exp(clamp({text}, max=80))")
+        return (f"compute in log space (softplus, logsumexp, log_softmax, softmax) or bound "
+                f"the exponent: exp(clamp({text}, max=80))")
     if culprit.op == "sigmoid" and text:
         return (f"logsigmoid({text}) for log(sigmoid({text})) and logsigmoid(-({text})) for "
                 f"log(1 - sigmoid({text})) (F.logsigmoid, jax.nn.log_sigmoid)")
     if culprit.op in ("log", "log1p") and text:
         return f"clamp before log: log(clamp({text}, min=1e-30)), or compute the log directly"
-    if effect == "underflow":
+    if diagnosis.event == "underflow" or effect == "underflow":
         return ("a quantity rounds to 0 in this dtype: compute its logarithm directly "
                 "(logsigmoid, log_softmax, xlogy, log(-expm1(x)) for log(1 - exp(x)))")
     return ("a value overflows this dtype: compute in log space (logsumexp, softplus, "
             "log_softmax) or bound it with clamp")
+
+
+def _parents(tree: Node) -> dict[int, Node]:
+    parents: dict[int, Node] = {}
+    for node in tree.walk():
+        for child in [*node.args, *(a for _, a in node.keywords)]:
+            parents[id(child)] = node
+    return parents
+
+
+def _const_value(node: Node) -> Any:
+    return node.value if node.op == "const" else None
+
+
+def _log_space_rewrite(culprit: Node, tree: Node) -> str | None:
+    """The library call that computes what the culprit's neighbourhood writes by hand."""
+    parents = _parents(tree)
+    parent = parents.get(id(culprit))
+    grand = parents.get(id(parent)) if parent is not None else None
+    inner = culprit.args[0] if culprit.args else None
+    text = _text_of(inner.span) if inner is not None else None
+    if text is None or parent is None:
+        return None
+    if culprit.op == "exp":
+        if parent.op == "log1p":  # log1p(exp(u))
+            return f"softplus({text}) (F.softplus, jax.nn.softplus)"
+        if parent.op == "add" and grand is not None and grand.op == "log":
+            other = parent.args[1] if parent.args[0] is culprit else parent.args[0]
+            if _const_value(other) == 1:  # log(1 + exp(u))
+                return f"softplus({text}) (F.softplus, jax.nn.softplus)"
+            exps = _exp_terms(parent)
+            if exps:  # log(exp(a) + exp(b) + ...)
+                return f"logsumexp({', '.join(exps)}) (torch.logsumexp, jax.nn.logsumexp)"
+        if parent.op == "sub" and _const_value(parent.args[0]) == 1 and grand is not None \
+                and grand.op == "log":  # log(1 - exp(u))
+            return f"log(-expm1({text})) (log1mexp)"
+        division = parent if parent.op == "div" else grand if grand is not None and \
+            grand.op == "div" and parent.op == "add" else None
+        if division is not None:
+            terms = _exp_terms(division.args[1])
+            numerator = _text_of(division.args[0].args[0].span) \
+                if division.args[0].op == "exp" and division.args[0].args else None
+            if terms and numerator in terms:  # exp(a)/(exp(a) + exp(b))
+                return (f"softmax({', '.join(terms)}, index={terms.index(numerator)}) "
+                        "(torch.softmax, jax.nn.softmax); its log is log_softmax")
+    if culprit.op == "sub" and _const_value(culprit.args[0]) == 1 and parent.op == "log":
+        subtracted = culprit.args[1]
+        inner_text = _text_of(subtracted.args[0].span) if subtracted.args else None
+        if subtracted.op == "sigmoid" and inner_text:  # log(1 - sigmoid(u))
+            return f"logsigmoid(-({inner_text})) (F.logsigmoid, jax.nn.log_sigmoid)"
+        if subtracted.op == "exp" and inner_text:  # log(1 - exp(u))
+            return f"log(-expm1({inner_text})) (log1mexp)"
+    if culprit.op == "softmax" and parent.op == "log":
+        call = _text_of(culprit.span)
+        written = culprit.written or culprit.op
+        if call and call.startswith(written):
+            prefix = written[: len(written) - len("softmax")]
+            return (f"{prefix}log_softmax{call[len(written):]} "
+                    "(torch.log_softmax, jax.nn.log_softmax)")
+    if culprit.op == "sigmoid" and parent.op == "log":
+        return f"logsigmoid({text}) (F.logsigmoid, jax.nn.log_sigmoid)"
+    if culprit.op == "sigmoid" and parent.op == "sub" and grand is not None and grand.op == "log":
+        return f"logsigmoid(-({text})) (F.logsigmoid, jax.nn.log_sigmoid)"
+    if culprit.op == "cosh" and parent.op == "log":
+        return f"{text} + softplus(-2*({text})) - log(2) (a log cosh that cannot overflow)"
+    return None
+
+
+def _exp_terms(node: Node) -> list[str]:
+    """The arguments of a sum of exponentials (exp(a) + exp(b) + ...), as written."""
+    if node.op == "exp" and node.args:
+        text = _text_of(node.args[0].span)
+        return [text] if text else []
+    if node.op in ("add", "sum"):
+        parts = [_exp_terms(a) for a in node.args]
+        return [t for part in parts for t in part] if all(parts) else []
+    return []
 
 
 #: SymPy's simplify is tried on losses up to this many operations (it takes seconds beyond)

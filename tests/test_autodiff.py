@@ -355,7 +355,7 @@ def test_cli_json_finding_has_the_contract_fields():
     assert (finding["where"], trap["dtype"], trap["effect"]) == ("x > 709.8", "float64", "nan")
     assert trap["frameworks"] == {"torch": "nan", "jax": "nan"}
     assert holds(finding["where"], trap["point"]) and trap["true"]["x"] == 1.0
-    assert finding["fix"].startswith("compute in log space: softplus(x)")
+    assert finding["fix"] == "softplus(x) (F.softplus, jax.nn.softplus)"
 
 
 def test_cli_github_and_sarif_carry_the_fix():
@@ -423,3 +423,19 @@ def test_program_spans_point_at_the_source():
     assert log.span is not None
     assert text[log.span.column - 1:log.span.end_column] == "log(-b)" == log.span.text
     assert read("  x**2").span.column == 3
+
+
+@pytest.mark.parametrize(("expr", "fix"), [
+    ("log(1 + exp(x))", "softplus(x) (F.softplus, jax.nn.softplus)"),
+    ("log(exp(a) + exp(b))", "logsumexp(a, b) (torch.logsumexp, jax.nn.logsumexp)"),
+    ("exp(b)/(exp(a) + exp(b))", "softmax(a, b, index=1) (torch.softmax, jax.nn.softmax); "
+                                 "its log is log_softmax"),
+    ("log(sigmoid(z))", "logsigmoid(z) (F.logsigmoid, jax.nn.log_sigmoid)"),
+    ("log(1 - sigmoid(z))", "logsigmoid(-(z)) (F.logsigmoid, jax.nn.log_sigmoid)"),
+    ("log(1 - exp(z))", "log(-expm1(z)) (log1mexp)"),
+    ("log(torch.softmax(a, b, index=1))", "torch.log_softmax(a, b, index=1) "
+                                          "(torch.log_softmax, jax.nn.log_softmax)"),
+])
+def test_range_traps_name_the_library_call_that_computes_the_same(expr, fix):
+    fixes = [f.fix for f in check(expr).findings if f.kind == "autodiff"]
+    assert fixes and fixes[0] == fix
