@@ -63,7 +63,7 @@ MAX_EXACT_CHECKS = 64
 #: at most this many trap findings per loss
 MAX_FINDINGS = 6
 #: seconds the search may take before it reports what it has
-TIME_BUDGET = 8.0
+TIME_BUDGET = 3.0
 #: of which at most this long goes to finding points on the sets of ties and roots
 SET_SEARCH_SECONDS = 0.5
 #: relative and absolute tolerance of a gradient, per dtype
@@ -78,18 +78,22 @@ _FLOAT64 = Arithmetic("float64")
 
 def find_traps(parsed: ParsedExpression, wrt: Sequence[str], dtype: str = "float32",
                values: Mapping[str, Any] | None = None,
-               kink_points: Sequence[Mapping[str, float]] = ()) -> list[Finding]:
+               kink_points: Sequence[Mapping[str, float]] = (),
+               tree: Node | None = None) -> list[Finding]:
     """Autodiff findings (kind ``autodiff``) of one parsed loss; [] when it has none.
 
     ``values`` are the ``--set`` values the parser used; ``kink_points`` the points where the
-    analyzer probed its findings (looked at first).
+    analyzer probed its findings (looked at first). ``tree`` is the program as written when a
+    reader other than the expression parser built it (its variables are ``parsed``'s); by
+    default it is read from ``parsed.source``.
     """
     if dtype not in TOLERANCE:
         raise ValueError(f"dtype must be float32 or float64, not {dtype!r}")
-    try:
-        tree = from_expression(parsed.source, values)
-    except (ProgramError, SyntaxError):
-        return []
+    if tree is None:
+        try:
+            tree = from_expression(parsed.source, values)
+        except (ProgramError, SyntaxError):
+            return []
     if any(node.op == "model" for node in tree.walk()) or not wrt:
         return []
     try:
@@ -1233,16 +1237,18 @@ def _cancelled(expr: sp.Expr) -> sp.Expr | None:
 
 
 def annotate_kinks(parsed: ParsedExpression, findings: Sequence[Finding], wrt: Sequence[str],
-                   dtype: str = "float32", values: Mapping[str, Any] | None = None) -> None:
+                   dtype: str = "float32", values: Mapping[str, Any] | None = None,
+                   tree: Node | None = None) -> None:
     """Add to each kink finding's autodiff note what the model of PyTorch and JAX returns at
     its probe point (``abs`` at 0: PyTorch 0, JAX 1)."""
     kinks = [f for f in findings if f.kind == "kink" and f.probe and f.probe.get("point")]
     if not kinks or not wrt:
         return
-    try:
-        tree = from_expression(parsed.source, values)
-    except (ProgramError, SyntaxError):
-        return
+    if tree is None:
+        try:
+            tree = from_expression(parsed.source, values)
+        except (ProgramError, SyntaxError):
+            return
     if any(node.op == "model" for node in tree.walk()):
         return
     ar = Arithmetic(dtype)
