@@ -67,12 +67,12 @@ TIME_BUDGET = 3.0
 #: of which at most this long goes to finding points on the sets of ties and roots
 SET_SEARCH_SECONDS = 0.5
 #: relative and absolute tolerance of a gradient, per dtype
-TOLERANCE = {"float32": (2e-3, 1e-5), "float64": (1e-7, 1e-12)}
+TOLERANCE = {"float32": (1e-4, 1e-6), "float64": (1e-10, 1e-13)}
 
 FRAMEWORK_NAMES = {"torch": "PyTorch", "jax": "JAX"}
 #: a finite gradient error below this many machine epsilons of the largest term of the
 #: backward pass is cancellation noise, not a trap
-CANCELLATION = 1000
+CANCELLATION = 100
 _FLOAT64 = Arithmetic("float64")
 
 
@@ -205,8 +205,8 @@ class _Search:
     def model(self, points: np.ndarray, ar: Arithmetic | None = None) -> dict[str, dict[str, np.ndarray]]:
         """framework -> wrt variable -> gradients at the points (rows of ``points``).
 
-        The extra key ``"|cotangent|"`` holds the largest finite cotangent magnitude of the
-        backward pass at each point: the scale of the terms the gradient was summed from.
+        The extra key ``"|cotangent|"`` holds the largest finite magnitude of the forward values
+        and cotangents at each point: the scale of the terms the gradient was computed from.
         """
         ar = ar or self.ar
         env = {n: points[:, i].astype(ar.dtype) for i, n in enumerate(self.names)}
@@ -218,8 +218,10 @@ class _Search:
                           for w in self.wrt}
             scale = np.zeros(shape)
             with np.errstate(all="ignore"):
-                for cotangent in run.cotangents.values():
-                    size = np.abs(np.broadcast_to(np.asarray(cotangent, dtype=np.float64), shape))
+                terms = [*run.cotangents.values(),
+                         *(run.values[id(n)] for n in run.order if n.op not in CONDITIONS)]
+                for term in terms:
+                    size = np.abs(np.broadcast_to(np.asarray(term, dtype=np.float64), shape))
                     scale = np.fmax(scale, np.where(np.isfinite(size), size, 0.0))
             result[fw]["|cotangent|"] = scale
         return result
