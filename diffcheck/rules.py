@@ -202,7 +202,7 @@ _RULE_LIST += [
         _AUTODIFF_WHY,
         "where(x > 0, sqrt(x), 0)",
         "double where: where(x > 0, sqrt(where(x > 0, x, 1)), 0)",
-        message="{frameworks} return {value} for d/d{variable} of {input} where {where}: the "
+        message="{frameworks_return} {value} for d/d{variable} of {input} where {where}: the "
                 "unselected branch {culprit} is still differentiated (true value {true})",
     ),
     Rule(
@@ -213,7 +213,7 @@ _RULE_LIST += [
         _AUTODIFF_WHY,
         "sqrt(x**2 + y**2)",
         "eps inside the root: sqrt(x**2 + y**2 + 1e-12), or torch.linalg.vector_norm",
-        message="{frameworks} return {value} for d/d{variable} of {input} where {where} "
+        message="{frameworks_return} {value} for d/d{variable} of {input} where {where} "
                 "({culprit}; true value {true})",
     ),
     Rule(
@@ -224,7 +224,7 @@ _RULE_LIST += [
         "Training moves in a wrong direction at those points, silently.",
         "relu(x) - relu(-x)",
         "write the function without the cancelling pieces (x)",
-        message="{frameworks} return {value} for d/d{variable} of {input} where {where}; the "
+        message="{frameworks_return} {value} for d/d{variable} of {input} where {where}; the "
                 "derivative is {true} ({culprit})",
         level="warning",
     ),
@@ -236,7 +236,7 @@ _RULE_LIST += [
         _AUTODIFF_WHY,
         "log(1 + exp(x))",
         "softplus(x), logsumexp, log_softmax: compute in log space",
-        message="{frameworks} return {value} for d/d{variable} of {input} in {dtype} where "
+        message="{frameworks_return} {value} for d/d{variable} of {input} in {dtype} where "
                 "{where}: {culprit} overflows (true value {true})",
     ),
     Rule(
@@ -247,7 +247,7 @@ _RULE_LIST += [
         _AUTODIFF_WHY,
         "log(sigmoid(x))",
         "logsigmoid(x) (F.logsigmoid, jax.nn.log_sigmoid); log_softmax; xlogy",
-        message="{frameworks} return {value} for d/d{variable} of {input} in {dtype} where "
+        message="{frameworks_return} {value} for d/d{variable} of {input} in {dtype} where "
                 "{where}: {culprit} rounds to 0 (true value {true})",
     ),
 ]

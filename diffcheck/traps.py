@@ -532,7 +532,7 @@ class _Search:
         shown = _number(values_by_fw[fw][variable])
         expected = "not defined there" if truth.value is None else _number(truth.value)
         message = rule.message.format(
-            frameworks=who, value=shown, variable=variable, input=_one_line(self.parsed.source),
+            frameworks_return=who + (" return" if len(trapped) > 1 else " returns"), value=shown, variable=variable, input=_one_line(self.parsed.source),
             where=region.text, culprit=_one_line(span.text if span else ""), true=expected,
             dtype=self.dtype,
         )
@@ -983,7 +983,11 @@ def _nonfinite_producer(run: Run, top: Node) -> Node | None:
 
 
 def _tied_kink(run: Run) -> Node | None:
+    """The node whose convention made the value wrong: a switch at its tie, or F.softplus past
+    its threshold (the identity there, where softplus has slope sigmoid(x) < 1)."""
     for node in reversed(run.order):
+        if node.op == "softplus" and node.keyword("threshold") is not None:
+            return node
         rule = RULES.get(node.op)
         if rule is None or rule.kinks is None:
             continue
@@ -1062,6 +1066,10 @@ def _fix(diagnosis: Diagnosis, expr: sp.Expr, effect: str, tree: Node) -> str:
         return _range_fix(diagnosis, effect, tree)
     if diagnosis.mechanism == "singular" and culprit is not None:
         return _singular_fix(culprit)
+    if culprit is not None and culprit.op == "softplus":
+        return ("F.softplus is the identity where beta*x > threshold: keep the default "
+                "threshold=20 (where the difference is below float32 precision) or use "
+                "jax.nn.softplus / logaddexp(x, 0)")
     simplified = _cancelled(expr)
     if simplified is not None:
         return f"write the function without the cancelling kinks: {simplified}"

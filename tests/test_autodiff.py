@@ -439,3 +439,20 @@ def test_program_spans_point_at_the_source():
 def test_range_traps_name_the_library_call_that_computes_the_same(expr, fix):
     fixes = [f.fix for f in check(expr).findings if f.kind == "autodiff"]
     assert fixes and fixes[0] == fix
+
+
+def test_softplus_threshold_is_reported_with_its_own_fix():
+    (trap,) = [f for f in check("softplus(x, threshold=1)").findings if f.kind == "autodiff"]
+    assert trap.severity == "warning" and trap.autodiff["trapped"] == ["torch"]
+    assert trap.message.startswith("PyTorch returns 1 for d/dx")
+    assert "threshold" in trap.fix and holds(trap.where, {"x": 2.0})
+    assert not [f for f in check("softplus(x)").findings if f.kind == "autodiff"]
+
+
+def test_find_traps_takes_a_program_from_another_reader():
+    from diffcheck.parser import parse
+    from diffcheck.traps import find_traps
+
+    parsed = parse("where(x > 0, sqrt(x), 0)")
+    given = find_traps(parsed, ["x"], tree=from_expression("where(x > 0, sqrt(x), 0)"))
+    assert [(f.code, f.where) for f in given] == [("DC501", "x <= 0")]
