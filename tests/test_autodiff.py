@@ -428,13 +428,13 @@ def test_program_spans_point_at_the_source():
 @pytest.mark.parametrize(("expr", "fix"), [
     ("log(1 + exp(x))", "softplus(x) (F.softplus, jax.nn.softplus)"),
     ("log(exp(a) + exp(b))", "logsumexp(a, b) (torch.logsumexp, jax.nn.logsumexp)"),
-    ("exp(b)/(exp(a) + exp(b))", "softmax(a, b, index=1) (torch.softmax, jax.nn.softmax); "
-                                 "its log is log_softmax"),
+    ("exp(b)/(exp(a) + exp(b))", ("softmax(a, b, index=1) (torch.softmax, jax.nn.softmax); "
+                                  "its log is log_softmax")),
     ("log(sigmoid(z))", "logsigmoid(z) (F.logsigmoid, jax.nn.log_sigmoid)"),
     ("log(1 - sigmoid(z))", "logsigmoid(-(z)) (F.logsigmoid, jax.nn.log_sigmoid)"),
     ("log(1 - exp(z))", "log(-expm1(z)) (log1mexp)"),
-    ("log(torch.softmax(a, b, index=1))", "torch.log_softmax(a, b, index=1) "
-                                          "(torch.log_softmax, jax.nn.log_softmax)"),
+    ("log(torch.softmax(a, b, index=1))", ("torch.log_softmax(a, b, index=1) "
+                                           "(torch.log_softmax, jax.nn.log_softmax)")),
 ])
 def test_range_traps_name_the_library_call_that_computes_the_same(expr, fix):
     fixes = [f.fix for f in check(expr).findings if f.kind == "autodiff"]
