@@ -36,6 +36,7 @@ def check(
     smooth_scale: float = DEFAULT_SMOOTH_SCALE,
     timeout: float | None = None,
     values: Mapping[str, Any] | None = None,
+    dtype: str = "float32",
 ) -> Report:
     """Analyse one loss expression.
 
@@ -52,9 +53,12 @@ def check(
     timeout:
         Seconds the analysis may take; it then runs in a worker process that is stopped at
         the limit (an error of kind "timeout"). Default: no limit, in this process.
+    dtype:
+        The float type training uses, for the autodiff traps: "float32" (default) or "float64".
     """
     if timeout is not None:
-        return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values)
+        return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
+                                dtype)
     report = Report(input=expr, name=name, source=source, line=line)
     try:
         parsed = parse(expr, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
@@ -67,6 +71,8 @@ def check(
     wrt_names = list(wrt) if wrt else list(parsed.variables)
     report.wrt = [v for v in wrt_names if v not in unknown]
     _analyse(parsed, report, smooth_scale)
+    if report.error is None:
+        _autodiff_stage(parsed, report, dtype)
     return report
 
 
@@ -114,12 +120,35 @@ def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float)
                                              smooth_scale, reserved_names=parsed.variables)
 
 
-def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values) -> Report:
+def _autodiff_stage(parsed, report: Report, dtype: str, tree: Any = None,
+                    wrt: Sequence[str] | None = None) -> None:
+    """Where PyTorch and JAX autodiff break although the mathematics may not (DC5xx).
+
+    ``tree`` is the program as written when the reader built one (Python source); by default
+    the expression's own text is read again. ``wrt`` names the analysis variables when they
+    differ from the report's (tensor components).
+    """
+    from diffcheck.traps import annotate_kinks, find_traps
+
+    variables = list(wrt) if wrt is not None else report.wrt
+    kinks = [f.probe["point"] for f in report.findings if f.probe and f.probe.get("point")]
+    try:
+        annotate_kinks(parsed, report.findings, variables, dtype, report.fixed, tree=tree)
+        traps = find_traps(parsed, variables, dtype, report.fixed, kinks, tree=tree)
+    except Exception as err:
+        detail = " ".join(str(err).split())[:200]
+        report.assumptions.append(f"autodiff check skipped: {type(err).__name__}: {detail}")
+        return
+    report.findings.extend(sorted(traps, key=lambda f: (f.severity != "error", f.code)))
+
+
+def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
+                     dtype="float32") -> Report:
     from diffcheck.runner import run_jobs
 
     def work(text):
         return check(text, wrt, name=name, source=source, line=line, smooth_scale=smooth_scale,
-                     values=values)
+                     values=values, dtype=dtype)
 
     def on_error(text, kind, message):
         return Report(input=text, name=name, source=source, line=line, error=ReportError(kind, message))
@@ -149,6 +178,8 @@ def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options)
     for finding in report.findings:
         if finding.column is not None:
             finding.column += loss_line.column - 1
+        if finding.line is not None and loss_line.line is not None:
+            finding.line += loss_line.line - 1
     if loss_line.ignored_codes:
         report.findings = [f for f in report.findings if f.code not in loss_line.ignored_codes]
         # The verdict stays the truth; suppression only hides findings (and their exit status).
@@ -194,7 +225,7 @@ def source_jobs(path: str, text: str, selector: str | None = None) -> list[Sourc
 
 def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
                      smooth_scale: float = DEFAULT_SMOOTH_SCALE,
-                     values: Mapping[str, Any] | None = None) -> Report:
+                     values: Mapping[str, Any] | None = None, dtype: str = "float32") -> Report:
     """Translate and analyse one loss of a ``.py`` file (CONTRACT.md section 6)."""
     import ast
 
@@ -214,12 +245,12 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
     except RecursionError:
         report.error = ReportError("limit", "the function is nested too deeply to translate")
         return report
-    _fill_from_source(report, loss, wrt, smooth_scale, [job.text])
+    _fill_from_source(report, loss, wrt, smooth_scale, [job.text], dtype)
     return report
 
 
 def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smooth_scale: float,
-                      texts: list[str]) -> None:
+                      texts: list[str], dtype: str = "float32") -> None:
     """Analyse a translated source loss into ``report``, in the file's lines and names."""
     parsed = loss.parsed
     chosen = loss.chosen_parameters(wrt) if (wrt and loss.is_model) else \
@@ -235,6 +266,9 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
     report.surrogate = analysed.surrogate
     report.assumptions = list(loss.translation.assumptions)
     report.gradient = analysed.gradient
+    if analysed.error is None and not loss.is_model:
+        _autodiff_stage(parsed, analysed, dtype, tree=loss.translation.program,
+                        wrt=analysed.wrt)
     located = [_in_source(f, parsed, loss.implicit, texts) for f in analysed.findings]
     if loss.is_model:
         for finding in located:
@@ -248,7 +282,7 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
 
 def check_composition(job: SourceJob, loss: str, wrt: Sequence[str] | None = None, *,
                       smooth_scale: float = DEFAULT_SMOOTH_SCALE,
-                      values: Mapping[str, Any] | None = None) -> Report:
+                      values: Mapping[str, Any] | None = None, dtype: str = "float32") -> Report:
     """``loss(model(x), y)`` w.r.t. the model's parameters: "can I train this?".
 
     ``job`` names the model (a class of a ``.py`` file); ``loss`` is ``path.py::name`` or an

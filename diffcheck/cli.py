@@ -39,6 +39,11 @@ class FailOn(str, enum.Enum):
     never = "never"
 
 
+class Dtype(str, enum.Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
 class CodeStyle(str, enum.Enum):
     sympy = "sympy"
     numpy = "numpy"
@@ -119,6 +124,14 @@ def run(
         float | None,
         typer.Option("--smooth-scale", help="Largest error of each smooth replacement of a primitive.", show_default="0.01"),
     ] = None,
+    dtype: Annotated[
+        Dtype, typer.Option("--dtype", help="The float type training uses, for autodiff traps (DC5xx).")
+    ] = Dtype.float32,
+    confirm: Annotated[
+        bool,
+        typer.Option("--confirm", help="Run each autodiff trap in the real JAX (pip install 'diffcheck[jax]') "
+                     "and PyTorch, where installed, and show their gradients."),
+    ] = False,
     surrogate_only: Annotated[
         bool, typer.Option("--surrogate", help="Print only the smooth replacement loss of each expression.")
     ] = False,
@@ -190,8 +203,13 @@ def run(
             _usage_error("--loss needs a model: diffcheck model.py::Net --loss ...")
         lines = [_Composition(job, loss) if isinstance(job, SourceJob) else job for job in lines]
     results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale,
-                       config.ignore, values)
+                       config.ignore, values, dtype.value)
     dicts = [r.to_dict() for r in results]
+    if confirm:
+        from diffcheck.confirm import confirm_results
+
+        for note in confirm_results(dicts, dtype.value):
+            typer.echo(f"diffcheck: {note}", err=True)
     used = {name for result in dicts for name in result.get("fixed") or {}}
     # A result that could not be read cannot say which names it uses.
     unread = any(result.get("error") for result in dicts)
@@ -307,11 +325,12 @@ def _source_jobs(path: str, selector: str | None, functions: tuple[str, ...] = (
     return jobs
 
 
-def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values):
+def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="float32"):
     from diffcheck.model import Report, ReportError
     from diffcheck.runner import default_jobs, run_jobs
 
     options: dict = {} if scale is None else {"smooth_scale": scale}
+    options["dtype"] = dtype
     if values:
         options["values"] = values
     work = partial(_check_one, wrt=wrt, options=options, ignored=frozenset(ignored_codes or ()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from diffcheck.rules import SEVERITY
+from diffcheck.rules import RULES, SEVERITY
 
 
 @dataclass
@@ -24,8 +24,9 @@ class Finding:
     confirmed: bool | None = None
     probe: dict[str, Any] | None = None
     surrogates: list[dict[str, Any]] = field(default_factory=list)
-    #: one-sided slopes and what autodiff frameworks return there (extension of the contract)
-    autodiff: str | None = None
+    #: kink findings: a note on the one-sided slopes and what autodiff returns there;
+    #: autodiff findings: {effect, dtype, frameworks, point, true, ...} (CONTRACT.md section 7)
+    autodiff: str | dict[str, Any] | None = None
     #: 1-based column of the primitive in the input, when the parser knows it
     column: int | None = None
     #: 1-based line of the primitive in its file (Python source), when known
@@ -38,10 +39,13 @@ class Finding:
     cut: list[str] | None = None
     #: the finding lies in the forward value of a straight-through estimator
     ste: bool | None = None
+    #: autodiff findings: the standard fix, as code
+    fix: str | None = None
 
     @property
     def severity(self) -> str:
-        return SEVERITY[self.kind]
+        rule = RULES.get(self.code)
+        return rule.severity if rule is not None else SEVERITY[self.kind]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +65,7 @@ class Finding:
                if self.excerpt is not None else {}),
             **({"cut": list(self.cut)} if self.cut is not None else {}),
             **({"ste": self.ste} if self.ste is not None else {}),
+            **({"fix": self.fix} if self.fix is not None else {}),
         }
 
 

@@ -72,6 +72,22 @@ def _compile(expr: sp.Expr, symbols: tuple) -> Callable:
     return sp.lambdify(symbols, expr, modules=_MP_MODULE)
 
 
+_NUMPY_MODULE = [{"Heaviside": lambda u, h0=0.5: __import__("numpy").heaviside(u, h0)}, "numpy"]
+
+
+def compile_numpy(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
+    """A NumPy float64 function of ``symbols`` (fast, over arrays of points; may overflow).
+
+    Like :func:`compile_expr`, only for trees the parser built, never for user text.
+    """
+    return _compile_numpy(expr, tuple(symbols))
+
+
+@lru_cache(maxsize=1024)
+def _compile_numpy(expr: sp.Expr, symbols: tuple) -> Callable:
+    return sp.lambdify(symbols, expr, modules=_NUMPY_MODULE)
+
+
 def _undefined(*_args):
     raise ValueError("undefined expression")
 
@@ -132,6 +148,10 @@ def evaluate(fn: Callable, values: Sequence, digits: int = DIGITS) -> mp.mpf | N
         try:
             result = fn(*[to_mpf(v) for v in values])
         except (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError):
+            return None
+        except NameError:
+            # A generalized function with no value (DiracDelta in the derivative of a step):
+            # undefined here, as at a pole.
             return None
         if isinstance(result, mp.mpc):
             if abs(result.imag) > TINY * (1 + abs(result.real)):

@@ -26,6 +26,9 @@ SEVERITY = {
     "pole": "warning",
     "domain": "warning",
     "input": "error",
+    # autodiff findings: error for nan/inf/overflow/underflow, warning for a wrong value
+    # (each DC5xx rule says which)
+    "autodiff": "error",
 }
 
 #: kinds that make an expression non-differentiable.
@@ -47,6 +50,8 @@ class Rule:
     #: ``cause`` (the primitive as written), ``where`` (its set), ``loss`` (the whole input)
     #: and the code's own (``variable``, ``region``, ``requirement``).
     message: str = ""
+    #: the severity, when it is not the kind's (autodiff: wrong values are warnings)
+    level: str | None = None
 
     def format(self, **arguments: object) -> str:
         """The message of one finding of this code."""
@@ -54,7 +59,7 @@ class Rule:
 
     @property
     def severity(self) -> str:
-        return SEVERITY[self.kind]
+        return self.level or SEVERITY[self.kind]
 
     def explain(self) -> str:
         """Plain-text documentation, as ``diffcheck --explain CODE`` prints it."""
@@ -227,20 +232,82 @@ _RULE_LIST = [
         message="the derivative of {loss} with respect to {variable} is zero almost everywhere "
                 "({cause} is piecewise constant): gradient descent gets no signal",
     ),
+    Rule(
+        "DC402", "zero-gradient", "Gradient cut",
+        "A parameter the gradient should train receives none: every path from it to the output "
+        "goes through .detach(), torch.no_grad(), stop_gradient, an integer cast or an argmax "
+        "index, or the forward pass never uses it.",
+        "The parameter never moves during training, silently; distributed training reports it "
+        "only as 'parameters that did not receive grad'.",
+        "self.head(self.body(x).detach())",
+        "Remove the detach (or no_grad) if the parameter should learn; for a rounding or an "
+        "argmax use a straight-through estimator x + (q - x).detach() or Gumbel-softmax.",
+        message="no gradient reaches {parameters}: {cause}",
+    ),
 ]
 
-_RULE_LIST.append(Rule(
-    "DC402", "zero-gradient", "Gradient cut",
-    "A parameter the gradient should train receives none: every path from it to the output "
-    "goes through .detach(), torch.no_grad(), stop_gradient, an integer cast or an argmax "
-    "index, or the forward pass never uses it.",
-    "The parameter never moves during training, silently; distributed training reports it "
-    "only as 'parameters that did not receive grad'.",
-    "self.head(self.body(x).detach())",
-    "Remove the detach (or no_grad) if the parameter should learn; for a rounding or an "
-    "argmax use a straight-through estimator x + (q - x).detach() or Gumbel-softmax.",
-    message="no gradient reaches {parameters}: {cause}",
-))
+
+_AUTODIFF_WHY = ("One NaN in one component makes the whole update NaN: the weights are "
+                 "overwritten and training diverges, long after the batch that caused it.")
+
+_RULE_LIST += [
+    Rule(
+        "DC501", "autodiff", "NaN gradient from the branch a where() does not select",
+        "where(c, a, b) is differentiated through both branches: the unselected one gets a zero "
+        "cotangent, and where its own derivative is inf or NaN (sqrt or log at or below 0, a "
+        "division by 0), 0 * inf = NaN reaches the gradient.",
+        _AUTODIFF_WHY,
+        "where(x > 0, sqrt(x), 0)",
+        "double where: where(x > 0, sqrt(where(x > 0, x, 1)), 0)",
+        message="{frameworks_return} {value} for d/d{variable} of {input} where {where}: the "
+                "unselected branch {culprit} is still differentiated (true value {true})",
+    ),
+    Rule(
+        "DC502", "autodiff", "NaN or inf gradient at a root, norm or division by zero",
+        "The backward formula of an operation is infinite at a point (sqrt'(0) = inf, the "
+        "norm at the zero vector, 1/x at 0) and meets a zero factor or an opposite infinity "
+        "on the way back: NaN, even where the loss itself is finite.",
+        _AUTODIFF_WHY,
+        "sqrt(x**2 + y**2)",
+        "eps inside the root: sqrt(x**2 + y**2 + 1e-12), or torch.linalg.vector_norm",
+        message="{frameworks_return} {value} for d/d{variable} of {input} where {where} "
+                "({culprit}; true value {true})",
+    ),
+    Rule(
+        "DC503", "autodiff", "Wrong finite gradient",
+        "Autodiff returns a finite value that is not the derivative: kinks that cancel "
+        "(relu(x) - relu(-x) is x, but autodiff adds relu'(0) = 0 twice), a library shortcut "
+        "(F.softplus's threshold).",
+        "Training moves in a wrong direction at those points, silently.",
+        "relu(x) - relu(-x)",
+        "write the function without the cancelling pieces (x)",
+        message="{frameworks_return} {value} for d/d{variable} of {input} where {where}; the "
+                "derivative is {true} ({culprit})",
+        level="warning",
+    ),
+    Rule(
+        "DC504", "autodiff", "Overflow in the chosen dtype",
+        "An intermediate value exceeds the largest number of the dtype (exp(x) past x = 88.72 "
+        "in float32, 709.78 in float64) and the backward pass turns inf into NaN, although "
+        "the loss and its derivative are moderate numbers.",
+        _AUTODIFF_WHY,
+        "log(1 + exp(x))",
+        "softplus(x), logsumexp, log_softmax: compute in log space",
+        message="{frameworks_return} {value} for d/d{variable} of {input} in {dtype} where "
+                "{where}: {culprit} overflows (true value {true})",
+    ),
+    Rule(
+        "DC505", "autodiff", "Underflow or rounding to zero in the chosen dtype",
+        "An intermediate value rounds to 0 in the dtype (sigmoid(x) below x = -88.7 in "
+        "float32, 1 - sigmoid(x) past x = 16.6) and a log or a division of it makes the "
+        "gradient NaN or inf, although the true derivative is moderate.",
+        _AUTODIFF_WHY,
+        "log(sigmoid(x))",
+        "logsigmoid(x) (F.logsigmoid, jax.nn.log_sigmoid); log_softmax; xlogy",
+        message="{frameworks_return} {value} for d/d{variable} of {input} in {dtype} where "
+                "{where}: {culprit} rounds to 0 (true value {true})",
+    ),
+]
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULE_LIST}
 

@@ -179,6 +179,9 @@ REF_NS = {
     "xlogy": lambda a, b: sp.Piecewise((0, sp.Eq(a, 0)), (a * sp.log(b), True)),
     "clamp_min": lambda u, min: sp.Max(u, min),  # noqa: A002
     "clamp_max": lambda u, max: sp.Min(u, max),  # noqa: A002
+    "softmax": lambda *a, index=0, **_: sp.exp(a[index]) / sum(sp.exp(t) for t in a),
+    "log_softmax": lambda *a, index=0, **_: a[index] - sp.log(sum(sp.exp(t) for t in a)),
+    "norm": lambda *a, **_: sp.sqrt(sum(t**2 for t in a)),
 }
 
 _SELU_ALPHA = sp.Rational("1.6732632423543772848170429916717")
@@ -396,13 +399,16 @@ INT_EXPONENT = st.integers(-3, 4).map(lambda k: f"({k})" if k < 0 else str(k))
 COMPARISON = st.sampled_from(["<", "<=", ">", ">=", "==", "!="])
 
 #: every function that takes one value argument (and possibly ignored or defaulted keywords)
+#: the library calls over components (softmax, norm, hypot, ...): drawn by their own test
+#: below, so that the trees of the tests above stay the ones they always drew
+LIBRARY_CALLS = frozenset({"softmax", "log_softmax", "norm"})
 UNARY = sorted(
     name for name, spec in functions.VOCABULARY.items()
     if spec.min_args == 1 and not spec.pair_args and not spec.condition_args
-    and name not in ("clip", "clamp")
+    and name not in ("clip", "clamp") and name not in LIBRARY_CALLS
 )
 VARIADIC = sorted(name for name, spec in functions.VOCABULARY.items()
-                  if spec.min_args >= 2 and spec.max_args is None)
+                  if spec.min_args >= 2 and spec.max_args is None and name not in LIBRARY_CALLS)
 #: functions of exactly two values (pow has its own generator, with integer exponents)
 BINARY = sorted(name for name, spec in functions.VOCABULARY.items()
                 if spec.min_args == spec.max_args == 2 and name != "pow")
@@ -500,12 +506,35 @@ TREES = st.one_of(_nodes(_DEPTH2), _nodes(_DEPTH1))
 
 def test_tree_vocabulary_is_the_whole_vocabulary():
     """The generators above cover every name of the function table (by construction)."""
-    covered = set(UNARY) | set(VARIADIC) | set(BINARY) | {"clip", "clamp", "where", "Piecewise", "pow", "threshold",
+    covered = set(UNARY) | set(VARIADIC) | set(BINARY) | set(LIBRARY_CALLS) | {"clip", "clamp", "where", "Piecewise", "pow", "threshold",
                                               "huber", "softplus", "leaky_relu", "elu", "round",
                                               "heaviside", "log", "relu", "mean"}
     assert set(functions.KNOWN_FUNCTIONS) <= covered, set(functions.KNOWN_FUNCTIONS) - covered
     missing = set(functions.KNOWN_FUNCTIONS) - set(REF_NS)
     assert not missing, f"reference translator lacks {missing}"
+
+
+def _library_call(inner):
+    """A library call over components: softmax(a, b, index=k), norm(a, b), hypot(a, b), ..."""
+    def arguments(name):
+        spec = functions.VOCABULARY[name]
+        count = st.integers(spec.min_args, spec.max_args or 3)
+        return count.flatmap(lambda n: st.lists(inner, min_size=n, max_size=n))
+
+    name = st.sampled_from(sorted(LIBRARY_CALLS))
+    return name.flatmap(lambda n: st.tuples(MODULE_PREFIX, st.just(n), arguments(n))).map(
+        lambda t: _call(t[0], t[1], t[2]))
+
+
+LIBRARY_TREES = st.one_of(_library_call(_DEPTH1), _library_call(_nodes(_DEPTH1)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(LIBRARY_TREES)
+def test_library_calls_never_raise(text):
+    with time_limit(CHECK_ALARM, text):
+        report = diffcheck.check(text)
+    _assert_report_shape(text, report)
 
 
 def _assert_report_shape(text: str, report: Report) -> None:

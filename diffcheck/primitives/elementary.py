@@ -15,14 +15,16 @@ log(x)/log(2)
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sympy as sp
 
 from diffcheck.primitives import guards
-from diffcheck.primitives.guards import exponential, mul, piecewise, power
+from diffcheck.primitives.guards import ArgumentError, exponential, mul, piecewise, power
 from diffcheck.primitives.registry import FUNCTIONS, function  # noqa: F401 (doctests)
 
 _HALF = sp.Rational(1, 2)
+_ZERO = sp.Integer(0)
 _MINUS_ONE = sp.Integer(-1)
 
 #: what PyTorch and JAX compute at a root's zero (the derivative formula 1/(2*sqrt(u)))
@@ -258,11 +260,69 @@ function(_atan2, min_args=2, max_args=2, aliases="arctan2",
          autodiff="The gradient (x, -y)/(x**2 + y**2) is NaN at the origin in PyTorch and JAX.")
 
 
-def _mean(u: sp.Expr) -> sp.Expr:
-    """mean(u), sum(u) = u: a reduction over the batch is as differentiable as u"""
-    return u
+_BATCH_AXES = frozenset({"axis", "dim", "keepdim", "keepdims"})
 
 
-function(_mean, aliases="sum", ignored_keywords=frozenset({"axis", "dim", "keepdim", "keepdims"}),
+def _mean(*args: sp.Expr) -> sp.Expr:
+    """mean(u) = u over the batch; mean(a, b, ...) = (a + b + ...)/n over components"""
+    if len(args) == 1:
+        return args[0]
+    return mul(guards.add(*args), sp.Rational(1, len(args)))
+
+
+function(_mean, max_args=None, ignored_keywords=_BATCH_AXES,
          smoothness="as smooth as its argument", sample="mean(x)", sample_class="Cinf")
+
+
+def _sum(*args: sp.Expr) -> sp.Expr:
+    """sum(u) = u over the batch; sum(a, b, ...) = a + b + ... over components"""
+    return args[0] if len(args) == 1 else guards.add(*args)
+
+
+function(_sum, max_args=None, ignored_keywords=_BATCH_AXES,
+         smoothness="as smooth as its argument", sample="sum(x)", sample_class="Cinf")
+
+
+# Library calls over the components of a tensor, as the Python-source reader emits them and as
+# expressions may write them: softmax(a, b, c, index=k) is component k.
+
+def _component(index: Any, args: tuple[sp.Expr, ...]) -> int:
+    if not (isinstance(index, sp.Integer) and -len(args) <= int(index) < len(args)):
+        raise ArgumentError(f"index must be an integer from {-len(args)} to {len(args) - 1}")
+    return int(index) % len(args)
+
+
+def _softmax(*args: sp.Expr, index: sp.Expr = _ZERO) -> sp.Expr:
+    """softmax(a, b, ..., index=k) = exp(a_k)/(exp(a) + exp(b) + ...), component k (default 0)"""
+    k = _component(index, args)
+    total = guards.add(*[exponential(a) for a in args])
+    return mul(exponential(args[k]), power(total, _MINUS_ONE))
+
+
+function(_softmax, min_args=2, max_args=None, keywords={"index": "index"},
+         ignored_keywords=_BATCH_AXES, smoothness="Cinf", sample="softmax(x, 0, index=0)",
+         autodiff="torch.softmax and jax.nn.softmax subtract the maximum first: no overflow; "
+                  "exp(a)/sum(exp) written out overflows in float32 above 88.7.")
+
+
+def _log_softmax(*args: sp.Expr, index: sp.Expr = _ZERO) -> sp.Expr:
+    """log_softmax(a, b, ..., index=k) = a_k - logsumexp(a, b, ...), component k (default 0)"""
+    k = _component(index, args)
+    return guards.add(args[k], -sp.log(guards.add(*[exponential(a) for a in args])))
+
+
+function(_log_softmax, min_args=2, max_args=None, keywords={"index": "index"},
+         ignored_keywords=_BATCH_AXES, smoothness="Cinf", sample="log_softmax(x, 0)",
+         autodiff="The library computes it stably; log(softmax(...)) written out underflows.")
+
+
+def _norm(*args: sp.Expr) -> sp.Expr:
+    """norm(a, b, ...) = sqrt(a**2 + b**2 + ...), the 2-norm of the components"""
+    return power(guards.add(*[power(a, sp.Integer(2)) for a in args]), _HALF)
+
+
+function(_norm, max_args=None, ignored_keywords=_BATCH_AXES,
+         smoothness="C0: kink at the zero vector", sample="norm(x, 0)",
+         autodiff="torch.linalg.vector_norm returns gradient 0 at the zero vector; "
+                  "jnp.linalg.norm returns NaN there.")
 

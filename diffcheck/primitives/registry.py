@@ -76,8 +76,13 @@ class Function:
     autodiff: str = ""
 
     def parameters(self) -> tuple[str, ...]:
-        """The builder's parameter names, in order: which keyword a position fills."""
-        return tuple(inspect.signature(self.build).parameters)
+        """The builder's positional parameter names, in order: which keyword a position fills.
+
+        A ``*args`` builder (max, softmax) has none: its keywords (``index``) are keyword-only.
+        """
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return tuple(name for name, parameter in inspect.signature(self.build).parameters.items()
+                     if parameter.kind in positional)
 
     def arity(self) -> str:
         """How many positional arguments, in words: ``'1 or 2 arguments'``."""

@@ -76,6 +76,8 @@ def use_instead(finding: dict[str, Any]) -> str:
     >>> use_instead({"code": "DC302", "surrogates": []}) == RULES["DC302"].instead
     True
     """
+    if finding.get("fix"):
+        return finding["fix"]
     surrogates = finding.get("surrogates") or []
     if not surrogates:
         return RULES[finding["code"]].instead

@@ -91,7 +91,26 @@ def _caret(text: str, column: int) -> Text:
     return Text(_INDENT * 2 + pad + "^", style="bold red")
 
 
+def _autodiff_summary(trap: dict[str, Any]) -> str:
+    """An autodiff finding's numbers: each framework's value against the true one."""
+    names = {"torch": "PyTorch", "jax": "JAX"}
+    variable = trap.get("variable") or ""
+    said = ", ".join(f"{names.get(fw, fw)} {format_number(value)}"
+                     for fw, value in (trap.get("frameworks") or {}).items())
+    true = (trap.get("true") or {}).get(variable)
+    at = ", ".join(f"{k} = {format_number(v)}" for k, v in (trap.get("point") or {}).items())
+    text = (f"{trap.get('effect')} ({trap.get('dtype')}): d/d{variable} = {said}; "
+            f"true {'undefined' if true is None else format_number(true)} at {at}")
+    for fw, real in (trap.get("confirmed") or {}).items():
+        shown = (", ".join(f"d/d{k} = {format_number(v)}" for k, v in real.items())
+                 if isinstance(real, dict) else str(real))
+        text += f"; real {names.get(fw, fw)}: {shown}"
+    return text
+
+
 def _slopes(finding: dict[str, Any]) -> str:
+    if isinstance(finding.get("autodiff"), dict):
+        return _autodiff_summary(finding["autodiff"])
     if finding.get("autodiff"):
         return finding["autodiff"]
     probe = finding.get("probe") or {}
