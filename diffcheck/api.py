@@ -375,7 +375,16 @@ def _gradient_flow(loss, parameters: list[str], findings: list, texts: list[str]
             finding.message += "; the gradient is passed straight through (a straight-through estimator)"
         kept.append(finding)
     layers = loss.translation.layers
-    modules = {path: layer.parameter_names() for path, layer in layers.items() if layer is not None}
+    modules: dict[str, list[str]] = {}
+    for path, layer in layers.items():
+        if layer is None:
+            continue
+        # a module and every module above it (backbone.0 is in backbone): the highest one whose
+        # parameters are all cut is the one named
+        parts = path.split(".")
+        for depth in range(1, len(parts) + 1):
+            modules.setdefault(".".join(parts[:depth]), []).extend(layer.parameter_names())
+    modules = dict(sorted(modules.items(), key=lambda item: item[0].count(".")))
     built_at = {name: layer.span for layer in layers.values() if layer is not None
                 for name in layer.parameter_names()}
     rule = RULES["DC402"]

@@ -181,7 +181,7 @@ def _print_source_result(console: Console, result: dict[str, Any]) -> None:
     surrogate = result.get("surrogate")
     if surrogate:
         expression = surrogate.get("expression") or ""
-        if len(expression) > _LONG_SURROGATE:
+        if len(expression) > _LONG_SURROGATE or surrogate.get("max_error") is None:
             line = Text(_INDENT + "smooth surrogate: ", style="bold")
             line.append(f"{len(expression)} characters (--format json or --surrogate prints it)")
             if surrogate.get("max_error") is not None:
