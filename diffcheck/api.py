@@ -269,7 +269,8 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
     if analysed.error is None and not loss.is_model:
         _autodiff_stage(parsed, analysed, dtype, tree=loss.translation.program,
                         wrt=analysed.wrt)
-    located = [_in_source(f, parsed, loss.implicit, texts) for f in analysed.findings]
+    located = [_in_source(f, parsed, loss.implicit, texts, loss.translation.span_files)
+               for f in analysed.findings]
     if loss.is_model:
         for finding in located:
             finding.where = _layer_calls(finding.where, loss.parameters)
@@ -437,7 +438,8 @@ def _excerpt(span: Any, texts: list[str]) -> str | None:
     return fallback
 
 
-def _in_source(finding, parsed, implicit: set[str], texts: list[str]):
+def _in_source(finding, parsed, implicit: set[str], texts: list[str],
+               span_files: dict | None = None):
     """A finding located in the file and written in the user's indexing."""
     from diffcheck.readers.pysource import user_indexing
 
@@ -447,6 +449,13 @@ def _in_source(finding, parsed, implicit: set[str], texts: list[str]):
         finding.line, finding.column = span.line, span.column
         if span.end_line == span.line:
             finding.end_column = span.end_column
+        other = (span_files or {}).get(span)
+        if other is not None:
+            finding.path = other
+            try:
+                texts = [Path(other).read_text(encoding="utf-8", errors="replace")]
+            except OSError:
+                texts = []
         finding.excerpt = _excerpt(span, texts)
     finding.where = user_indexing(finding.where, implicit)
     finding.message = user_indexing(finding.message, implicit) or finding.message

@@ -41,6 +41,9 @@ class Finding:
     ste: bool | None = None
     #: autodiff findings: the standard fix, as code
     fix: str | None = None
+    #: the file of ``line`` when it is not the result's own (a helper imported from another
+    #: file of the project)
+    path: str | None = None
 
     @property
     def severity(self) -> str:
@@ -66,6 +69,7 @@ class Finding:
             **({"cut": list(self.cut)} if self.cut is not None else {}),
             **({"ste": self.ste} if self.ste is not None else {}),
             **({"fix": self.fix} if self.fix is not None else {}),
+            **({"path": self.path} if self.path is not None else {}),
         }
 
 

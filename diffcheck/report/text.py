@@ -219,7 +219,8 @@ def _print_composition(console: Console, result: dict[str, Any]) -> None:
 
 def _print_source_finding(console: Console, path: str, finding: dict[str, Any]) -> None:
     style = _SEVERITY_STYLE.get(finding["severity"], "")
-    location = ":".join(str(p) for p in (path, finding.get("line"), finding.get("column")) if p)
+    location = ":".join(str(p) for p in (finding.get("path") or path, finding.get("line"),
+                                         finding.get("column")) if p)
     head = Text(f"{_INDENT}{location}: ", style="dim")
     head.append(f"{finding['code']} {finding['kind']}", style=style)
     head.append(f"  {user_spelling(_one_line(finding['message']))}")

@@ -471,8 +471,17 @@ class Library:
             return _ROWS
         if isinstance(value, Tensor) and not value.featured:
             node = value.parts[0]
-            while node.op in ("detach",) and node.args:
-                node = node.args[0]
+            while node.args:
+                if node.op == "detach":
+                    node = node.args[0]
+                elif node.op == "where" and len(node.args) == 3:
+                    # labels.masked_fill(labels == ignore_index, 0): still the labels
+                    branches = [a for a in node.args[1:] if a.op != "const"]
+                    if len(branches) != 1:
+                        break
+                    node = branches[0]
+                else:
+                    break
             if node.op == "var" and node.value in self.run.tensor_names:
                 return str(node.value)
         return None
