@@ -532,9 +532,18 @@ class Interpreter:
             if name in _IGNORED_STATEMENT_CALLS or name.startswith("_log"):
                 return _FALL
             callee = self.try_evaluate(func, scope)
-            if isinstance(callee, (Function, BoundMethod, _ListMethod, _DictMethod)) or (
+            if isinstance(callee, (_ListMethod, _DictMethod)) or (
                     isinstance(callee, LibraryObject) and callee.dotted == "super().__init__"):
-                self.evaluate(value, scope)  # a helper may set attributes; append grows a list
+                self.evaluate(value, scope)  # append grows a list; super() sets attributes
+            elif isinstance(callee, (Function, BoundMethod)):
+                # A helper called for its effect: it may set attributes (self._build()), or
+                # only check its inputs (KORNIA_CHECK_SHAPE(x, ...)), which the analysis
+                # assumes valid: a check the reader cannot follow is skipped.
+                try:
+                    self.evaluate(value, scope)
+                except SourceError as err:
+                    if err.kind == "limit":
+                        raise
             return _FALL
         return _FALL
 
@@ -1070,6 +1079,8 @@ class Interpreter:
     def expr_UnaryOp(self, node: ast.UnaryOp, scope: _Scope) -> Any:
         operand = self.evaluate(node.operand, scope)
         if isinstance(node.op, ast.Not):
+            if isinstance(operand, _Unknown):
+                return _Unknown()
             truth = self.static_truth(operand)
             if truth is not None:
                 return not truth
