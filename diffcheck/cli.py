@@ -270,6 +270,10 @@ def _collect_lines(expressions: list[str], file_args: list[str], functions: tupl
 
     jobs: list = []
     for text in expressions:
+        if "\n" not in text and len(text) < 4096 and Path(text).is_dir():
+            for found in _python_files(Path(text)):
+                jobs.extend(_source_jobs(str(found), None, functions))
+            continue
         python_source = _python_target(text)
         if python_source is not None:
             jobs.extend(_source_jobs(*python_source, functions))
@@ -292,6 +296,22 @@ def _collect_lines(expressions: list[str], file_args: list[str], functions: tupl
             source = path
         jobs.extend(read_loss_lines(text, source=source))
     return jobs
+
+
+#: folders never searched for Python files (environments, caches, version control)
+_SKIPPED_FOLDERS = frozenset({".git", ".hg", ".venv", "venv", "env", "__pycache__", "build",
+                              "dist", "node_modules", ".tox", ".mypy_cache", ".ruff_cache"})
+
+
+def _python_files(folder: Path) -> list[Path]:
+    """The ``.py`` files under ``folder``, sorted, skipping environments and hidden folders."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        relative = path.relative_to(folder).parts[:-1]
+        if any(part in _SKIPPED_FOLDERS or part.startswith(".") for part in relative):
+            continue
+        found.append(path)
+    return found
 
 
 def _python_target(argument: str) -> tuple[str, str | None] | None:

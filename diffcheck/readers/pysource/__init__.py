@@ -144,7 +144,10 @@ def _is_loss(stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, lines:
     if stmt.name.startswith("_"):
         return False
     if isinstance(stmt, ast.ClassDef):
-        return stmt.name.endswith("Loss")
+        # FocalLoss, AsymmetricLossMultiLabel, LabelSmoothingCrossEntropy, subclasses of _Loss
+        bases = {(_dotted(b) or "").rsplit(".", 1)[-1] for b in stmt.bases}
+        return ("Loss" in stmt.name or stmt.name.endswith(("CrossEntropy", "Criterion"))
+                or bool(bases & {"_Loss", "_WeightedLoss"}))
     return "loss" in stmt.name.lower()
 
 

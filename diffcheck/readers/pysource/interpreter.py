@@ -201,13 +201,21 @@ class Interpreter:
             return
         module = ("." * stmt.level) + (stmt.module or "")
         origin = scope.get("__source__")
-        found = self._project_module(module, origin.path if origin else self.path, stmt.level)
+        importer = origin.path if origin else self.path
+        found = self._project_module(module, importer, stmt.level)
         for alias in stmt.names:
             if alias.name == "*":
                 continue
             bound: Any = ModuleRef(f"{module}.{alias.name}")
             if found is not None:
                 bound = _Imported(found, alias.name, bound)
+            else:
+                # from . import utils, from ..utils import common_functions: a module of its own
+                submodule = self._project_module(f"{module}.{alias.name}" if stmt.module
+                                                 else "." * stmt.level + alias.name,
+                                                 importer, stmt.level)
+                if submodule is not None:
+                    bound = _Namespace(submodule)
             scope.setdefault(alias.asname or alias.name, bound)
 
     def _project_module(self, module: str, importer: str, level: int) -> dict[str, Any] | None:
@@ -492,7 +500,8 @@ class Interpreter:
             return None
         if isinstance(test, _Unknown):
             return None
-        if isinstance(test, (Instance, Function, ClassDef, LibraryObject, ModuleRef, Opaque)):
+        if isinstance(test, (Instance, Function, ClassDef, LibraryObject, ModuleRef, Opaque,
+                             _Namespace)):
             return True
         if isinstance(test, Size):
             return True
@@ -826,6 +835,12 @@ class Interpreter:
             return self.resolve_import(value, node) if isinstance(value, _Imported) else value
         if imported.name in module.get("__lazy__", {}):
             return self.module_value(module, imported.name, node)
+        source = module.get("__source__")
+        if isinstance(source, _SourceFile) and source.path.endswith("__init__.py"):
+            # from .utils import common_functions: a submodule of that package
+            submodule = self._load_module(Path(source.path).parent / f"{imported.name}.py")
+            if submodule is not None:
+                return _Namespace(submodule)
         return imported.fallback
 
     def expr_Attribute(self, node: ast.Attribute, scope: _Scope) -> Any:
@@ -883,6 +898,10 @@ class Interpreter:
             return Opaque(f"{owner.dotted}.{name}")
         if isinstance(owner, _SuperObject):
             return self.super_attribute(owner, name, node)
+        if isinstance(owner, _Namespace):
+            if name in owner.scope or name in owner.scope.get("__lazy__", {}):
+                return self.lookup(name, node, owner.scope)
+            return Opaque(f"{_source_of(owner.scope).path if _source_of(owner.scope) else '?'}.{name}")
         if isinstance(owner, _Unknown):
             return _Unknown()
         if isinstance(owner, (sp.Basic, int, float)) and name in ("real", "item"):
@@ -1435,6 +1454,13 @@ class _SourceFile:
     text: str
     lines: list[str]
     path: str
+
+
+@dataclass(eq=False)
+class _Namespace:
+    """A module of the project used by name (``c_f.to_device(...)``): its definitions."""
+
+    scope: dict[str, Any]
 
 
 @dataclass(eq=False)

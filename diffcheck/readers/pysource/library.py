@@ -665,6 +665,10 @@ class Library:
         tensor = self.tensor(value, where)
         if tensor.dtype == "bool":
             return tensor.with_parts(tensor.parts, dtype="float")
+        if self.label_name(tensor) is not None:
+            # targets.long(): the labels themselves (they are integers already), still data
+            return self.detach(tensor, where, "an integer cast").with_parts(
+                tensor.parts, dtype="int")
         truncated = self.unary("trunc", tensor, where) if _vocabulary("trunc") else \
             self.builder.elementwise(lambda a: self.node(
                 "mul", (self.node("sign", (a,), where, written="sign"),
