@@ -270,7 +270,7 @@ def _collect_lines(expressions: list[str], file_args: list[str], functions: tupl
 
     jobs: list = []
     for text in expressions:
-        if "\n" not in text and len(text) < 4096 and Path(text).is_dir():
+        if _existing(text, directory=True):
             for found in _python_files(Path(text)):
                 jobs.extend(_source_jobs(str(found), None, functions))
             continue
@@ -303,6 +303,16 @@ _SKIPPED_FOLDERS = frozenset({".git", ".hg", ".venv", "venv", "env", "__pycache_
                               "dist", "node_modules", ".tox", ".mypy_cache", ".ruff_cache"})
 
 
+def _existing(text: str, directory: bool = False) -> bool:
+    """Whether ``text`` names an existing file (or folder); an expression never does."""
+    if "\n" in text or "\x00" in text or len(text) > 4096:
+        return False
+    try:
+        return Path(text).is_dir() if directory else Path(text).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, say
+        return False
+
+
 def _python_files(folder: Path) -> list[Path]:
     """The ``.py`` files under ``folder``, sorted, skipping environments and hidden folders."""
     found = []
@@ -319,7 +329,7 @@ def _python_target(argument: str) -> tuple[str, str | None] | None:
     path, _, selector = argument.partition("::")
     if not path.endswith(".py") or "\n" in argument:
         return None
-    if not Path(path).is_file():
+    if not _existing(path):
         if selector or argument.endswith(".py"):
             _usage_error(f"cannot read {path}: no such file")
         return None

@@ -901,7 +901,8 @@ class Interpreter:
         if isinstance(owner, _Namespace):
             if name in owner.scope or name in owner.scope.get("__lazy__", {}):
                 return self.lookup(name, node, owner.scope)
-            return Opaque(f"{_source_of(owner.scope).path if _source_of(owner.scope) else '?'}.{name}")
+            origin = _source_of(owner.scope)
+            return Opaque(f"{origin.path if origin else '?'}.{name}")
         if isinstance(owner, _Unknown):
             return _Unknown()
         if isinstance(owner, (sp.Basic, int, float)) and name in ("real", "item"):
