@@ -108,6 +108,7 @@ def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float)
     confirm(analysis)
     for item in analysis.non_smooth:
         item.finding.surrogates = surrogates_for(item.candidate.node, smooth_scale)
+        item.finding.set_expr = item.candidate.g
     report.assumptions = analysis.assumptions
     report.gradient = analysis.gradient
     report.findings = analysis.findings
@@ -457,6 +458,12 @@ def _in_source(finding, parsed, implicit: set[str], texts: list[str],
             except OSError:
                 texts = []
         finding.excerpt = _excerpt(span, texts)
+    from diffcheck.readers.pysource import tensor_set
+
+    whole = tensor_set(finding.set_expr, implicit) if finding.kind != "autodiff" else None
+    if whole is not None:
+        finding.message = finding.message.replace(finding.where or "\0", whole)
+        finding.where = whole
     finding.where = user_indexing(finding.where, implicit)
     finding.message = user_indexing(finding.message, implicit) or finding.message
     return finding

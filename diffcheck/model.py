@@ -44,6 +44,9 @@ class Finding:
     #: the file of ``line`` when it is not the result's own (a helper imported from another
     #: file of the project)
     path: str | None = None
+    #: the SymPy ``g`` of the set ``g = 0`` (in memory only, for readers that rewrite
+    #: ``where`` in their own terms)
+    set_expr: Any = field(default=None, repr=False, compare=False)
 
     @property
     def severity(self) -> str:

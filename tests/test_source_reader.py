@@ -379,3 +379,13 @@ def test_helpers_imported_from_other_files_of_the_project_are_read_not_run(tmp_p
     (kink,) = [f for f in report.findings if f.kind == "kink"]
     assert kink.path == str(package / "utils.py") and kink.line == 7
     assert "torch.clamp(margin - x, min=0)" in kink.excerpt
+
+
+def test_a_norm_at_the_zero_vector_is_written_over_whole_tensors(tmp_path):
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def dist_loss(anchor, positive):\n"
+                    "    return torch.sqrt(((anchor - positive) ** 2).sum(dim=1)).mean()\n")
+    (report,) = check_source(path)
+    (kink,) = [f for f in report.findings if f.kind == "kink"]
+    assert kink.where == "anchor - positive = 0"
+    assert kink.message.endswith("has a kink where anchor - positive = 0")
