@@ -10,19 +10,27 @@ Nothing here prints. The pipeline runs one way: parse -> analyze (which calls th
 'Cinf'
 >>> check("sigmod(f)").error.message
 "unknown function 'sigmod' (did you mean sigmoid?)"
+>>> check(r"\\max\\{0, 1 - y \\hat{y}\\}", wrt=["y_hat"]).reading
+'max(0, 1 - y*y_hat)'
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diffcheck.lossfile import LossLine, read_loss_lines
 from diffcheck.model import Report, ReportError
 from diffcheck.parser import ParseError, literal_as_sympy, parse
+from diffcheck.readers.latex_tokens import looks_like_latex
+
+if TYPE_CHECKING:  # the reader imports lark, an optional dependency
+    from diffcheck.readers.latex import LatexReading
 
 DEFAULT_SMOOTH_SCALE = 0.01
+#: The error for LaTeX input when the optional dependency is not installed.
+LATEX_MISSING = "LaTeX input needs the optional package lark: pip install 'diffcheck[latex]'"
 
 
 def check(
@@ -35,6 +43,7 @@ def check(
     smooth_scale: float = DEFAULT_SMOOTH_SCALE,
     timeout: float | None = None,
     values: Mapping[str, Any] | None = None,
+    latex: bool | None = None,
 ) -> Report:
     """Analyse one loss expression.
 
@@ -51,20 +60,32 @@ def check(
     timeout:
         Seconds the analysis may take; it then runs in a worker process that is stopped at
         the limit (an error of kind "timeout"). Default: no limit, in this process.
+    latex:
+        ``True``: ``expr`` is LaTeX (CONTRACT.md section 8); ``False``: it is the text
+        syntax; ``None`` (default): LaTeX when it contains a backslash command.
     """
     if timeout is not None:
-        return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values)
+        return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
+                                latex)
     # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
     from diffcheck.analyzer import AnalysisLimit, analyze
 
     report = Report(input=expr, name=name, source=source, line=line)
     try:
-        parsed = parse(expr, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
+        text, reading, values, wrt = _input_text(expr, latex, values, wrt)
+        report.reading = reading.text if reading else None
+        try:
+            parsed = parse(text, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
+        except ParseError as err:
+            raise ParseError(err.message, reading.column(err.column) if reading else err.column,
+                             err.kind) from None
     except ParseError as err:
         report.error = ReportError(err.kind, err.message, err.column)
         return report
     report.expression = str(parsed.expr)
-    report.fixed = {k: values[k] for k in parsed.fixed} if values else {}
+    report.fixed = {values.user_name(k): values[k] for k in parsed.fixed}
+    if reading:
+        report.fixed.update({k: values.given[k] for k in reading.consumed})
     unknown = [v for v in (wrt or []) if v not in parsed.variables]
     wrt_names = list(wrt) if wrt else list(parsed.variables)
     report.wrt = [v for v in wrt_names if v not in unknown]
@@ -83,15 +104,70 @@ def check(
         # No verdict without an analysis: differentiable stays null (CONTRACT.md section 5).
         report.differentiable, report.smoothness, report.surrogate = None, None, None
         report.findings = []
+    elif reading is not None:
+        # what the text cannot show (sums written out for three terms, fixed labels) first
+        report.assumptions = reading.assumptions + report.assumptions
+        for finding in report.findings:
+            if finding.column is not None:
+                finding.column = reading.column(finding.column)
     return report
 
 
-def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values) -> Report:
+class _Values(dict):
+    """``--set`` values under the names the text uses, remembering the names given."""
+
+    def __init__(self, given: Mapping[str, Any], rename) -> None:
+        super().__init__({rename(k): v for k, v in given.items()})
+        self.given = dict(given)
+        self.names = {rename(k): k for k in given}
+
+    def user_name(self, text_name: str) -> str:
+        return self.names.get(text_name, text_name)
+
+
+def _input_text(expr: str, latex: bool | None, values: Mapping[str, Any] | None,
+                wrt: Sequence[str] | None
+                ) -> tuple[str, LatexReading | None, _Values, Sequence[str] | None]:
+    """The text to parse, the LaTeX reading it came from (or None), values and wrt for it."""
+    if latex is False or (latex is None and not looks_like_latex(expr)):
+        return expr, None, _Values(values or {}, str), wrt
+    try:
+        from diffcheck.readers.latex import read_latex, text_name
+    except ImportError as err:
+        if err.name != "lark":
+            raise
+        raise ParseError(LATEX_MISSING, None, "unsupported") from None  # type: ignore[arg-type]
+    given = dict(values or {})
+    reading = read_latex(expr, given)
+    renamed = _Values({k: v for k, v in given.items() if k not in reading.consumed}, text_name)
+    renamed.given = given
+    return reading.text, reading, renamed, [text_name(w) for w in wrt] if wrt else wrt
+
+
+def read(expr: str, *, latex: bool | None = None,
+         values: Mapping[str, Any] | None = None) -> str:
+    """The expression text diffcheck analyses for ``expr`` (what ``--show-parse`` prints):
+    the reading of a LaTeX formula, or the text itself. Raises ParseError (LaTeX columns).
+
+    >>> read(r"\\frac{1}{2}\\lVert y - \\hat y \\rVert^2")
+    '1/2*((y_1 - y_hat_1)**2 + (y_2 - y_hat_2)**2)'
+    """
+    text, reading, values, _ = _input_text(expr, latex, values, None)
+    try:
+        parse(text, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
+    except ParseError as err:
+        raise ParseError(err.message, reading.column(err.column) if reading else err.column,
+                         err.kind) from None
+    return text
+
+
+def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
+                     latex) -> Report:
     from diffcheck.runner import run_jobs
 
     def work(text):
         return check(text, wrt, name=name, source=source, line=line, smooth_scale=smooth_scale,
-                     values=values)
+                     values=values, latex=latex)
 
     def on_error(text, kind, message):
         return Report(input=text, name=name, source=source, line=line, error=ReportError(kind, message))

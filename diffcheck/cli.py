@@ -118,6 +118,14 @@ def run(
     code: Annotated[
         CodeStyle, typer.Option("--code", help="With --surrogate: write it as SymPy, NumPy or PyTorch code.")
     ] = CodeStyle.sympy,
+    latex: Annotated[
+        bool, typer.Option("--latex", help="Each expression is LaTeX (as is any input with a "
+                                           "backslash command).")
+    ] = False,
+    show_parse: Annotated[
+        bool, typer.Option("--show-parse", help="Print how each expression is read (in the "
+                                                "text syntax) and exit.")
+    ] = False,
     color: Annotated[
         Optional[bool], typer.Option("--color/--no-color", help="Colour in text output.", show_default="when a terminal")
     ] = None,
@@ -171,9 +179,20 @@ def run(
             _usage_error(str(err))
         values[set_name] = set_value
 
+    if latex:
+        from diffcheck.api import LATEX_MISSING
+
+        try:
+            import diffcheck.readers.latex  # noqa: F401 - only: is lark there?
+        except ImportError as err:
+            if err.name != "lark":
+                raise
+            _usage_error(LATEX_MISSING)
     lines = _collect_lines(expressions, file_args)
+    if show_parse:
+        raise typer.Exit(_show_parse(lines, latex or None, values))
     results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale,
-                       config.ignore, values)
+                       config.ignore, values, latex or None)
     dicts = [r.to_dict() for r in results]
     used = {name for result in dicts for name in result.get("fixed") or {}}
     # A result that could not be read cannot say which names it uses.
@@ -246,13 +265,34 @@ def _collect_lines(expressions: list[str], file_args: list[str]):
     return lines
 
 
-def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values):
+def _show_parse(lines, latex: bool | None, values: dict) -> int:
+    """Print the text each line is read as; errors go to standard error. The exit status."""
+    from diffcheck.api import read
+    from diffcheck.parser import ParseError
+
+    status = 0
+    for line in lines:
+        label = f"{line.source}:{line.line}: " if line.source else ""
+        try:
+            if line.error is not None:
+                raise ParseError(line.error, line.column)
+            typer.echo(read(line.text, latex=latex, values=values))
+        except ParseError as err:
+            where = f"column {err.column + line.column - 1}: " if err.column else ""
+            typer.echo(f"diffcheck: error: {label}{where}{err.message}", err=True)
+            status = 2
+    return status
+
+
+def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, latex=None):
     from diffcheck.model import Report, ReportError
     from diffcheck.runner import default_jobs, run_jobs
 
     options: dict = {} if scale is None else {"smooth_scale": scale}
     if values:
         options["values"] = values
+    if latex:
+        options["latex"] = latex
     work = partial(_check_one, wrt=wrt, options=options, ignored=frozenset(ignored_codes or ()))
 
     def on_error(line, kind, message):

@@ -80,6 +80,8 @@ class Report:
     ignored: list[str] = field(default_factory=list)
     #: variables fixed by ``--set`` that the input uses, with their values
     fixed: dict[str, Any] = field(default_factory=dict)
+    #: for LaTeX input: the expression text it was read as (what ``--show-parse`` prints)
+    reading: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,4 +99,5 @@ class Report:
             "surrogate": self.surrogate,
             "error": None if self.error is None else self.error.to_dict(),
             "fixed": dict(self.fixed),
+            "reading": self.reading,
         }

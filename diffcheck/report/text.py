@@ -176,6 +176,9 @@ def render(
         if error and error.get("column"):
             console.print(Text(_INDENT * 2 + result["input"]), soft_wrap=True)
             console.print(_caret(result["input"], error["column"]), soft_wrap=True)
+        if result.get("reading") and not error:
+            console.print(Text(_INDENT + "read as: ", style="dim") + Text(result["reading"]),
+                          soft_wrap=True)
         for assumption in result.get("assumptions") or []:
             line = Text(_INDENT + "assumption: ", style="dim")
             line.append(assumption)

@@ -1,0 +1,1 @@
+"""Readers turn user input (for now: LaTeX) into diffcheck's expression text."""

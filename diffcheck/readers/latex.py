@@ -1,0 +1,1463 @@
+"""Read a loss written in LaTeX into diffcheck's expression text, in full or not at all.
+
+The pipeline: :func:`~diffcheck.readers.latex_tokens.scan` turns the input into tokens;
+the formula is split into statements (``\\ell(x, y) = L, \\quad l_n = |x_n - y_n|``) and
+each left-hand side is set aside; an LALR grammar (Lark) parses each right-hand side, so an
+accepted formula has exactly one parse tree; :class:`_Builder` gives the tree its meaning
+(which name is a function, how far an argument or a sum reaches); indices and vectors are
+expanded (:mod:`~diffcheck.readers.latex_ast`); the result is written in the text syntax,
+which :func:`diffcheck.parser.parse` then reads through its whitelist, as for any input.
+
+Anything not understood is a :class:`~diffcheck.parser.ParseError` with the column of the
+first construct in the LaTeX input that could not be read; there is no partial reading.
+
+>>> read_latex(r"\\ell(y, \\hat{y}) = \\left| y - \\hat{y} \\right|").text
+'abs(y - y_hat)'
+>>> read_latex(r"\\max\\{0, 1 - y f(x)\\}").text
+'max(0, 1 - y*F(x))'
+>>> reading = read_latex(r"\\frac{1}{N}\\sum_{i=1}^{N} (y_i - \\hat{y}_i)^2")
+>>> reading.text
+'1/3*((y_1 - y_hat_1)**2 + (y_2 - y_hat_2)**2 + (y_3 - y_hat_3)**2)'
+>>> reading.assumptions
+['N = 3: the sum over i is written out for i = 1, 2, 3']
+>>> read_latex(r"\\log \\sigma(z) + \\sigma^2")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+    ...
+diffcheck.parser.ParseError: \\sigma is used both as a function, \\sigma(...), and as a number; ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
+
+from diffcheck.parser import ParseError
+from diffcheck.readers import latex_ast as ast
+from diffcheck.readers.latex_ast import (
+    Add,
+    BigOp,
+    Call,
+    Cases,
+    Const,
+    Div,
+    IndexSpec,
+    Indicator,
+    Inner,
+    Logic,
+    ModelCall,
+    Mul,
+    Node,
+    Norm,
+    Num,
+    Pow,
+    Rel,
+    Run,
+    Sym,
+)
+from diffcheck.readers.latex_tokens import Tok, looks_like_latex, resolve_delimiters, scan
+
+__all__ = ["LatexReading", "looks_like_latex", "read_latex", "text_name"]
+
+text_name = ast.text_name
+
+_GRAMMAR = r"""
+start: relation
+
+relation: expr (REL expr)*
+condition: conjunction (KW_OR conjunction)*
+conjunction: negation (KW_AND negation)*
+negation: KW_NOT negation | relation
+
+expr: sign? term (addop term)*
+sign: ADD | SUB
+addop: ADD | SUB
+term: product (mulop product)*
+mulop: STAR | CDOT | SLASH
+product: item+
+item: primary postfix*      -> atom
+    | FUNC postfix*         -> func
+    | BIGOP postfix*        -> bigop
+
+postfix: SUBSCRIPT script   -> sub
+       | SUP script         -> sup
+       | PRIME              -> prime
+       | BANG               -> bang
+
+script: NAME | NUM | CONST | INFTY | TOP | PRIME | ADD | SUB | STAR
+      | LGROUP script_body RGROUP
+script_body: arglist | ADD | SUB | STAR | TOP
+
+primary: NUM                            -> num
+       | NAME                           -> name
+       | CONST                          -> const
+       | INFTY                          -> infty
+       | DOTS                           -> dots
+       | INDICATOR                      -> indicator
+       | LPAREN arglist RPAREN          -> parens
+       | LBRACK arglist RBRACK          -> brackets
+       | LSET arglist RSET              -> braces
+       | LGROUP arglist? RGROUP         -> group
+       | BAR_OPEN expr BAR_CLOSE        -> abs
+       | NORM_OPEN expr NORM_CLOSE      -> norm
+       | FLOOR_OPEN expr FLOOR_CLOSE    -> floor
+       | CEIL_OPEN expr CEIL_CLOSE      -> ceil
+       | ANGLE_OPEN arglist ANGLE_CLOSE -> angle
+       | FRAC arg arg                   -> frac
+       | SQRT root_index? arg           -> sqrt
+       | ACCENT arg                     -> accent
+       | BEGIN_CASES rows END_CASES     -> cases
+
+root_index: LBRACK expr RBRACK
+arg: LGROUP expr RGROUP | NAME | NUM | CONST
+arglist: condition (COMMA condition)*
+
+rows: row (ROWSEP row)* ROWSEP?
+row: expr COMMA? row_tail?
+row_tail: AMP row_condition?
+        | KW_IF condition row_end
+        | KW_OTHERWISE row_end
+row_condition: KW_IF? condition row_end
+             | KW_OTHERWISE row_end
+row_end: COMMA? PERIOD?
+
+%declare NUM NAME CONST INFTY DOTS INDICATOR TOP FUNC BIGOP FRAC SQRT ACCENT
+%declare ADD SUB STAR CDOT SLASH SUP SUBSCRIPT PRIME BANG REL COMMA AMP ROWSEP PERIOD
+%declare KW_IF KW_OTHERWISE KW_AND KW_OR KW_NOT
+%declare LPAREN RPAREN LBRACK RBRACK LSET RSET LGROUP RGROUP BAR_OPEN BAR_CLOSE
+%declare NORM_OPEN NORM_CLOSE FLOOR_OPEN FLOOR_CLOSE CEIL_OPEN CEIL_CLOSE
+%declare ANGLE_OPEN ANGLE_CLOSE BEGIN_CASES END_CASES
+"""
+
+#: How a token is named in a message.
+_DESCRIPTIONS = {
+    "AMP": "'&' outside a piecewise definition", "ROWSEP": "'\\\\' (a line break)",
+    "COMMA": "','", "REL": "a comparison", "DEF": "a definition", "PERIOD": "'.'",
+    "KW_IF": "'if'", "KW_OTHERWISE": "'otherwise'", "DOTS": "'\\dots'",
+    "SEMI": "';'", "KW_WHERE": "'where'",
+}
+
+#: Latin and Greek letters that name functions when applied: f(x), \phi(x), D(G(z)).
+_FUNCTION_LETTERS = frozenset({"f", "g", "h", "p", "q", "d", "ell", "phi", "psi", "Phi", "Psi",
+                               *"ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
+
+
+@dataclass
+class LatexReading:
+    """What :func:`read_latex` read: the expression text and how to map it back.
+
+    ``spans`` maps pieces of ``text`` to LaTeX columns (:meth:`column`); ``assumptions``
+    are the readings the text cannot show (sums written out for three index values, labels
+    fixed to a class); ``consumed`` are ``values`` keys the reader used itself (a sum
+    bound ``N``).
+    """
+
+    source: str
+    text: str
+    spans: list[tuple[int, int, int]] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    consumed: set[str] = field(default_factory=set)
+
+    def column(self, text_column: int) -> int:
+        """The LaTeX column behind a 1-based column of ``text``."""
+        return ast.column_at(self.spans, text_column)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(_GRAMMAR, parser="lalr", lexer="basic", propagate_positions=False,
+                maybe_placeholders=False)
+
+
+def read_latex(text: str, values: Mapping[str, Any] | None = None) -> LatexReading:
+    """Read ``text`` (LaTeX mathematics) as diffcheck's expression text.
+
+    ``values`` are the ``--set`` values: a sum bound among them (``N``) sets how many terms
+    the sum is written out for.
+    """
+    tokens = scan(text, resolve=False)
+    if not tokens:
+        raise ParseError("empty formula", 1)
+    statements = [_Statement.split(part, end)
+                  for part, end in _split_statements(tokens, len(text) + 1)]
+    if not statements:
+        raise ParseError("empty formula", 1)
+    registry: list[Tok] = []  # every token the grammar sees; lark tokens point into it
+    rhs_trees = [_parse(statement.rhs, registry) for statement in statements]
+    target_trees = [_parse(statement.target, registry) if statement.target else None
+                    for statement in statements]
+    builder = _Builder(registry)
+    for tree in rhs_trees + [t for t in target_trees if t is not None]:
+        builder.count_usage(tree)
+    builder.check_usage()
+    bodies = [builder.statement(tree) for tree in rhs_trees]
+    targets = [builder.target(tree) if tree is not None else None for tree in target_trees]
+    main_index = _main_statement(statements, targets, bodies)
+    definitions = []
+    for index, (statement, target, body) in enumerate(zip(statements, targets, bodies)):
+        if index == main_index:
+            continue
+        if target is None:
+            raise ParseError("besides the loss, the formula may only define names, as in "
+                             "l_n = ...", statement.tokens[0].column)
+        definitions.append((target, body))
+    main = _apply_definitions(bodies[main_index], definitions)
+    declared = _declared_subscripts(statements[main_index].lhs)
+    expansion = ast.expand(main, declared, dict(values or {}))
+    text_out, spans = ast.emit(expansion.node)
+    assumptions = expansion.assumptions + builder.assumptions
+    return LatexReading(text, text_out, spans, assumptions, expansion.consumed)
+
+
+# --- statements -------------------------------------------------------------------------------
+
+_OPENERS = frozenset({"LPAREN", "LBRACK", "LSET", "LGROUP", "BAR_OPEN", "NORM_OPEN",
+                      "FLOOR_OPEN", "CEIL_OPEN", "ANGLE_OPEN", "BEGIN_CASES"})
+_CLOSERS = frozenset({"RPAREN", "RBRACK", "RSET", "RGROUP", "BAR_CLOSE", "NORM_CLOSE",
+                      "FLOOR_CLOSE", "CEIL_CLOSE", "ANGLE_CLOSE", "END_CASES"})
+#: After a line break, these continue the same statement (a formula broken over lines).
+_CONTINUATIONS = frozenset({"ADD", "SUB", "STAR", "CDOT", "SLASH", "REL", "DEF"})
+
+
+def _top_level(tokens: list[Tok]):
+    """Yield (index, token) for tokens outside every bracket."""
+    depth = 0
+    for index, tok in enumerate(tokens):
+        if tok.kind in _OPENERS:
+            depth += 1
+        elif tok.kind in _CLOSERS:
+            depth -= 1
+        elif depth == 0:
+            yield index, tok
+
+
+#: Top-level tokens that end a statement: ``a = b, \\quad c = d`` holds two.
+_SEPARATORS = frozenset({"COMMA", "SEMI", "KW_WHERE", "PERIOD"})
+
+
+def _split_statements(tokens: list[Tok], end: int) -> list[tuple[list[Tok], int]]:
+    """The statements of a formula, each with the column where it ends; trailing commas and
+    periods are dropped."""
+    top = {index for index, _ in _top_level(tokens)}
+    statements: list[tuple[list[Tok], int]] = [([], end)]
+    for index, tok in enumerate(tokens):
+        if index in top and (tok.kind in _SEPARATORS or (
+                tok.kind == "ROWSEP" and not _line_continues(tokens, index))):
+            statements[-1] = (statements[-1][0], tok.column)
+            statements.append(([], end))
+        elif not (index in top and tok.kind == "ROWSEP"):
+            statements[-1][0].append(tok)
+    return [(statement, stop) for statement, stop in statements if statement]
+
+
+def _line_continues(tokens: list[Tok], index: int) -> bool:
+    """A line break next to an operator (``a + \\\\ b``) continues the same statement."""
+    before = tokens[index - 1].kind if index else ""
+    after = tokens[index + 1].kind if index + 1 < len(tokens) else ""
+    return before in _CONTINUATIONS or after in _CONTINUATIONS
+
+
+#: Tokens of a left-hand side that names a variable (``l_n``, ``\\hat{y}_{i}``, ``w_{c}``).
+_NAME_PATTERN = frozenset({"NAME", "ACCENT", "SUBSCRIPT", "LGROUP", "RGROUP", "COMMA", "NUM",
+                           "PRIME"})
+
+
+@dataclass
+class _Statement:
+    """One statement: ``lhs = ... = rhs``; ``target`` is the lhs when it names a variable."""
+
+    tokens: list[Tok]
+    lhs: list[Tok]
+    rhs: list[Tok]
+    target: list[Tok] | None
+
+    @classmethod
+    def split(cls, statement: list[Tok], end: int) -> _Statement:
+        """The formula after the last top-level ``=`` (a left-hand side such as
+        ``L(y, \\hat y) =`` or ``D_{KL}(P \\| Q) =`` is set aside, not read), and the one
+        before the first. Bars are resolved in the parts that are read; ``end`` is the
+        column where the statement ends."""
+        cuts = [index for index, tok in _top_level(statement)
+                if (tok.kind == "REL" and tok.value == "==") or tok.kind == "DEF"]
+        if not cuts:
+            resolved = resolve_delimiters(statement, end)
+            return cls(resolved, [], resolved, None)
+        rhs = statement[cuts[-1] + 1:]
+        if not rhs:
+            raise ParseError("nothing after '='", statement[cuts[-1]].column)
+        lhs = statement[:cuts[0]]
+        names_a_variable = bool(lhs) and lhs[0].kind in ("NAME", "ACCENT") and \
+            all(tok.kind in _NAME_PATTERN for tok in lhs)
+        target = resolve_delimiters(lhs, statement[cuts[0]].column) if names_a_variable \
+            else None
+        return cls(statement, lhs, resolve_delimiters(rhs, end), target)
+
+
+def _main_statement(statements: list[_Statement], targets: list[Sym | None],
+                    bodies: list[Node]) -> int:
+    """The loss is the statement whose name no other statement uses: the first one in
+    ``\\ell = L, \\quad l_n = |x_n - y_n|``, the last in ``i_c = ... \\\\ d_c = 1 - i_c``."""
+    unused = []
+    for index, target in enumerate(targets):
+        used = target is not None and any(
+            _refers_to(body, target) for other, body in enumerate(bodies) if other != index)
+        if not used:
+            unused.append(index)
+    if len(unused) == 1:
+        return unused[0]
+    if not unused:
+        raise ParseError("the definitions refer to each other in a circle",
+                         statements[0].tokens[0].column)
+    extra = statements[unused[1]]
+    raise ParseError("the formula has several parts that nothing else uses; diffcheck cannot "
+                     "tell which one is the loss", extra.tokens[0].column)
+
+
+def _refers_to(body: Node, target: Sym) -> bool:
+    for node in ast.walk(body):
+        if isinstance(node, Sym) and _match_definition(target, node) is not None:
+            return True
+        if isinstance(node, _Seq) and any(isinstance(item, Sym) and item.base == target.base
+                                          and len(item.subs) == len(target.subs)
+                                          for item in node.items):
+            return True
+    return False
+
+
+def _declared_subscripts(lhs: list[Tok]) -> set[str]:
+    """``\\ell_{i,j}`` declares i and j: single-letter names in a subscript of the LHS."""
+    declared: set[str] = set()
+    for index, tok in enumerate(lhs):
+        if tok.kind != "SUBSCRIPT" or index + 1 >= len(lhs):
+            continue
+        following = lhs[index + 1]
+        if following.kind == "NAME":
+            declared.add(following.value)
+        elif following.kind == "LGROUP":
+            for inner in lhs[index + 2:]:
+                if inner.kind == "RGROUP":
+                    break
+                if inner.kind == "NAME" and len(inner.value) == 1:
+                    declared.add(inner.value)
+    return declared
+
+
+def _parse(part: list[Tok], registry: list[Tok]) -> Tree:
+    """Parse one statement's tokens; each is added to ``registry``, and the ``start_pos`` of
+    its lark token is its index there."""
+    interactive = _parser().parse_interactive()
+    for tok in part:
+        registry.append(tok)
+        if tok.kind in ("DEF", "SEMI", "KW_WHERE"):
+            raise ParseError(f"unexpected {_DESCRIPTIONS.get(tok.kind, tok.value)}", tok.column)
+        token = Token(tok.kind, tok.value, start_pos=len(registry) - 1, line=1,
+                      column=tok.column)
+        try:
+            interactive.feed_token(token)
+        except UnexpectedInput:
+            raise ParseError(f"cannot read the formula at {_describe(tok)}", tok.column) \
+                from None
+    try:
+        return interactive.feed_eof()
+    except UnexpectedInput:
+        last = part[-1]
+        raise ParseError(f"the formula ends too early (after {_describe(last)})",
+                         last.column) from None
+
+
+def _describe(tok: Tok) -> str:
+    if tok.kind in _DESCRIPTIONS:
+        return _DESCRIPTIONS[tok.kind]
+    return repr(tok.value)
+
+
+# --- meaning --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Group:
+    """A bracketed group before it is known whether it holds arguments or a value."""
+
+    col: int
+    kind: str  # parens brackets braces
+    args: list[Node]
+    postfixes: list[Tree]
+    spaced: bool
+
+
+@dataclass
+class _Item:
+    """One juxtaposed item of a product, before function application is decided."""
+
+    kind: str  # factor func bigop group indicator
+    col: int
+    node: Node | None = None
+    name: str = ""  # func / bigop name
+    sub: Tree | None = None  # the script trees of a func / bigop
+    sup: Tree | None = None
+    group: _Group | None = None
+
+
+class _Builder:
+    """Gives the parse tree its meaning: nodes of :mod:`~diffcheck.readers.latex_ast`."""
+
+    def __init__(self, tokens: list[Tok]) -> None:
+        self.tokens = tokens
+        #: name -> how often it is applied to parentheses ("applied"), used otherwise
+        #: ("bare"), and used without a superscript ("unpowered")
+        self.usage: dict[str, dict[str, int]] = {}
+        self.first_column: dict[str, int] = {}
+        self.assumptions: list[str] = []
+        #: name -> the single letters written as its superscripts (x_i^a, x_i^p, x_i^n)
+        self.letter_superscripts: dict[str, set[str]] = {}
+        #: True while building an item that another factor follows: there, w^T x is w'x
+        self.transpose_context = False
+
+    def tok(self, token: Token | Tree) -> Tok:
+        """The scanned token behind a lark token (its ``start_pos`` is the index)."""
+        assert isinstance(token, Token) and token.start_pos is not None
+        return self.tokens[token.start_pos]
+
+    def error(self, message: str, column: int) -> ParseError:
+        return ParseError(message, column)
+
+    # --- first pass: how each name is used -----------------------------------------------
+
+    def count_usage(self, tree: Tree) -> None:
+        """Record, for every name, whether it is applied to parentheses, used bare, or both."""
+        for subtree in tree.iter_subtrees():
+            if subtree.data != "product":
+                continue
+            items = subtree.children
+            for index, item in enumerate(items):
+                sym = self.name_like(item)
+                if sym is None:
+                    continue
+                key = ast.sym_name(sym, reserved_ok=True)
+                record = self.usage.setdefault(key, {"bare": 0, "applied": 0, "unpowered": 0})
+                self.first_column.setdefault(key, sym.col)
+                following = items[index + 1] if index + 1 < len(items) else None
+                group = self.paren_group(following)
+                powered = any(p.data == "sup" for p in item.children[1:])
+                if not powered:
+                    record["unpowered"] += 1
+                if group is not None and not powered:
+                    record["applied"] += 1
+                else:
+                    record["bare"] += 1
+        for subtree in tree.iter_subtrees():
+            if subtree.data == "atom":
+                self.count_letter_superscripts(subtree)
+
+    def count_letter_superscripts(self, atom: Tree) -> None:
+        primary, *postfixes = atom.children
+        if primary.data not in ("name", "accent") or len(postfixes) < 2 or \
+                postfixes[0].data != "sub" or postfixes[1].data != "sup":
+            return
+        script = postfixes[1].children[1]
+        letter = script.children[0]
+        if not (isinstance(letter, Token) and letter.type == "NAME" and
+                self.tok(letter).style == "letter"):
+            return
+        try:
+            sym = self.apply_postfixes(self.primary(primary), [postfixes[0]])
+        except ParseError:
+            return
+        if isinstance(sym, Sym):
+            key = ast.sym_name(sym, reserved_ok=True)
+            self.letter_superscripts.setdefault(key, set()).add(str(letter))
+
+    def name_like(self, item: Tree) -> Sym | None:
+        """The variable an item names, when it is one (a name, an accent, with subscripts)."""
+        if item.data != "atom":
+            return None
+        primary, *postfixes = item.children
+        if primary.data not in ("name", "accent"):
+            return None
+        if any(p.data not in ("sub", "prime", "sup") for p in postfixes):
+            return None
+        named = [p for p in postfixes if p.data != "sup"]
+        try:
+            node = self.apply_postfixes(self.primary(primary), named)
+        except ParseError:
+            return None
+        return node if isinstance(node, Sym) else None
+
+    def paren_group(self, item: Tree | None) -> int | None:
+        """The number of arguments, when ``item`` is a parenthesized group ``(a, b)``."""
+        if item is None or item.data != "atom":
+            return None
+        primary = item.children[0]
+        if primary.data != "parens":
+            return None
+        arglist = primary.children[1]
+        return sum(1 for child in arglist.children if isinstance(child, Tree))
+
+    def check_usage(self) -> None:
+        """Refuse a name used both as a function (or Euler's number) and as a variable."""
+        euler = self.usage.get("e")
+        if euler and euler["unpowered"] and euler["unpowered"] < euler["bare"] + \
+                euler["applied"]:
+            raise self.error("e is used both as Euler's number (e^{...}) and as a variable; "
+                             "write \\exp(...) for the exponential", self.first_column["e"])
+        for key, record in self.usage.items():
+            if record["applied"] and record["bare"] and self.is_function_name(key):
+                raise self.error(
+                    f"{_latex_name(key)} is used both as a function, {_latex_name(key)}(...), "
+                    "and as a number; diffcheck cannot tell which is meant",
+                    self.first_column[key])
+
+    @staticmethod
+    def is_function_name(key: str) -> bool:
+        base = key.split("_")[0]
+        return base in _FUNCTION_LETTERS or base == "sigma"
+
+    def call_kind(self, sym: Sym, arg_count: int) -> str:
+        """Is ``name(...)`` a call (``sigmoid``, ``model``) or a product (``multiply``)?"""
+        key = ast.sym_name(sym, reserved_ok=True)
+        record = self.usage.get(key, {"bare": 0})
+        if record["bare"]:
+            if arg_count > 1:
+                raise self.error(f"{_latex_name(key)} is used both as a function of "
+                                 f"{arg_count} arguments and as a number", sym.col)
+            return "multiply"
+        if key == "sigma" and arg_count == 1:
+            return "sigmoid"
+        if arg_count > 1 or sym.style == "operator":
+            return "model"
+        if sym.base in _FUNCTION_LETTERS or sym.base == "sigma":
+            return "model"
+        if sym.style in ("text", "word"):
+            raise self.error(f"is {_latex_name(key)}(...) a function or a product? Write "
+                             f"\\operatorname{{{sym.base}}}(...) for a function, or "
+                             f"{_latex_name(key)} \\cdot (...)", sym.col)
+        return "multiply"
+
+    # --- statements ------------------------------------------------------------------------
+
+    def statement(self, tree: Tree) -> Node:
+        (relation,) = tree.children
+        node = self.relation(relation)
+        if isinstance(node, (Rel, Logic)):
+            raise self.error("the formula is a comparison, not a loss (write an indicator "
+                             "as \\mathbb{1}[...])", node.col)
+        return node
+
+    def target(self, tree: Tree) -> Sym | None:
+        """The variable a definition defines (``l_n``), or None when it is not one."""
+        (relation,) = tree.children
+        node = self.relation(relation)
+        return node if isinstance(node, Sym) else None
+
+    # --- conditions and relations ----------------------------------------------------------
+
+    def relation(self, tree: Tree) -> Node:
+        children = tree.children
+        operands = [self.expr(child) for child in children[0::2]]
+        if len(operands) == 1:
+            return operands[0]
+        ops = [str(op) for op in children[1::2]]
+        return Rel(operands[0].col, ops, operands)
+
+    def condition(self, tree: Tree) -> Node:
+        parts = [self.conjunction(child) for child in tree.children if isinstance(child, Tree)]
+        return parts[0] if len(parts) == 1 else Logic(parts[0].col, "or", parts)
+
+    def conjunction(self, tree: Tree) -> Node:
+        parts = [self.negation(child) for child in tree.children if isinstance(child, Tree)]
+        return parts[0] if len(parts) == 1 else Logic(parts[0].col, "and", parts)
+
+    def negation(self, tree: Tree) -> Node:
+        first = tree.children[0]
+        if isinstance(first, Token):
+            inner = self.negation(tree.children[1])
+            return Logic(self.tok(first).column, "not", [inner])
+        return self.relation(first)
+
+    def arglist(self, tree: Tree) -> list[Node]:
+        return [self.condition(child) for child in tree.children if isinstance(child, Tree)]
+
+    # --- sums and products -----------------------------------------------------------------
+
+    def expr(self, tree: Tree) -> Node:
+        terms: list[tuple[int, Node]] = []
+        sign = 1
+        for child in tree.children:
+            if child.data in ("sign", "addop"):
+                sign = -1 if _token(child.children[0]).type == "SUB" else 1
+            else:
+                terms.append((sign, self.term(child)))
+                sign = 1
+        terms = _extend_open_sums(terms)
+        if len(terms) == 1 and terms[0][0] == 1:
+            return terms[0][1]
+        return Add(terms[0][1].col, terms)
+
+    def term(self, tree: Tree) -> Node:
+        """Products joined by ``\\cdot``, ``*`` and ``/``; a sum takes the rest of the term."""
+        children = tree.children
+        products = children[0::2]
+        operators = [_token(child.children[0]).type for child in children[1::2]]
+        result: Node | None = None
+        index = 0
+        while index < len(products):
+            operator = operators[index - 1] if index else None
+            rest = list(zip(operators[index:], products[index + 1:]))
+            node, consumed_rest = self.product(products[index], rest)
+            result = node if result is None else _combine(result, operator, node)
+            if consumed_rest:
+                break
+            index += 1
+        assert result is not None
+        return result
+
+    def product(self, tree: Tree, rest: list[tuple[str, Tree]]) -> tuple[Node, bool]:
+        """Juxtaposed items; ``rest`` is what follows in the term (for a sum to take)."""
+        items = []
+        outer = self.transpose_context
+        try:
+            for position, child in enumerate(tree.children):
+                self.transpose_context = position + 1 < len(tree.children)
+                items.append(self.item(child))
+        finally:
+            self.transpose_context = outer
+        factors, consumed_rest = self.group_items(items, rest)
+        return _product(factors), consumed_rest
+
+    def group_items(self, items: list[_Item], rest: list[tuple[str, Tree]]
+                    ) -> tuple[list[Node], bool]:
+        factors: list[Node] = []
+        index = 0
+        while index < len(items):
+            item = items[index]
+            if item.kind == "bigop" or (item.kind == "func" and item.name in ("max", "min")
+                                        and item.sub is not None
+                                        and not self.takes_group(items, index)):
+                body_factors, _ = self.group_items(items[index + 1:], [])
+                body = self.rest_of_term(body_factors, rest, item.col)
+                factors.append(self.big_operator(item, body))
+                return factors, True
+            if item.kind == "func":
+                node, index = self.apply_function(items, index, rest)
+                factors.append(node)
+                continue
+            if item.kind == "indicator":
+                node, index = self.indicator(items, index)
+                factors.append(node)
+                continue
+            call = self.try_call(items, index)
+            if call is not None:
+                factors.append(call)
+                index += 2
+                continue
+            indexed = self.try_indexing(items, index)
+            if indexed is not None:
+                factors.append(indexed)
+                index += 2
+                continue
+            inner = self.try_inner_product(items, index)
+            if inner is not None:
+                factors.append(inner)
+                index += 2
+                continue
+            factors.append(self.value(item))
+            index += 1
+        return [f for f in factors if not _is_empty(f)], False
+
+    def rest_of_term(self, factors: list[Node], rest: list[tuple[str, Tree]], col: int) -> Node:
+        """The body of a sum: the factors after it and the rest of the term (``\\cdot b``)."""
+        body: Node | None = _product(factors) if factors else None
+        for operator, product_tree in rest:
+            node, _ = self.product(product_tree, [])
+            if body is None:
+                raise self.error("a sum needs something to sum", col)
+            body = _combine(body, operator, node)
+        if body is None:
+            raise self.error("a sum needs something to sum after it", col)
+        return body
+
+    def takes_group(self, items: list[_Item], index: int) -> bool:
+        following = items[index + 1] if index + 1 < len(items) else None
+        return following is not None and following.kind == "group"
+
+    def value(self, item: _Item) -> Node:
+        if item.kind == "group":
+            assert item.group is not None
+            return self.group_value(item.group)
+        if item.kind in ("func", "bigop"):
+            raise self.error(f"\\{item.name} needs an argument", item.col)
+        assert item.node is not None
+        if isinstance(item.node, _Transposed):
+            raise self.error("a transpose must be followed by the vector it multiplies",
+                             item.col)
+        return item.node
+
+    def group_value(self, group: _Group) -> Node:
+        """A bracketed group used as a value: one argument (``(1 - p)``), with its postfixes."""
+        if len(group.args) != 1:
+            if any(isinstance(arg, _Dots) for arg in group.args):
+                node: Node = _Seq(group.col, group.args)
+            else:
+                raise self.error(f"a list of {len(group.args)} values is not a number (only a "
+                                 "function takes several arguments)", group.col)
+        else:
+            node = group.args[0]
+        return self.apply_postfixes(node, group.postfixes, group_kind=group.kind)
+
+    # --- items -----------------------------------------------------------------------------
+
+    def item(self, tree: Tree) -> _Item:
+        if tree.data in ("func", "bigop"):
+            name_token, *postfixes = tree.children
+            sub = sup = None
+            for postfix in postfixes:
+                if postfix.data == "sub" and sub is None:
+                    sub = postfix.children[1]
+                elif postfix.data == "sup" and sup is None:
+                    sup = postfix.children[1]
+                else:
+                    raise self.error("a function takes one subscript and one superscript",
+                                     self.tok(name_token).column)
+            return _Item(tree.data, self.tok(name_token).column, name=str(name_token), sub=sub,
+                         sup=sup)
+        primary, *postfixes = tree.children
+        col = self.first_col(primary)
+        if primary.data in ("parens", "brackets", "braces"):
+            args = self.arglist(primary.children[1])
+            spaced = self.tok(primary.children[0]).spaced
+            return _Item("group", col, group=_Group(col, primary.data, args, postfixes, spaced))
+        if primary.data == "indicator":
+            if postfixes and postfixes[0].data == "sub":
+                cond = self.script_condition(postfixes[0].children[1])
+                node = self.apply_postfixes(Indicator(col, cond), postfixes[1:])
+                return _Item("factor", col, node=node)
+            if postfixes:
+                raise self.error("an indicator \\mathbb{1} takes a subscript or a bracket",
+                                 col)
+            return _Item("indicator", col)
+        return _Item("factor", col, node=self.atom(tree))
+
+    def first_col(self, tree: Tree | Token) -> int:
+        if isinstance(tree, Token):
+            return self.tok(tree).column
+        return self.first_col(tree.children[0])
+
+    def atom(self, tree: Tree) -> Node:
+        primary, *postfixes = tree.children
+        node = self.primary(primary)
+        return self.apply_postfixes(node, postfixes, "bars" if primary.data == "abs" else "")
+
+    def apply_postfixes(self, node: Node, postfixes: list[Tree], group_kind: str = "") -> Node:
+        postfixes = _subscript_first(postfixes)
+        for postfix in postfixes:
+            kind = postfix.data
+            col = self.first_col(postfix)
+            if kind == "sub":
+                node = self.subscript(node, postfix.children[1], group_kind, col)
+            elif kind == "sup":
+                node = self.superscript(node, postfix.children[1], group_kind, col)
+            elif kind == "prime":
+                if not isinstance(node, Sym):
+                    raise self.error("a prime (') is only supported on a name, as in x'", col)
+                node = replace(node, primes=node.primes + 1)
+            else:
+                raise self.error("factorials (!) are not supported", col)
+            group_kind = ""
+        return node
+
+    def subscript(self, node: Node, script: Tree, group_kind: str, col: int) -> Node:
+        if self.script_sign(script) == "+" and (group_kind in ("brackets", "parens") or (
+                isinstance(node, Call) and node.func == "abs" and group_kind == "bars")):
+            # [x]_+, (x)_+ and |x|_+ are the positive part max(x, 0)
+            inner = node.args[0] if isinstance(node, Call) and group_kind == "bars" else node
+            return Call(node.col, "relu", [inner])
+        if isinstance(node, Sym):
+            if node.subs:
+                raise self.error("a name can have one subscript", col)
+            return replace(node, subs=tuple(self.script_items(script)))
+        if isinstance(node, Norm):
+            return replace(node, order=self.norm_order(script, col))
+        if isinstance(node, Num) and node.value == 1:
+            return Indicator(node.col, self.script_condition(script))
+        raise self.error("a subscript is only supported on a name, a norm, 1_{...} and "
+                         "[...]_+", col)
+
+    def superscript(self, node: Node, script: Tree, group_kind: str, col: int) -> Node:
+        sign = self.script_sign(script)
+        if sign == "+" and group_kind in ("brackets", "parens"):
+            return Call(node.col, "relu", [node])
+        if sign == "T":
+            if isinstance(node, _Seq):
+                return node  # {l_1, ..., l_N}^T: the same elements
+            if isinstance(node, Sym):
+                return _Transposed(node.col, node)
+            raise self.error("only a vector name can be transposed", col)
+        if sign is not None:
+            if isinstance(node, Sym) and sign in ("+", "-", "*"):
+                label = {"+": "plus", "-": "minus", "*": "star"}[sign]
+                return replace(node, accents=node.accents + (label,))
+            raise self.error(f"^{sign} is not supported here", col)
+        exponent = self.script_value(script)
+        if isinstance(node, Sym) and node.base == "e" and not node.subs and not node.accents:
+            return Call(node.col, "exp", [exponent])
+        if isinstance(node, Sym) and isinstance(exponent, _Parenthesized):
+            index = exponent.node
+            if isinstance(index, Sym) and not index.subs and len(index.base) == 1:
+                # y^{(i)}: the i-th example, a name like y_i
+                return replace(node, subs=node.subs + (index,))
+        exponent = _unwrap(exponent)
+        if isinstance(node, Sym) and isinstance(exponent, Sym) and exponent.style == "letter" \
+                and not exponent.subs and exponent.base.isascii() and len(exponent.base) == 1:
+            key = ast.sym_name(node, reserved_ok=True)
+            if exponent.base == "T" and self.transpose_context:
+                return _Transposed(node.col, node)
+            if node.subs and len(self.letter_superscripts.get(key, ())) >= 2:
+                # x_i^a, x_i^p, x_i^n: anchor, positive, negative (FaceNet's triplets)
+                return replace(node, subs=node.subs + (exponent,))
+            raise self.error(
+                f"is {_latex_name(key)}^{exponent.base} a power or a label? Write "
+                f"({_latex_name(key)})^{exponent.base} for a power, or "
+                f"{_latex_name(key)}^{{({exponent.base})}} for a label", col)
+        if isinstance(node, _Transposed):
+            raise self.error("a transposed vector cannot be raised to a power", col)
+        return Pow(node.col, node, exponent)
+
+    # --- scripts ---------------------------------------------------------------------------
+
+    def script_body(self, script: Tree) -> list[Tree] | Token:
+        """The content of a script: a list of condition trees, or a single sign token."""
+        first = script.children[0]
+        if isinstance(first, Token) and first.type != "LGROUP":
+            return first
+        body = script.children[1]
+        inner = body.children[0]
+        if isinstance(inner, Token):
+            return inner
+        return [child for child in inner.children if isinstance(child, Tree)]
+
+    def script_sign(self, script: Tree) -> str | None:
+        content = self.script_body(script)
+        if isinstance(content, Token) and content.type in ("ADD", "SUB", "STAR", "TOP"):
+            return {"ADD": "+", "SUB": "-", "STAR": "*", "TOP": "T"}[content.type]
+        return None
+
+    def script_nodes(self, script: Tree) -> list[Node]:
+        content = self.script_body(script)
+        if isinstance(content, Token):
+            return [self.script_token(content)]
+        return [self.condition(child) for child in content]
+
+    def script_token(self, token: Token) -> Node:
+        tok = self.tok(token)
+        if tok.kind == "NAME":
+            return Sym(tok.column, tok.value, style=tok.style)
+        if tok.kind == "NUM":
+            return _num(tok)
+        if tok.kind == "CONST":
+            return Const(tok.column, tok.value)
+        if tok.kind == "INFTY":
+            return _Infinity(tok.column)
+        if tok.kind == "PRIME":
+            raise self.error("^\\prime: write x' for a prime", tok.column)
+        raise self.error(f"cannot read the script {tok.value!r}", tok.column)
+
+    def script_value(self, script: Tree) -> Node:
+        nodes = self.script_nodes(script)
+        if len(nodes) != 1:
+            raise self.error("a superscript holds one value", nodes[1].col)
+        return nodes[0]
+
+    def script_condition(self, script: Tree) -> Node:
+        node = _unwrap_set(self.script_value(script))
+        if not isinstance(node, (Rel, Logic)):
+            raise self.error("an indicator needs a condition such as u < 0", node.col)
+        return node
+
+    def script_items(self, script: Tree) -> list[Node]:
+        """Subscript items of a name: ``{n,c}`` -> [n, c]; ``{ij}`` -> [Run(i, j)]."""
+        items = []
+        for node in self.script_nodes(script):
+            if isinstance(node, Mul) and all(isinstance(f, (Sym, Num)) for f in node.factors):
+                node = Run(node.col, list(node.factors))
+            if isinstance(node, (Rel, Logic)):
+                raise self.error("a comparison in the subscript of a name", node.col)
+            items.append(node)
+        return items
+
+    def norm_order(self, script: Tree, col: int) -> Fraction | str:
+        node = self.script_value(script)
+        if isinstance(node, Num) and node.value >= 1:
+            return node.value
+        if isinstance(node, _Infinity):
+            return "inf"
+        if isinstance(node, Sym) and node.base == "F" and not node.subs:
+            return Fraction(2)  # Frobenius
+        if isinstance(node, Sym) and not node.subs:
+            return "symbol:" + node.base
+        raise self.error("a norm's order must be a number, \\infty or a name such as p", col)
+
+    # --- primaries -------------------------------------------------------------------------
+
+    def primary(self, tree: Tree) -> Node:
+        kind = tree.data
+        children = tree.children
+        col = self.first_col(tree)
+        if kind == "num":
+            return _num(self.tok(children[0]))
+        if kind == "name":
+            tok = self.tok(children[0])
+            return Sym(tok.column, tok.value, style=tok.style)
+        if kind == "const":
+            return Const(col, str(children[0]))
+        if kind == "infty":
+            return _Infinity(col)
+        if kind == "dots":
+            return _Dots(col)
+        if kind == "group":
+            args = self.arglist(children[1]) if len(children) == 3 else []
+            if not args:
+                return _Empty(col)
+            if len(args) > 1:
+                raise self.error("a {...} group holds one value", args[1].col)
+            return args[0]
+        if kind in ("parens", "brackets", "braces"):
+            args = self.arglist(children[1])
+            group = _Group(col, kind, args, [], self.tok(children[0]).spaced)
+            node = self.group_value(group)
+            return _Parenthesized(col, node) if kind == "parens" else node
+        if kind == "abs":
+            return Call(col, "abs", [self.expr(children[1])])
+        if kind == "norm":
+            return Norm(col, self.expr(children[1]))
+        if kind == "floor":
+            return Call(col, "floor", [self.expr(children[1])])
+        if kind == "ceil":
+            return Call(col, "ceil", [self.expr(children[1])])
+        if kind == "angle":
+            args = self.arglist(children[1])
+            if len(args) != 2:
+                raise self.error("an inner product \\langle a, b \\rangle takes two vectors", col)
+            return Inner(col, args[0], args[1])
+        if kind == "frac":
+            return Div(col, self.arg(children[1]), self.arg(children[2]))
+        if kind == "sqrt":
+            if len(children) == 3:
+                index = self.expr(children[1].children[1])
+                if not (isinstance(index, Num) and index.value.denominator == 1
+                        and index.value >= 2):
+                    raise self.error("the index of a root must be a whole number", index.col)
+                if index.value % 2:
+                    raise self.error("odd roots (the real cube root) are not supported",
+                                     index.col)
+                return Pow(col, self.arg(children[2]),
+                           Div(index.col, Num(index.col, "1", Fraction(1)), index))
+            return Call(col, "sqrt", [self.arg(children[1])])
+        if kind == "accent":
+            inner = _unwrap(self.arg(children[1]))
+            if not isinstance(inner, Sym):
+                raise self.error("an accent (\\hat, \\bar...) is only supported on a name", col)
+            accent = str(children[0])
+            return replace(inner, accents=inner.accents + (accent,), col=col)
+        if kind == "cases":
+            return self.cases(children[1], col)
+        if kind == "indicator":
+            raise self.error("\\mathbb{1} needs a condition: \\mathbb{1}[u < 0]", col)
+        raise self.error(f"cannot read {kind}", col)
+
+    def arg(self, tree: Tree) -> Node:
+        first = tree.children[0]
+        if isinstance(first, Token) and first.type != "LGROUP":
+            return self.script_token(first)
+        return self.expr(tree.children[1])
+
+    def cases(self, rows_tree: Tree, col: int) -> Node:
+        """``\\begin{cases} a & \\text{if } c \\\\ b & \\text{otherwise} \\end{cases}``."""
+        rows: list[tuple[Node, Node | None]] = []
+        for row in rows_tree.children:
+            if not isinstance(row, Tree):
+                continue  # a line break
+            value = self.expr(row.children[0])
+            tail = next((c for c in row.children if isinstance(c, Tree) and
+                         c.data == "row_tail"), None)
+            condition: Node | None = _MISSING
+            if tail is not None:
+                found = next((t for t in tail.iter_subtrees() if t.data == "condition"), None)
+                if found is not None:
+                    condition = self.condition(found)
+                elif any(isinstance(leaf, Token) and leaf.type == "KW_OTHERWISE"
+                         for leaf in _leaves(tail)):
+                    condition = None
+            rows.append((value, condition))
+        return _cases(rows, col, self)
+
+    # --- functions and calls ---------------------------------------------------------------
+
+    def apply_function(self, items: list[_Item], index: int, rest) -> tuple[Node, int]:
+        """``\\log(x)``, ``\\log x``, ``\\max\\{0, x\\}``, ``\\log^2 x``, ``\\log_2 x``."""
+        func = items[index]
+        following = items[index + 1] if index + 1 < len(items) else None
+        if following is None:
+            raise self.error(f"\\{func.name} needs an argument", func.col)
+        if following.kind == "group":
+            assert following.group is not None
+            args = following.group.args
+            node: Node = Call(func.col, func.name, args)
+            node = self.function_scripts(func, node)
+            node = self.apply_postfixes(node, following.group.postfixes)
+            return node, index + 2
+        argument, next_index = self.bare_argument(items, index + 1, func)
+        node = self.function_scripts(func, Call(func.col, func.name, [argument]))
+        return node, next_index
+
+    def bare_argument(self, items: list[_Item], index: int, func: _Item) -> tuple[Node, int]:
+        """The argument of ``\\log x_n``: the next item and the names and numbers after it
+        (``\\log 2\\pi\\sigma^2`` is ``log(2*pi*sigma**2)``)."""
+        first = items[index]
+        if first.kind == "func":
+            return self.apply_function(items, index, [])
+        if first.kind == "bigop":
+            # \log \sum_j e^{f_j}: the sum takes the rest of the product
+            body_factors, _ = self.group_items(items[index + 1:], [])
+            body = self.rest_of_term(body_factors, [], first.col)
+            return self.big_operator(first, body), len(items)
+        ambiguous = ParseError(f"where does the argument of \\{func.name} end? Write "
+                               f"\\{func.name}(...) with parentheses", first.col)
+        call = self.try_call(items, index)
+        if call is not None:
+            factors, index = [call], index + 2
+        elif first.kind == "indicator":
+            node, index = self.indicator(items, index)
+            factors = [node]
+        else:
+            factors, index = [self.value(first)], index + 1
+        following = items[index] if index < len(items) else None
+        if isinstance(factors[0], (Num, Const)) or (isinstance(factors[0], Pow) and
+                                                   isinstance(factors[0].base, (Num, Const))):
+            # a coefficient starts a product: \log 2\pi\sigma^2 is log(2*pi*sigma**2)
+            while index < len(items) and _is_simple(items[index]) and \
+                    self.try_call(items, index) is None:
+                factors.append(self.value(items[index]))
+                index += 1
+            following = items[index] if index < len(items) else None
+            if following is not None and following.kind == "group":
+                raise ambiguous
+        elif _is_simple_node(factors[0]):
+            # \log x y: log(x*y) or log(x)*y? \log x (1 - x)?
+            if following is not None and (following.kind == "group" or _is_simple(following)):
+                raise ambiguous
+        elif following is not None and following.kind == "group":
+            raise ambiguous  # \log \frac{1}{2} (x + 1)
+        return _product(factors), index
+
+    def function_scripts(self, func: _Item, node: Node) -> Node:
+        assert isinstance(node, Call)
+        if func.sub is not None:
+            if func.name != "log":
+                raise self.error(f"\\{func.name} does not take a subscript here", func.col)
+            base = self.script_value(func.sub)
+            if not (isinstance(base, Sym) and base.base == "e" and not base.subs):
+                node = Call(node.col, "log", [*node.args, base])
+        if func.sup is not None:
+            exponent = self.script_value(func.sup)
+            if isinstance(exponent, Add) and len(exponent.terms) == 1 and \
+                    exponent.terms[0][0] < 0:
+                raise self.error(f"\\{func.name}^{{-1}} (an inverse function) is not "
+                                 "supported", func.col)
+            node = Pow(node.col, node, exponent)
+        return node
+
+    def try_call(self, items: list[_Item], index: int) -> Node | None:
+        """``f(x_i)``, ``\\sigma(z)``: a name applied to a parenthesized group."""
+        item = items[index]
+        following = items[index + 1] if index + 1 < len(items) else None
+        if item.kind != "factor" or not isinstance(item.node, Sym) or following is None or \
+                following.kind != "group" or following.group is None or \
+                following.group.kind != "parens":
+            return None
+        sym = item.node
+        group = following.group
+        kind = self.call_kind(sym, len(group.args))
+        if kind == "multiply":
+            return None
+        if kind == "sigmoid":
+            node: Node = Call(sym.col, "sigmoid", group.args)
+        else:
+            node = ModelCall(sym.col, sym, group.args)
+        return self.apply_postfixes(node, group.postfixes)
+
+    def try_indexing(self, items: list[_Item], index: int) -> Node | None:
+        """``x[i]`` (no space before the bracket, one index inside) is ``x_i``."""
+        item = items[index]
+        following = items[index + 1] if index + 1 < len(items) else None
+        if item.kind != "factor" or not isinstance(item.node, Sym) or item.node.subs or \
+                following is None or following.kind != "group" or following.group is None or \
+                following.group.kind != "brackets" or following.group.spaced:
+            return None
+        args = following.group.args
+        if len(args) != 1 or not isinstance(args[0], (Sym, Num)):
+            return None
+        node = replace(item.node, subs=(args[0],))
+        return self.apply_postfixes(node, following.group.postfixes)
+
+    def try_inner_product(self, items: list[_Item], index: int) -> Node | None:
+        item = items[index]
+        following = items[index + 1] if index + 1 < len(items) else None
+        if item.kind != "factor" or not isinstance(item.node, _Transposed):
+            return None
+        if following is None or following.kind not in ("factor", "group"):
+            raise self.error("a transposed vector must be followed by the vector it multiplies",
+                             item.col)
+        return Inner(item.col, item.node.sym, self.value(following))
+
+    def indicator(self, items: list[_Item], index: int) -> tuple[Node, int]:
+        """``\\mathbb{1}[u < 0]``, ``\\mathbb{1}\\{...\\}``, ``\\mathbb{I}(u < 0)``."""
+        item = items[index]
+        following = items[index + 1] if index + 1 < len(items) else None
+        if following is None or following.kind != "group" or following.group is None:
+            raise self.error("\\mathbb{1} needs a condition: \\mathbb{1}[u < 0]", item.col)
+        args = following.group.args
+        if len(args) != 1 or not isinstance(_unwrap_set(args[0]), (Rel, Logic)):
+            raise self.error("an indicator needs one condition such as u < 0",
+                             following.col)
+        node = self.apply_postfixes(Indicator(item.col, _unwrap_set(args[0])),
+                                    following.group.postfixes)
+        return node, index + 2
+
+    # --- sums ------------------------------------------------------------------------------
+
+    def big_operator(self, item: _Item, body: Node) -> Node:
+        kind = "sum" if item.name == "sum" else "prod" if item.name == "prod" else item.name
+        spec = self.index_spec(item)
+        node = BigOp(item.col, kind, spec, body)
+        node.open = True  # type: ignore[attr-defined]  # took the rest of the term
+        return node
+
+    def index_spec(self, item: _Item) -> IndexSpec:
+        """``\\sum_{i=1}^{N}``, ``\\sum_i``, ``\\sum_{j \\neq y_i}``, ``\\max_{j}``."""
+        if item.sub is None:
+            raise self.error(f"\\{item.name} needs an index: \\{item.name}_i or "
+                             f"\\{item.name}_{{i=1}}^{{N}}", item.col)
+        spec = IndexSpec([])
+        for node in self.script_nodes(item.sub):
+            if isinstance(node, Sym) and not node.subs:
+                spec.indices.append(node.base)
+            elif isinstance(node, Run) or (isinstance(node, Mul) and
+                                           all(isinstance(f, Sym) for f in node.factors)):
+                parts = node.items if isinstance(node, Run) else node.factors
+                spec.indices.extend(part.base for part in parts if isinstance(part, Sym))
+            elif isinstance(node, Rel) and isinstance(node.operands[0], Sym) and \
+                    not node.operands[0].subs:
+                index_name = node.operands[0].base
+                if index_name not in spec.indices:
+                    spec.indices.append(index_name)
+                if node.ops == ["=="]:
+                    spec.lower = node.operands[1]
+                else:
+                    spec.conditions.append(node)
+            else:
+                raise self.error(f"cannot read the index of \\{item.name} (write "
+                                 f"\\{item.name}_{{i=1}}^{{N}})", node.col)
+        if item.sup is not None:
+            spec.upper = self.script_value(item.sup)
+        if len(spec.indices) > 1 and (spec.lower is not None or spec.upper is not None):
+            raise self.error("bounds for several indices at once are not supported",
+                             item.col)
+        return spec
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Transposed(Node):
+    """``w^\\top`` before the vector it multiplies."""
+
+    refusal = "a transposed vector must be followed by the vector it multiplies"
+
+    sym: Sym
+
+
+@dataclass
+class _Parenthesized(Node):
+    """A value in parentheses, remembered for ``y^{(i)}``."""
+
+    node: Node
+
+    def children(self):
+        return [self.node]
+
+    def map(self, function):
+        return replace(self, node=function(self.node))
+
+
+@dataclass
+class _Infinity(Node):
+    refusal = "\\infty is only supported as the order of a norm"
+
+
+@dataclass
+class _Dots(Node):
+    refusal = "'\\dots' (terms left out) cannot be read: write the sum with \\sum"
+
+
+@dataclass
+class _Empty(Node):
+    refusal = "an empty group {} is not a value"
+
+
+@dataclass
+class _Seq(Node):
+    """``\\{l_1, \\dots, l_N\\}``: the elements of a vector."""
+
+    refusal = "a list of values is not a loss (define its elements, as in l_n = ...)"
+
+    items: list[Node]
+
+
+_MISSING = Const(0, "missing")
+
+
+def _num(tok: Tok) -> Num:
+    return Num(tok.column, tok.value, Fraction(tok.value))
+
+
+def _unwrap(node: Node) -> Node:
+    while isinstance(node, _Parenthesized):
+        node = node.node
+    return node
+
+
+def _unwrap_set(node: Node) -> Node:
+    return _unwrap(node)
+
+
+def _is_empty(node: Node) -> bool:
+    return isinstance(node, _Empty)
+
+
+def _is_simple(item: _Item) -> bool:
+    """Names and numbers that continue a bare function argument (``\\log 2 \\pi \\sigma^2``)."""
+    return item.kind == "factor" and isinstance(item.node, (Sym, Num, Const, Pow)) and \
+        not (isinstance(item.node, Pow) and not isinstance(item.node.base, (Sym, Num, Const)))
+
+
+def _subscript_first(postfixes: list[Tree]) -> list[Tree]:
+    """``x^2_2`` is ``x_2^2``: a superscript and a subscript of one base, in either order."""
+    ordered = list(postfixes)
+    for index in range(len(ordered) - 1):
+        if ordered[index].data == "sup" and ordered[index + 1].data == "sub":
+            ordered[index], ordered[index + 1] = ordered[index + 1], ordered[index]
+    return ordered
+
+
+def _is_simple_node(node: Node) -> bool:
+    return isinstance(node, (Sym, Num, Const)) or (
+        isinstance(node, Pow) and isinstance(node.base, (Sym, Num, Const)))
+
+
+def _token(child: Tree | Token) -> Token:
+    assert isinstance(child, Token)
+    return child
+
+
+def _leaves(tree: Tree):
+    for child in tree.children:
+        if isinstance(child, Tree):
+            yield from _leaves(child)
+        else:
+            yield child
+
+
+def _product(factors: list[Node]) -> Node:
+    factors = [_unwrap(f) if not isinstance(_unwrap(f), (Rel, Logic)) else f for f in factors]
+    factors = [f for f in factors if not _is_empty(f)]
+    if not factors:
+        raise ParseError("empty group", 1)
+    if len(factors) == 1:
+        return factors[0]
+    flat: list[Node] = []
+    for factor in factors:
+        flat.extend(factor.factors if isinstance(factor, Mul) else [factor])
+    return Mul(flat[0].col, flat)
+
+
+def _combine(left: Node, operator: str | None, right: Node) -> Node:
+    if operator == "SLASH":
+        return Div(left.col, left, right)
+    return _product([left, right])
+
+
+def _extend_open_sums(terms: list[tuple[int, Node]]) -> list[tuple[int, Node]]:
+    """``\\sum_i a_i + b_i``: terms after an open sum that use its index belong to it."""
+    for position, (sign, term) in enumerate(terms):
+        chain = _open_chain(term)
+        if not chain:
+            continue
+        later = terms[position + 1:]
+        used = [[op for op in chain if _uses_index(t, op.spec.indices)] for _, t in later]
+        if not any(used):
+            continue
+        if not all(used):
+            unused = later[used.index([])][1]
+            raise ParseError("where does the sum end? Some terms after it use its index and "
+                             "some do not; put the summand in parentheses", unused.col)
+        if sign < 0:
+            raise ParseError("where does the sum end? Put the summand in parentheses",
+                             term.col)
+        target = max((chain.index(op) for ops in used for op in ops), default=0)
+        bigop = chain[target]
+        bigop.body = Add(bigop.body.col, [(1, bigop.body), *later])
+        return terms[:position + 1]
+    return terms
+
+
+def _open_chain(term: Node) -> list[BigOp]:
+    """The sums that took the rest of ``term``, outermost first."""
+    chain: list[BigOp] = []
+    node: Node | None = term
+    while node is not None:
+        if isinstance(node, Mul):
+            node = node.factors[-1]
+        if isinstance(node, BigOp) and getattr(node, "open", False):
+            chain.append(node)
+            node = node.body
+        else:
+            break
+    return chain
+
+
+def _uses_index(node: Node, indices: list[str]) -> bool:
+    """Does ``node`` use one of ``indices`` freely (not as the index of a sum of its own)?"""
+    if isinstance(node, BigOp):
+        own = set(node.spec.indices) | {
+            n.base for cond in node.spec.conditions for n in ast.walk(cond)
+            if isinstance(n, Sym) and not n.subs}  # \sum_{i \neq j}: j may be its index too
+        indices = [index for index in indices if index not in own]
+        if not indices:
+            return False
+    if isinstance(node, Sym) and not node.subs and node.base in indices:
+        return True
+    return any(_uses_index(child, indices) for child in node.children())
+
+
+def _cases(rows: list[tuple[Node, Node | None]], col: int, builder: _Builder) -> Node:
+    """Rows of a piecewise definition; only the last one may go without a condition."""
+    cleaned: list[tuple[Node, Node | None]] = []
+    for index, (value, cond) in enumerate(rows):
+        if cond is _MISSING:
+            if index != len(rows) - 1:
+                raise ParseError("only the last row of a piecewise definition may go without "
+                                 "a condition", value.col)
+            cond = None
+        cleaned.append((value, cond))
+    if len(cleaned) < 2:
+        raise ParseError("a piecewise definition needs two rows or more", col)
+    if all(cond is not None for _, cond in cleaned):
+        label = _label_equalities(cleaned)
+        if label is not None:
+            name, constants = label
+            builder.assumptions.append(
+                f"{name} takes only the values {', '.join(constants)}: the last row of the "
+                "piecewise definition applies whenever the others do not")
+            cleaned[-1] = (cleaned[-1][0], None)
+    return Cases(col, cleaned)
+
+
+def _label_equalities(rows) -> tuple[str, list[str]] | None:
+    """Rows ``y = 1``, ``y = -1``: one name compared with distinct numbers, nothing else."""
+    names, constants = set(), []
+    for _, cond in rows:
+        if not (isinstance(cond, Rel) and cond.ops == ["=="]):
+            return None
+        lhs, rhs = cond.operands
+        number = _signed_number(rhs)
+        if not isinstance(lhs, Sym) or number is None:
+            return None
+        names.add(ast.sym_name(lhs))
+        constants.append(number)
+    if len(names) != 1 or len(set(constants)) != len(constants):
+        return None
+    return names.pop(), constants
+
+
+def _signed_number(node: Node) -> str | None:
+    if isinstance(node, Num):
+        return node.text
+    if isinstance(node, Add) and len(node.terms) == 1 and isinstance(node.terms[0][1], Num):
+        sign, number = node.terms[0]
+        assert isinstance(number, Num)
+        return ("-" if sign < 0 else "") + number.text
+    return None
+
+
+def _latex_name(key: str) -> str:
+    base, _, rest = key.partition("_")
+    written = "\\" + base if base in ("sigma", "phi", "psi", "Phi", "Psi", "ell") else base
+    return written + ("_" + rest if rest else "")
+
+
+def _apply_definitions(main: Node, definitions: list[tuple[Sym, Node]]) -> Node:
+    """Substitute ``l_n = ...`` (and a vector ``\\{l_1, \\dots, l_N\\}`` of them) into the loss."""
+    table = list(definitions)
+    if isinstance(main, _Seq):
+        main = _sequence_element(main, table)
+    used = [False] * len(table)
+
+    def visit(node: Node) -> Node | None:
+        if not isinstance(node, Sym):
+            return None
+        for position, (target, body) in enumerate(table):
+            binding = _match_definition(target, node)
+            if binding is not None:
+                used[position] = True
+                return _rename(body, binding)
+        return None
+
+    for _ in range(len(table) + 1):
+        main = ast.transform(main, visit)
+    for position, (target, _) in enumerate(table):
+        if not used[position]:
+            raise ParseError(f"the definition of {ast.sym_name(target)} is not used",
+                             target.col)
+    return main
+
+
+def _sequence_element(seq: _Seq, table) -> Node:
+    """``\\{l_1,\\dots,l_N\\}`` with ``l_n = ...`` defined: the loss is its element ``l_n``."""
+    shapes = {(item.base, len(item.subs)) for item in seq.items if isinstance(item, Sym)}
+    if len(shapes) == 1:
+        base, count = shapes.pop()
+        for target, _ in table:
+            if target.base == base and len(target.subs) == count:
+                return target
+    raise ParseError("a list of values is not a loss (define its elements, as in l_n = ...)",
+                     seq.col)
+
+
+def _match_definition(target: Sym, use: Sym) -> dict[str, Node] | None:
+    """How ``use`` instantiates ``target``: ``w_c`` matches ``w_{y_n}`` with c = y_n."""
+    if (target.base, target.accents, target.primes) != (use.base, use.accents, use.primes) or \
+            len(target.subs) != len(use.subs):
+        return None
+    binding: dict[str, Node] = {}
+    for parameter, value in zip(target.subs, use.subs):
+        if isinstance(parameter, Sym) and not parameter.subs and len(parameter.base) == 1:
+            binding[parameter.base] = value
+        elif ast.sub_text(parameter) != ast.sub_text(value):
+            return None
+    return binding
+
+
+def _rename(body: Node, binding: dict[str, Node]) -> Node:
+    def visit(node: Node) -> Node | None:
+        if isinstance(node, Sym) and not node.subs and not node.accents and \
+                node.base in binding:
+            return binding[node.base]
+        return None
+
+    return ast.transform(body, visit)

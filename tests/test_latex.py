@@ -1,0 +1,247 @@
+"""LaTeX input (CONTRACT.md section 8): read in full or refused with a column, never guessed.
+
+The table of constructs is data (``fixtures/latex_constructs.txt``): each LaTeX line with the
+text it must be read as, or the column and message of its error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import diffcheck
+from diffcheck.api import LATEX_MISSING, read
+from diffcheck.cli import app
+from diffcheck.parser import MAX_INPUT_CHARS, ParseError, parse
+from diffcheck.readers.latex import looks_like_latex, read_latex, text_name
+
+FIXTURES = Path(__file__).parent / "fixtures"
+runner = CliRunner()
+
+
+def _construct_cases():
+    """(line number, LaTeX, expectation) for each case of the constructs table."""
+    cases = []
+    for number, line in enumerate((FIXTURES / "latex_constructs.txt").read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("  "):
+            cases[-1][2] = line.strip()
+        else:
+            cases.append([number, line, None])
+    return [pytest.param(latex, expected, id=f"line{number}") for number, latex, expected in cases]
+
+
+@pytest.mark.parametrize("latex, expected", _construct_cases())
+def test_construct(latex, expected):
+    kind, _, detail = expected.partition(" ")
+    if kind == "=>":
+        assert read(latex, latex=True) == detail
+        return
+    assert kind == "!!", expected
+    column, _, fragment = detail.partition(": ")
+    with pytest.raises(ParseError) as caught:
+        read(latex, latex=True)
+    assert (caught.value.column, fragment in caught.value.message) == (int(column), True), \
+        caught.value.message
+    assert "\n" not in caught.value.message
+
+
+def test_every_reading_is_parsed_by_the_same_whitelist():
+    """The reader writes text; only diffcheck.parser turns text into SymPy."""
+    reading = read_latex(r"\max\{0, 1 - y \hat{y}\} + \lvert r \rvert")
+    assert parse(reading.text).variables == ("r", "y", "y_hat")
+
+
+def test_left_hand_side_is_not_read():
+    """What stands left of '=' is dropped even when it is not a formula diffcheck can read."""
+    assert read_latex(r"D_{KL}(P \| Q) = p \log \frac{p}{q}").text == "p*log(p/q)"
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+
+def test_check_reads_latex_with_the_flag_or_a_backslash_command():
+    assert diffcheck.check(r"\lvert y - f \rvert").reading == "abs(y - f)"
+    assert diffcheck.check("|y - f|", latex=True).reading == "abs(y - f)"
+    # the text syntax has no '|' for abs: without the flag this is a text parse error
+    assert diffcheck.check("|y - f|").error.kind == "parse"
+    assert diffcheck.check(r"\lvert y \rvert", latex=False).error.kind == "parse"
+    assert diffcheck.check("abs(y - f)").reading is None
+
+
+def test_report_keeps_the_latex_input_and_says_how_it_was_read():
+    latex = r"\frac{1}{N}\sum_{i=1}^{N} \left| y_i - \hat{y}_i \right|"
+    entry = diffcheck.check(latex).to_dict()
+    assert entry["input"] == latex
+    assert entry["reading"] == ("1/3*(abs(y_1 - y_hat_1) + abs(y_2 - y_hat_2) + "
+                                "abs(y_3 - y_hat_3))")
+    assert entry["assumptions"][0] == "N = 3: the sum over i is written out for i = 1, 2, 3"
+    assert entry["differentiable"] is False
+
+
+def test_error_and_finding_columns_point_into_the_latex():
+    report = diffcheck.check(r"\ell = x + \cos(a, b)")
+    assert (report.error.kind, report.error.column) == ("parse", 12)
+    report = diffcheck.check(r"\ell = y^2 + \max\{0, 1 - y f\}", wrt=["f"])
+    (finding,) = report.findings
+    assert finding.kind == "kink" and finding.column == 14
+
+
+def test_set_values_use_latex_names():
+    report = diffcheck.check(r"\max\{0, |r| - \lambda\}", wrt=["r"], values={"lambda": 0.5})
+    assert report.reading == "max(0, abs(r) - lambda_)"
+    assert report.fixed == {"lambda": 0.5}
+    assert report.expression == "Max(0, Abs(r) - 1/2)"
+    huber = (r"L_\delta(r) = \begin{cases} \frac{1}{2} r^2 & \text{if } |r| \le \delta \\ "
+             r"\delta (|r| - \frac{1}{2}\delta) & \text{otherwise} \end{cases}")
+    report = diffcheck.check(huber, values={"delta": 1.0})
+    assert (report.wrt, report.differentiable, report.smoothness) == (["r"], True, "C1")
+
+
+def test_set_bound_of_a_sum_is_the_number_of_terms():
+    report = diffcheck.check(r"\frac{1}{N}\sum_{i=1}^{N} x_i^2", values={"N": 2})
+    assert report.reading == "1/2*(x_1**2 + x_2**2)"
+    assert report.fixed == {"N": 2}
+    assert report.assumptions == ["the sum over i is written out for i = 1, 2"]
+    bad = diffcheck.check(r"\sum_{i=1}^{N} x_i", values={"N": 0.5})
+    assert bad.error.kind == "parse" and "--set N" in bad.error.message
+
+
+def test_text_name_renames_what_the_text_syntax_reserves():
+    assert [text_name(n) for n in ("delta", "lambda", "max", "pi", "e", "y_hat")] == \
+        ["delta", "lambda_", "max_", "pi_", "e", "y_hat"]
+
+
+def test_looks_like_latex():
+    assert looks_like_latex(r"\frac{1}{2}") and looks_like_latex(r"\{x\}")
+    assert not looks_like_latex("abs(x) + y") and not looks_like_latex("x \\\n + y")
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def test_cli_latex_flag_and_json_input_kept():
+    result = runner.invoke(app, ["--format", "json", "--latex", "--wrt", "y_hat", "--",
+                                 r"\left| y - \hat{y} \right|"])
+    assert result.exit_code == 1
+    (entry,) = json.loads(result.stdout)["results"]
+    assert entry["input"] == r"\left| y - \hat{y} \right|"
+    assert entry["reading"] == "abs(y - y_hat)"
+    assert [f["kind"] for f in entry["findings"]] == ["kink"]
+
+
+def test_cli_detects_latex_without_the_flag_and_prints_the_reading():
+    result = runner.invoke(app, [r"\log\left(1 + e^{-z}\right)"])
+    assert result.exit_code == 0
+    assert "read as: log(1 + exp(-z))" in result.stdout
+
+
+def test_cli_show_parse_prints_readings_and_errors():
+    result = runner.invoke(app, ["--latex", "--show-parse", r"\hat{y}^2", "|x|", r"\log x (1-x)"])
+    assert result.exit_code == 2
+    assert result.stdout.splitlines() == ["y_hat**2", "abs(x)"]
+    assert "column 6: where does the argument of \\log end" in result.stderr
+
+
+def test_cli_show_parse_of_text_input_checks_it():
+    assert runner.invoke(app, ["--show-parse", "abs(y - f)"]).stdout == "abs(y - f)\n"
+    assert runner.invoke(app, ["--show-parse", "sigmod(f)"]).exit_code == 2
+
+
+def test_cli_set_with_latex_names_is_used(tmp_path):
+    result = runner.invoke(app, ["--format", "json", "--set", "delta=1.0", "--set", "N=2", "--",
+                                 r"\frac{1}{N}\sum_{i=1}^{N} \delta |x_i|"])
+    (entry,) = json.loads(result.stdout)["results"]
+    assert entry["fixed"] == {"N": 2, "delta": 1.0}
+    assert "no loss uses" not in result.stderr
+
+
+def test_cli_latex_lines_in_a_loss_file(tmp_path):
+    losses = tmp_path / "losses.txt"
+    losses.write_text("hinge: \\max\\{0, 1 - y f\\}\nsmooth: (y - f)**2\nbad: \\foo\n")
+    result = runner.invoke(app, ["--format", "json", "--file", str(losses)])
+    hinge, smooth, bad = json.loads(result.stdout)["results"]
+    assert (hinge["reading"], hinge["differentiable"]) == ("max(0, 1 - y*f)", False)
+    assert (smooth["reading"], smooth["differentiable"]) == (None, True)
+    # the column counts in the file's line: "bad: " comes first
+    assert (bad["error"]["kind"], bad["error"]["column"]) == ("parse", 6)
+    assert result.exit_code == 2
+
+
+def test_missing_lark_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "lark", None)  # import lark now fails
+    monkeypatch.delitem(sys.modules, "diffcheck.readers.latex")
+    report = diffcheck.check(r"\lvert y \rvert")
+    assert (report.error.kind, report.error.message) == ("unsupported", LATEX_MISSING)
+    assert diffcheck.check("abs(y)").error is None  # the text syntax does not need lark
+    result = runner.invoke(app, ["--latex", "|y|"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"diffcheck: error: {LATEX_MISSING}"
+
+
+# --- hostile and malformed input ---------------------------------------------------------------
+
+
+HOSTILE = [
+    r"\text{__import__('os').system('touch CANARY')}",
+    r"\operatorname{eval}(\text{open})",
+    r"\mathrm{exec}(x) + \operatorname{getattr}(x, y)",
+    r"\text{x.__class__}",
+    r"__import__(\text{os})",
+    r"\input{CANARY}",
+    r"\def\x{1} \x",
+    r"\newcommand{\f}{x} \f",
+    r"\write18{touch CANARY}",
+    r"\text{open('CANARY', 'w')}",
+]
+
+
+@pytest.mark.parametrize("latex", HOSTILE)
+def test_hostile_latex_never_runs(latex, tmp_path):
+    """Refused, or read as harmless names (``\\operatorname{eval}(x)`` is a model function
+    Eval of x); the canary file is never created."""
+    canary = tmp_path / "canary"
+    latex = latex.replace("CANARY", str(canary))
+    report = diffcheck.check(latex, latex=True)
+    assert not canary.exists()
+    if report.error is None:
+        assert report.reading is not None and "(" in report.reading
+        assert all(name.isidentifier() for name in report.wrt)
+    else:
+        assert report.error.kind == "parse" and report.error.column
+
+
+def test_limits_are_errors_of_kind_limit():
+    assert diffcheck.check("\\frac{1}{x}" * (MAX_INPUT_CHARS // 10 + 1)).error.kind == "limit"
+    deep = "{" * 150 + "x" + "}" * 150
+    assert diffcheck.check(deep, latex=True).error.kind == "limit"
+    nested = r"\sum_{i=1}^{12}\sum_{j=1}^{12}\sum_{k=1}^{12}\sum_{l=1}^{12} x_{i,j,k,l}"
+    assert diffcheck.check(nested).error.kind == "limit"
+
+
+LATEX_ALPHABET = list("xy12+-*/^_()[]{}|,.=<>&' ") + [
+    r"\frac", r"\sqrt", r"\left(", r"\right)", r"\left|", r"\right|", r"\|", r"\{", r"\}",
+    r"\sum_", r"\max", r"\log", r"\sigma", r"\hat", r"\text{if}", r"\\", r"\begin{cases}",
+    r"\end{cases}", r"\mathbb{1}", r"\alpha", r"\cdot", r"\le", r"\dots", r"\lvert",
+    r"\rvert", r"\,", "e^",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(LATEX_ALPHABET), max_size=25).map("".join))
+def test_random_latex_is_read_or_refused_with_a_column(latex):
+    try:
+        text = read(latex, latex=True)
+    except ParseError as err:
+        assert err.kind in ("parse", "limit")
+        assert 1 <= err.column <= len(latex) + 1, (latex, err.column)
+        assert err.message and "\n" not in err.message
+        return
+    assert parse(text).expr is not None
