@@ -1306,9 +1306,6 @@ def _extend_open_sums(terms: list[tuple[int, Node]]) -> list[tuple[int, Node]]:
             unused = later[used.index([])][1]
             raise ParseError("where does the sum end? Some terms after it use its index and "
                              "some do not; put the summand in parentheses", unused.col)
-        if sign < 0:
-            raise ParseError("where does the sum end? Put the summand in parentheses",
-                             term.col)
         target = max((chain.index(op) for ops in used for op in ops), default=0)
         bigop = chain[target]
         bigop.body = Add(bigop.body.col, [(1, bigop.body), *later])

@@ -674,27 +674,56 @@ class _IndexExpander:
                         op.col)
 
     def find_sizes(self, node: Node) -> None:
-        """Names in the bounds of sums (``N``, ``C``) are the number of terms."""
-        for op in (n for n in walk(node) if isinstance(n, BigOp)):
+        """Names in the bounds of sums (``N``, ``C``) stand for a number of terms.
+
+        A name given with ``--set`` takes that value; any other takes the smallest value that
+        gives each sum whose bounds use it ``INDEX_VALUES`` terms or more: ``N`` is 3 in
+        ``\\sum_{i=1}^{N}`` and in ``\\sum_{i=0}^{N-1}``, and 2 in ``\\sum_{k=1}^{2N}``.
+        """
+        ops = [n for n in walk(node) if isinstance(n, BigOp)]
+        for op in ops:
             for bound in (op.spec.lower, op.spec.upper):
-                if bound is None:
-                    continue
-                for sym in _value_syms(bound):
+                for sym in _value_syms(bound) if bound is not None else ():
                     name = sym_name(sym, reserved_ok=True)
                     self.size_names.setdefault((op.col, op.kind), []).append(name)
-                    if name not in self.sizes:
-                        self.sizes[name] = self.size_value(name, sym.col)
+                    if name in self.values:
+                        self.sizes[name] = self.given_size(name, sym.col)
+        for key in self.size_names.values():
+            for name in key:
+                if name not in self.sizes:
+                    self.sizes[name] = self.smallest_size(name, ops)
 
-    def size_value(self, name: str, col: int) -> int:
-        if name in self.values:
-            value = self.values[name]
-            if not (isinstance(value, (int, float)) and float(value).is_integer() and
-                    1 <= value <= MAX_TERMS):
-                raise ParseError(f"--set {name}=...: the number of terms of a sum must be a "
-                                 f"whole number from 1 to {MAX_TERMS}", col)
-            self.consumed.add(name)
-            return int(value)
+    def given_size(self, name: str, col: int) -> int:
+        value = self.values[name]
+        if not (isinstance(value, (int, float)) and float(value).is_integer() and
+                1 <= value <= MAX_TERMS):
+            raise ParseError(f"--set {name}=...: the number of terms of a sum must be a "
+                             f"whole number from 1 to {MAX_TERMS}", col)
+        self.consumed.add(name)
+        return int(value)
+
+    def smallest_size(self, name: str, ops: list[BigOp]) -> int:
+        using = [op for op in ops if name in self.size_names.get((op.col, op.kind), [])]
+        for value in range(1, MAX_TERMS + 1):
+            trial = {**{other: INDEX_VALUES for other in self.size_names_all()}, **self.sizes,
+                     name: value}
+            counts = []
+            for op in using:
+                bounds = [substitute(b, trial) if b is not None else None
+                          for b in (op.spec.lower, op.spec.upper)]
+                if not all(b is None or isinstance(b, Num) for b in bounds):
+                    raise ParseError("a bound of a sum must be a whole number or a name such "
+                                     "as N", op.col)
+                lower = bounds[0].value if isinstance(bounds[0], Num) else 1
+                upper = bounds[1].value if isinstance(bounds[1], Num) else \
+                    lower + INDEX_VALUES - 1
+                counts.append(upper - lower + 1)
+            if all(count >= INDEX_VALUES for count in counts):
+                return value
         return INDEX_VALUES
+
+    def size_names_all(self) -> set[str]:
+        return {name for names in self.size_names.values() for name in names}
 
     def replace_sizes(self, node: Node) -> Node:
         """Every use of a bound name (``N`` in ``\\frac{1}{N}``) becomes its value."""

@@ -561,7 +561,7 @@ class _Scanner:
     def text_word(self, piece: str, start: int, command: str, content: str,
                   style: str) -> None:
         """One whitespace-separated word of a text argument; trailing ``,`` ``.`` are kept."""
-        trailing = re.search(r"[,.;:]+$", piece)
+        trailing = re.search(r"[,.;:!]+$", piece)
         core = piece[: trailing.start()] if trailing else piece
         if core and _TEXT_WORD.fullmatch(core) and "'" not in core:
             if core[0].isdigit():
@@ -570,9 +570,9 @@ class _Scanner:
                 self.word(core, start, style)
         elif core:
             raise self.error(f"cannot read {command}{{{content}}} as a name", start)
+        marks = {",": "COMMA", ".": "PERIOD", ";": "SEMI", ":": "SEMI", "!": "BANG"}
         for mark in trailing.group() if trailing else "":
-            self.emit("COMMA" if mark == "," else "PERIOD" if mark == "." else "SEMI", mark,
-                      start)
+            self.emit(marks[mark], mark, start)
 
     def run_inside(self, offset: int, spaced: bool) -> list[Tok]:
         """Tokens of a nested argument, with columns shifted to the outer input."""
