@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 import diffcheck
 from diffcheck.api import LATEX_MISSING, read
 from diffcheck.cli import app
+from diffcheck.numeric import compile_expr, evaluate
 from diffcheck.parser import MAX_INPUT_CHARS, ParseError, parse
 from diffcheck.readers.latex import looks_like_latex, read_latex, text_name
 
@@ -245,3 +247,68 @@ def test_random_latex_is_read_or_refused_with_a_column(latex):
         assert err.message and "\n" not in err.message
         return
     assert parse(text).expr is not None
+
+
+# --- SymPy's latex() read back ------------------------------------------------------------------
+
+_x, _y, _z = sp.symbols("x y z", real=True)
+#: names whose LaTeX is a subscript, an accent or a Greek letter (and lambda, a keyword)
+_NAMED = [sp.Symbol(name, real=True) for name in ("x_1", "y_hat", "delta", "alpha", "lambda")]
+_LEAVES = st.sampled_from([_x, _y, _z, *_NAMED, sp.Integer(2), sp.Integer(3), sp.Rational(1, 2),
+                           sp.Rational(3, 4), sp.Float("0.5"), sp.pi])
+_UNARY = [sp.exp, sp.log, sp.sqrt, sp.Abs, sp.tanh, sp.sin, sp.cos, sp.atan, sp.floor,
+          sp.ceiling, sp.sign, lambda a: -a, lambda a: a**2, lambda a: 1 / a]
+_BINARY = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / b,
+           sp.Max, sp.Min, lambda a, b: sp.Max(a, b, _z),
+           lambda a, b: sp.Piecewise((a, a < b), (b, True)),
+           lambda a, b: a ** (b if b.is_Symbol else 3)]
+
+
+def _ambiguous_power(expr) -> bool:
+    """``x_1^y``: a subscripted name with a letter for a power is refused as ambiguous (a
+    power, or a label as in FaceNet's x_i^a?)."""
+    return any(p.base.is_Symbol and "_" in p.base.name and not p.exp.is_number
+               for p in expr.atoms(sp.Pow))
+
+
+def _apply(function, *args):
+    try:
+        return function(*args)
+    except (TypeError, ValueError):  # Max of a complex constant: keep the argument instead
+        return args[0]
+
+
+def _expressions():
+    return st.recursive(
+        _LEAVES,
+        lambda inner: st.one_of(
+            st.builds(_apply, st.sampled_from(_UNARY), inner),
+            st.builds(_apply, st.sampled_from(_BINARY), inner, inner),
+        ),
+        max_leaves=6,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(_expressions(), st.randoms(use_true_random=False))
+def test_sympy_latex_is_read_back_to_the_same_expression(expr, rng):
+    """Random expressions printed with SymPy's ``latex()`` read back to equal values."""
+    if expr.has(sp.E, sp.zoo, sp.nan, sp.oo, -sp.oo, sp.ITE) or not expr.free_symbols or \
+            _ambiguous_power(expr):
+        # bare e is a variable in LaTeX input; constants and infinities say nothing; SymPy
+        # prints a nested Piecewise condition as \operatorname{ITE}, not as mathematics
+        return
+    latex = sp.latex(expr)
+    reading = parse(read(latex, latex=True))
+    renamed = expr.xreplace({s: sp.Symbol(text_name(s.name), real=True)
+                             for s in expr.free_symbols})
+    names = sorted(str(s) for s in renamed.free_symbols)
+    assert set(reading.variables) == set(names), (latex, reading.expr)
+    symbols = tuple(sp.Symbol(name, real=True) for name in names)
+    original, read_back = compile_expr(renamed, symbols), compile_expr(reading.expr, symbols)
+    for _ in range(12):
+        point = [rng.uniform(-3, 3) for _ in names]
+        want, got = evaluate(original, point), evaluate(read_back, point)
+        assert (want is None) == (got is None), (latex, point)
+        if want is not None:
+            assert abs(want - got) <= 1e-9 * (1 + abs(want)), (latex, reading.expr, point)

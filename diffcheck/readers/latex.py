@@ -727,6 +727,13 @@ class _Builder:
                          sup=sup)
         primary, *postfixes = tree.children
         col = self.first_col(primary)
+        inner = _sole_atom(primary.children[1]) if primary.data == "group" and \
+            len(primary.children) == 3 else None
+        if inner is not None and len(inner.children) == 1 and \
+                inner.children[0].data in ("parens", "brackets", "braces"):
+            # \log{\left(x\right)}^{3}: braces around a bracketed group are only grouping,
+            # so the function takes the group and the power applies to its value
+            primary = inner.children[0]
         if primary.data in ("parens", "brackets", "braces"):
             args = self.arglist(primary.children[1])
             spaced = self.tok(primary.children[0]).spaced
@@ -799,18 +806,15 @@ class _Builder:
             raise self.error("only a vector name can be transposed", col)
         if sign is not None:
             if isinstance(node, Sym) and sign in ("+", "-", "*"):
-                label = {"+": "plus", "-": "minus", "*": "star"}[sign]
-                return replace(node, accents=node.accents + (label,))
+                mark = {"+": "plus", "-": "minus", "*": "star"}[sign]
+                return replace(node, accents=node.accents + (mark,))
             raise self.error(f"^{sign} is not supported here", col)
+        label = self.script_label(script)
+        if isinstance(node, Sym) and label is not None:
+            return replace(node, subs=node.subs + (label,))  # y^{(i)}: the i-th example, y_i
         exponent = self.script_value(script)
         if isinstance(node, Sym) and node.base == "e" and not node.subs and not node.accents:
             return Call(node.col, "exp", [exponent])
-        if isinstance(node, Sym) and isinstance(exponent, _Parenthesized):
-            index = exponent.node
-            if isinstance(index, Sym) and not index.subs and len(index.base) == 1:
-                # y^{(i)}: the i-th example, a name like y_i
-                return replace(node, subs=node.subs + (index,))
-        exponent = _unwrap(exponent)
         if isinstance(node, Sym) and isinstance(exponent, Sym) and exponent.style == "letter" \
                 and not exponent.subs and exponent.base.isascii() and len(exponent.base) == 1:
             key = ast.sym_name(node, reserved_ok=True)
@@ -819,6 +823,8 @@ class _Builder:
             if node.subs and len(self.letter_superscripts.get(key, ())) >= 2:
                 # x_i^a, x_i^p, x_i^n: anchor, positive, negative (FaceNet's triplets)
                 return replace(node, subs=node.subs + (exponent,))
+            if not node.subs and exponent.base != "T":
+                return Pow(node.col, node, exponent)  # x^y, p^n: a power
             raise self.error(
                 f"is {_latex_name(key)}^{exponent.base} a power or a label? Write "
                 f"({_latex_name(key)})^{exponent.base} for a power, or "
@@ -839,6 +845,19 @@ class _Builder:
         if isinstance(inner, Token):
             return inner
         return [child for child in inner.children if isinstance(child, Tree)]
+
+    def script_label(self, script: Tree) -> Sym | None:
+        """``^{(i)}``: one letter in parentheses as a superscript is an index, not a power."""
+        content = self.script_body(script)
+        atom = _sole_atom(content[0]) if isinstance(content, list) and len(content) == 1 \
+            else None
+        if atom is None or len(atom.children) != 1 or atom.children[0].data != "parens":
+            return None
+        args = self.arglist(atom.children[0].children[1])
+        if len(args) == 1 and isinstance(args[0], Sym) and not args[0].subs and \
+                len(args[0].base) == 1:
+            return args[0]
+        return None
 
     def script_sign(self, script: Tree) -> str | None:
         content = self.script_body(script)
@@ -873,7 +892,7 @@ class _Builder:
         return nodes[0]
 
     def script_condition(self, script: Tree) -> Node:
-        node = _unwrap_set(self.script_value(script))
+        node = self.script_value(script)
         if not isinstance(node, (Rel, Logic)):
             raise self.error("an indicator needs a condition such as u < 0", node.col)
         return node
@@ -927,9 +946,7 @@ class _Builder:
             return args[0]
         if kind in ("parens", "brackets", "braces"):
             args = self.arglist(children[1])
-            group = _Group(col, kind, args, [], self.tok(children[0]).spaced)
-            node = self.group_value(group)
-            return _Parenthesized(col, node) if kind == "parens" else node
+            return self.group_value(_Group(col, kind, args, [], self.tok(children[0]).spaced))
         if kind == "abs":
             return Call(col, "abs", [self.expr(children[1])])
         if kind == "norm":
@@ -958,7 +975,7 @@ class _Builder:
                            Div(index.col, Num(index.col, "1", Fraction(1)), index))
             return Call(col, "sqrt", [self.arg(children[1])])
         if kind == "accent":
-            inner = _unwrap(self.arg(children[1]))
+            inner = self.arg(children[1])
             if not isinstance(inner, Sym):
                 raise self.error("an accent (\\hat, \\bar...) is only supported on a name", col)
             accent = str(children[0])
@@ -986,7 +1003,12 @@ class _Builder:
                          c.data == "row_tail"), None)
             condition: Node | None = _MISSING
             if tail is not None:
-                found = next((t for t in tail.iter_subtrees() if t.data == "condition"), None)
+                # the row's own condition: a child of the tail (or of its row_condition), not
+                # a condition nested in it (the {x} of \left|{x}\right| < 1 is one too)
+                parts = [c for c in tail.children if isinstance(c, Tree)]
+                parts += [c for p in parts if p.data == "row_condition" for c in p.children
+                          if isinstance(c, Tree)]
+                found = next((c for c in parts if c.data == "condition"), None)
                 if found is not None:
                     condition = self.condition(found)
                 elif any(isinstance(leaf, Token) and leaf.type == "KW_OTHERWISE"
@@ -1121,10 +1143,10 @@ class _Builder:
         if following is None or following.kind != "group" or following.group is None:
             raise self.error("\\mathbb{1} needs a condition: \\mathbb{1}[u < 0]", item.col)
         args = following.group.args
-        if len(args) != 1 or not isinstance(_unwrap_set(args[0]), (Rel, Logic)):
+        if len(args) != 1 or not isinstance(args[0], (Rel, Logic)):
             raise self.error("an indicator needs one condition such as u < 0",
                              following.col)
-        node = self.apply_postfixes(Indicator(item.col, _unwrap_set(args[0])),
+        node = self.apply_postfixes(Indicator(item.col, args[0]),
                                     following.group.postfixes)
         return node, index + 2
 
@@ -1183,19 +1205,6 @@ class _Transposed(Node):
 
 
 @dataclass
-class _Parenthesized(Node):
-    """A value in parentheses, remembered for ``y^{(i)}``."""
-
-    node: Node
-
-    def children(self):
-        return [self.node]
-
-    def map(self, function):
-        return replace(self, node=function(self.node))
-
-
-@dataclass
 class _Infinity(Node):
     refusal = "\\infty is only supported as the order of a norm"
 
@@ -1226,16 +1235,6 @@ def _num(tok: Tok) -> Num:
     return Num(tok.column, tok.value, Fraction(tok.value))
 
 
-def _unwrap(node: Node) -> Node:
-    while isinstance(node, _Parenthesized):
-        node = node.node
-    return node
-
-
-def _unwrap_set(node: Node) -> Node:
-    return _unwrap(node)
-
-
 def _is_empty(node: Node) -> bool:
     return isinstance(node, _Empty)
 
@@ -1260,6 +1259,16 @@ def _is_simple_node(node: Node) -> bool:
         isinstance(node, Pow) and isinstance(node.base, (Sym, Num, Const)))
 
 
+def _sole_atom(tree: Tree) -> Tree | None:
+    """The atom a tree consists of, when it is nothing else (``{(x)}``: the atom ``(x)``)."""
+    node: Tree | Token = tree
+    while isinstance(node, Tree) and node.data != "atom":
+        if len(node.children) != 1:
+            return None
+        node = node.children[0]
+    return node if isinstance(node, Tree) else None
+
+
 def _token(child: Tree | Token) -> Token:
     assert isinstance(child, Token)
     return child
@@ -1274,7 +1283,6 @@ def _leaves(tree: Tree):
 
 
 def _product(factors: list[Node]) -> Node:
-    factors = [_unwrap(f) if not isinstance(_unwrap(f), (Rel, Logic)) else f for f in factors]
     factors = [f for f in factors if not _is_empty(f)]
     if not factors:
         raise ParseError("empty group", 1)
