@@ -60,7 +60,7 @@ from diffcheck.readers.latex_ast import (
     Run,
     Sym,
 )
-from diffcheck.readers.latex_tokens import Tok, looks_like_latex, resolve_delimiters, scan
+from diffcheck.readers.latex_tokens import GREEK, Tok, looks_like_latex, resolve_delimiters, scan
 
 __all__ = ["LatexReading", "looks_like_latex", "read_latex", "text_name"]
 
@@ -83,6 +83,7 @@ product: item+
 item: primary postfix*      -> atom
     | FUNC postfix*         -> func
     | BIGOP postfix*        -> bigop
+    | EXPECT                -> expect
 
 postfix: SUBSCRIPT script   -> sub
        | SUP script         -> sup
@@ -126,7 +127,7 @@ row_condition: KW_IF? condition row_end
              | KW_OTHERWISE row_end
 row_end: COMMA? PERIOD?
 
-%declare NUM NAME CONST INFTY DOTS INDICATOR TOP FUNC BIGOP FRAC SQRT ACCENT
+%declare NUM NAME CONST INFTY DOTS INDICATOR TOP FUNC BIGOP FRAC SQRT ACCENT EXPECT
 %declare ADD SUB STAR CDOT SLASH SUP SUBSCRIPT PRIME BANG REL COMMA AMP ROWSEP PERIOD
 %declare KW_IF KW_OTHERWISE KW_AND KW_OR KW_NOT
 %declare LPAREN RPAREN LBRACK RBRACK LSET RSET LGROUP RGROUP BAR_OPEN BAR_CLOSE
@@ -143,8 +144,8 @@ _DESCRIPTIONS = {
 }
 
 #: Latin and Greek letters that name functions when applied: f(x), \phi(x), D(G(z)).
-_FUNCTION_LETTERS = frozenset({"f", "g", "h", "p", "q", "d", "ell", "phi", "psi", "Phi", "Psi",
-                               *"ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
+_FUNCTION_LETTERS = frozenset({"f", "g", "h", "p", "q", "d", "r", "s", "ell", "phi", "psi",
+                               "Phi", "Psi", *"ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
 
 
 @dataclass
@@ -517,8 +518,15 @@ class _Builder:
         base = key.split("_")[0]
         return base in _FUNCTION_LETTERS or base == "sigma"
 
-    def call_kind(self, sym: Sym, arg_count: int) -> str:
-        """Is ``name(...)`` a call (``sigmoid``, ``model``) or a product (``multiply``)?"""
+    def call_kind(self, sym: Sym, args: list[Node]) -> str:
+        """Is ``name(...)`` a call (``sigmoid``, ``model``) or a product (``multiply``)?
+
+        ``\\sigma(z)`` is the sigmoid; ``f(x)``, ``\\phi(x)``, ``D(G(z))``, ``k(x, x')`` and
+        ``\\operatorname{sim}(u)`` are model functions; ``u(\\tau - 1)``, ``y(1 - p)`` and
+        ``\\alpha(1 - p)`` are products. Another letter before one name in parentheses
+        (``r(w)``, ``\\theta(x)``) could be either: refused.
+        """
+        arg_count = len(args)
         key = ast.sym_name(sym, reserved_ok=True)
         record = self.usage.get(key, {"bare": 0})
         if record["bare"]:
@@ -532,7 +540,7 @@ class _Builder:
             return "model"
         if sym.base in _FUNCTION_LETTERS or sym.base == "sigma":
             return "model"
-        if sym.style in ("text", "word"):
+        if sym.style in ("text", "word") or isinstance(args[0], Sym):
             raise self.error(f"is {_latex_name(key)}(...) a function or a product? Write "
                              f"\\operatorname{{{sym.base}}}(...) for a function, or "
                              f"{_latex_name(key)} \\cdot (...)", sym.col)
@@ -543,6 +551,11 @@ class _Builder:
     def statement(self, tree: Tree) -> Node:
         (relation,) = tree.children
         node = self.relation(relation)
+        if isinstance(node, BigOp) and _is_objective(node):
+            names = ", ".join(node.spec.indices)
+            self.assumptions.append(f"\\{node.kind}_{{{names}}}: the objective is read, as a "
+                                    f"function of {names} (the loss {node.kind}imized)")
+            node = node.body
         if isinstance(node, (Rel, Logic)):
             raise self.error("the formula is a comparison, not a loss (write an indicator "
                              "as \\mathbb{1}[...])", node.col)
@@ -635,9 +648,21 @@ class _Builder:
         index = 0
         while index < len(items):
             item = items[index]
+            following = items[index + 1] if index + 1 < len(items) else None
+            if item.kind == "expect":
+                factors.append(self.expectation(item, following))
+                index += 2
+                continue
+            if item.kind == "func" and item.name in ("max", "min") and item.sub is not None \
+                    and following is not None and following.group is not None and \
+                    len(following.group.args) == 1:
+                # \max_{j \neq y_i} (s_j - s_{y_i}): the group is what the max runs over
+                node = self.big_operator(item, following.group.args[0], open_ended=False)
+                factors.append(self.apply_postfixes(node, following.group.postfixes))
+                index += 2
+                continue
             if item.kind == "bigop" or (item.kind == "func" and item.name in ("max", "min")
-                                        and item.sub is not None
-                                        and not self.takes_group(items, index)):
+                                        and item.sub is not None):
                 body_factors, _ = self.group_items(items[index + 1:], [])
                 body = self.rest_of_term(body_factors, rest, item.col)
                 factors.append(self.big_operator(item, body))
@@ -681,9 +706,18 @@ class _Builder:
             raise self.error("a sum needs something to sum after it", col)
         return body
 
-    def takes_group(self, items: list[_Item], index: int) -> bool:
-        following = items[index + 1] if index + 1 < len(items) else None
-        return following is not None and following.kind == "group"
+    def expectation(self, item: _Item, following: _Item | None) -> Node:
+        """``\\mathbb{E}_{x \\sim p}[\\ell(x)]`` is read as ``mean(...)``: like a mean over
+        the batch, an expectation is as differentiable as what it averages."""
+        if following is None or following.group is None or len(following.group.args) != 1:
+            raise self.error("write the argument of \\mathbb{E} in brackets: "
+                             "\\mathbb{E}[...]", item.col)
+        note = ("an expectation E[...] is read as mean(...): it is as differentiable as "
+                "what it averages")
+        if note not in self.assumptions:
+            self.assumptions.append(note)
+        node = Call(item.col, "mean", following.group.args)
+        return self.apply_postfixes(node, following.group.postfixes)
 
     def value(self, item: _Item) -> Node:
         if item.kind == "group":
@@ -712,6 +746,8 @@ class _Builder:
     # --- items -----------------------------------------------------------------------------
 
     def item(self, tree: Tree) -> _Item:
+        if tree.data == "expect":
+            return _Item("expect", self.tok(tree.children[0]).column)
         if tree.data in ("func", "bigop"):
             name_token, *postfixes = tree.children
             sub = sup = None
@@ -1103,7 +1139,7 @@ class _Builder:
             return None
         sym = item.node
         group = following.group
-        kind = self.call_kind(sym, len(group.args))
+        kind = self.call_kind(sym, group.args)
         if kind == "multiply":
             return None
         if kind == "sigmoid":
@@ -1152,11 +1188,11 @@ class _Builder:
 
     # --- sums ------------------------------------------------------------------------------
 
-    def big_operator(self, item: _Item, body: Node) -> Node:
+    def big_operator(self, item: _Item, body: Node, open_ended: bool = True) -> Node:
         kind = "sum" if item.name == "sum" else "prod" if item.name == "prod" else item.name
         spec = self.index_spec(item)
         node = BigOp(item.col, kind, spec, body)
-        node.open = True  # type: ignore[attr-defined]  # took the rest of the term
+        node.open = open_ended  # type: ignore[attr-defined]  # took the rest of the term
         return node
 
     def index_spec(self, item: _Item) -> IndexSpec:
@@ -1290,18 +1326,34 @@ def _product(factors: list[Node]) -> Node:
         return factors[0]
     flat: list[Node] = []
     for factor in factors:
-        flat.extend(factor.factors if isinstance(factor, Mul) else [factor])
+        flat.extend(factor.factors if isinstance(factor, Mul) and not factor.dot else [factor])
     return Mul(flat[0].col, flat)
 
 
 def _combine(left: Node, operator: str | None, right: Node) -> Node:
     if operator == "SLASH":
         return Div(left.col, left, right)
+    if operator == "CDOT":
+        return Mul(left.col, [left, right], dot=True)
     return _product([left, right])
 
 
+def _is_objective(op: BigOp) -> bool:
+    """``\\min_{w} L(w)``, ``\\max_{\\theta}``: over a parameter, not an index (a single
+    Latin letter used as one, as in ``\\max_j s_j``), a min or max states an objective."""
+    return op.kind in ("min", "max") and any(
+        not (len(name) == 1 and name.isascii() and ast.indexes_something(op.body, name))
+        for name in op.spec.indices)
+
+
 def _extend_open_sums(terms: list[tuple[int, Node]]) -> list[tuple[int, Node]]:
-    """``\\sum_i a_i + b_i``: terms after an open sum that use its index belong to it."""
+    """``\\sum_i a_i + b_i``: terms after an open sum that use its index belong to it; all
+    terms after a leading ``\\min_{w}`` objective belong to it."""
+    first = terms[0][1] if terms else None
+    if len(terms) > 1 and terms[0][0] == 1 and isinstance(first, BigOp) and \
+            getattr(first, "open", False) and _is_objective(first):
+        first.body = Add(first.body.col, [(1, first.body), *terms[1:]])
+        return terms[:1]
     for position, (sign, term) in enumerate(terms):
         chain = _open_chain(term)
         if not chain:
@@ -1401,8 +1453,9 @@ def _signed_number(node: Node) -> str | None:
 
 
 def _latex_name(key: str) -> str:
+    """``\\sigma_i`` for the name ``sigma_i``: how a name is written, for messages."""
     base, _, rest = key.partition("_")
-    written = "\\" + base if base in ("sigma", "phi", "psi", "Phi", "Psi", "ell") else base
+    written = "\\" + base if base in GREEK else base
     return written + ("_" + rest if rest else "")
 
 

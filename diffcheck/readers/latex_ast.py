@@ -145,6 +145,8 @@ class Add(Node):
 @dataclass
 class Mul(Node):
     factors: list[Node]
+    #: ``a \\cdot b``: two factors joined by a dot, a dot product when both are vectors
+    dot: bool = False
 
     def children(self):
         return list(self.factors)
@@ -666,7 +668,7 @@ class _IndexExpander:
         """An index must index something: ``\\min_{w}`` over a parameter is an objective."""
         for op in (n for n in walk(node) if isinstance(n, BigOp)):
             for index in op.spec.indices:
-                if not _indexes_something(op.body, index) and \
+                if not indexes_something(op.body, index) and \
                         not any(_mentions(cond, index) for cond in op.spec.conditions):
                     raise ParseError(
                         f"{index} is not used as an index in the {op.kind} (as in x_{index}): "
@@ -1005,7 +1007,8 @@ def _sub_items(sym: Sym, scope) -> list[Node]:
     return items
 
 
-def _indexes_something(node: Node, index: str) -> bool:
+def indexes_something(node: Node, index: str) -> bool:
+    """Is ``index`` used as an index in ``node``: in a subscript (``x_i``) or an indicator?"""
     for current in walk(node):
         if isinstance(current, Sym):
             for item in _sub_items(current, {index: 0}):
@@ -1048,6 +1051,8 @@ class _VectorExpander:
     def run(self, node: Node) -> Node:
         if not any(isinstance(n, (Norm, Inner)) for n in walk(node)):
             return node
+        self.vector_keys = _vector_keys(node)
+        node = transform(node, self.dot_product)
         expanded = self.top_down(node)
         self.check_scalar_uses(node)
         self.assumptions.append(
@@ -1071,6 +1076,22 @@ class _VectorExpander:
                 for k in self.indices()]
             return Add(node.col, [(1, p) for p in products])
         return None
+
+    def dot_product(self, node: Node) -> Node | None:
+        """``a \\cdot b`` of two vectors (names in a norm elsewhere) is their inner product:
+        the cosine similarity ``\\frac{a \\cdot b}{\\|a\\| \\|b\\|}``."""
+        if isinstance(node, Mul) and node.dot and len(node.factors) == 2 and \
+                all(self.is_vector(f) for f in node.factors):
+            return Inner(node.col, node.factors[0], node.factors[1])
+        return None
+
+    def is_vector(self, node: Node) -> bool:
+        """Does ``node`` hold a vector outside a norm (a norm is a number)?"""
+        if isinstance(node, (Norm, Inner, ModelCall)):
+            return False
+        if isinstance(node, Sym):
+            return sym_name(node, reserved_ok=True) in self.vector_keys
+        return any(self.is_vector(child) for child in node.children())
 
     def top_down(self, node: Node) -> Node:
         replacement = self.visit(node)
@@ -1156,6 +1177,25 @@ class _VectorExpander:
                 if key in self.vector_names and id(current) not in model_args:
                     raise ParseError(f"{key} is a vector (in a norm or an inner product) and "
                                      "is also used as a number", current.col)
+
+
+def _vector_keys(node: Node) -> set[str]:
+    """Names written inside a norm or an inner product (not as model-function arguments)."""
+    keys: set[str] = set()
+
+    def visit(current: Node, inside: bool) -> None:
+        if isinstance(current, ModelCall):
+            return  # its arguments are whole values, not components
+        if isinstance(current, (Norm, Inner)):
+            inside = True
+        if inside and isinstance(current, Sym):
+            keys.add(sym_name(current, reserved_ok=True))
+            return
+        for child in current.children():
+            visit(child, inside)
+
+    visit(node, False)
+    return keys
 
 
 def _is_scalar_constant(node: Node) -> bool:

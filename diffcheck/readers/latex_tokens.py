@@ -186,7 +186,6 @@ _UNSUPPORTED = {
     "oint": "integrals are not supported",
     "partial": "derivatives (\\partial) are not supported",
     "nabla": "gradients (\\nabla) are not supported",
-    "mathbb{E}": "expectations (\\mathbb{E}) are not supported: write the loss of one sample",
 }
 for _name in ("in", "notin", "ni", "subset", "subseteq", "supset", "supseteq", "cap", "cup",
               "setminus", "emptyset", "forall", "exists", "mid", "bigcup", "bigcap"):
@@ -607,7 +606,8 @@ class _Scanner:
             return
         if blackboard:
             if letter == "E":
-                raise self.error(_UNSUPPORTED["mathbb{E}"], start)
+                self.expectation(start)
+                return
             raise self.error(f"{command}{{{letter}}} (a set or an operator) is not supported",
                              start)
         inner = _Scanner(content, self.depth + 1).run_inside(content_start, self.spaced)
@@ -617,6 +617,26 @@ class _Scanner:
             if tok.kind == "NAME" and style:
                 tok = replace(tok, style=style)
             self.tokens.append(tok)
+
+    def expectation(self, start: int) -> None:
+        """``\\mathbb{E}_{x \\sim p}``: an expectation; its subscript names the distribution
+        of the sample and is not read (it may hold ``\\sim``, ``|``...)."""
+        self.emit("EXPECT", "E", start)
+        rest = self.text[self.pos:]
+        stripped = rest.lstrip()
+        if not stripped.startswith("_"):
+            return
+        self.pos += len(rest) - len(stripped) + 1
+        rest = self.text[self.pos:]
+        stripped = rest.lstrip()
+        if stripped.startswith("{"):
+            self.braced_argument(start, "the subscript of \\mathbb{E}")
+        else:
+            match = _COMMAND.match(stripped) or re.match(r"[A-Za-z0-9]", stripped)
+            if match is None:
+                raise self.error("cannot read the subscript of \\mathbb{E}", start)
+            self.pos += len(rest) - len(stripped) + len(match.group())
+        self.spaced = True
 
     def environment(self, start: int) -> None:
         match = _ENVIRONMENT.match(self.text, start)
