@@ -528,6 +528,11 @@ class _Builder:
         """
         arg_count = len(args)
         key = ast.sym_name(sym, reserved_ok=True)
+        if sym.style == "pair":
+            pair = self.tokens_before(sym) + sym.base
+            raise self.error(f"is {pair}(...) one function or a product of {pair[0]} and "
+                             f"{sym.base}(...)? Write \\operatorname{{{pair}}}(...) or "
+                             f"{pair[0]}\\,{sym.base}(...)", sym.col - 1)
         record = self.usage.get(key, {"bare": 0})
         if record["bare"]:
             if arg_count > 1:
@@ -545,6 +550,11 @@ class _Builder:
                              f"\\operatorname{{{sym.base}}}(...) for a function, or "
                              f"{_latex_name(key)} \\cdot (...)", sym.col)
         return "multiply"
+
+    def tokens_before(self, sym: Sym) -> str:
+        """The capital written just before ``sym`` (the C of ``CE``)."""
+        return next((tok.value for tok in self.tokens if tok.column == sym.col - 1 and
+                     tok.kind == "NAME"), "")
 
     # --- statements ------------------------------------------------------------------------
 
@@ -655,7 +665,7 @@ class _Builder:
                 continue
             if item.kind == "func" and item.name in ("max", "min") and item.sub is not None \
                     and following is not None and following.group is not None and \
-                    len(following.group.args) == 1:
+                    len(following.group.args) == 1 and not following.group.postfixes:
                 # \max_{j \neq y_i} (s_j - s_{y_i}): the group is what the max runs over
                 node = self.big_operator(item, following.group.args[0], open_ended=False)
                 factors.append(self.apply_postfixes(node, following.group.postfixes))
@@ -997,7 +1007,10 @@ class _Builder:
                 raise self.error("an inner product \\langle a, b \\rangle takes two vectors", col)
             return Inner(col, args[0], args[1])
         if kind == "frac":
-            return Div(col, self.arg(children[1]), self.arg(children[2]))
+            num, den = self.arg(children[1]), self.arg(children[2])
+            if _is_differential(num) and _is_differential(den):
+                raise self.error("derivatives (\\frac{d}{dx}) are not supported", col)
+            return Div(col, num, den)
         if kind == "sqrt":
             if len(children) == 3:
                 index = self.expr(children[1].children[1])
@@ -1076,9 +1089,9 @@ class _Builder:
         """The argument of ``\\log x_n``: the next item and the names and numbers after it
         (``\\log 2\\pi\\sigma^2`` is ``log(2*pi*sigma**2)``)."""
         first = items[index]
-        if first.kind == "func":
+        if first.kind == "func" and not (first.name in ("max", "min") and first.sub is not None):
             return self.apply_function(items, index, [])
-        if first.kind == "bigop":
+        if first.kind in ("bigop", "func"):
             # \log \sum_j e^{f_j}: the sum takes the rest of the product
             body_factors, _ = self.group_items(items[index + 1:], [])
             body = self.rest_of_term(body_factors, [], first.col)
@@ -1295,6 +1308,14 @@ def _is_simple_node(node: Node) -> bool:
         isinstance(node, Pow) and isinstance(node.base, (Sym, Num, Const)))
 
 
+def _is_differential(node: Node) -> bool:
+    """``d``, ``dx``, ``d f``: a product starting with the letter d (as in d/dx)."""
+    first = node.factors[0] if isinstance(node, Mul) else node
+    if isinstance(first, Pow):
+        first = first.base
+    return isinstance(first, Sym) and first.base == "d" and not first.subs
+
+
 def _sole_atom(tree: Tree) -> Tree | None:
     """The atom a tree consists of, when it is nothing else (``{(x)}``: the atom ``(x)``)."""
     node: Tree | Token = tree
@@ -1415,6 +1436,12 @@ def _cases(rows: list[tuple[Node, Node | None]], col: int, builder: _Builder) ->
     if len(cleaned) < 2:
         raise ParseError("a piecewise definition needs two rows or more", col)
     if all(cond is not None for _, cond in cleaned):
+        boundary = _complementary_comparisons(cleaned)
+        if boundary is not None:
+            builder.assumptions.append(
+                f"no row of the piecewise definition covers {boundary}: the last row does")
+            cleaned[-1] = (cleaned[-1][0], None)
+            return Cases(col, cleaned)
         label = _label_equalities(cleaned)
         if label is not None:
             name, constants = label
@@ -1423,6 +1450,25 @@ def _cases(rows: list[tuple[Node, Node | None]], col: int, builder: _Builder) ->
                 "piecewise definition applies whenever the others do not")
             cleaned[-1] = (cleaned[-1][0], None)
     return Cases(col, cleaned)
+
+
+def _complementary_comparisons(rows) -> str | None:
+    """Rows ``x > 0`` and ``x < 0`` (the same two sides compared both ways, both strict):
+    together they leave out ``x = 0``. Returns that set, written ``x = 0``."""
+    if len(rows) != 2:
+        return None
+    sides = []
+    for _, cond in rows:
+        if not (isinstance(cond, Rel) and len(cond.ops) == 1 and cond.ops[0] in "<>"):
+            return None
+        lhs, rhs = cond.operands
+        # a < b and b > a are the same comparison: orient each as (smaller, larger)
+        smaller, larger = (lhs, rhs) if cond.ops[0] == "<" else (rhs, lhs)
+        sides.append((ast.emit(smaller)[0], ast.emit(larger)[0]))
+    if sides[0] != sides[1][::-1]:
+        return None
+    first = rows[0][1]
+    return f"{ast.emit(first.operands[0])[0]} = {ast.emit(first.operands[1])[0]}"
 
 
 def _label_equalities(rows) -> tuple[str, list[str]] | None:

@@ -44,7 +44,8 @@ class Tok:
     ``column`` is 1-based in the LaTeX input; ``spaced`` says whitespace (or a spacing
     command) comes right before it; ``style`` says how a ``NAME`` was written (``letter``,
     ``greek``, ``word`` for a bare run of letters, ``text`` for ``\\text{}``/``\\mathrm{}``,
-    ``operator`` for ``\\operatorname{}``, ``bold`` for ``\\mathbf{}``/``\\vec{}``).
+    ``operator`` for ``\\operatorname{}``, ``bold`` for ``\\mathbf{}``/``\\vec{}``, ``pair``
+    for the second of two capitals written together, as the E of ``CE``).
     """
 
     kind: str
@@ -413,7 +414,8 @@ class _Scanner:
             self.emit("NAME", word, start, "letter")
         elif style == "word" and len(word) == 2 and word.isalpha():
             self.emit("NAME", word[0], start, "letter")
-            self.emit("NAME", word[1], start + 1, "letter")
+            # CE(p, y): the reader asks whether this is one function or C times E(p, y)
+            self.emit("NAME", word[1], start + 1, "pair" if word.isupper() else "letter")
         elif style == "word" and word[:2].isalpha() and len(word.rstrip("0123456789")) == 2:
             raise self.error(f"{word!r}: write one name with \\text{{{word}}}, or separate "
                              "the factors with spaces", start)
@@ -755,7 +757,10 @@ def resolve_delimiters(tokens: list[Tok], end_column: int) -> list[Tok]:
     depth_limit = MAX_NESTING
     for tok in tokens:
         kind = tok.kind
-        after_operand = bool(resolved) and resolved[-1].kind in _OPERAND_END
+        after_operand = bool(resolved) and (resolved[-1].kind in _OPERAND_END or (
+            # [x]_+ and x^* end an operand with their script's sign
+            len(resolved) > 1 and resolved[-1].kind in ("ADD", "SUB", "STAR") and
+            resolved[-2].kind in ("SUBSCRIPT", "SUP")))
         if kind == "NORM_EITHER" and tok.value == "||":
             top = stack[-1][0] if stack else None
             if after_operand and top == "BAR":
