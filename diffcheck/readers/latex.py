@@ -919,6 +919,10 @@ class _Builder:
 
     def script_token(self, token: Token) -> Node:
         tok = self.tok(token)
+        if tok.style == "unbraced":
+            raise self.error(f"{tok.value}: LaTeX puts only its first character in the script; "
+                             f"write {{{tok.value}}} (or {{{tok.value[0]}}}{tok.value[1:]})",
+                             tok.column)
         if tok.kind == "NAME":
             return Sym(tok.column, tok.value, style=tok.style)
         if tok.kind == "NUM":
@@ -944,7 +948,11 @@ class _Builder:
         return node
 
     def script_items(self, script: Tree) -> list[Node]:
-        """Subscript items of a name: ``{n,c}`` -> [n, c]; ``{ij}`` -> [Run(i, j)]."""
+        """Subscript items of a name: ``{n,c}`` -> [n, c]; ``{ij}`` -> [Run(i, j)]; ``k_+``
+        -> [plus]."""
+        sign = self.script_sign(script)
+        if sign in ("+", "-", "*"):
+            return [Sym(self.first_col(script), {"+": "plus", "-": "minus", "*": "star"}[sign])]
         items = []
         for node in self.script_nodes(script):
             if isinstance(node, Mul) and all(isinstance(f, (Sym, Num)) for f in node.factors):
@@ -1215,15 +1223,16 @@ class _Builder:
                              f"\\{item.name}_{{i=1}}^{{N}}", item.col)
         spec = IndexSpec([])
         for node in self.script_nodes(item.sub):
-            if isinstance(node, Sym) and not node.subs:
-                spec.indices.append(node.base)
+            key = ast.index_key(node)
+            if key is not None:
+                spec.indices.append(key)
             elif isinstance(node, Run) or (isinstance(node, Mul) and
                                            all(isinstance(f, Sym) for f in node.factors)):
                 parts = node.items if isinstance(node, Run) else node.factors
-                spec.indices.extend(part.base for part in parts if isinstance(part, Sym))
-            elif isinstance(node, Rel) and isinstance(node.operands[0], Sym) and \
-                    not node.operands[0].subs:
-                index_name = node.operands[0].base
+                spec.indices.extend(k for k in map(ast.index_key, parts) if k is not None)
+            elif isinstance(node, Rel) and ast.index_key(node.operands[0]) is not None:
+                index_name = ast.index_key(node.operands[0])
+                assert index_name is not None
                 if index_name not in spec.indices:
                     spec.indices.append(index_name)
                 if node.ops == ["=="]:
@@ -1412,13 +1421,13 @@ def _open_chain(term: Node) -> list[BigOp]:
 def _uses_index(node: Node, indices: list[str]) -> bool:
     """Does ``node`` use one of ``indices`` freely (not as the index of a sum of its own)?"""
     if isinstance(node, BigOp):
+        # \sum_{i \neq j}: j may be an index of its own too
         own = set(node.spec.indices) | {
-            n.base for cond in node.spec.conditions for n in ast.walk(cond)
-            if isinstance(n, Sym) and not n.subs}  # \sum_{i \neq j}: j may be its index too
+            ast.index_key(n) for cond in node.spec.conditions for n in ast.walk(cond)}
         indices = [index for index in indices if index not in own]
         if not indices:
             return False
-    if isinstance(node, Sym) and not node.subs and node.base in indices:
+    if ast.index_key(node) in indices:
         return True
     return any(_uses_index(child, indices) for child in node.children())
 

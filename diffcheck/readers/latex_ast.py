@@ -352,6 +352,14 @@ def sym_name(sym: Sym, reserved_ok: bool = False) -> str:
     return name if reserved_ok else text_name(name)
 
 
+def index_key(node: Node) -> str | None:
+    """The name an index goes by (``c`` is ``c``, ``c'`` is ``c_prime``); None for anything
+    that is not a name without subscripts."""
+    if isinstance(node, Sym) and not node.subs:
+        return sym_name(node, reserved_ok=True)
+    return None
+
+
 def model_name(sym: Sym) -> str:
     """The model-function name of ``f`` in ``f(x)``: capitalized, ``F``; ``\\phi`` is ``Phi``."""
     name = sym_name(sym, reserved_ok=True)
@@ -373,9 +381,9 @@ def substitute(node: Node, env: dict[str, int]) -> Node:
     """
 
     def visit(current: Node) -> Node | None:
-        if isinstance(current, Sym) and not current.subs and not current.accents and \
-                not current.primes and current.base in env:
-            return _number(current.col, env[current.base])
+        key = index_key(current)
+        if key is not None and key in env:
+            return _number(current.col, env[key])
         if isinstance(current, Sym) and current.subs:
             key = sym_name(current, reserved_ok=True)
             if key in env:  # a label with subscripts: y_i -> 1
@@ -495,7 +503,8 @@ class _Emitter:
             if index == 0:
                 if sign < 0:
                     self.write("-")
-                self.node(term, _NEG if sign < 0 else _ADD)
+                # -a*b is (-a)*b, the same number as -(a*b): no parentheses needed
+                self.node(term, _MUL if sign < 0 else _ADD)
             else:
                 self.write(" - " if sign < 0 else " + ")
                 self.node(term, _MUL if sign < 0 else _ADD)
@@ -654,12 +663,11 @@ class _IndexExpander:
             for cond in node.spec.conditions:
                 if isinstance(cond, Rel):
                     for operand in cond.operands[1:]:
-                        if isinstance(operand, Sym) and not operand.subs and \
-                                not operand.accents and len(operand.base) == 1 and \
-                                operand.base not in bound and \
-                                operand.base not in self.declared and \
-                                operand.base not in node.spec.indices:
-                            node.spec.indices.append(operand.base)
+                        key = index_key(operand)
+                        if key is not None and len(key.split("_")[0]) == 1 and \
+                                key not in bound and key not in self.declared and \
+                                key not in node.spec.indices:
+                            node.spec.indices.append(key)
             bound = bound + node.spec.indices
         for child in node.children():
             self.pair_indices(child, bound)
@@ -755,9 +763,11 @@ class _IndexExpander:
             if isinstance(current, Sym) and current.subs:
                 key = _base_key(current)
                 for position, item in enumerate(_sub_items(current, ranges)):
-                    if isinstance(item, Sym) and not item.subs and item.base in ranges:
-                        slots.setdefault((key, position), ranges[item.base])
-                    elif isinstance(item, Sym):
+                    item_index = index_key(item)
+                    if item_index is not None and item_index in ranges:
+                        slots.setdefault((key, position), ranges[item_index])
+                    elif isinstance(item, Sym) and (len(item.base) == 1 or item.subs):
+                        # i in z_i, y_i in x_{n,y_i}; a word (k_{pos}, k_+) names a variable
                         candidates.append(((key, position), item))
             for child in current.children():
                 visit(child, ranges)
@@ -767,10 +777,10 @@ class _IndexExpander:
                 operands = rel.operands
                 for a, b in itertools.pairwise(operands):
                     for index_side, other in ((a, b), (b, a)):
-                        if isinstance(index_side, Sym) and not index_side.subs and \
-                                index_side.base in ranges and isinstance(other, Sym) and \
-                                not (not other.subs and other.base in ranges):
-                            compared.append((other, ranges[index_side.base]))
+                        side_index = index_key(index_side)
+                        if side_index is not None and side_index in ranges and \
+                                isinstance(other, Sym) and index_key(other) not in ranges:
+                            compared.append((other, ranges[side_index]))
 
         visit(node, {})
         found: list[tuple[Sym, list[int]]] = []
@@ -876,8 +886,9 @@ class _IndexExpander:
     def expand_sym(self, sym: Sym, env: dict[str, int]) -> Node:
         if sym_name(sym, reserved_ok=True) in self.labels:
             return _number(sym.col, self.labels[sym_name(sym, reserved_ok=True)])
-        if not sym.subs and not sym.accents and not sym.primes and sym.base in env:
-            return _number(sym.col, env[sym.base])  # an index used as a number: k x_k
+        key = index_key(sym)
+        if key is not None and key in env:
+            return _number(sym.col, env[key])  # an index used as a number: k x_k
         items: list[Node] = []
         for item in _sub_items(sym, env):
             if isinstance(item, Sym):
@@ -974,7 +985,13 @@ def _tidy(node: Node) -> Node | None:
             return _number(node.col, 1)
         return factors[0] if len(factors) == 1 else replace(node, factors=factors)
     if isinstance(node, Add):
-        terms = [(sign, t) for sign, t in node.terms if not (isinstance(t, Num) and t.value == 0)]
+        terms = []
+        for sign, term in node.terms:
+            if isinstance(term, Add) and sign > 0:  # a + (b - c) is a + b - c
+                terms.extend(term.terms)
+            else:
+                terms.append((sign, term))
+        terms = [(sign, t) for sign, t in terms if not (isinstance(t, Num) and t.value == 0)]
         if len(terms) == len(node.terms):
             return None
         if not terms:
@@ -999,7 +1016,7 @@ def _sub_items(sym: Sym, scope) -> list[Node]:
     items: list[Node] = []
     for item in sym.subs:
         if isinstance(item, Run) and any(
-                (isinstance(part, Sym) and not part.subs and part.base in scope) or
+                index_key(part) in scope or
                 (isinstance(part, Sym) and part.subs) for part in item.items):
             items.extend(item.items)
         else:
@@ -1020,11 +1037,11 @@ def indexes_something(node: Node, index: str) -> bool:
 
 
 def _mentions(node: Node, name: str) -> bool:
-    return any(isinstance(n, Sym) and not n.subs and n.base == name for n in walk(node))
+    return any(index_key(n) == name for n in walk(node))
 
 
 def _mentions_any(node: Node, names) -> bool:
-    return any(isinstance(n, Sym) and not n.subs and n.base in names for n in walk(node))
+    return any(index_key(n) in names for n in walk(node))
 
 
 # --- vectors ---------------------------------------------------------------------------------

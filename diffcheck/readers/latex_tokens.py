@@ -360,18 +360,17 @@ class _Scanner:
             self.check_script_argument()
 
     def check_script_argument(self) -> None:
-        """LaTeX takes one character after ``^``/``_``: ``x^23`` is ``x^2 3``; refuse it."""
+        """LaTeX takes one character after ``^``/``_``: ``x^23`` is ``x^2 3``. The whole run
+        is one token of style ``unbraced``, refused if it is read (not in a left-hand side,
+        where ``L_focal`` is harmless)."""
         rest = self.text[self.pos:]
         stripped = rest.lstrip()
         run = _NUMBER.match(stripped) or _LETTERS.match(stripped)
         if run and len(run.group()) > 1:
-            column = self.pos + len(rest) - len(stripped)
-            script = self.text[self.pos - 1]
-            raise self.error(
-                f"{script}{run.group()}: LaTeX puts only the first character in the "
-                f"{'superscript' if script == '^' else 'subscript'}; write "
-                f"{script}{{{run.group()}}} (or {script}{{{run.group()[0]}}}{run.group()[1:]})",
-                column)
+            start = self.pos + len(rest) - len(stripped)
+            self.emit("NUM" if run.group()[0].isdigit() else "NAME", run.group(), start,
+                      "unbraced")
+            self.pos = start + len(run.group())
 
     def number(self, start: int) -> None:
         match = _NUMBER.match(self.text, start)
