@@ -211,7 +211,7 @@ def read_latex(text: str, values: Mapping[str, Any] | None = None) -> LatexReadi
     declared = _declared_subscripts(statements[main_index].lhs)
     expansion = ast.expand(main, declared, dict(values or {}))
     text_out, spans = ast.emit(expansion.node)
-    assumptions = expansion.assumptions + builder.assumptions
+    assumptions = list(dict.fromkeys(expansion.assumptions + builder.assumptions))
     return LatexReading(text, text_out, spans, assumptions, expansion.consumed)
 
 
@@ -1211,10 +1211,24 @@ class _Builder:
 
     def big_operator(self, item: _Item, body: Node, open_ended: bool = True) -> Node:
         kind = "sum" if item.name == "sum" else "prod" if item.name == "prod" else item.name
-        spec = self.index_spec(item)
+        spec = self.index_spec(item) if item.sub is not None or item.sup is not None else \
+            self.implied_index(item, body)
         node = BigOp(item.col, kind, spec, body)
         node.open = open_ended  # type: ignore[attr-defined]  # took the rest of the term
         return node
+
+    def implied_index(self, item: _Item, body: Node) -> IndexSpec:
+        """``\\sum p_i g_i``: without an index written, the sum runs over the one letter that
+        its summand uses as a subscript; with none or several, it is refused."""
+        letters = sorted({sub.base for node in ast.walk(body) if isinstance(node, Sym)
+                          for sub in node.subs if isinstance(sub, Sym) and not sub.subs and
+                          not sub.accents and not sub.primes and len(sub.base) == 1})
+        if len(letters) != 1:
+            raise self.error(f"\\{item.name} needs an index: \\{item.name}_i or "
+                             f"\\{item.name}_{{i=1}}^{{N}}", item.col)
+        self.assumptions.append(f"\\{item.name} without an index runs over {letters[0]}, the "
+                                "subscript of its summand")
+        return IndexSpec(letters)
 
     def index_spec(self, item: _Item) -> IndexSpec:
         """``\\sum_{i=1}^{N}``, ``\\sum_i``, ``\\sum_{j \\neq y_i}``, ``\\max_{j}``."""

@@ -761,8 +761,11 @@ class _IndexExpander:
             if isinstance(current, Indicator):
                 collect_comparison(current.cond, ranges)
             if isinstance(current, Sym) and current.subs:
-                key = _base_key(current)
-                for position, item in enumerate(_sub_items(current, ranges)):
+                items = _sub_items(current, ranges)
+                # a family of names: one base with as many subscripts (h^{(g)} and h_k^{(o)}
+                # are two families, x_{n,y_n} and x_{n,c} one)
+                key = f"{_base_key(current)}/{len(items)}"
+                for position, item in enumerate(items):
                     item_index = index_key(item)
                     if item_index is not None and item_index in ranges:
                         slots.setdefault((key, position), ranges[item_index])
