@@ -463,7 +463,7 @@ class _Builder:
         script = postfixes[1].children[1]
         letter = script.children[0]
         if not (isinstance(letter, Token) and letter.type == "NAME" and
-                self.tok(letter).style == "letter"):
+                self.tok(letter).style in ("letter", "pair")):
             return
         try:
             sym = self.apply_postfixes(self.primary(primary), [postfixes[0]])
@@ -528,8 +528,9 @@ class _Builder:
         """
         arg_count = len(args)
         key = ast.sym_name(sym, reserved_ok=True)
-        if sym.style == "pair":
-            pair = self.tokens_before(sym) + sym.base
+        pair = self.tokens_before(sym) + sym.base if sym.style == "pair" else ""
+        if pair and (pair.isupper() or pair[0] in _FUNCTION_LETTERS):
+            # CE(p, y), hd(X, Y): one function, or C times E(p, y)? (yf(x) is y f(x))
             raise self.error(f"is {pair}(...) one function or a product of {pair[0]} and "
                              f"{sym.base}(...)? Write \\operatorname{{{pair}}}(...) or "
                              f"{pair[0]}\\,{sym.base}(...)", sym.col - 1)
@@ -861,7 +862,8 @@ class _Builder:
         exponent = self.script_value(script)
         if isinstance(node, Sym) and node.base == "e" and not node.subs and not node.accents:
             return Call(node.col, "exp", [exponent])
-        if isinstance(node, Sym) and isinstance(exponent, Sym) and exponent.style == "letter" \
+        if isinstance(node, Sym) and isinstance(exponent, Sym) and \
+                exponent.style in ("letter", "pair") \
                 and not exponent.subs and exponent.base.isascii() and len(exponent.base) == 1:
             key = ast.sym_name(node, reserved_ok=True)
             if exponent.base == "T" and self.transpose_context:

@@ -20,7 +20,7 @@ Two readings that plain LaTeX leaves to the eye are settled here, by rules:
 >>> " ".join(t.kind for t in scan(r"|a| b |c|"))
 'BAR_OPEN NAME BAR_CLOSE NAME BAR_OPEN NAME BAR_CLOSE'
 >>> [(t.kind, t.value, t.style) for t in scan(r"\\text{margin} yf")]
-[('NAME', 'margin', 'text'), ('NAME', 'y', 'letter'), ('NAME', 'f', 'letter')]
+[('NAME', 'margin', 'text'), ('NAME', 'y', 'letter'), ('NAME', 'f', 'pair')]
 >>> scan(r"\\foo x")
 Traceback (most recent call last):
     ...
@@ -413,8 +413,8 @@ class _Scanner:
             self.emit("NAME", word, start, "letter")
         elif style == "word" and len(word) == 2 and word.isalpha():
             self.emit("NAME", word[0], start, "letter")
-            # CE(p, y): the reader asks whether this is one function or C times E(p, y)
-            self.emit("NAME", word[1], start + 1, "pair" if word.isupper() else "letter")
+            # CE(p, y), hd(X, Y): the reader asks whether this is one function or a product
+            self.emit("NAME", word[1], start + 1, "pair")
         elif style == "word" and word[:2].isalpha() and len(word.rstrip("0123456789")) == 2:
             raise self.error(f"{word!r}: write one name with \\text{{{word}}}, or separate "
                              "the factors with spaces", start)
