@@ -568,19 +568,11 @@ class _Builder:
                 node, index = self.indicator(items, index)
                 factors.append(node)
                 continue
-            call = self.try_call(items, index)
-            if call is not None:
-                factors.append(call)
-                index += 2
-                continue
-            indexed = self.try_indexing(items, index)
-            if indexed is not None:
-                factors.append(indexed)
-                index += 2
-                continue
-            inner = self.try_inner_product(items, index)
-            if inner is not None:
-                factors.append(inner)
+            # an item that takes the next one: f(x), x[i], w^T x
+            paired = self.try_call(items, index) or self.try_indexing(items, index) or \
+                self.try_inner_product(items, index)
+            if paired is not None:
+                factors.append(paired)
                 index += 2
                 continue
             factors.append(self.value(item))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from fractions import Fraction
 
 from diffcheck.functions import CONSTANTS, VOCABULARY
@@ -34,11 +34,45 @@ class Node:
     col: int
 
     def children(self) -> list[Node]:
-        return []
+        """The nodes in this node's fields (in lists, tuples and an IndexSpec too), in order."""
+        found: list[Node] = []
+        for value in _field_values(self):
+            _collect(value, found)
+        return found
 
     def map(self, function: Callable[[Node], Node]) -> Node:
         """A copy with ``function`` applied to each child."""
-        return self
+        changes = {f.name: _mapped(getattr(self, f.name), function) for f in fields(self)
+                   if f.name != "col"}
+        return replace(self, **changes)
+
+
+def _field_values(instance) -> list:
+    return [getattr(instance, f.name) for f in fields(instance) if f.name != "col"]
+
+
+def _collect(value, found: list[Node]) -> None:
+    if isinstance(value, Node):
+        found.append(value)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect(item, found)
+    elif is_dataclass(value) and not isinstance(value, type):
+        for item in _field_values(value):
+            _collect(item, found)
+
+
+def _mapped(value, function: Callable[[Node], Node]):
+    if isinstance(value, Node):
+        return function(value)
+    if isinstance(value, list):
+        return [_mapped(item, function) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_mapped(item, function) for item in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(value, **{f.name: _mapped(getattr(value, f.name), function)
+                                 for f in fields(value)})
+    return value
 
 
 @dataclass
@@ -66,24 +100,12 @@ class Sym(Node):
     primes: int = 0
     style: str = "letter"
 
-    def children(self) -> list[Node]:
-        return list(self.subs)
-
-    def map(self, function):
-        return replace(self, subs=tuple(function(item) for item in self.subs))
-
 
 @dataclass
 class Run(Node):
     """Subscript items written together without a separator: ``ij`` in ``x_{ij}``."""
 
     items: list[Node]
-
-    def children(self):
-        return list(self.items)
-
-    def map(self, function):
-        return replace(self, items=[function(item) for item in self.items])
 
 
 @dataclass
@@ -93,12 +115,6 @@ class Call(Node):
     func: str
     args: list[Node]
 
-    def children(self):
-        return list(self.args)
-
-    def map(self, function):
-        return replace(self, args=[function(arg) for arg in self.args])
-
 
 @dataclass
 class ModelCall(Node):
@@ -107,24 +123,10 @@ class ModelCall(Node):
     sym: Sym
     args: list[Node]
 
-    def children(self):
-        return [self.sym, *self.args]
-
-    def map(self, function):
-        sym = function(self.sym)
-        assert isinstance(sym, Sym)
-        return replace(self, sym=sym, args=[function(arg) for arg in self.args])
-
 
 @dataclass
 class Add(Node):
     terms: list[tuple[int, Node]]  # (+1 or -1, term)
-
-    def children(self):
-        return [term for _, term in self.terms]
-
-    def map(self, function):
-        return replace(self, terms=[(sign, function(term)) for sign, term in self.terms])
 
 
 @dataclass
@@ -133,35 +135,17 @@ class Mul(Node):
     #: ``a \\cdot b``: two factors joined by a dot, a dot product when both are vectors
     dot: bool = False
 
-    def children(self):
-        return list(self.factors)
-
-    def map(self, function):
-        return replace(self, factors=[function(factor) for factor in self.factors])
-
 
 @dataclass
 class Div(Node):
     num: Node
     den: Node
 
-    def children(self):
-        return [self.num, self.den]
-
-    def map(self, function):
-        return replace(self, num=function(self.num), den=function(self.den))
-
 
 @dataclass
 class Pow(Node):
     base: Node
     exp: Node
-
-    def children(self):
-        return [self.base, self.exp]
-
-    def map(self, function):
-        return replace(self, base=function(self.base), exp=function(self.exp))
 
 
 @dataclass
@@ -171,23 +155,11 @@ class Rel(Node):
     ops: list[str]
     operands: list[Node]
 
-    def children(self):
-        return list(self.operands)
-
-    def map(self, function):
-        return replace(self, operands=[function(operand) for operand in self.operands])
-
 
 @dataclass
 class Logic(Node):
     op: str  # "and", "or", "not"
     args: list[Node]
-
-    def children(self):
-        return list(self.args)
-
-    def map(self, function):
-        return replace(self, args=[function(arg) for arg in self.args])
 
 
 @dataclass
@@ -196,25 +168,12 @@ class Indicator(Node):
 
     cond: Node
 
-    def children(self):
-        return [self.cond]
-
-    def map(self, function):
-        return replace(self, cond=function(self.cond))
-
 
 @dataclass
 class Cases(Node):
     """A piecewise definition: rows of (value, condition); ``None`` is "otherwise"."""
 
     rows: list[tuple[Node, Node | None]]
-
-    def children(self):
-        return [part for row in self.rows for part in row if part is not None]
-
-    def map(self, function):
-        return replace(self, rows=[(function(value), None if cond is None else function(cond))
-                                   for value, cond in self.rows])
 
 
 @dataclass
@@ -235,19 +194,6 @@ class BigOp(Node):
     spec: IndexSpec
     body: Node
 
-    def children(self):
-        bounds = [b for b in (self.spec.lower, self.spec.upper) if b is not None]
-        return [*bounds, *self.spec.conditions, self.body]
-
-    def map(self, function):
-        spec = IndexSpec(
-            list(self.spec.indices),
-            None if self.spec.lower is None else function(self.spec.lower),
-            None if self.spec.upper is None else function(self.spec.upper),
-            [function(cond) for cond in self.spec.conditions],
-        )
-        return replace(self, spec=spec, body=function(self.body))
-
 
 @dataclass
 class Norm(Node):
@@ -256,12 +202,6 @@ class Norm(Node):
     body: Node
     order: Fraction | str = Fraction(2)
 
-    def children(self):
-        return [self.body]
-
-    def map(self, function):
-        return replace(self, body=function(self.body))
-
 
 @dataclass
 class Inner(Node):
@@ -269,12 +209,6 @@ class Inner(Node):
 
     left: Node
     right: Node
-
-    def children(self):
-        return [self.left, self.right]
-
-    def map(self, function):
-        return replace(self, left=function(self.left), right=function(self.right))
 
 
 @dataclass
