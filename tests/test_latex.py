@@ -222,8 +222,10 @@ def test_hostile_latex_never_runs(latex, tmp_path):
 
 def test_limits_are_errors_of_kind_limit():
     assert diffcheck.check("\\frac{1}{x}" * (MAX_INPUT_CHARS // 10 + 1)).error.kind == "limit"
-    deep = "{" * 150 + "x" + "}" * 150
-    assert diffcheck.check(deep, latex=True).error.kind == "limit"
+    for depth in (45, 99, 150):  # each a clear limit error, never a RecursionError
+        for opening, closing in (("{", "}"), ("(", ")"), ("\\sqrt{", "}"), ("|", "|")):
+            deep = opening * depth + "x" + closing * depth
+            assert diffcheck.check(deep, latex=True).error.kind == "limit", deep
     nested = r"\sum_{i=1}^{12}\sum_{j=1}^{12}\sum_{k=1}^{12}\sum_{l=1}^{12} x_{i,j,k,l}"
     assert diffcheck.check(nested).error.kind == "limit"
 

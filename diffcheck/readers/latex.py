@@ -196,6 +196,13 @@ def read_latex(text: str, values: Mapping[str, Any] | None = None) -> LatexReadi
     ``values`` are the ``--set`` values: a sum bound among them (``N``) sets how many terms
     the sum is written out for.
     """
+    try:
+        return _read(text, values)
+    except RecursionError:  # a last resort: the nesting limits keep the reader far from it
+        raise ParseError("formula is nested too deeply to read", 1, "limit") from None
+
+
+def _read(text: str, values: Mapping[str, Any] | None) -> LatexReading:
     tokens = scan(text, resolve=False)
     if not tokens:
         raise ParseError("empty formula", 1)

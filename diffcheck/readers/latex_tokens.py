@@ -32,7 +32,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from diffcheck.parser import MAX_INPUT_CHARS, MAX_NESTING, ParseError
+from diffcheck.parser import MAX_INPUT_CHARS, ParseError
+
+#: Deepest nesting of brackets, groups and styles read. Each level costs the recursive reader
+#: a dozen stack frames, so this stays well below the text parser's MAX_NESTING; real loss
+#: formulas nest a handful of levels deep.
+MAX_NESTING = 40
 
 __all__ = ["FUNCTION_WORDS", "GREEK", "Tok", "looks_like_latex", "resolve_delimiters", "scan"]
 
