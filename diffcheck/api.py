@@ -114,10 +114,12 @@ def check(
 
 
 class _Values(dict):
-    """``--set`` values under the names the text uses, remembering the names given."""
+    """``--set`` values under the names the text uses (``lambda`` is ``lambda_`` there),
+    remembering every value as given; ``consumed`` names are used by the LaTeX reader
+    itself (a sum bound) and are not passed on."""
 
-    def __init__(self, given: Mapping[str, Any], rename) -> None:
-        super().__init__({rename(k): v for k, v in given.items()})
+    def __init__(self, given: Mapping[str, Any], rename=str, consumed=frozenset()) -> None:
+        super().__init__({rename(k): v for k, v in given.items() if k not in consumed})
         self.given = dict(given)
         self.names = {rename(k): k for k in given}
 
@@ -130,17 +132,15 @@ def _input_text(expr: str, latex: bool | None, values: Mapping[str, Any] | None,
                 ) -> tuple[str, LatexReading | None, _Values, Sequence[str] | None]:
     """The text to parse, the LaTeX reading it came from (or None), values and wrt for it."""
     if latex is False or (latex is None and not looks_like_latex(expr)):
-        return expr, None, _Values(values or {}, str), wrt
+        return expr, None, _Values(values or {}), wrt
     try:
         from diffcheck.readers.latex import read_latex, text_name
     except ImportError as err:
         if err.name != "lark":
             raise
         raise ParseError(LATEX_MISSING, None, "unsupported") from None  # type: ignore[arg-type]
-    given = dict(values or {})
-    reading = read_latex(expr, given)
-    renamed = _Values({k: v for k, v in given.items() if k not in reading.consumed}, text_name)
-    renamed.given = given
+    reading = read_latex(expr, values)
+    renamed = _Values(values or {}, text_name, reading.consumed)
     return reading.text, reading, renamed, [text_name(w) for w in wrt] if wrt else wrt
 
 
