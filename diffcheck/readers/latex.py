@@ -475,7 +475,35 @@ class _Builder:
         if len(operands) == 1:
             return operands[0]
         ops = [str(op) for op in children[1::2]]
+        if any(_infinity_sign(operand) for operand in operands):
+            return self.compare_with_infinity(ops, operands)
         return Rel(operands[0].col, ops, operands)
+
+    def compare_with_infinity(self, ops: list[str], operands: list[Node]) -> Node:
+        """``\\alpha = -\\infty`` is false and ``x < \\infty`` true for every number: the
+        comparison is its truth value (Barron's loss lists alpha = -infinity as a case)."""
+        holds = True
+        for op, left, right in zip(ops, operands, operands[1:]):
+            signs = (_infinity_sign(left), _infinity_sign(right))
+            if signs[0] and signs[1]:
+                raise self.error("a comparison of two infinities", left.col)
+            if not signs[0] and not signs[1]:
+                raise self.error("\\infty is only supported compared with a number",
+                                 left.col)
+            # with a finite number on one side, only the side of infinity decides
+            infinite_right = signs[1] != 0
+            sign = signs[1] or signs[0]
+            bigger = {"<": True, "<=": True, ">": False, ">=": False}
+            if op in ("==", "!="):
+                holds = holds and op == "!="
+            else:
+                finite_smaller = sign > 0
+                holds = holds and (bigger[op] == finite_smaller if infinite_right
+                                   else bigger[op] != finite_smaller)
+        note = "a number is never infinite: a comparison with \\infty is read as its truth value"
+        if note not in self.assumptions:
+            self.assumptions.append(note)
+        return Num(operands[0].col, str(int(holds)), Fraction(int(holds)))
 
     def condition(self, tree: Tree) -> Node:
         parts = [self.conjunction(child) for child in tree.children if isinstance(child, Tree)]
@@ -1189,6 +1217,15 @@ def _is_simple(item: _Item) -> bool:
     """Names and numbers that continue a bare function argument (``\\log 2 \\pi \\sigma^2``)."""
     return item.kind == "factor" and isinstance(item.node, (Sym, Num, Const, Pow)) and \
         not (isinstance(item.node, Pow) and not isinstance(item.node.base, (Sym, Num, Const)))
+
+
+def _infinity_sign(node: Node) -> int:
+    """+1 for ``\\infty``, -1 for ``-\\infty``, 0 for anything else."""
+    if isinstance(node, _Infinity):
+        return 1
+    if isinstance(node, Add) and len(node.terms) == 1 and isinstance(node.terms[0][1], _Infinity):
+        return node.terms[0][0]
+    return 0
 
 
 def _subscript_first(postfixes: list[Tree]) -> list[Tree]:
