@@ -1202,6 +1202,7 @@ class _Empty(Node):
     refusal = "an empty group {} is not a value"
 
 
+#: The condition of a row that has none: "otherwise" when it is the last row, else an error.
 _MISSING = Const(0, "missing")
 
 
