@@ -87,6 +87,12 @@ def check(
     if reading:
         report.fixed.update({k: values.given[k] for k in reading.consumed})
     unknown = [v for v in (wrt or []) if v not in parsed.variables]
+    if reading and wrt and len(unknown) == len(wrt):
+        # LaTeX names are made by the reader: a --wrt that names none of them is a mistake
+        # to report, not a loss with nothing to differentiate (and so "differentiable")
+        report.error = ReportError("parse", f"--wrt {', '.join(wrt)}: the formula has no such "
+                                   f"variable (its variables: {', '.join(parsed.variables)})")
+        return report
     wrt_names = list(wrt) if wrt else list(parsed.variables)
     report.wrt = [v for v in wrt_names if v not in unknown]
     try:
@@ -139,7 +145,7 @@ def _input_text(expr: str, latex: bool | None, values: Mapping[str, Any] | None,
         if err.name != "lark":
             raise
         raise ParseError(LATEX_MISSING, None, "unsupported") from None  # type: ignore[arg-type]
-    reading = read_latex(expr, values)
+    reading = read_latex(expr, values, wrt or ())
     renamed = _Values(values or {}, text_name, reading.consumed)
     return reading.text, reading, renamed, [text_name(w) for w in wrt] if wrt else wrt
 

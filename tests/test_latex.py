@@ -107,6 +107,20 @@ def test_set_values_use_latex_names():
     assert (report.wrt, report.differentiable, report.smoothness) == (["r"], True, "C1")
 
 
+def test_wrt_a_model_function_is_its_output_and_an_unknown_wrt_is_an_error():
+    hinge = r"L(y_i, f(x_i)) = \max(0, 1 - y_i f(x_i))"
+    report = diffcheck.check(hinge, wrt=["f"])
+    assert (report.reading, report.wrt, report.differentiable) == \
+        ("max(0, 1 - y_i*f)", ["f"], False)
+    assert report.assumptions[0].startswith("f(x_i) is read as one variable f")
+    assert diffcheck.check(hinge, wrt=["x_i"]).reading == "max(0, 1 - y_i*F(x_i))"
+    # not "differentiable" for want of a variable: an error that lists the variables
+    error = diffcheck.check(hinge, wrt=["yhat"]).error
+    assert error.kind == "parse" and "its variables: x_i, y_i" in error.message
+    error = diffcheck.check(r"f(x) + f(z)", wrt=["f"], latex=True).error
+    assert error.column == 8 and "different arguments" in error.message
+
+
 def test_set_bound_of_a_sum_is_the_number_of_terms():
     report = diffcheck.check(r"\frac{1}{N}\sum_{i=1}^{N} x_i^2", values={"N": 2})
     assert report.reading == "1/2*(x_1**2 + x_2**2)"

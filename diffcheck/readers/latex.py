@@ -34,7 +34,7 @@ diffcheck.parser.ParseError: \\sigma is used both as a function, \\sigma(...), a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
@@ -190,19 +190,24 @@ def _parser() -> Lark:
                 maybe_placeholders=False)
 
 
-def read_latex(text: str, values: Mapping[str, Any] | None = None) -> LatexReading:
+def read_latex(text: str, values: Mapping[str, Any] | None = None,
+               wrt: Sequence[str] = ()) -> LatexReading:
     """Read ``text`` (LaTeX mathematics) as diffcheck's expression text.
 
     ``values`` are the ``--set`` values: a sum bound among them (``N``) sets how many terms
-    the sum is written out for.
+    the sum is written out for. ``wrt`` are the ``--wrt`` names: one that names a model
+    function (``f`` of ``f(x_i)``) makes that function's output a variable.
+
+    >>> read_latex(r"\\max(0, 1 - y f(x))", wrt=["f"]).text
+    'max(0, 1 - y*f)'
     """
     try:
-        return _read(text, values)
+        return _read(text, values, wrt)
     except RecursionError:  # a last resort: the nesting limits keep the reader far from it
         raise ParseError("formula is nested too deeply to read", 1, "limit") from None
 
 
-def _read(text: str, values: Mapping[str, Any] | None) -> LatexReading:
+def _read(text: str, values: Mapping[str, Any] | None, wrt: Sequence[str]) -> LatexReading:
     tokens = scan(text, resolve=False)
     if not tokens:
         raise ParseError("empty formula", 1)
@@ -230,6 +235,7 @@ def _read(text: str, values: Mapping[str, Any] | None) -> LatexReading:
                              "l_n = ...", statement.tokens[0].column)
         definitions.append((target, body))
     main = apply_definitions(bodies[main_index], definitions)
+    main = _model_outputs_as_variables(main, wrt, builder.assumptions)
     declared = declared_subscripts(statements[main_index].lhs)
     expansion = expand(main, declared, dict(values or {}))
     text_out, spans = ast.emit(expansion.node)
@@ -1218,6 +1224,37 @@ def _is_simple(item: _Item) -> bool:
     """Names and numbers that continue a bare function argument (``\\log 2 \\pi \\sigma^2``)."""
     return item.kind == "factor" and isinstance(item.node, (Sym, Num, Const, Pow)) and \
         not (isinstance(item.node, Pow) and not isinstance(item.node.base, (Sym, Num, Const)))
+
+
+def _model_outputs_as_variables(node: Node, wrt: Sequence[str], notes: list[str]) -> Node:
+    """``--wrt f`` on ``\\max(0, 1 - y f(x))``: the derivative with respect to the model's
+    output. A model function named in ``wrt`` (and not a variable too) becomes one variable,
+    provided every use applies it to the same arguments."""
+    heads = {id(n.sym) for n in ast.walk(node) if isinstance(n, ModelCall)}
+    variables = {ast.sym_name(n, reserved_ok=True) for n in ast.walk(node)
+                 if isinstance(n, Sym) and id(n) not in heads}
+    for name in wrt:
+        calls = [n for n in ast.walk(node) if isinstance(n, ModelCall) and
+                 ast.sym_name(n.sym, reserved_ok=True) == name]
+        if not calls or name in variables:
+            continue
+        written = {ast.emit(Add(0, [(1, arg) for arg in call.args]))[0] for call in calls}
+        if len(written) > 1:
+            raise ParseError(f"--wrt {name}: {name} is applied to different arguments, so its "
+                             "output is not one variable; differentiate with respect to its "
+                             "arguments instead", calls[1].col)
+        notes.append(f"{name}({', '.join(ast.emit(a)[0] for a in calls[0].args)}) is read as "
+                     f"one variable {name}: --wrt {name} asks for the derivative with respect "
+                     "to it")
+
+        def visit(current: Node, target: str = name) -> Node | None:
+            if isinstance(current, ModelCall) and \
+                    ast.sym_name(current.sym, reserved_ok=True) == target:
+                return Sym(current.col, target, style="word")
+            return None
+
+        node = ast.transform(node, visit)
+    return node
 
 
 def _infinity_sign(node: Node) -> int:
