@@ -309,10 +309,11 @@ def _expressions():
 @given(_expressions(), st.randoms(use_true_random=False))
 def test_sympy_latex_is_read_back_to_the_same_expression(expr, rng):
     """Random expressions printed with SymPy's ``latex()`` read back to equal values."""
-    if expr.has(sp.E, sp.zoo, sp.nan, sp.oo, -sp.oo, sp.ITE) or not expr.free_symbols or \
-            _ambiguous_power(expr):
-        # bare e is a variable in LaTeX input; constants and infinities say nothing; SymPy
-        # prints a nested Piecewise condition as \operatorname{ITE}, not as mathematics
+    if expr.has(sp.E, sp.I, sp.zoo, sp.nan, sp.oo, -sp.oo, sp.ITE) or not expr.free_symbols \
+            or _ambiguous_power(expr):
+        # bare e and i are variables in LaTeX input (and sqrt(-1) no real number); constants
+        # and infinities say nothing; SymPy prints a nested Piecewise condition as
+        # \operatorname{ITE}, not as mathematics
         return
     latex = sp.latex(expr)
     reading = parse(read(latex, latex=True))

@@ -555,8 +555,12 @@ class _Builder:
         while index < len(products):
             operator = operators[index - 1] if index else None
             rest = list(zip(operators[index:], products[index + 1:]))
-            node, consumed_rest = self.product(products[index], rest)
-            result = node if result is None else _combine(result, operator, node)
+            factors, consumed_rest = self.product_factors(products[index], rest)
+            if operator == "SLASH" and result is not None:
+                result = _divide(result, factors)
+            else:
+                node = _product(factors)
+                result = node if result is None else _combine(result, operator, node)
             if consumed_rest:
                 break
             index += 1
@@ -565,6 +569,11 @@ class _Builder:
 
     def product(self, tree: Tree, rest: list[tuple[str, Tree]]) -> tuple[Node, bool]:
         """Juxtaposed items; ``rest`` is what follows in the term (for a sum to take)."""
+        factors, consumed_rest = self.product_factors(tree, rest)
+        return _product(factors), consumed_rest
+
+    def product_factors(self, tree: Tree, rest: list[tuple[str, Tree]]
+                        ) -> tuple[list[Node], bool]:
         items = []
         outer = self.transpose_context
         try:
@@ -573,8 +582,7 @@ class _Builder:
                 items.append(self.item(child))
         finally:
             self.transpose_context = outer
-        factors, consumed_rest = self.group_items(items, rest)
-        return _product(factors), consumed_rest
+        return self.group_items(items, rest)
 
     def group_items(self, items: list[_Item], rest: list[tuple[str, Tree]]
                     ) -> tuple[list[Node], bool]:
@@ -1321,6 +1329,17 @@ def _product(factors: list[Node]) -> Node:
     for factor in factors:
         flat.extend(factor.factors if isinstance(factor, Mul) and not factor.dot else [factor])
     return Mul(flat[0].col, flat)
+
+
+def _divide(numerator: Node, factors: list[Node]) -> Node:
+    """``a / b c``: ``1/n \\sum_i x_i`` and ``1/2 \\|w\\|^2`` are (a/b) times the rest, but
+    whether ``x^2/2\\sigma^2`` divides by 2 or by 2 sigma^2 no convention settles: refused."""
+    factors = [f for f in factors if not _is_empty(f)]
+    if len(factors) > 1 and _is_simple_node(factors[1]):
+        raise ParseError("what does the / divide by? Write \\frac{...}{...} or put the "
+                         "denominator in parentheses", factors[0].col)
+    quotient = Div(numerator.col, numerator, factors[0])
+    return _product([quotient, *factors[1:]]) if len(factors) > 1 else quotient
 
 
 def _combine(left: Node, operator: str | None, right: Node) -> Node:
