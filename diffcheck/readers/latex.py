@@ -632,10 +632,11 @@ class _Builder:
         """The body of a sum: the factors after it and the rest of the term (``\\cdot b``)."""
         body: Node | None = _product(factors) if factors else None
         for operator, product_tree in rest:
-            node, _ = self.product(product_tree, [])
+            following, _ = self.product_factors(product_tree, [])
             if body is None:
                 raise self.error("a sum needs something to sum", col)
-            body = _combine(body, operator, node)
+            body = _divide(body, following) if operator == "SLASH" else \
+                _combine(body, operator, _product(following))
         if body is None:
             raise self.error("a sum needs something to sum after it", col)
         return body
@@ -731,6 +732,11 @@ class _Builder:
 
     def apply_postfixes(self, node: Node, postfixes: list[Tree], group_kind: str = "") -> Node:
         postfixes = _subscript_first(postfixes)
+        for before, after in zip(postfixes, postfixes[1:]):
+            if before.data == after.data == "sup":
+                # LaTeX refuses x^a^b too: is it x^{ab} or x^{a^b}?
+                raise self.error("a double superscript: write x^{a b} or x^{a^{b}}",
+                                 self.first_col(after))
         for postfix in postfixes:
             kind = postfix.data
             col = self.first_col(postfix)
