@@ -34,6 +34,7 @@ diffcheck.parser.ParseError: \\sigma is used both as a function, \\sigma(...), a
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -732,7 +733,7 @@ class _Builder:
 
     def apply_postfixes(self, node: Node, postfixes: list[Tree], group_kind: str = "") -> Node:
         postfixes = _subscript_first(postfixes)
-        for before, after in zip(postfixes, postfixes[1:]):
+        for before, after in itertools.pairwise(postfixes):
             if before.data == after.data == "sup":
                 # LaTeX refuses x^a^b too: is it x^{ab} or x^{a^b}?
                 raise self.error("a double superscript: write x^{a b} or x^{a^{b}}",
