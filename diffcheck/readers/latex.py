@@ -161,7 +161,8 @@ _DESCRIPTIONS = {
 
 #: Latin and Greek letters that name functions when applied: f(x), \phi(x), D(G(z)).
 _FUNCTION_LETTERS = frozenset({"f", "g", "h", "p", "q", "d", "r", "s", "ell", "phi", "psi",
-                               "Phi", "Psi", *"ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
+                               *"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                               *(name for name in GREEK if name[0].isupper())})
 
 
 @dataclass
