@@ -14,6 +14,7 @@ with the reading (``assumptions``).
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -192,21 +193,26 @@ class _IndexExpander:
 
     # --- what the indices are -----------------------------------------------------------
 
-    def pair_indices(self, node: Node, bound: list[str]) -> None:
-        """``\\sum_{i \\neq j}``: a bare letter compared with the index, bound nowhere and not
-        declared by the left-hand side, is a second index (all pairs i != j)."""
+    def pair_indices(self, node: Node, bound: list[str], root: Node | None = None) -> None:
+        """``\\sum_{i \\neq j} K_{ij}``: a bare letter compared with the index, bound nowhere,
+        not declared by the left-hand side, used nowhere outside the sum and used as an index
+        in its summand is a second index (all pairs i != j). Otherwise (``\\sum_{c \\neq y}
+        p_c``, or ``z_i`` outside the sum) it is a label, a fixed value."""
+        root = node if root is None else root
         if isinstance(node, BigOp):
+            outside = _free_uses(root) - _free_uses(node)
             for cond in node.spec.conditions:
                 if isinstance(cond, Rel):
                     for operand in cond.operands[1:]:
                         key = index_key(operand)
                         if key is not None and len(key.split("_")[0]) == 1 and \
                                 key not in bound and key not in self.declared and \
-                                key not in node.spec.indices:
+                                key not in node.spec.indices and key not in outside and \
+                                indexes_something(node.body, key):
                             node.spec.indices.append(key)
             bound = bound + node.spec.indices
         for child in node.children():
-            self.pair_indices(child, bound)
+            self.pair_indices(child, bound, root)
 
     def check_indices(self, node: Node) -> None:
         """An index must index something: ``\\min_{w}`` over a parameter is an objective."""
@@ -423,19 +429,15 @@ class _IndexExpander:
         return expanded
 
     def expand_sym(self, sym: Sym, env: dict[str, int]) -> Node:
-        if sym_name(sym, reserved_ok=True) in self.labels:
-            return _number(sym.col, self.labels[sym_name(sym, reserved_ok=True)])
         key = index_key(sym)
         if key is not None and key in env:
             return _number(sym.col, env[key])  # an index used as a number: k x_k
+        if sym_name(sym, reserved_ok=True) in self.labels:
+            return _number(sym.col, self.labels[sym_name(sym, reserved_ok=True)])
         items: list[Node] = []
         for item in _sub_items(sym, env):
             if isinstance(item, Sym):
-                key = sym_name(item, reserved_ok=True)
-                if key in self.labels:
-                    items.append(_number(item.col, self.labels[key]))
-                    continue
-                items.append(self.expand(item, env))
+                items.append(self.expand(item, env))  # an index or a label: its value
             elif isinstance(item, Run):
                 items.append(item)
             else:
@@ -539,6 +541,20 @@ def _tidy(node: Node) -> Node | None:
             return terms[0][1]
         return replace(node, terms=terms)
     return None
+
+
+def _free_uses(node: Node, bound: frozenset[str] = frozenset()) -> Counter[str]:
+    """How often each plain name (a possible index) occurs in ``node`` outside the sums that
+    bind it."""
+    uses: Counter[str] = Counter()
+    key = index_key(node)
+    if key is not None and key not in bound:
+        uses[key] += 1
+    if isinstance(node, BigOp):
+        bound = bound | set(node.spec.indices)
+    for child in node.children():
+        uses += _free_uses(child, bound)
+    return uses
 
 
 def walk_subs(sym: Sym) -> Iterator[Node]:
