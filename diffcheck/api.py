@@ -147,7 +147,8 @@ def _input_text(expr: str, latex: bool | None, values: Mapping[str, Any] | None,
         raise ParseError(LATEX_MISSING, None, "unsupported") from None  # type: ignore[arg-type]
     reading = read_latex(expr, values, wrt or ())
     renamed = _Values(values or {}, text_name, reading.consumed)
-    return reading.text, reading, renamed, [text_name(w) for w in wrt] if wrt else wrt
+    names = [n for w in wrt for n in reading.components.get(w, [text_name(w)])] if wrt else wrt
+    return reading.text, reading, renamed, names
 
 
 def read(expr: str, *, latex: bool | None = None,

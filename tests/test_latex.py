@@ -121,6 +121,19 @@ def test_wrt_a_model_function_is_its_output_and_an_unknown_wrt_is_an_error():
     assert error.column == 8 and "different arguments" in error.message
 
 
+def test_wrt_a_written_out_name_means_the_variables_it_became():
+    svm = r"\frac{1}{N}\sum_{i=1}^{N} \max(0, 1 - y_i w^\top x_i) + \lambda |w_0|"
+    assert diffcheck.check(svm, wrt=["w"]).wrt == ["w_1", "w_2"]  # not the bias w_0
+    assert diffcheck.check(svm, wrt=["w", "w_0"]).wrt == ["w_1", "w_2", "w_0"]
+    assert diffcheck.check(svm, wrt=["x"]).wrt == diffcheck.check(svm, wrt=["x_i"]).wrt == \
+        ["x_1_1", "x_1_2", "x_2_1", "x_2_2", "x_3_1", "x_3_2"]
+    mse = r"\sum_{i} (\hat{y}_i - y_i)^2"
+    assert diffcheck.check(mse, wrt=["y_hat"]).wrt == ["y_hat_1", "y_hat_2", "y_hat_3"]
+    # a name left as written is not a prefix: y does not mean y_pred
+    error = diffcheck.check(r"(y_{pred} - y_{true})^2", wrt=["y"], latex=True).error
+    assert error.kind == "parse" and "its variables: y_pred, y_true" in error.message
+
+
 def test_set_bound_of_a_sum_is_the_number_of_terms():
     report = diffcheck.check(r"\frac{1}{N}\sum_{i=1}^{N} x_i^2", values={"N": 2})
     assert report.reading == "1/2*(x_1**2 + x_2**2)"

@@ -172,7 +172,8 @@ class LatexReading:
     ``spans`` maps pieces of ``text`` to LaTeX columns (:meth:`column`); ``assumptions``
     are the readings the text cannot show (sums written out for three index values, labels
     fixed to a class); ``consumed`` are ``values`` keys the reader used itself (a sum
-    bound ``N``).
+    bound ``N``); ``components`` maps a ``wrt`` name the reader wrote out (the vector ``w``
+    of ``\\|w\\|^2``, the ``x_i`` of a sum) to the variables it became.
     """
 
     source: str
@@ -180,6 +181,7 @@ class LatexReading:
     spans: list[tuple[int, int, int]] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     consumed: set[str] = field(default_factory=set)
+    components: dict[str, list[str]] = field(default_factory=dict)
 
     def column(self, text_column: int) -> int:
         """The LaTeX column behind a 1-based column of ``text``."""
@@ -242,7 +244,8 @@ def _read(text: str, values: Mapping[str, Any] | None, wrt: Sequence[str]) -> La
     expansion = expand(main, declared, dict(values or {}))
     text_out, spans = ast.emit(expansion.node)
     assumptions = list(dict.fromkeys(expansion.assumptions + builder.assumptions))
-    return LatexReading(text, text_out, spans, assumptions, expansion.consumed)
+    return LatexReading(text, text_out, spans, assumptions, expansion.consumed,
+                        _wrt_components(main, expansion.node, wrt))
 
 
 def _parse(part: list[Tok], registry: list[Tok]) -> Tree:
@@ -1271,6 +1274,47 @@ def _model_outputs_as_variables(node: Node, wrt: Sequence[str], notes: list[str]
 
         node = ast.transform(node, visit)
     return node
+
+
+def _wrt_components(written: Node, final: Node, wrt: Sequence[str]) -> dict[str, list[str]]:
+    """``--wrt w`` on ``\\|w\\|^2`` or ``--wrt x`` (or ``x_i``) on ``\\sum_i (x_i - y_i)^2``: a
+    name the reader wrote out component by component, or term by term, stands for every
+    variable it became (not ``w_0``, which the reader left as it is). Each written name keeps
+    its column through the writing out."""
+    final_syms = list(_variable_syms(final))
+    final_names = {ast.sym_name(s) for s in final_syms}
+    found: dict[str, list[str]] = {}
+    for name in wrt:
+        key = ast.text_name(name)
+        if key in final_names:
+            continue
+        columns = {s.col for s in _variable_syms(written) if _name_or_none(s) not in final_names
+                   and key in (_name_or_none(s), _name_or_none(replace(s, subs=())))}
+        names = list(dict.fromkeys(ast.sym_name(s) for s in final_syms if s.col in columns))
+        if names:
+            found[name] = names
+    return found
+
+
+def _variable_syms(node: Node):
+    """The names used as variables: not subscript items, not model-function names."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Sym):
+            yield current
+            continue
+        children = current.children()
+        if isinstance(current, ModelCall):
+            children = [c for c in children if c is not current.sym]
+        stack.extend(reversed(children))
+
+
+def _name_or_none(sym: Sym) -> str | None:
+    try:
+        return ast.sym_name(sym)
+    except ParseError:
+        return None
 
 
 def _infinity_sign(node: Node) -> int:
