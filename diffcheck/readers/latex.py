@@ -318,6 +318,8 @@ class _Builder:
         self.letter_superscripts: dict[str, set[str]] = {}
         #: True while building an item that another factor follows: there, w^T x is w'x
         self.transpose_context = False
+        #: the negated term after a sum that ends its term (\sum_c -y_c \log p_c): its body
+        self.signed_body: Node | None = None
 
     def tok(self, token: Token | Tree) -> Tok:
         """The scanned token behind a lark token (its ``start_pos`` is the index)."""
@@ -537,14 +539,34 @@ class _Builder:
     # --- sums and products -----------------------------------------------------------------
 
     def expr(self, tree: Tree) -> Node:
+        outer, self.signed_body = self.signed_body, None  # for the sum of an enclosing term
+        try:
+            return self.expr_terms(tree)
+        finally:
+            self.signed_body = outer
+
+    def expr_terms(self, tree: Tree) -> Node:
         terms: list[tuple[int, Node]] = []
         sign = 1
-        for child in tree.children:
+        children = tree.children
+        index = 0
+        while index < len(children):
+            child = children[index]
+            index += 1
             if child.data in ("sign", "addop"):
                 sign = -1 if _token(child.children[0]).type == "SUB" else 1
-            else:
-                terms.append((sign, self.term(child)))
-                sign = 1
+                continue
+            if _ends_with_open_operator(child) and index + 1 < len(children) and \
+                    _token(children[index].children[0]).type == "SUB":
+                # \sum_c -y_c \log p_c: the minus signs the summand, the next term
+                following = self.term(children[index + 1])
+                self.signed_body = Add(following.col, [(-1, following)])
+                index += 2
+            terms.append((sign, self.term(child)))
+            if self.signed_body is not None:  # not taken (no sum was left without a body)
+                col, self.signed_body = self.signed_body.col, None
+                raise self.error("a sum needs something to sum after it", col)
+            sign = 1
         terms = _extend_open_sums(terms)
         if len(terms) == 1 and terms[0][0] == 1:
             return terms[0][1]
@@ -642,6 +664,8 @@ class _Builder:
                 raise self.error("a sum needs something to sum", col)
             body = _divide(body, following) if operator == "SLASH" else \
                 _combine(body, operator, _product(following))
+        if body is None and self.signed_body is not None:
+            body, self.signed_body = self.signed_body, None
         if body is None:
             raise self.error("a sum needs something to sum after it", col)
         return body
@@ -1408,6 +1432,15 @@ def _is_objective(op: BigOp) -> bool:
     return op.kind in ("min", "max") and any(
         not (len(name) == 1 and name.isascii() and indexes_something(op.body, name))
         for name in op.spec.indices)
+
+
+def _ends_with_open_operator(term: Tree) -> bool:
+    """Whether ``term`` ends with a sum (or ``\\max_j``) that has nothing after it."""
+    last = term.children[-1].children[-1]  # the last item of the last product
+    if last.data == "bigop":
+        return True
+    return last.data == "func" and str(last.children[0]) in ("max", "min") and \
+        any(postfix.data == "sub" for postfix in last.children[1:])
 
 
 def _extend_open_sums(terms: list[tuple[int, Node]]) -> list[tuple[int, Node]]:

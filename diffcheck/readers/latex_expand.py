@@ -526,14 +526,15 @@ def _tidy(node: Node) -> Node | None:
             return _number(node.col, 1)
         return factors[0] if len(factors) == 1 else replace(node, factors=factors)
     if isinstance(node, Add):
-        terms = []
+        terms: list[tuple[int, Node]] = []
         for sign, term in node.terms:
-            if isinstance(term, Add) and sign > 0:  # a + (b - c) is a + b - c
-                terms.extend(term.terms)
+            if isinstance(term, Add) and (sign > 0 or len(term.terms) == 1):
+                # a + (b - c) is a + b - c; a + (-b) is a - b
+                terms.extend((sign * inner, t) for inner, t in term.terms)
             else:
                 terms.append((sign, term))
         terms = [(sign, t) for sign, t in terms if not (isinstance(t, Num) and t.value == 0)]
-        if len(terms) == len(node.terms):
+        if terms == node.terms:
             return None
         if not terms:
             return _number(node.col, 0)
