@@ -138,6 +138,14 @@ def run(
     code: Annotated[
         CodeStyle, typer.Option("--code", help="With --surrogate: write it as SymPy, NumPy or PyTorch code.")
     ] = CodeStyle.sympy,
+    latex: Annotated[
+        bool, typer.Option("--latex", help="Each expression is LaTeX (as is any input with a "
+                                           "backslash command).")
+    ] = False,
+    show_parse: Annotated[
+        bool, typer.Option("--show-parse", help="Print how each expression is read (in the "
+                                                "text syntax) and exit.")
+    ] = False,
     color: Annotated[
         bool | None, typer.Option("--color/--no-color", help="Colour in text output.", show_default="when a terminal")
     ] = None,
@@ -195,7 +203,18 @@ def run(
             _usage_error(str(err))
         values[set_name] = set_value
 
+    if latex:
+        from diffcheck.api import LATEX_MISSING
+
+        try:
+            import diffcheck.readers.latex  # noqa: F401 - only: is lark there?
+        except ImportError as err:
+            if err.name != "lark":
+                raise
+            _usage_error(LATEX_MISSING)
     lines = _collect_lines(expressions, file_args, config.functions)
+    if show_parse:
+        raise typer.Exit(_show_parse(lines, latex or None, values))
     if loss is not None:
         from diffcheck.api import SourceJob
 
@@ -203,7 +222,7 @@ def run(
             _usage_error("--loss needs a model: diffcheck model.py::Net --loss ...")
         lines = [_Composition(job, loss) if isinstance(job, SourceJob) else job for job in lines]
     results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale,
-                       config.ignore, values, dtype.value)
+                       config.ignore, values, dtype.value, latex or None)
     dicts = [r.to_dict() for r in results]
     if confirm:
         from diffcheck.confirm import confirm_results
@@ -355,7 +374,44 @@ def _source_jobs(path: str, selector: str | None, functions: tuple[str, ...] = (
     return jobs
 
 
-def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="float32"):
+def _show_parse(lines, latex: bool | None, values: dict) -> int:
+    """Print the text each line is read as; errors go to standard error. The exit status."""
+    from diffcheck.api import SourceJob, read, read_source_job
+    from diffcheck.model import Report
+    from diffcheck.parser import ParseError
+    from diffcheck.readers.pysource import SourceError
+    from diffcheck.report import user_spelling
+
+    status = 0
+    for line in lines:
+        if isinstance(line, Report):  # a file that could not be read
+            message = line.error.message if line.error else "cannot be read"
+            typer.echo(f"diffcheck: error: {line.source}: {message}", err=True)
+            status = 2
+            continue
+        if isinstance(line, SourceJob):
+            try:
+                typer.echo(f"{line.path}::{line.target}: "
+                           f"{user_spelling(read_source_job(line, values))}")
+            except SourceError as err:
+                row, column = err.position()
+                typer.echo(f"diffcheck: error: {line.path}:{row}:{column}: {err.message}", err=True)
+                status = 2
+            continue
+        label = f"{line.source}:{line.line}: " if line.source else ""
+        try:
+            if line.error is not None:
+                raise ParseError(line.error, line.column)
+            typer.echo(read(line.text, latex=latex, values=values))
+        except ParseError as err:
+            where = f"column {err.column + line.column - 1}: " if err.column else ""
+            typer.echo(f"diffcheck: error: {label}{where}{err.message}", err=True)
+            status = 2
+    return status
+
+
+def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="float32",
+             latex=None):
     from diffcheck.model import Report, ReportError
     from diffcheck.runner import default_jobs, run_jobs
 
@@ -363,6 +419,8 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="
     options["dtype"] = dtype
     if values:
         options["values"] = values
+    if latex:
+        options["latex"] = latex
     work = partial(_check_one, wrt=wrt, options=options, ignored=frozenset(ignored_codes or ()))
 
     def on_error(job, kind, message):
@@ -416,7 +474,8 @@ def _check_one(job, wrt, options, ignored):
     if isinstance(job, _Composition):
         report = check_composition(job.job, job.loss, wrt, **options)
     elif isinstance(job, SourceJob):
-        report = check_source_job(job, wrt, **options)
+        # LaTeX is a way to write an expression: a Python file is read as Python
+        report = check_source_job(job, wrt, **{k: v for k, v in options.items() if k != "latex"})
     else:
         report = check_line(job, wrt, **options)
     if ignored:

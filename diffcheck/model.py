@@ -119,6 +119,8 @@ class Report:
     #: 1-based column where ``input`` starts in its line (after a ``name:`` label in a loss
     #: file), so that a column counted in the line can be shown under the input
     input_column: int | None = None
+    #: for LaTeX input: the expression text it was read as (what ``--show-parse`` prints)
+    reading: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,4 +141,5 @@ class Report:
             "reader": self.reader,
             **({"composition": self.composition} if self.composition is not None else {}),
             "input_column": self.input_column,
+            "reading": self.reading,
         }

@@ -307,6 +307,9 @@ def render(
             column = error["column"] - (result.get("input_column") or 1) + 1
             console.print(Text(_INDENT * 2 + result["input"]), soft_wrap=True)
             console.print(_caret(result["input"], max(column, 1)), soft_wrap=True)
+        if result.get("reading") and not error:
+            console.print(Text(_INDENT + "read as: ", style="dim") + Text(result["reading"]),
+                          soft_wrap=True)
         for assumption in result.get("assumptions") or []:
             line = Text(_INDENT + "assumption: ", style="dim")
             line.append(assumption)
