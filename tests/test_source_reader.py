@@ -189,6 +189,11 @@ CONSTRUCTS = [
                 scale = y.abs() + 1
             return ((x - y.detach()) / scale) ** 2
         """, "(x - y)**2/(Abs(y) + 1)**2", ["x", "y"], id="detach-keeps-the-value"),
+    pytest.param("""
+        def keyword_loss(pred, target):
+            return F.smooth_l1_loss(input=pred, target=target, beta=1.0) + torch.clamp(input=pred, min=0)
+        """, "Piecewise(((pred - target)**2/2, Abs(pred - target) < 1), (Abs(pred - target) - 1/2, True))"
+             " + Max(0, pred)", ["pred", "target"], id="first-arguments-by-keyword"),
 ]
 
 

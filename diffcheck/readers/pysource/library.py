@@ -524,6 +524,7 @@ class Library:
 
     def tensor_call(self, family: str, name: str, args: list[Any], keywords: dict[str, Any],
                     where: ast.AST, written: str) -> Any:
+        args, keywords = _positional_by_name(args, keywords)
         handler = getattr(self, f"op_{name}", None)
         if handler is not None:
             return handler(args, keywords, where, family=family, written=written)
@@ -2012,3 +2013,28 @@ def _isinstance(value: Any, kinds: Any) -> bool:
 
 # Names used by other modules for type checks.
 __all__ = ["NAMESPACES", "Function", "LazySequence", "Library", "Partial", "ResultPair", "Shape"]
+
+
+#: how PyTorch, JAX and NumPy name the first two parameters of their functions and losses:
+#: ``F.cross_entropy(input=logits, target=labels)`` is ``F.cross_entropy(logits, labels)``
+_FIRST_PARAMETER_NAMES = ("input", "x", "a", "x1", "logits", "predictions", "preds", "tensor")
+_SECOND_PARAMETER_NAMES = ("target", "targets", "labels", "y", "x2")
+
+
+def _positional_by_name(args: list[Any], keywords: dict[str, Any]
+                        ) -> tuple[list[Any], dict[str, Any]]:
+    """The first two arguments passed by keyword, moved to their positions.
+
+    Only an argument whose position is the next free one moves (``where(c, input=a)`` keeps
+    ``input`` a keyword: its position is not the first), so the handlers read positions.
+    """
+    if not keywords:
+        return args, keywords
+    args, keywords = list(args), dict(keywords)
+    for position, names in ((0, _FIRST_PARAMETER_NAMES), (1, _SECOND_PARAMETER_NAMES)):
+        if len(args) != position:
+            continue
+        found = [n for n in names if n in keywords]
+        if len(found) == 1:
+            args.append(keywords.pop(found[0]))
+    return args, keywords
