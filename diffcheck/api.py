@@ -157,6 +157,25 @@ def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, value
     return report
 
 
+def warm_up() -> None:
+    """Import the stages of the pipeline and build what each builds once per process.
+
+    Nothing of any input is computed, so the checks after it give the same results, only
+    without paying for the imports: the command line runs it in its first worker while it
+    reads the options.
+    """
+    import sympy as sp
+
+    from diffcheck import analysis, probe, surrogates, traps  # noqa: F401
+    from diffcheck.numeric import compile_expr, compile_numpy
+
+    # SymPy fills the namespace of a target module (mpmath, NumPy) on the first expression
+    # compiled for it; NumPy's imports its lazily loaded submodules
+    unrelated = sp.Symbol("warm_up_symbol")
+    compile_expr(unrelated, [unrelated])
+    compile_numpy(unrelated, [unrelated])
+
+
 def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options) -> Report:
     """Analyse one line of a loss file, keeping its name, source and line number."""
     if loss_line.error is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -202,6 +203,11 @@ def run(
         if not any(isinstance(job, SourceJob) for job in lines):
             _usage_error("--loss needs a model: diffcheck model.py::Net --loss ...")
         lines = [_Composition(job, loss) if isinstance(job, SourceJob) else job for job in lines]
+    from diffcheck.report import FORMATTERS
+
+    fmt = (output_format or OutputFormat.text).value
+    # looked up (its module imported) now, while the first worker may still be starting
+    render = FORMATTERS[fmt]
     results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale,
                        config.ignore, values, dtype.value)
     dicts = [r.to_dict() for r in results]
@@ -221,15 +227,12 @@ def run(
     if surrogate_only:
         typer.echo(_render_surrogates(dicts, code.value))
     else:
-        fmt = (output_format or OutputFormat.text).value
-        typer.echo(_render(fmt, dicts, quiet=quiet, color=color), nl=False)
+        typer.echo(_render(fmt, render, dicts, quiet=quiet, color=color), nl=False)
     raise typer.Exit(exit_status(dicts, fail_on=fail_level))
 
 
-def _render(fmt: str, dicts: list[dict], *, quiet: bool, color: bool | None) -> str:
-    from diffcheck.report import FORMATTERS
-
-    render = FORMATTERS[fmt]
+def _render(fmt: str, render: Callable[..., str], dicts: list[dict], *, quiet: bool,
+            color: bool | None) -> str:
     if fmt == "text":
         use_color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") if color is None else color
         return render(dicts, quiet=quiet, color=use_color)
@@ -425,6 +428,12 @@ def _progress_bar(total: int):
 
 def main() -> None:
     """Console-script entry point."""
+    from diffcheck.api import warm_up
+    from diffcheck.runner import prestart
+
+    # The first worker starts now and imports the pipeline while the options are read: a
+    # one-expression run then waits for the longer of the two, not for both.
+    prestart(warm_up)
     app()
 
 
