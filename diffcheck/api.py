@@ -10,6 +10,8 @@ Nothing here prints. The pipeline runs one way, and this module runs it: parse -
 'Cinf'
 >>> check("sigmod(f)").error.message
 "unknown function 'sigmod' (did you mean sigmoid?)"
+>>> check(r"\\max\\{0, 1 - y \\hat{y}\\}", wrt=["y_hat"]).reading
+'max(0, 1 - y*y_hat)'
 """
 
 from __future__ import annotations
@@ -17,13 +19,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diffcheck.lossfile import LossLine, read_loss_lines
 from diffcheck.model import Report, ReportError
 from diffcheck.parser import ParsedExpression, ParseError, literal_as_sympy, parse
+from diffcheck.readers.latex_tokens import looks_like_latex
+
+if TYPE_CHECKING:  # the reader imports lark, an optional dependency
+    from diffcheck.readers.latex import LatexReading
 
 DEFAULT_SMOOTH_SCALE = 0.01
+#: The error for LaTeX input when the optional dependency is not installed.
+LATEX_MISSING = "LaTeX input needs the optional package lark: pip install 'diffcheck[latex]'"
 
 
 def check(
@@ -37,6 +45,7 @@ def check(
     timeout: float | None = None,
     values: Mapping[str, Any] | None = None,
     dtype: str = "float32",
+    latex: bool | None = None,
 ) -> Report:
     """Analyse one loss expression.
 
@@ -55,24 +64,47 @@ def check(
         the limit (an error of kind "timeout"). Default: no limit, in this process.
     dtype:
         The float type training uses, for the autodiff traps: "float32" (default) or "float64".
+    latex:
+        ``True``: ``expr`` is LaTeX (CONTRACT.md section 8); ``False``: it is the text
+        syntax; ``None`` (default): LaTeX when it contains a backslash command.
     """
     if timeout is not None:
         return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
-                                dtype)
+                                dtype, latex)
     report = Report(input=expr, name=name, source=source, line=line)
     try:
-        parsed = parse(expr, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
+        text, reading, values, wrt = _input_text(expr, latex, values, wrt)
+        report.reading = reading.text if reading else None
+        try:
+            parsed = parse(text, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
+        except ParseError as err:
+            raise ParseError(err.message, reading.column(err.column) if reading else err.column,
+                             err.kind) from None
     except ParseError as err:
         report.error = ReportError(err.kind, err.message, err.column)
         return report
     report.expression = str(parsed.expr)
-    report.fixed = {k: values[k] for k in parsed.fixed} if values else {}
+    report.fixed = {values.user_name(k): values[k] for k in parsed.fixed}
+    if reading:
+        report.fixed.update({k: values.given[k] for k in reading.consumed})
     unknown = [v for v in (wrt or []) if v not in parsed.variables]
+    if reading and wrt and len(unknown) == len(wrt):
+        # LaTeX names are made by the reader: a --wrt that names none of them is a mistake
+        # to report, not a loss with nothing to differentiate (and so "differentiable")
+        report.error = ReportError("parse", f"--wrt {', '.join(wrt)}: the formula has no such "
+                                   f"variable (its variables: {', '.join(parsed.variables)})")
+        return report
     wrt_names = list(wrt) if wrt else list(parsed.variables)
     report.wrt = [v for v in wrt_names if v not in unknown]
     _analyse(parsed, report, smooth_scale)
     if report.error is None:
         _autodiff_stage(parsed, report, dtype)
+    if report.error is None and reading is not None:
+        # what the text cannot show (sums written out for three terms, fixed labels) first
+        report.assumptions = reading.assumptions + report.assumptions
+        for finding in report.findings:
+            if finding.column is not None:
+                finding.column = reading.column(finding.column)
     return report
 
 
@@ -108,6 +140,7 @@ def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float)
     confirm(analysis)
     for item in analysis.non_smooth:
         item.finding.surrogates = surrogates_for(item.candidate.node, smooth_scale)
+        item.finding.set_expr = item.candidate.g
     report.assumptions = analysis.assumptions
     report.gradient = analysis.gradient
     report.findings = analysis.findings
@@ -142,13 +175,62 @@ def _autodiff_stage(parsed, report: Report, dtype: str, tree: Any = None,
     report.findings.extend(sorted(traps, key=lambda f: (f.severity != "error", f.code)))
 
 
+class _Values(dict):
+    """``--set`` values under the names the text uses (``lambda`` is ``lambda_`` there),
+    remembering every value as given; ``consumed`` names are used by the LaTeX reader
+    itself (a sum bound) and are not passed on."""
+
+    def __init__(self, given: Mapping[str, Any], rename=str, consumed=frozenset()) -> None:
+        super().__init__({rename(k): v for k, v in given.items() if k not in consumed})
+        self.given = dict(given)
+        self.names = {rename(k): k for k in given}
+
+    def user_name(self, text_name: str) -> str:
+        return self.names.get(text_name, text_name)
+
+
+def _input_text(expr: str, latex: bool | None, values: Mapping[str, Any] | None,
+                wrt: Sequence[str] | None
+                ) -> tuple[str, LatexReading | None, _Values, Sequence[str] | None]:
+    """The text to parse, the LaTeX reading it came from (or None), values and wrt for it."""
+    if latex is False or (latex is None and not looks_like_latex(expr)):
+        return expr, None, _Values(values or {}), wrt
+    try:
+        from diffcheck.readers.latex import read_latex, text_name
+    except ImportError as err:
+        if err.name != "lark":
+            raise
+        raise ParseError(LATEX_MISSING, None, "unsupported") from None  # type: ignore[arg-type]
+    reading = read_latex(expr, values, wrt or ())
+    renamed = _Values(values or {}, text_name, reading.consumed)
+    names = [n for w in wrt for n in reading.components.get(w, [text_name(w)])] if wrt else wrt
+    return reading.text, reading, renamed, names
+
+
+def read(expr: str, *, latex: bool | None = None,
+         values: Mapping[str, Any] | None = None) -> str:
+    """The expression text diffcheck analyses for ``expr`` (what ``--show-parse`` prints):
+    the reading of a LaTeX formula, or the text itself. Raises ParseError (LaTeX columns).
+
+    >>> read(r"\\frac{1}{2}\\lVert y - \\hat y \\rVert^2")
+    '1/2*((y_1 - y_hat_1)**2 + (y_2 - y_hat_2)**2)'
+    """
+    text, reading, values, _ = _input_text(expr, latex, values, None)
+    try:
+        parse(text, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
+    except ParseError as err:
+        raise ParseError(err.message, reading.column(err.column) if reading else err.column,
+                         err.kind) from None
+    return text
+
+
 def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
-                     dtype="float32") -> Report:
+                     dtype="float32", latex=None) -> Report:
     from diffcheck.runner import run_jobs
 
     def work(text):
         return check(text, wrt, name=name, source=source, line=line, smooth_scale=smooth_scale,
-                     values=values, dtype=dtype)
+                     values=values, dtype=dtype, latex=latex)
 
     def on_error(text, kind, message):
         return Report(input=text, name=name, source=source, line=line, error=ReportError(kind, message))
@@ -268,6 +350,18 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
     return report
 
 
+def read_source_job(job: SourceJob, values: Mapping[str, Any] | None = None) -> str:
+    """The expression a ``.py`` loss is read as (what ``--show-parse`` prints for it).
+
+    Raises :class:`~diffcheck.readers.pysource.SourceError` when it cannot be translated.
+    """
+    from diffcheck.readers.pysource import find_losses, read_module, translate
+
+    module = read_module(job.text, job.path)
+    (target,) = find_losses(module, job.text, job.target)
+    return str(translate(module, job.text, target, dict(values or {}), job.path).parsed.expr)
+
+
 def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smooth_scale: float,
                       texts: list[str], dtype: str = "float32") -> None:
     """Analyse a translated source loss into ``report``, in the file's lines and names."""
@@ -288,7 +382,8 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
     if analysed.error is None and not loss.is_model:
         _autodiff_stage(parsed, analysed, dtype, tree=loss.translation.program,
                         wrt=analysed.wrt)
-    located = [_in_source(f, parsed, loss.implicit, texts) for f in analysed.findings]
+    located = [_in_source(f, parsed, loss.implicit, texts, loss.translation.span_files)
+               for f in analysed.findings]
     if loss.is_model:
         for finding in located:
             finding.where = _layer_calls(finding.where, loss.parameters)
@@ -456,7 +551,8 @@ def _excerpt(span: Any, texts: list[str]) -> str | None:
     return fallback
 
 
-def _in_source(finding, parsed, implicit: set[str], texts: list[str]):
+def _in_source(finding, parsed, implicit: set[str], texts: list[str],
+               span_files: dict | None = None):
     """A finding located in the file and written in the user's indexing."""
     from diffcheck.readers.pysource import user_indexing
 
@@ -466,7 +562,20 @@ def _in_source(finding, parsed, implicit: set[str], texts: list[str]):
         finding.line, finding.column = span.line, span.column
         if span.end_line == span.line:
             finding.end_column = span.end_column
+        other = (span_files or {}).get(span)
+        if other is not None:
+            finding.path = other
+            try:
+                texts = [Path(other).read_text(encoding="utf-8", errors="replace")]
+            except OSError:
+                texts = []
         finding.excerpt = _excerpt(span, texts)
+    from diffcheck.readers.pysource import tensor_set
+
+    whole = tensor_set(finding.set_expr, implicit) if finding.kind != "autodiff" else None
+    if whole is not None:
+        finding.message = finding.message.replace(finding.where or "\0", whole)
+        finding.where = whole
     finding.where = user_indexing(finding.where, implicit)
     finding.message = user_indexing(finding.message, implicit) or finding.message
     return finding

@@ -41,6 +41,12 @@ class Finding:
     ste: bool | None = None
     #: autodiff findings: the standard fix, as code
     fix: str | None = None
+    #: the file of ``line`` when it is not the result's own (a helper imported from another
+    #: file of the project)
+    path: str | None = None
+    #: the SymPy ``g`` of the set ``g = 0`` (in memory only, for readers that rewrite
+    #: ``where`` in their own terms)
+    set_expr: Any = field(default=None, repr=False, compare=False)
 
     @property
     def severity(self) -> str:
@@ -66,6 +72,7 @@ class Finding:
             **({"cut": list(self.cut)} if self.cut is not None else {}),
             **({"ste": self.ste} if self.ste is not None else {}),
             **({"fix": self.fix} if self.fix is not None else {}),
+            **({"path": self.path} if self.path is not None else {}),
         }
 
 
@@ -112,6 +119,8 @@ class Report:
     #: 1-based column where ``input`` starts in its line (after a ``name:`` label in a loss
     #: file), so that a column counted in the line can be shown under the input
     input_column: int | None = None
+    #: for LaTeX input: the expression text it was read as (what ``--show-parse`` prints)
+    reading: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,4 +141,5 @@ class Report:
             "reader": self.reader,
             **({"composition": self.composition} if self.composition is not None else {}),
             "input_column": self.input_column,
+            "reading": self.reading,
         }

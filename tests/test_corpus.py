@@ -6,7 +6,8 @@ user would point it at the code (the scorer's options: ``--wrt``, ``--set``), in
 processes under a time limit, and must give the labelled verdict, smoothness, kinds and cuts.
 
 Cases diffcheck does not get right yet are listed in ``KNOWN_GAPS`` with the reason: they are
-expected to fail, strictly, so fixing one without updating the list fails the suite.
+expected to fail, strictly (except a time limit, which depends on the machine), so fixing one
+without updating the list fails the suite.
 """
 
 from __future__ import annotations
@@ -145,7 +146,10 @@ def _verdict_problems(case: dict[str, Any], report: Report) -> list[str]:
 
 
 @pytest.mark.parametrize("case", [
-    pytest.param(case, id=case["id"], marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[case["id"]])
+    pytest.param(case, id=case["id"], marks=pytest.mark.xfail(
+        # A gap that is only the time limit depends on the machine's speed: it may pass on a
+        # fast one, so it is not strict; every other gap is a wrong answer and stays strict.
+        strict=KNOWN_GAPS[case["id"]] != "analysis time", reason=KNOWN_GAPS[case["id"]])
                  if case["id"] in KNOWN_GAPS else ())
     for case in CASES
 ])

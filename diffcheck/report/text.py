@@ -219,7 +219,8 @@ def _print_composition(console: Console, result: dict[str, Any]) -> None:
 
 def _print_source_finding(console: Console, path: str, finding: dict[str, Any]) -> None:
     style = _SEVERITY_STYLE.get(finding["severity"], "")
-    location = ":".join(str(p) for p in (path, finding.get("line"), finding.get("column")) if p)
+    location = ":".join(str(p) for p in (finding.get("path") or path, finding.get("line"),
+                                         finding.get("column")) if p)
     head = Text(f"{_INDENT}{location}: ", style="dim")
     head.append(f"{finding['code']} {finding['kind']}", style=style)
     head.append(f"  {user_spelling(_one_line(finding['message']))}")
@@ -306,6 +307,9 @@ def render(
             column = error["column"] - (result.get("input_column") or 1) + 1
             console.print(Text(_INDENT * 2 + result["input"]), soft_wrap=True)
             console.print(_caret(result["input"], max(column, 1)), soft_wrap=True)
+        if result.get("reading") and not error:
+            console.print(Text(_INDENT + "read as: ", style="dim") + Text(result["reading"]),
+                          soft_wrap=True)
         for assumption in result.get("assumptions") or []:
             line = Text(_INDENT + "assumption: ", style="dim")
             line.append(assumption)
