@@ -1,7 +1,8 @@
 """The library face of diffcheck: ``check`` one expression, ``check_file`` a loss file.
 
 Nothing here prints. The pipeline runs one way, and this module runs it: parse -> analyze
--> probe -> surrogates -> :class:`~diffcheck.model.Report`.
+-> probe -> surrogates -> autodiff traps -> :class:`~diffcheck.model.Report` -> plots (PNG
+files with ``plot_dir``, see :mod:`diffcheck.plots`).
 
 >>> report = check("abs(y - f)", wrt=["f"])
 >>> report.differentiable, report.findings[0].where
@@ -37,6 +38,9 @@ def check(
     timeout: float | None = None,
     values: Mapping[str, Any] | None = None,
     dtype: str = "float32",
+    plot_dir: str | Path | None = None,
+    plot_name: str | None = None,
+    sparklines: bool = False,
 ) -> Report:
     """Analyse one loss expression.
 
@@ -55,10 +59,19 @@ def check(
         the limit (an error of kind "timeout"). Default: no limit, in this process.
     dtype:
         The float type training uses, for the autodiff traps: "float32" (default) or "float64".
+    plot_dir:
+        Write a picture of each finding (and a map of a loss of two or more variables) into
+        this folder, and its path into the finding's ``plot`` (needs matplotlib).
+    plot_name:
+        The start of the pictures' file names (default: ``name``, else a hash of ``expr``).
+    sparklines:
+        Sample the loss along each finding's probe line into the finding's ``slice``, for the
+        text report's sparklines.
     """
     if timeout is not None:
         return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
-                                dtype)
+                                dtype, {"plot_dir": plot_dir, "plot_name": plot_name,
+                                        "sparklines": sparklines})
     report = Report(input=expr, name=name, source=source, line=line)
     try:
         parsed = parse(expr, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
@@ -70,19 +83,24 @@ def check(
     unknown = [v for v in (wrt or []) if v not in parsed.variables]
     wrt_names = list(wrt) if wrt else list(parsed.variables)
     report.wrt = [v for v in wrt_names if v not in unknown]
-    _analyse(parsed, report, smooth_scale)
+    pipeline = _analyse(parsed, report, smooth_scale)
     if report.error is None:
         _autodiff_stage(parsed, report, dtype)
+        _keep_for_plots(report, pipeline, dtype, _program(parsed, report.fixed))
+    _plot_stage(report, plot_dir, plot_name, sparklines)
     return report
 
 
-def _analyse(parsed, report: Report, smooth_scale: float) -> None:
-    """Run the analysis into ``report``; a failure becomes the report's error, never a guess."""
+def _analyse(parsed, report: Report, smooth_scale: float) -> Any:
+    """Run the analysis into ``report``; a failure becomes the report's error, never a guess.
+
+    Returns what the plots are drawn from (the analysis and the checked surrogate), or None.
+    """
     # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
     from diffcheck.analysis import AnalysisLimit
 
     try:
-        _run_pipeline(parsed, report, smooth_scale)
+        return _run_pipeline(parsed, report, smooth_scale)
     except AnalysisLimit as err:
         report.error = ReportError("limit", str(err))
     except RecursionError:
@@ -92,17 +110,17 @@ def _analyse(parsed, report: Report, smooth_scale: float) -> None:
     except Exception as err:
         detail = " ".join(str(err).split())  # one line, whatever the exception says
         report.error = ReportError("unsupported", f"analysis failed: {type(err).__name__}: {detail}")
-    if report.error is not None:
-        # No verdict without an analysis: differentiable stays null (CONTRACT.md section 5).
-        report.differentiable, report.smoothness, report.surrogate = None, None, None
-        report.findings = []
+    # No verdict without an analysis: differentiable stays null (CONTRACT.md section 5).
+    report.differentiable, report.smoothness, report.surrogate = None, None, None
+    report.findings = []
+    return None
 
 
-def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float) -> None:
-    """analyze -> probe -> surrogates, filling ``report``."""
+def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float) -> Any:
+    """analyze -> probe -> surrogates, filling ``report``; (analysis, checked surrogate)."""
     from diffcheck.analysis import analyze
     from diffcheck.probe import confirm
-    from diffcheck.surrogates import checked_surrogate, surrogates_for
+    from diffcheck.surrogates import checked_smooth_loss, surrogates_for
 
     analysis = analyze(parsed, report.wrt)
     confirm(analysis)
@@ -113,11 +131,14 @@ def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float)
     report.findings = analysis.findings
     report.differentiable = analysis.differentiable
     report.smoothness = analysis.smoothness
+    smooth = None
     if analysis.non_smooth:
         singular = [{s.name: item.comparison.point[s] for s in analysis.symbols}
                     for item in analysis.non_smooth]
-        report.surrogate = checked_surrogate(parsed.expr, analysis.nonsmooth_nodes, singular,
-                                             smooth_scale, reserved_names=parsed.variables)
+        smooth = checked_smooth_loss(parsed.expr, analysis.nonsmooth_nodes, singular,
+                                     smooth_scale, reserved_names=parsed.variables)
+        report.surrogate = None if smooth is None else smooth.report
+    return analysis, smooth
 
 
 def _autodiff_stage(parsed, report: Report, dtype: str, tree: Any = None,
@@ -142,13 +163,45 @@ def _autodiff_stage(parsed, report: Report, dtype: str, tree: Any = None,
     report.findings.extend(sorted(traps, key=lambda f: (f.severity != "error", f.code)))
 
 
+def _program(parsed: ParsedExpression, values: Mapping[str, Any]) -> Any:
+    """The program as written, for PyTorch/JAX autodiff along the plots' lines (or None)."""
+    from diffcheck.program import ProgramError, from_expression
+
+    try:
+        return from_expression(parsed.source, values)
+    except (ProgramError, SyntaxError):
+        return None
+
+
+def _keep_for_plots(report: Report, pipeline: Any, dtype: str, program: Any = None,
+                    wrt: Sequence[str] | None = None) -> None:
+    """Keep the pipeline's SymPy objects on the report (in memory) for its pictures."""
+    if pipeline is None:
+        return
+    from diffcheck.slices import plot_source
+
+    analysis, smooth = pipeline
+    title = report.name if report.reader == "python" and report.name else report.input
+    report.plot_source = plot_source(analysis, smooth, title, dtype, program, wrt)
+
+
+def _plot_stage(report: Report, plot_dir: str | Path | None, plot_name: str | None,
+                sparklines: bool) -> None:
+    """Pictures of the complete report: PNGs in ``plot_dir``, sparkline samples."""
+    if report.plot_source is None or not (plot_dir is not None or sparklines):
+        return
+    from diffcheck.plots import add_pictures
+
+    add_pictures(report, plot_dir, name=plot_name, sparklines=sparklines)
+
+
 def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
-                     dtype="float32") -> Report:
+                     dtype="float32", pictures=None) -> Report:
     from diffcheck.runner import run_jobs
 
     def work(text):
         return check(text, wrt, name=name, source=source, line=line, smooth_scale=smooth_scale,
-                     values=values, dtype=dtype)
+                     values=values, dtype=dtype, **(pictures or {}))
 
     def on_error(text, kind, message):
         return Report(input=text, name=name, source=source, line=line, error=ReportError(kind, message))
@@ -225,8 +278,13 @@ def source_jobs(path: str, text: str, selector: str | None = None) -> list[Sourc
 
 def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
                      smooth_scale: float = DEFAULT_SMOOTH_SCALE,
-                     values: Mapping[str, Any] | None = None, dtype: str = "float32") -> Report:
-    """Translate and analyse one loss of a ``.py`` file (CONTRACT.md section 6)."""
+                     values: Mapping[str, Any] | None = None, dtype: str = "float32",
+                     plot_dir: str | Path | None = None, plot_name: str | None = None,
+                     sparklines: bool = False) -> Report:
+    """Translate and analyse one loss of a ``.py`` file (CONTRACT.md section 6).
+
+    ``plot_dir``, ``plot_name`` and ``sparklines`` are those of :func:`check`.
+    """
     import ast
 
     from diffcheck.readers.pysource import SourceError, find_losses, read_module, translate
@@ -246,6 +304,7 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
         report.error = ReportError("limit", "the function is nested too deeply to translate")
         return report
     _fill_from_source(report, loss, wrt, smooth_scale, [job.text], dtype)
+    _plot_stage(report, plot_dir, plot_name, sparklines)
     return report
 
 
@@ -257,7 +316,7 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
         [w for w in (wrt or []) if w in loss.tensors]
     parameters = chosen or loss.wrt
     analysed = Report(input=report.input, wrt=loss.symbols_of(parameters))
-    _analyse(parsed, analysed, smooth_scale)
+    pipeline = _analyse(parsed, analysed, smooth_scale)
     report.expression = str(parsed.expr)
     report.wrt = list(parameters)
     report.fixed = dict(loss.translation.fixed)
@@ -278,11 +337,16 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
         located = _gradient_flow(loss, parameters, located, texts)
     report.findings = sorted(located, key=lambda f: (f.severity != "error", f.line or 0,
                                                      f.column or 0, f.code))
+    if report.error is None:
+        _keep_for_plots(report, pipeline, dtype,
+                        None if loss.is_model else loss.translation.program, analysed.wrt)
 
 
 def check_composition(job: SourceJob, loss: str, wrt: Sequence[str] | None = None, *,
                       smooth_scale: float = DEFAULT_SMOOTH_SCALE,
-                      values: Mapping[str, Any] | None = None, dtype: str = "float32") -> Report:
+                      values: Mapping[str, Any] | None = None, dtype: str = "float32",
+                      plot_dir: str | Path | None = None, plot_name: str | None = None,
+                      sparklines: bool = False) -> Report:
     """``loss(model(x), y)`` w.r.t. the model's parameters: "can I train this?".
 
     ``job`` names the model (a class of a ``.py`` file); ``loss`` is ``path.py::name`` or an
@@ -327,6 +391,7 @@ def check_composition(job: SourceJob, loss: str, wrt: Sequence[str] | None = Non
         "model": _verdict(job.target, model_alone),
         "loss": _verdict(loss_name, loss_alone),
     }
+    _plot_stage(report, plot_dir, plot_name, sparklines)
     return report
 
 
