@@ -87,8 +87,7 @@ def check(
     if report.error is None:
         _autodiff_stage(parsed, report, dtype)
         _keep_for_plots(report, pipeline, dtype, _program(parsed, report.fixed))
-    _plot_stage(report, plot_dir, plot_name, sparklines)
-    return report
+    return plot_stage(report, plot_dir, name=plot_name, sparklines=sparklines)
 
 
 def _analyse(parsed, report: Report, smooth_scale: float) -> Any:
@@ -185,14 +184,21 @@ def _keep_for_plots(report: Report, pipeline: Any, dtype: str, program: Any = No
     report.plot_source = plot_source(analysis, smooth, title, dtype, program, wrt)
 
 
-def _plot_stage(report: Report, plot_dir: str | Path | None, plot_name: str | None,
-                sparklines: bool) -> None:
-    """Pictures of the complete report: PNGs in ``plot_dir``, sparkline samples."""
+def plot_stage(report: Report, plot_dir: str | Path | None = None, *, name: str | None = None,
+               sparklines: bool = False) -> Report:
+    """The last stage: pictures of a complete report, once its suppressed findings are gone.
+
+    With ``plot_dir``, a PNG per finding (and a map for two or more variables) and their
+    paths in ``plot``; with ``sparklines``, each finding's ``slice``. Only a report made in
+    this process has the SymPy objects the pictures come from; others are returned as they
+    are. ``check(..., plot_dir=...)`` runs it itself.
+    """
     if report.plot_source is None or not (plot_dir is not None or sparklines):
-        return
+        return report
     from diffcheck.plots import add_pictures
 
-    add_pictures(report, plot_dir, name=plot_name, sparklines=sparklines)
+    add_pictures(report, plot_dir, name=name, sparklines=sparklines)
+    return report
 
 
 def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
@@ -210,6 +216,10 @@ def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, value
     return report
 
 
+#: options of check() that belong to the plot stage
+_PICTURE_OPTIONS = ("plot_dir", "plot_name", "sparklines")
+
+
 def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options) -> Report:
     """Analyse one line of a loss file, keeping its name, source and line number."""
     if loss_line.error is not None:
@@ -221,6 +231,11 @@ def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options)
             error=ReportError("parse", loss_line.error, loss_line.column),
             input_column=1,  # the text of a line the reader refused is the whole line
         )
+    pictures: dict[str, Any] = {key: options.pop(key) for key in _PICTURE_OPTIONS
+                                if key in options}
+    if options.get("timeout") is not None:
+        options.update(pictures)  # the worker draws them: its report has no SymPy objects
+        pictures = {}
     report = check(
         loss_line.text, wrt, name=loss_line.name, source=loss_line.source, line=loss_line.line,
         **options,
@@ -237,7 +252,8 @@ def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options)
         report.findings = [f for f in report.findings if f.code not in loss_line.ignored_codes]
         # The verdict stays the truth; suppression only hides findings (and their exit status).
         report.ignored = sorted(loss_line.ignored_codes)
-    return report
+    return plot_stage(report, pictures.get("plot_dir"), name=pictures.get("plot_name"),
+                      sparklines=bool(pictures.get("sparklines")))
 
 
 def check_file(path: str | Path, wrt: Sequence[str] | None = None, **options) -> list[Report]:
@@ -304,8 +320,7 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
         report.error = ReportError("limit", "the function is nested too deeply to translate")
         return report
     _fill_from_source(report, loss, wrt, smooth_scale, [job.text], dtype)
-    _plot_stage(report, plot_dir, plot_name, sparklines)
-    return report
+    return plot_stage(report, plot_dir, name=plot_name, sparklines=sparklines)
 
 
 def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smooth_scale: float,
@@ -391,8 +406,7 @@ def check_composition(job: SourceJob, loss: str, wrt: Sequence[str] | None = Non
         "model": _verdict(job.target, model_alone),
         "loss": _verdict(loss_name, loss_alone),
     }
-    _plot_stage(report, plot_dir, plot_name, sparklines)
-    return report
+    return plot_stage(report, plot_dir, name=plot_name, sparklines=sparklines)
 
 
 def _verdict(name: str, report: Report) -> dict[str, Any]:

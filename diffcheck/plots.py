@@ -54,12 +54,16 @@ if TYPE_CHECKING:
 INSTALL_HINT = "pip install 'diffcheck[plot]'"
 #: inches and dots per inch: 1100 x 720 pixels, readable at 100% on a laptop screen
 FIGURE_SIZE = (11.0, 7.2)
-MAP_SIZE = (8.5, 7.2)
+MAP_SIZE = (8.5, 8.0)
+#: the height of one legend row under a map, as a fraction of the figure's height
+MAP_LEGEND_ROW = 0.028
 DPI = 100
 #: seconds the pictures of one loss may take; the rest are skipped (and the report says so)
 PLOT_SECONDS = 30.0
 #: longest title, in characters (a Python loss's title is its name)
 TITLE_LENGTH = 90
+#: a curve whose values span less than this (relative to their size) is drawn as flat
+MIN_SPAN = 1e-4
 
 #: every setting a picture depends on, so that no matplotlibrc or style changes it
 STYLE: dict[Any, Any] = {
@@ -191,7 +195,8 @@ def add_pictures(report: Report, plot_dir: str | Path | None, *, name: str | Non
                                  "stop": float(cut.line.coordinate(cut.wide.t[-1])),
                                  "values": sparkline_values(cut)}
             if plot_dir is not None:
-                path = Path(plot_dir) / f"{stem}-{safe_name(finding.code)}-{numbers[finding.code]}.png"
+                number = numbers[finding.code]
+                path = Path(plot_dir) / f"{stem}-{safe_name(finding.code)}-{number}.png"
                 path.write_bytes(png_bytes(finding_figure(cut, source)))
                 finding.plot = str(path)
         except Exception as err:  # a picture must never cost a loss its result
@@ -325,7 +330,18 @@ def _held_text(held: dict[str, float]) -> str:
     if not held:
         return ""
     parts = ", ".join(f"{name} = {value:.4g}" for name, value in held.items())
-    return _shorten("held at: " + parts, 170)
+    return _shorten("held at: " + parts, 400)
+
+
+def _footnote(figure: Figure, parts: list[str], left: float) -> None:
+    """Small grey lines at the bottom: what is held fixed, what is drawn as a stand-in."""
+    import textwrap
+
+    width_px = figure.get_figwidth() * DPI * (1 - 2 * left)
+    text = "   ".join(p for p in parts if p)
+    lines = textwrap.wrap(text, width=int(width_px / 5.6))[:2]
+    figure.text(left, 0.012, "\n".join(lines), fontsize=8.5, color="#555555", ha="left",
+                va="bottom")
 
 
 def finding_figure(cut: FindingSlice, source: PlotSource) -> Figure:
@@ -358,8 +374,7 @@ def finding_figure(cut: FindingSlice, source: PlotSource) -> Figure:
         if source.stand_ins:
             footnote.append(f"model functions {', '.join(source.stand_ins)} drawn as a generic "
                             "smooth stand-in")
-        figure.text(0.065, 0.015, "   ".join(p for p in footnote if p), fontsize=8.5,
-                    color="#555555", ha="left", va="bottom")
+        _footnote(figure, footnote, 0.065)
         for panel, slope_panel, window, zoomed in ((loss_wide, slope_wide, cut.wide, False),
                                                    (loss_zoom, slope_zoom, cut.zoom, True)):
             _draw_loss(panel, cut, source, window, zoomed)
@@ -367,7 +382,10 @@ def finding_figure(cut: FindingSlice, source: PlotSource) -> Figure:
             panel.tick_params(labelbottom=False)
             slope_panel.set_xlabel(variable)
         loss_wide.set_ylabel("loss")
-        slope_wide.set_ylabel(f"d loss / d{variable}" if len(variable) < 12 else "derivative")
+        slope_wide.set_ylabel(f"d loss / d{variable}" if len(variable) == 1 else
+                              f"d loss / d {variable}")
+        for panel in (loss_wide, loss_zoom, slope_wide, slope_zoom):
+            panel.ticklabel_format(axis="y", useOffset=False)
         low, high = (cut.line.coordinate(cut.zoom.t[0]), cut.line.coordinate(cut.zoom.t[-1]))
         loss_wide.set_title(f"the loss along {variable}", loc="left")
         loss_zoom.set_title(f"zoomed: {_number(low)} to {_number(high)}", loc="left")
@@ -399,15 +417,15 @@ def _robust_limits(values: Sequence[np.ndarray | None], keep: Sequence[float | N
     anchors = [v for v in keep if v is not None and math.isfinite(v)]
     if len(finite) == 0 and not anchors:
         return None
-    pool = np.concatenate([finite, np.asarray(anchors, dtype=float)])
     low, high = (float(np.quantile(finite, quantile)), float(np.quantile(finite, 1 - quantile))) \
         if len(finite) else (min(anchors), max(anchors))
     low, high = min([low, *anchors]), max([high, *anchors])
-    if high - low < 1e-12 * (1 + abs(high)):
-        spread = max(abs(high) * 0.1, 0.5)
-        return low - spread, high + spread
+    if high - low < MIN_SPAN * (1 + abs(high) + abs(low)):
+        # flat, or rounding noise around a constant (a float32 gradient of 1 +- 1e-7)
+        centre = (high + low) / 2
+        spread = 0.1 * (1 + abs(centre))
+        return centre - spread, centre + spread
     pad = 0.08 * (high - low)
-    del pool
     return low - pad, high + pad
 
 
@@ -428,7 +446,8 @@ def _draw_loss(ax: Axes, cut: FindingSlice, source: PlotSource, window: Window,
     if window.surrogate is not None:
         ax.plot(*_segments(x, window.surrogate, None), color=COLOURS["surrogate"], lw=1.6,
                 ls="--", label="smooth surrogate", zorder=4)
-    keep = [cut.at_point.value_left, cut.at_point.value_right, cut.value_at_point]
+    keep = [cut.at_point.value_left, cut.at_point.value_right, cut.value_at_point] \
+        if window.t[0] < 0 < window.t[-1] else []
     limits = _robust_limits([window.loss, window.surrogate], keep)
     if limits is not None:
         ax.set_ylim(*limits)
@@ -495,8 +514,8 @@ def _draw_tangents(ax: Axes, cut: FindingSlice, window: Window, x0: float) -> No
     sides = ((-1, cut.at_point.value_left, cut.at_point.slope_left, "left"),
              (1, cut.at_point.value_right, cut.at_point.slope_right, "right"))
     for side, value, slope, name in sides:
-        if value is None or slope is None:
-            continue
+        if value is None or slope is None or not math.isfinite(value):
+            continue  # outside the domain on that side, or a pole
         colour = COLOURS[name]
         if math.isinf(slope):
             # vertical: it climbs (or falls) from the point
@@ -520,7 +539,7 @@ def _draw_point(ax: Axes, cut: FindingSlice, x0: float) -> None:
                 label=label)
         label = None
     for value in (cut.at_point.value_left, cut.at_point.value_right):
-        if value is None:
+        if value is None or not math.isfinite(value):
             continue
         if cut.value_at_point is not None and abs(value - cut.value_at_point) <= \
                 1e-9 * (1 + abs(value)):
@@ -712,13 +731,19 @@ def map_figure(drawn: LossMap, source: PlotSource) -> Figure:
         ax.set_xlim(drawn.x[0], drawn.x[-1])
         ax.set_ylim(drawn.y[0], drawn.y[-1])
         if handles:
-            ax.legend(handles=handles, loc="upper left", framealpha=0.92)
+            # below the axes, where it hides nothing; the axes shrink to make room
+            rows = len(handles)
+            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.1),
+                      framealpha=0.95, borderaxespad=0.0)
+            bottom = 0.08 + MAP_LEGEND_ROW * rows + 0.075
+            for axes in (ax, bar_ax):
+                axes.set_position((axes.get_position().x0, bottom, axes.get_position().width,
+                                   0.86 - bottom))
         footnote = [_held_text(drawn.held)]
         if source.stand_ins:
             footnote.append(f"model functions {', '.join(source.stand_ins)} drawn as a generic "
                             "smooth stand-in")
-        figure.text(0.09, 0.015, "   ".join(p for p in footnote if p), fontsize=8.5,
-                    color="#555555", ha="left", va="bottom")
+        _footnote(figure, footnote, 0.09)
     return figure
 
 

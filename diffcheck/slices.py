@@ -21,17 +21,17 @@ matplotlib, so the text report's sparklines work without it).
 >>> bool(abs(cut.wide.loss - cut.wide.surrogate).max() <= report.surrogate["max_error"])
 True
 >>> sparkline_values(cut)[:4]
-[1.997, 1.87, 1.737, 1.61]
+[1.997, 1.73, 1.463, 1.197]
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import mpmath as mp
 import numpy as np
 import sympy as sp
 
@@ -46,7 +46,7 @@ WIDE_HALF_WIDTH = 2.0
 WIDE_SAMPLES = 600
 ZOOM_SAMPLES = 400
 #: how many points a sparkline has (one character each)
-SPARK_SAMPLES = 32
+SPARK_SAMPLES = 16
 #: the zoom shows the feature with this many feature widths on each side
 ZOOM_FEATURES = 3.0
 #: a surrogate's slope counts as caught up with the loss's beyond this relative difference
@@ -56,10 +56,13 @@ CAUGHT_UP = 0.1
 VISIBLE_GAP = 1 / 8
 #: how far (in wide windows) an autodiff finding's line is searched for the trap's boundary
 BOUNDARY_SEARCH = (1, 4, 16, 64)
-#: one-sided limits at the point are read this close to it (at 60 digits: exact to ~1e-40)
-ONE_SIDE = (mp.mpf("1e-30"), mp.mpf("1e-40"))
-#: beyond this a one-sided slope is infinite (it grew like 1/sqrt(t) or faster from ONE_SIDE)
-INFINITE_SLOPE = 1e8
+#: one-sided limits at the point are read at these distances (times 1 + the point's size):
+#: far above the rounding of a point that is a float (a root like 0.33606277200411183 is off
+#: by 1e-17), far below any feature the pictures show
+ONE_SIDE = (1e-6, 1e-9, 1e-12)
+#: a one-sided value or slope is infinite when it grows at least this much from each
+#: distance to the next (1/t by 1000, 1/sqrt(t) by 32, log(t) by 1.3)
+GROWTH = 1.3
 #: samples per axis of a loss's map
 MAP_SAMPLES = 201
 #: at most this many samples of a window are evaluated in mpmath where float64 overflows
@@ -73,8 +76,8 @@ class PlotSource:
     ``loss`` and ``surrogate`` have model functions replaced by the generic stand-ins the
     analysis used (:func:`~diffcheck.numeric.concrete_model_functions`); ``sets`` pairs each
     finding with the expression whose zero set it lies on; ``switches`` are the zero sets of
-    every switching primitive and singular argument, where curves are broken rather than
-    joined across a jump or a pole.
+    every switching primitive (where a curve is broken if it jumps), ``poles`` those of the
+    arguments of divisions and logarithms (where it is always broken).
     """
 
     title: str
@@ -85,6 +88,7 @@ class PlotSource:
     max_error: float | None = None
     sets: list[tuple[Finding, sp.Expr]] = field(default_factory=list)
     switches: list[sp.Expr] = field(default_factory=list)
+    poles: list[sp.Expr] = field(default_factory=list)
     #: the program as written (PyTorch/JAX autodiff runs it); None for models and model functions
     program: Any = None
     dtype: str = "float32"
@@ -112,20 +116,21 @@ def plot_source(analysis: Any, smooth: Any, title: str, dtype: str, program: Any
         if jump is not None:
             sets.append((finding, _zero_set(jump.candidate, concrete)))
     # findings name their causes as the parser built them (model functions and all)
-    singular = {str(node): concrete(argument)
-                for node, argument, _, _ in singular_arguments(analysis.parsed.expr)}
+    arguments = list(singular_arguments(analysis.parsed.expr))
+    singular = {str(node): concrete(argument) for node, argument, _, _ in arguments}
+    poles = [concrete(argument) for _, argument, _, can_pole in arguments if can_pole]
     for finding in analysis.warnings:
         argument = singular.get(finding.cause)
         if argument is not None:
             sets.append((finding, argument))
     switches = [_zero_set(c, concrete) for c in propose_candidates(analysis.loss)]
-    switches += [argument for argument in singular.values() if argument.free_symbols]
     surrogate = None if smooth is None else concrete(smooth.expression)
     bound = None if smooth is None else smooth.report.get("max_error")
     return PlotSource(
         title=title, loss=analysis.loss, symbols=list(analysis.symbols),
         wrt=list(wrt) if wrt is not None else [s.name for s in analysis.wrt],
         surrogate=surrogate, max_error=bound, sets=sets, switches=list(dict.fromkeys(switches)),
+        poles=[g for g in dict.fromkeys(poles) if g.free_symbols],
         program=program, dtype=dtype, stand_ins=tuple(analysis.parsed.model_functions))
 
 
@@ -272,7 +277,7 @@ def sample(expr_on_line: sp.Expr, t: np.ndarray) -> np.ndarray:
 @dataclass
 class OneSided:
     """Exact one-sided limits at the point: values and slopes along the line (None: that side
-    is outside the domain; a slope of +-inf: an infinite slope)."""
+    is outside the domain; +-inf: an infinite slope, or a pole's value)."""
 
     value_left: float | None
     value_right: float | None
@@ -327,8 +332,8 @@ def finding_slice(source: PlotSource, finding: Finding,
     derivative_t = derivative_along(loss_t)
     surrogate_t = (restricted(source.surrogate, source.symbols, line)
                    if source.surrogate is not None else None)
-    switches_t = [restricted(g, source.symbols, line) for g in source.switches]
-    switches_t = [g for g in switches_t if g.has(_T)]
+    switches_t = _on_line(source.switches, source.symbols, line)
+    poles_t = _on_line(source.poles, source.symbols, line)
     dtype = _dtype_of(finding, source.dtype)
     runner = _FrameworkRunner(source, line, dtype)
 
@@ -342,11 +347,13 @@ def finding_slice(source: PlotSource, finding: Finding,
         loss = sample(loss_t, t)
         derivative = sample(derivative_t, t)
         crossing = _crossings(switches_t, t)
+        pole = _crossings(poles_t, t)
         jumps = crossing & ~_continuous(loss, derivative, t)
         return Window(t=t, loss=loss, derivative=derivative,
                       surrogate=None if surrogate_t is None else sample(surrogate_t, t),
-                      frameworks=runner.along(t), loss_breaks=jumps | _nonfinite_between(loss),
-                      derivative_breaks=crossing | _nonfinite_between(derivative))
+                      frameworks=runner.along(t),
+                      loss_breaks=jumps | pole | _nonfinite_between(loss),
+                      derivative_breaks=crossing | pole | _nonfinite_between(derivative))
 
     wide = window(-half_width, half_width, WIDE_SAMPLES)
     if finding.kind == "autodiff":
@@ -356,10 +363,17 @@ def finding_slice(source: PlotSource, finding: Finding,
     zoom = window(centre - zoom_half, centre + zoom_half, ZOOM_SAMPLES)
     return FindingSlice(
         finding=finding, line=line, wide=wide, zoom=zoom, zoom_centre=centre,
-        at_point=_one_sided(loss_t, derivative_t),
+        at_point=_one_sided(loss_t, derivative_t,
+                            1 + max((abs(v) for v in line.point.values()), default=0.0)),
         value_at_point=_float_or_none(evaluate(compile_expr(loss_t, (_T,)), [0])),
         frameworks_at_point={fw: float(v[0]) for fw, v in runner.along(np.zeros(1)).items()},
         max_error=source.max_error, dtype=dtype)
+
+
+def _on_line(sets: list[sp.Expr], symbols: Sequence[sp.Symbol], line: Line) -> list[sp.Expr]:
+    """The expressions of ``sets`` on the line, those that change along it."""
+    on_line = [restricted(g, symbols, line) for g in sets]
+    return [g for g in on_line if g.has(_T)]
 
 
 def midpoints(low: float, high: float, n: int) -> np.ndarray:
@@ -382,21 +396,24 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _one_sided(loss_t: sp.Expr, derivative_t: sp.Expr) -> OneSided:
-    """Limits of the value and of the exact slope from each side (read at 1e-30 and 1e-40)."""
+def _one_sided(loss_t: sp.Expr, derivative_t: sp.Expr, scale: float) -> OneSided:
+    """Limits of the value and of the exact slope from each side (read at ONE_SIDE: what
+    keeps growing towards the point is infinite)."""
     value_fn = compile_expr(loss_t, (_T,))
     slope_fn = compile_expr(derivative_t, (_T,))
 
+    def limit(fn: Callable, side: int) -> float | None:
+        readings = [evaluate(fn, [side * h * scale]) for h in ONE_SIDE]
+        if any(r is None for r in readings):
+            return None
+        values = [float(r) for r in readings if r is not None]
+        growing = all(abs(b) >= GROWTH * abs(a) and a * b > 0
+                      for a, b in itertools.pairwise(values))
+        return math.copysign(math.inf, values[-1]) if growing else values[-1]
+
     def limits(side: int) -> tuple[float | None, float | None]:
-        near, nearer = (side * h for h in ONE_SIDE)
-        value = evaluate(value_fn, [nearer])
-        slopes = [evaluate(slope_fn, [near]), evaluate(slope_fn, [nearer])]
-        if value is None or None in slopes:
-            return _float_or_none(value), None
-        far, close = (float(s) for s in slopes)  # type: ignore[arg-type]
-        if abs(close) > INFINITE_SLOPE and abs(close) > 10 * abs(far):
-            return float(value), math.copysign(math.inf, close)
-        return float(value), close
+        value = limit(value_fn, side)
+        return value, None if value is None else limit(slope_fn, side)
 
     value_left, slope_left = limits(-1)
     value_right, slope_right = limits(1)
@@ -530,6 +547,10 @@ class _FrameworkRunner:
                 run = gradients(self.program, fw, ar, env, self.moving)
             except Unsupported:
                 return {}
+            except (TypeError, ValueError, ArithmeticError):
+                # the autodiff model could not run this program (its own stage says so, or
+                # should): the picture is drawn without the frameworks rather than not at all
+                return {}
             with np.errstate(all="ignore"):
                 total = np.zeros(t.shape)
                 for name in self.moving:
@@ -553,9 +574,26 @@ def _trap_boundary(runner: _FrameworkRunner, derivative_t: sp.Expr,
         edges = np.flatnonzero(failing[:-1] != failing[1:])
         if len(edges):
             nearest = edges[np.argmin(np.abs(t[edges]))]
-            boundary = float((t[nearest] + t[nearest + 1]) / 2)
+            boundary = _bisect(runner, derivative_t, float(t[nearest]), float(t[nearest + 1]),
+                               bool(failing[nearest]))
             return max(half_width, 1.25 * abs(boundary)), boundary
     return half_width, 0.0
+
+
+def _bisect(runner: _FrameworkRunner, derivative_t: sp.Expr, low: float, high: float,
+            failing_low: bool) -> float:
+    """Where the frameworks start or stop failing between ``low`` and ``high``."""
+    for _ in range(48):
+        middle = (low + high) / 2
+        if middle in (low, high):
+            break
+        here = np.array([middle])
+        failing = _failing(runner.along(here), sample(derivative_t, here))
+        if failing is not None and bool(failing[0]) == failing_low:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
 
 
 def _failing(frameworks: dict[str, np.ndarray], truth: np.ndarray) -> np.ndarray | None:
@@ -727,7 +765,7 @@ def _failing_on_grid(source: PlotSource, finding: Finding, line: Line, grid_x: n
     for fw in FRAMEWORKS:
         try:
             run = gradients(source.program, fw, ar, env, [variable])
-        except Unsupported:
+        except (Unsupported, TypeError, ValueError, ArithmeticError):
             return None
         gradient = np.broadcast_to(np.asarray(run.gradient[variable], dtype=np.float64),
                                    (grid_x.size,))
