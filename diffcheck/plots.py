@@ -348,11 +348,12 @@ def finding_figure(cut: FindingSlice, source: PlotSource) -> Figure:
     """The picture of one finding (see the module's docstring)."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     with rc_context(STYLE):
         figure = Figure(figsize=FIGURE_SIZE, dpi=DPI)
         grid = figure.add_gridspec(2, 2, height_ratios=(3, 2), hspace=0.08, wspace=0.18,
-                                   left=0.065, right=0.985, top=0.865, bottom=0.12)
+                                   left=0.08, right=0.985, top=0.865, bottom=0.12)
         loss_wide = figure.add_subplot(grid[0, 0])
         loss_zoom = figure.add_subplot(grid[0, 1])
         slope_wide = figure.add_subplot(grid[1, 0], sharex=loss_wide)
@@ -374,7 +375,7 @@ def finding_figure(cut: FindingSlice, source: PlotSource) -> Figure:
         if source.stand_ins:
             footnote.append(f"model functions {', '.join(source.stand_ins)} drawn as a generic "
                             "smooth stand-in")
-        _footnote(figure, footnote, 0.065)
+        _footnote(figure, footnote, 0.08)
         for panel, slope_panel, window, zoomed in ((loss_wide, slope_wide, cut.wide, False),
                                                    (loss_zoom, slope_zoom, cut.zoom, True)):
             _draw_loss(panel, cut, source, window, zoomed)
@@ -386,6 +387,8 @@ def finding_figure(cut: FindingSlice, source: PlotSource) -> Figure:
                               f"d loss / d {variable}")
         for panel in (loss_wide, loss_zoom, slope_wide, slope_zoom):
             panel.ticklabel_format(axis="y", useOffset=False)
+            panel.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+        figure.align_ylabels([loss_wide, slope_wide])
         low, high = (cut.line.coordinate(cut.zoom.t[0]), cut.line.coordinate(cut.zoom.t[-1]))
         loss_wide.set_title(f"the loss along {variable}", loc="left")
         loss_zoom.set_title(f"zoomed: {_number(low)} to {_number(high)}", loc="left")
@@ -411,7 +414,7 @@ def _segments(x: np.ndarray, y: np.ndarray, breaks: np.ndarray | None) -> tuple[
 
 
 def _robust_limits(values: Sequence[np.ndarray | None], keep: Sequence[float | None] = (),
-                   quantile: float = 0.01) -> tuple[float, float] | None:
+                   quantile: float = 0.01, pad: float = 0.08) -> tuple[float, float] | None:
     """y limits that show the curves but not a pole's or an infinite slope's spike."""
     finite = np.concatenate([v[np.isfinite(v)] for v in values if v is not None] or [np.zeros(0)])
     anchors = [v for v in keep if v is not None and math.isfinite(v)]
@@ -425,8 +428,8 @@ def _robust_limits(values: Sequence[np.ndarray | None], keep: Sequence[float | N
         centre = (high + low) / 2
         spread = 0.1 * (1 + abs(centre))
         return centre - spread, centre + spread
-    pad = 0.08 * (high - low)
-    return low - pad, high + pad
+    margin = pad * (high - low)
+    return low - margin, high + margin
 
 
 def _draw_loss(ax: Axes, cut: FindingSlice, source: PlotSource, window: Window,
@@ -489,8 +492,19 @@ def _smooth_at_point(cut: FindingSlice) -> bool:
     values = (sides.value_left, sides.value_right, sides.slope_left, sides.slope_right)
     if any(v is None or not math.isfinite(v) for v in values):
         return False
-    return (_close(sides.value_left, sides.value_right, 1e-9)
+    return (_same_value(cut, sides.value_left, sides.value_right)
             and _close(sides.slope_left, sides.slope_right, 1e-6))
+
+
+def _same_value(cut: FindingSlice, a: float | None, b: float | None) -> bool:
+    """Whether two values at the point are one on the picture: closer than a ten-thousandth
+    of what the wide window spans (a one-sided limit read 1e-12 away from the point of
+    ``sqrt`` is 1e-6; a jump that small would not show anyway)."""
+    if a is None or b is None:
+        return a is b
+    finite = cut.wide.loss[np.isfinite(cut.wide.loss)]
+    span = float(finite.max() - finite.min()) if len(finite) else 0.0
+    return abs(a - b) <= 1e-4 * span + 1e-9 * (1 + abs(a))
 
 
 def _close(a: float | None, b: float | None, tolerance: float) -> bool:
@@ -541,8 +555,7 @@ def _draw_point(ax: Axes, cut: FindingSlice, x0: float) -> None:
     for value in (cut.at_point.value_left, cut.at_point.value_right):
         if value is None or not math.isfinite(value):
             continue
-        if cut.value_at_point is not None and abs(value - cut.value_at_point) <= \
-                1e-9 * (1 + abs(value)):
+        if cut.value_at_point is not None and _same_value(cut, value, cut.value_at_point):
             continue
         ax.plot([x0], [value], "o", mfc="white", mec=COLOURS["point"], mew=1.6, ms=7,
                 zorder=6, label=label)
@@ -574,7 +587,8 @@ def _draw_derivative(ax: Axes, cut: FindingSlice, window: Window, zoomed: bool,
         ax.set_ylim(low, high)
     if is_trap:
         _mark_nonfinite(ax, window, x)
-    if cut.zoom_centre == 0.0 or not zoomed:
+    # the values at the point go where the point is looked at: the zoom, when it shows it
+    if zoomed == (cut.zoom_centre == 0.0):
         _draw_one_sided_slopes(ax, cut, x0)
         if not is_trap:
             _draw_framework_values(ax, cut, x0)
@@ -686,7 +700,7 @@ def map_figure(drawn: LossMap, source: PlotSource) -> Figure:
                     ha="center", fontsize=10.5)
         values = drawn.loss
         ax.grid(False)
-        limits = _robust_limits([values.ravel()], quantile=0.02)
+        limits = _robust_limits([values.ravel()], quantile=0.02, pad=0.0)
         handles: list[Any] = []
         if limits is not None:
             levels = MaxNLocator(nbins=20).tick_values(*limits)

@@ -385,3 +385,21 @@ def test_titles_are_the_input_as_written_and_never_markup():
     assert title.startswith("$x^2$") and "\x1b" not in title
     (heading,) = [t.get_text() for t in figure.texts if "DC102" in t.get_text()]
     assert "where a1 - b1 = 0" in heading
+
+
+def test_readme_picture_is_made_by_the_command_next_to_it(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"printf '(.*)\\n' \| diffcheck --plot (\S+) --file -", readme)
+    picture = re.search(r"!\[[^]]*\]\((\S+\.png)\)", readme)
+    assert command and picture
+    line, folder = command.groups()
+    assert Path(picture.group(1)).parent == Path(folder)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli.app, ["--plot", folder, "--file", "-"], input=line + "\n")
+    assert result.exit_code == 1, result.output
+    made = (tmp_path / picture.group(1)).read_bytes()
+    assert png_size(made) == png_size((root / picture.group(1)).read_bytes())
