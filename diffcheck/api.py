@@ -11,6 +11,8 @@ files with ``plot_dir``, see :mod:`diffcheck.plots`).
 'Cinf'
 >>> check("sigmod(f)").error.message
 "unknown function 'sigmod' (did you mean sigmoid?)"
+>>> check(r"\\max\\{0, 1 - y \\hat{y}\\}", wrt=["y_hat"]).reading
+'max(0, 1 - y*y_hat)'
 """
 
 from __future__ import annotations
@@ -18,13 +20,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diffcheck.lossfile import LossLine, read_loss_lines
 from diffcheck.model import Report, ReportError
 from diffcheck.parser import ParsedExpression, ParseError, literal_as_sympy, parse
+from diffcheck.readers.latex_tokens import looks_like_latex
+
+if TYPE_CHECKING:  # the reader imports lark, an optional dependency
+    from diffcheck.readers.latex import LatexReading
 
 DEFAULT_SMOOTH_SCALE = 0.01
+#: The error for LaTeX input when the optional dependency is not installed.
+LATEX_MISSING = "LaTeX input needs the optional package lark: pip install 'diffcheck[latex]'"
 
 
 def check(
@@ -38,6 +46,7 @@ def check(
     timeout: float | None = None,
     values: Mapping[str, Any] | None = None,
     dtype: str = "float32",
+    latex: bool | None = None,
     plot_dir: str | Path | None = None,
     plot_name: str | None = None,
     sparklines: bool = False,
@@ -59,6 +68,9 @@ def check(
         the limit (an error of kind "timeout"). Default: no limit, in this process.
     dtype:
         The float type training uses, for the autodiff traps: "float32" (default) or "float64".
+    latex:
+        ``True``: ``expr`` is LaTeX (CONTRACT.md section 8); ``False``: it is the text
+        syntax; ``None`` (default): LaTeX when it contains a backslash command.
     plot_dir:
         Write a picture of each finding (and a map of a loss of two or more variables) into
         this folder, and its path into the finding's ``plot`` (needs matplotlib).
@@ -70,23 +82,43 @@ def check(
     """
     if timeout is not None:
         return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
-                                dtype, {"plot_dir": plot_dir, "plot_name": plot_name,
+                                dtype, latex, {"plot_dir": plot_dir, "plot_name": plot_name,
                                         "sparklines": sparklines})
     report = Report(input=expr, name=name, source=source, line=line)
     try:
-        parsed = parse(expr, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
+        text, reading, values, wrt = _input_text(expr, latex, values, wrt)
+        report.reading = reading.text if reading else None
+        try:
+            parsed = parse(text, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
+        except ParseError as err:
+            raise ParseError(err.message, reading.column(err.column) if reading else err.column,
+                             err.kind) from None
     except ParseError as err:
         report.error = ReportError(err.kind, err.message, err.column)
         return report
     report.expression = str(parsed.expr)
-    report.fixed = {k: values[k] for k in parsed.fixed} if values else {}
+    report.fixed = {values.user_name(k): values[k] for k in parsed.fixed}
+    if reading:
+        report.fixed.update({k: values.given[k] for k in reading.consumed})
     unknown = [v for v in (wrt or []) if v not in parsed.variables]
+    if reading and wrt and len(unknown) == len(wrt):
+        # LaTeX names are made by the reader: a --wrt that names none of them is a mistake
+        # to report, not a loss with nothing to differentiate (and so "differentiable")
+        report.error = ReportError("parse", f"--wrt {', '.join(wrt)}: the formula has no such "
+                                   f"variable (its variables: {', '.join(parsed.variables)})")
+        return report
     wrt_names = list(wrt) if wrt else list(parsed.variables)
     report.wrt = [v for v in wrt_names if v not in unknown]
     pipeline = _analyse(parsed, report, smooth_scale)
     if report.error is None:
         _autodiff_stage(parsed, report, dtype)
         _keep_for_plots(report, pipeline, dtype, _program(parsed, report.fixed))
+    if report.error is None and reading is not None:
+        # what the text cannot show (sums written out for three terms, fixed labels) first
+        report.assumptions = reading.assumptions + report.assumptions
+        for finding in report.findings:
+            if finding.column is not None:
+                finding.column = reading.column(finding.column)
     return plot_stage(report, plot_dir, name=plot_name, sparklines=sparklines)
 
 
@@ -125,6 +157,7 @@ def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float)
     confirm(analysis)
     for item in analysis.non_smooth:
         item.finding.surrogates = surrogates_for(item.candidate.node, smooth_scale)
+        item.finding.set_expr = item.candidate.g
     report.assumptions = analysis.assumptions
     report.gradient = analysis.gradient
     report.findings = analysis.findings
@@ -201,13 +234,63 @@ def plot_stage(report: Report, plot_dir: str | Path | None = None, *, name: str 
     return report
 
 
+
+class _Values(dict):
+    """``--set`` values under the names the text uses (``lambda`` is ``lambda_`` there),
+    remembering every value as given; ``consumed`` names are used by the LaTeX reader
+    itself (a sum bound) and are not passed on."""
+
+    def __init__(self, given: Mapping[str, Any], rename=str, consumed=frozenset()) -> None:
+        super().__init__({rename(k): v for k, v in given.items() if k not in consumed})
+        self.given = dict(given)
+        self.names = {rename(k): k for k in given}
+
+    def user_name(self, text_name: str) -> str:
+        return self.names.get(text_name, text_name)
+
+
+def _input_text(expr: str, latex: bool | None, values: Mapping[str, Any] | None,
+                wrt: Sequence[str] | None
+                ) -> tuple[str, LatexReading | None, _Values, Sequence[str] | None]:
+    """The text to parse, the LaTeX reading it came from (or None), values and wrt for it."""
+    if latex is False or (latex is None and not looks_like_latex(expr)):
+        return expr, None, _Values(values or {}), wrt
+    try:
+        from diffcheck.readers.latex import read_latex, text_name
+    except ImportError as err:
+        if err.name != "lark":
+            raise
+        raise ParseError(LATEX_MISSING, None, "unsupported") from None  # type: ignore[arg-type]
+    reading = read_latex(expr, values, wrt or ())
+    renamed = _Values(values or {}, text_name, reading.consumed)
+    names = [n for w in wrt for n in reading.components.get(w, [text_name(w)])] if wrt else wrt
+    return reading.text, reading, renamed, names
+
+
+def read(expr: str, *, latex: bool | None = None,
+         values: Mapping[str, Any] | None = None) -> str:
+    """The expression text diffcheck analyses for ``expr`` (what ``--show-parse`` prints):
+    the reading of a LaTeX formula, or the text itself. Raises ParseError (LaTeX columns).
+
+    >>> read(r"\\frac{1}{2}\\lVert y - \\hat y \\rVert^2")
+    '1/2*((y_1 - y_hat_1)**2 + (y_2 - y_hat_2)**2)'
+    """
+    text, reading, values, _ = _input_text(expr, latex, values, None)
+    try:
+        parse(text, {k: literal_as_sympy(v) for k, v in (values or {}).items()})
+    except ParseError as err:
+        raise ParseError(err.message, reading.column(err.column) if reading else err.column,
+                         err.kind) from None
+    return text
+
+
 def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
-                     dtype="float32", pictures=None) -> Report:
+                     dtype="float32", latex=None, pictures=None) -> Report:
     from diffcheck.runner import run_jobs
 
     def work(text):
         return check(text, wrt, name=name, source=source, line=line, smooth_scale=smooth_scale,
-                     values=values, dtype=dtype, **(pictures or {}))
+                     values=values, dtype=dtype, latex=latex, **(pictures or {}))
 
     def on_error(text, kind, message):
         return Report(input=text, name=name, source=source, line=line, error=ReportError(kind, message))
@@ -323,6 +406,18 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
     return plot_stage(report, plot_dir, name=plot_name, sparklines=sparklines)
 
 
+def read_source_job(job: SourceJob, values: Mapping[str, Any] | None = None) -> str:
+    """The expression a ``.py`` loss is read as (what ``--show-parse`` prints for it).
+
+    Raises :class:`~diffcheck.readers.pysource.SourceError` when it cannot be translated.
+    """
+    from diffcheck.readers.pysource import find_losses, read_module, translate
+
+    module = read_module(job.text, job.path)
+    (target,) = find_losses(module, job.text, job.target)
+    return str(translate(module, job.text, target, dict(values or {}), job.path).parsed.expr)
+
+
 def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smooth_scale: float,
                       texts: list[str], dtype: str = "float32") -> None:
     """Analyse a translated source loss into ``report``, in the file's lines and names."""
@@ -343,7 +438,8 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
     if analysed.error is None and not loss.is_model:
         _autodiff_stage(parsed, analysed, dtype, tree=loss.translation.program,
                         wrt=analysed.wrt)
-    located = [_in_source(f, parsed, loss.implicit, texts) for f in analysed.findings]
+    located = [_in_source(f, parsed, loss.implicit, texts, loss.translation.span_files)
+               for f in analysed.findings]
     if loss.is_model:
         for finding in located:
             finding.where = _layer_calls(finding.where, loss.parameters)
@@ -454,7 +550,16 @@ def _gradient_flow(loss, parameters: list[str], findings: list, texts: list[str]
             finding.message += "; the gradient is passed straight through (a straight-through estimator)"
         kept.append(finding)
     layers = loss.translation.layers
-    modules = {path: layer.parameter_names() for path, layer in layers.items() if layer is not None}
+    modules: dict[str, list[str]] = {}
+    for path, layer in layers.items():
+        if layer is None:
+            continue
+        # a module and every module above it (backbone.0 is in backbone): the highest one whose
+        # parameters are all cut is the one named
+        parts = path.split(".")
+        for depth in range(1, len(parts) + 1):
+            modules.setdefault(".".join(parts[:depth]), []).extend(layer.parameter_names())
+    modules = dict(sorted(modules.items(), key=lambda item: item[0].count(".")))
     built_at = {name: layer.span for layer in layers.values() if layer is not None
                 for name in layer.parameter_names()}
     rule = RULES["DC402"]
@@ -507,7 +612,8 @@ def _excerpt(span: Any, texts: list[str]) -> str | None:
     return fallback
 
 
-def _in_source(finding, parsed, implicit: set[str], texts: list[str]):
+def _in_source(finding, parsed, implicit: set[str], texts: list[str],
+               span_files: dict | None = None):
     """A finding located in the file and written in the user's indexing."""
     from diffcheck.readers.pysource import user_indexing
 
@@ -517,7 +623,20 @@ def _in_source(finding, parsed, implicit: set[str], texts: list[str]):
         finding.line, finding.column = span.line, span.column
         if span.end_line == span.line:
             finding.end_column = span.end_column
+        other = (span_files or {}).get(span)
+        if other is not None:
+            finding.path = other
+            try:
+                texts = [Path(other).read_text(encoding="utf-8", errors="replace")]
+            except OSError:
+                texts = []
         finding.excerpt = _excerpt(span, texts)
+    from diffcheck.readers.pysource import tensor_set
+
+    whole = tensor_set(finding.set_expr, implicit) if finding.kind != "autodiff" else None
+    if whole is not None:
+        finding.message = finding.message.replace(finding.where or "\0", whole)
+        finding.where = whole
     finding.where = user_indexing(finding.where, implicit)
     finding.message = user_indexing(finding.message, implicit) or finding.message
     return finding

@@ -144,6 +144,14 @@ def run(
     code: Annotated[
         CodeStyle, typer.Option("--code", help="With --surrogate: write it as SymPy, NumPy or PyTorch code.")
     ] = CodeStyle.sympy,
+    latex: Annotated[
+        bool, typer.Option("--latex", help="Each expression is LaTeX (as is any input with a "
+                                           "backslash command).")
+    ] = False,
+    show_parse: Annotated[
+        bool, typer.Option("--show-parse", help="Print how each expression is read (in the "
+                                                "text syntax) and exit.")
+    ] = False,
     color: Annotated[
         bool | None, typer.Option("--color/--no-color", help="Colour in text output.", show_default="when a terminal")
     ] = None,
@@ -203,7 +211,18 @@ def run(
 
     if plot_dir is not None:
         _prepare_plot_dir(plot_dir)
+    if latex:
+        from diffcheck.api import LATEX_MISSING
+
+        try:
+            import diffcheck.readers.latex  # noqa: F401 - only: is lark there?
+        except ImportError as err:
+            if err.name != "lark":
+                raise
+            _usage_error(LATEX_MISSING)
     lines = _collect_lines(expressions, file_args, config.functions)
+    if show_parse:
+        raise typer.Exit(_show_parse(lines, latex or None, values))
     if loss is not None:
         from diffcheck.api import SourceJob
 
@@ -215,7 +234,7 @@ def run(
                 "sparklines": fmt == "text" and not quiet and not surrogate_only
                 and _at_terminal()}
     results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale,
-                       config.ignore, values, dtype.value, pictures)
+                       config.ignore, values, dtype.value, latex or None, pictures)
     dicts = [r.to_dict() for r in results]
     if confirm:
         from diffcheck.confirm import confirm_results
@@ -281,6 +300,10 @@ def _collect_lines(expressions: list[str], file_args: list[str], functions: tupl
 
     jobs: list = []
     for text in expressions:
+        if _existing(text, directory=True):
+            for found in _python_files(Path(text)):
+                jobs.extend(_source_jobs(str(found), None, functions))
+            continue
         python_source = _python_target(text)
         if python_source is not None:
             jobs.extend(_source_jobs(*python_source, functions))
@@ -305,12 +328,38 @@ def _collect_lines(expressions: list[str], file_args: list[str], functions: tupl
     return jobs
 
 
+#: folders never searched for Python files (environments, caches, version control)
+_SKIPPED_FOLDERS = frozenset({".git", ".hg", ".venv", "venv", "env", "__pycache__", "build",
+                              "dist", "node_modules", ".tox", ".mypy_cache", ".ruff_cache"})
+
+
+def _existing(text: str, directory: bool = False) -> bool:
+    """Whether ``text`` names an existing file (or folder); an expression never does."""
+    if "\n" in text or "\x00" in text or len(text) > 4096:
+        return False
+    try:
+        return Path(text).is_dir() if directory else Path(text).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, say
+        return False
+
+
+def _python_files(folder: Path) -> list[Path]:
+    """The ``.py`` files under ``folder``, sorted, skipping environments and hidden folders."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        relative = path.relative_to(folder).parts[:-1]
+        if any(part in _SKIPPED_FOLDERS or part.startswith(".") for part in relative):
+            continue
+        found.append(path)
+    return found
+
+
 def _python_target(argument: str) -> tuple[str, str | None] | None:
     """``(path, selector)`` when ``argument`` is an existing .py file, optionally ``::NAME``."""
     path, _, selector = argument.partition("::")
     if not path.endswith(".py") or "\n" in argument:
         return None
-    if not Path(path).is_file():
+    if not _existing(path):
         if selector or argument.endswith(".py"):
             _usage_error(f"cannot read {path}: no such file")
         return None
@@ -385,8 +434,45 @@ def _plot_names(lines) -> dict:
     return names
 
 
+
+def _show_parse(lines, latex: bool | None, values: dict) -> int:
+    """Print the text each line is read as; errors go to standard error. The exit status."""
+    from diffcheck.api import SourceJob, read, read_source_job
+    from diffcheck.model import Report
+    from diffcheck.parser import ParseError
+    from diffcheck.readers.pysource import SourceError
+    from diffcheck.report import user_spelling
+
+    status = 0
+    for line in lines:
+        if isinstance(line, Report):  # a file that could not be read
+            message = line.error.message if line.error else "cannot be read"
+            typer.echo(f"diffcheck: error: {line.source}: {message}", err=True)
+            status = 2
+            continue
+        if isinstance(line, SourceJob):
+            try:
+                typer.echo(f"{line.path}::{line.target}: "
+                           f"{user_spelling(read_source_job(line, values))}")
+            except SourceError as err:
+                row, column = err.position()
+                typer.echo(f"diffcheck: error: {line.path}:{row}:{column}: {err.message}", err=True)
+                status = 2
+            continue
+        label = f"{line.source}:{line.line}: " if line.source else ""
+        try:
+            if line.error is not None:
+                raise ParseError(line.error, line.column)
+            typer.echo(read(line.text, latex=latex, values=values))
+        except ParseError as err:
+            where = f"column {err.column + line.column - 1}: " if err.column else ""
+            typer.echo(f"diffcheck: error: {label}{where}{err.message}", err=True)
+            status = 2
+    return status
+
+
 def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="float32",
-             pictures=None):
+             latex=None, pictures=None):
     from diffcheck.model import Report, ReportError
     from diffcheck.runner import default_jobs, run_jobs
 
@@ -394,6 +480,8 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="
     options["dtype"] = dtype
     if values:
         options["values"] = values
+    if latex:
+        options["latex"] = latex
     pictures = dict(pictures or {})
     if pictures.get("plot_dir") is not None:
         from diffcheck.plots import PLOT_SECONDS
@@ -458,10 +546,11 @@ def _check_one(job, wrt, options, ignored, pictures=None):
 
     if isinstance(job, Report):
         return job  # a file that could not be read: its error report
-    if isinstance(job, _Composition):
-        report = check_composition(job.job, job.loss, wrt, **options)
-    elif isinstance(job, SourceJob):
-        report = check_source_job(job, wrt, **options)
+    if isinstance(job, (_Composition, SourceJob)):
+        # LaTeX is a way to write an expression: a Python file is read as Python
+        python_options = {k: v for k, v in options.items() if k != "latex"}
+        report = check_composition(job.job, job.loss, wrt, **python_options) \
+            if isinstance(job, _Composition) else check_source_job(job, wrt, **python_options)
     else:
         report = check_line(job, wrt, **options)
     if ignored:

@@ -46,6 +46,12 @@ class Finding:
     #: the loss sampled along the probe line, for the text report's sparkline:
     #: {"start": t0, "stop": t1, "values": [number or None, ...]}
     slice: dict[str, Any] | None = None
+    #: the file of ``line`` when it is not the result's own (a helper imported from another
+    #: file of the project)
+    path: str | None = None
+    #: the SymPy ``g`` of the set ``g = 0`` (in memory only, for readers that rewrite
+    #: ``where`` in their own terms)
+    set_expr: Any = field(default=None, repr=False, compare=False)
 
     @property
     def severity(self) -> str:
@@ -73,6 +79,7 @@ class Finding:
             **({"fix": self.fix} if self.fix is not None else {}),
             **({"plot": self.plot} if self.plot is not None else {}),
             **({"slice": self.slice} if self.slice is not None else {}),
+            **({"path": self.path} if self.path is not None else {}),
         }
 
 
@@ -119,6 +126,8 @@ class Report:
     #: 1-based column where ``input`` starts in its line (after a ``name:`` label in a loss
     #: file), so that a column counted in the line can be shown under the input
     input_column: int | None = None
+    #: for LaTeX input: the expression text it was read as (what ``--show-parse`` prints)
+    reading: str | None = None
     #: the path of the loss's map over two variables (``--plot DIR``, two or more variables)
     plot: str | None = None
     #: the SymPy objects the pictures are computed from (:class:`diffcheck.slices.PlotSource`);
@@ -155,4 +164,5 @@ class Report:
             **({"composition": self.composition} if self.composition is not None else {}),
             "input_column": self.input_column,
             **({"plot": self.plot} if self.plot is not None else {}),
+            "reading": self.reading,
         }

@@ -23,6 +23,8 @@ from functools import lru_cache
 import mpmath as mp
 import sympy as sp
 from sympy.core.function import AppliedUndef
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.pycode import MpmathPrinter, PythonCodePrinter
 
 #: working precision (decimal digits) of every numeric decision
 DIGITS = 60
@@ -61,6 +63,32 @@ def compile_expr(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
     return _compile(expr, tuple(symbols))
 
 
+def _printable(expr: sp.Expr, symbols: tuple) -> tuple[sp.Expr, list[sp.Symbol]]:
+    """``expr`` over plain argument names ``_a0, _a1, ...``, rebuilt without evaluation.
+
+    Variables of tensor components (``x[0]``, ``pred[..., 1]``) are not Python identifiers:
+    lambdify would substitute them itself, re-evaluating every node of a large tree (each
+    Max and Min compares its arguments again), which costs seconds per call. Renaming is
+    exact, so nothing needs evaluating.
+    """
+    arguments = [sp.Symbol(f"_a{i}", real=True) for i in range(len(symbols))]
+    with sp.core.parameters.evaluate(False):
+        renamed = expr.xreplace(dict(zip(symbols, arguments)))
+    return renamed, arguments
+
+
+def _lambdify(expr: sp.Expr, symbols: tuple, printer: type, modules: list) -> Callable:
+    """lambdify of a tree the package built (never user text), printed without sorting terms."""
+    renamed, arguments = _printable(expr, symbols)
+    # the functions a module dict defines print under their own names, as lambdify's own
+    # printer would have them
+    defined = {name: name for module in modules if isinstance(module, dict) for name in module}
+    settings = {"fully_qualified_modules": False, "inline": True,
+                "allow_unknown_functions": True, "user_functions": defined, "order": "none"}
+    return sp.lambdify(arguments, renamed, modules=modules, dummify=False,
+                       printer=printer(settings))
+
+
 @lru_cache(maxsize=4096)
 def _compile(expr: sp.Expr, symbols: tuple) -> Callable:
     if not_a_number(expr):
@@ -69,7 +97,7 @@ def _compile(expr: sp.Expr, symbols: tuple) -> Callable:
         # The mpmath printer writes Mod(a, b) as 'a % b' without brackets around a product
         # (-c*Mod(x, 2) becomes -c*x % 2): spell out its definition instead.
         expr = expr.replace(sp.Mod, lambda a, b: a - b * sp.floor(a / b))
-    return sp.lambdify(symbols, expr, modules=_MP_MODULE)
+    return _lambdify(expr, symbols, MpmathPrinter, _MP_MODULE)
 
 
 _NUMPY_MODULE = [{"Heaviside": lambda u, h0=0.5: __import__("numpy").heaviside(u, h0)}, "numpy"]
@@ -85,7 +113,7 @@ def compile_numpy(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
 
 @lru_cache(maxsize=1024)
 def _compile_numpy(expr: sp.Expr, symbols: tuple) -> Callable:
-    return sp.lambdify(symbols, expr, modules=_NUMPY_MODULE)
+    return _lambdify(expr, symbols, NumPyPrinter, _NUMPY_MODULE)
 
 
 def _undefined(*_args):
@@ -127,7 +155,7 @@ def _compile_float(expr: sp.Expr, symbols: tuple) -> Callable:
         return _undefined
     if expr.has(sp.Mod):
         expr = expr.replace(sp.Mod, lambda a, b: a - b * sp.floor(a / b))
-    return sp.lambdify(symbols, expr, modules=_FLOAT_MODULE)
+    return _lambdify(expr, symbols, PythonCodePrinter, _FLOAT_MODULE)
 
 
 def value(fn: Callable, values: Sequence[float]) -> float | None:

@@ -27,6 +27,7 @@ from diffcheck.numeric import (
     DIGITS,
     compile_expr,
     compile_float,
+    concrete_model_functions,
     evaluate,
     not_a_number,
     to_mpf,
@@ -160,6 +161,8 @@ def _same_set(g: sp.Expr, h: sp.Expr) -> bool:
         return True
     if a.free_symbols != b.free_symbols:
         return False
+    if _ratio_varies(a, b):
+        return False
     if sp.expand(a + b) == 0:
         return True
     try:
@@ -167,6 +170,35 @@ def _same_set(g: sp.Expr, h: sp.Expr) -> bool:
     except (ZeroDivisionError, sp.PolynomialError):
         return False
     return bool(ratio.is_number and ratio != 0)
+
+
+#: generic points at which two set functions are compared before any exact test
+_SCREEN_POINTS = 3
+
+
+def _ratio_varies(a: sp.Expr, b: sp.Expr) -> bool:
+    """Whether ``a/b`` visibly takes two different values (then ``a = 0`` and ``b = 0`` are not
+    the same set): a cheap screen at generic points before SymPy's exact ``cancel``, which on
+    the sets of a real loss (dozens of max/min over box coordinates) costs seconds per pair.
+    Model functions are compared through their stand-ins, which differ when the functions do.
+    """
+    symbols = sorted(a.free_symbols, key=str)
+    a_fn = compile_expr(concrete_model_functions(a), symbols)
+    b_fn = compile_expr(concrete_model_functions(b), symbols)
+    ratios = []
+    for k in range(_SCREEN_POINTS):
+        # fixed generic rationals of both signs, different for every variable and point
+        point = [mp.mpf((-1) ** (i + k) * ((37 * i + 61 * k) % 89 + 11)) / 29
+                 for i in range(len(symbols))]
+        a_value, b_value = evaluate(a_fn, point, digits=30), evaluate(b_fn, point, digits=30)
+        if a_value is None or b_value is None:
+            continue
+        if (a_value == 0) != (b_value == 0):
+            return True
+        if b_value != 0:
+            ratios.append(a_value / b_value)
+    return any(abs(r - ratios[0]) > mp.mpf("1e-20") * (abs(r) + abs(ratios[0]))
+               for r in ratios[1:])
 
 
 def sign_carrier(g: sp.Expr) -> sp.Expr:

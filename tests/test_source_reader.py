@@ -345,3 +345,47 @@ def test_scalar_formula_and_source_give_the_same_findings(tmp_path):
     assert (source.differentiable, source.smoothness) == (scalar.differentiable, scalar.smoothness)
     assert [(f.code, f.kind, f.where) for f in source.findings] == \
         [(f.code, f.kind, f.where) for f in scalar.findings]
+
+
+def test_helpers_imported_from_other_files_of_the_project_are_read_not_run(tmp_path):
+    canary = tmp_path / "ran"
+    package = tmp_path / "pkg" / "losses"
+    package.mkdir(parents=True)
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text(f"open({str(canary)!r}, 'w')\n")
+    (package / "utils.py").write_text(textwrap.dedent(f"""
+        import torch
+        open({str(canary)!r}, 'w')
+        EPS = 1e-6
+
+        def soft_hinge(x, margin=1.0):
+            return torch.clamp(margin - x, min=0)
+        """))
+    (package / "constants.py").write_text("BINARY = 'binary'\n")
+    main = package / "main.py"
+    main.write_text(textwrap.dedent("""
+        import torch
+        from .utils import soft_hinge, EPS
+        from pkg.losses.constants import BINARY
+
+        def hinge_loss(s, y, mode: str = BINARY):
+            if mode == "binary":
+                return soft_hinge(s * y).mean() + EPS
+            raise ValueError(mode)
+        """))
+    (report,) = check_source(main, ["s"])
+    assert not canary.exists()
+    assert report.differentiable is False
+    (kink,) = [f for f in report.findings if f.kind == "kink"]
+    assert kink.path == str(package / "utils.py") and kink.line == 7
+    assert "torch.clamp(margin - x, min=0)" in kink.excerpt
+
+
+def test_a_norm_at_the_zero_vector_is_written_over_whole_tensors(tmp_path):
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def dist_loss(anchor, positive):\n"
+                    "    return torch.sqrt(((anchor - positive) ** 2).sum(dim=1)).mean()\n")
+    (report,) = check_source(path)
+    (kink,) = [f for f in report.findings if f.kind == "kink"]
+    assert kink.where == "anchor - positive = 0"
+    assert kink.message.endswith("has a kink where anchor - positive = 0")

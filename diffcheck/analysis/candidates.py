@@ -27,6 +27,7 @@ from fractions import Fraction
 import mpmath as mp
 import sympy as sp
 
+from diffcheck.analysis.series import Unsupported
 from diffcheck.analysis.sides import SideComparison, compare_sides
 from diffcheck.numeric import compile_expr, compile_float, evaluate, to_mpf, value
 from diffcheck.primitives.switching import Candidate, candidates_of
@@ -79,15 +80,23 @@ class CandidateOutcome:
         return min(active, key=lambda c: (c.order, KIND_RANK.get(c.kind or "", 9)))
 
 
+#: below this, a set function at a point known to DIGITS digits counts as zero
+SIGN_ZERO = mp.mpf("1e-25")
+
+
 def sign_at(h: sp.Expr, point: dict) -> int | None:
-    """The sign of ``h`` at a point (0 within rounding of the point's coordinates)."""
-    try:
-        v = sp.N(h.xreplace(point), 30)
-        if not v.is_real:
-            return None
-        return 0 if abs(v) < 1e-25 else (1 if v > 0 else -1)
-    except (TypeError, ValueError):
+    """The sign of ``h`` at a point (0 within rounding of the point's coordinates).
+
+    Evaluated by the compiled function at the working precision: substituting the point
+    into the tree makes SymPy re-evaluate every max and min of a real loss, seconds per call.
+    """
+    free = tuple(sorted(h.free_symbols, key=str))
+    if any(s not in point for s in free):
         return None
+    reading = evaluate(compile_expr(h, free), [point[s] for s in free])
+    if reading is None:
+        return None
+    return 0 if abs(reading) < SIGN_ZERO else (1 if reading > 0 else -1)
 
 
 def _rational_direction(gradient: dict) -> dict:
@@ -125,13 +134,33 @@ def directions(g: sp.Expr, point: dict, symbols: Sequence[sp.Symbol],
     return [{w: sp.Integer(1)} for w in wrt if w in g.free_symbols]
 
 
-def _compare_at(outcome: CandidateOutcome, loss, symbols, wrt, g, point) -> SideComparison | None:
+def _compare_at(outcome: CandidateOutcome, loss, symbols, wrt, g, point,
+                numeric: bool = True) -> SideComparison | None:
+    """The first usable comparison at ``point`` (None: none); with ``numeric`` False, a
+    point the expansions cannot decide raises Unsupported instead of being compared
+    numerically."""
     for direction in directions(g, point, symbols, wrt):
-        comparison = compare_sides(loss, symbols, point, direction)
+        comparison = compare_sides(loss, symbols, point, direction, numeric=numeric)
         if comparison is not None:
             outcome.comparisons.append(comparison)
             return comparison
     return None
+
+
+def _compare_all(outcome: CandidateOutcome, loss, symbols, wrt, g, points) -> None:
+    """Compare at every point, exactly; the numeric fallback only at the points the
+    expansions could not decide, and only when no exact comparison shows the switch (it
+    differentiates the whole loss symbolically, which on a real loss takes seconds)."""
+    undecided = []
+    for point in points:
+        try:
+            _compare_at(outcome, loss, symbols, wrt, g, point, numeric=False)
+        except Unsupported:
+            undecided.append(point)
+    if outcome.active:
+        return
+    for point in undecided:
+        _compare_at(outcome, loss, symbols, wrt, g, point)
 
 
 def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.Symbol],
@@ -149,11 +178,10 @@ def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.S
     points = points_on_set(g, symbols, solve_order, seed=seed, want=POINTS_PER_SET)
     crossing = [other for other in other_sets if not same_set(other, g)]
     generic = [p for p in points if not any(sign_at(h, p) == 0 for h in crossing)]
-    for point in generic or points:
-        _compare_at(outcome, loss, symbols, wrt, g, point)
+    _compare_all(outcome, loss, symbols, wrt, g, generic or points)
     if not outcome.active and len(g.free_symbols) > 1 and crossing:
-        for point in search_active_points(g, loss, symbols, solve_order, crossing, seed):
-            _compare_at(outcome, loss, symbols, wrt, g, point)
+        found = search_active_points(g, loss, symbols, solve_order, crossing, seed)
+        _compare_all(outcome, loss, symbols, wrt, g, found)
     return outcome
 
 

@@ -351,6 +351,8 @@ class Expansion:
         self.horizon = Fraction(horizon)
         self.events: set[str] = set()
         self.memo: dict[sp.Basic, Series] = {}
+        #: the symbols that stay fixed along the line, at their (exact) values
+        self.fixed = {symbol: p for symbol, (p, d) in line.items() if d == 0}
         for symbol, (p, d) in line.items():
             p_value, d_value = to_mpf(p), to_mpf(d)
             terms = {(Fraction(0), 0): p_value, (Fraction(1), 0): d_value}
@@ -397,6 +399,12 @@ class Expansion:
                 return power(self._expand(base), r, horizon, self.events)
             if exponent.is_number and base.is_number:
                 raise Unsupported(f"{expr} should be a number")
+            constant = self._constant_along_line(exponent)
+            if constant is not None and constant.is_Rational:
+                # a variable exponent that is constant along the line (gamma - 3*y with y
+                # fixed): a power, also where the base vanishes
+                r = Fraction(int(constant.p), int(constant.q))
+                return power(self._expand(base), r, horizon, self.events)
             # b**e = exp(e*log(b)) for a variable or irrational exponent
             log_base = logarithm(self._expand(base), horizon, self.events)
             return exponential((self._expand(exponent) * log_base).truncated(horizon),
@@ -408,6 +416,16 @@ class Expansion:
         if isinstance(expr, sp.Function) and len(expr.args) == 1:
             return self._function(expr, self._expand(expr.args[0]))
         raise Unsupported(f"no expansion rule for {type(expr).__name__}")
+
+    def _constant_along_line(self, expr: sp.Expr) -> sp.Expr | None:
+        """The exact value of ``expr`` when none of its variables moves along the line."""
+        if not expr.free_symbols <= set(self.fixed):
+            return None
+        values = {s: self.fixed[s] for s in expr.free_symbols}
+        if not all(isinstance(v, sp.Basic) for v in values.values()):
+            return None  # a float coordinate: not exact
+        value = expr.xreplace(values)
+        return value if value.is_number else None
 
     def _function(self, expr: sp.Expr, arg: Series) -> Series:
         head = type(expr)

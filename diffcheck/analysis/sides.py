@@ -105,19 +105,22 @@ def defined_at(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp.Sy
 
 
 def compare_sides(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp.Symbol, Any],
-                  direction: Mapping[sp.Symbol, Any]) -> SideComparison | None:
+                  direction: Mapping[sp.Symbol, Any], *,
+                  numeric: bool = True) -> SideComparison | None:
     """Localize ``loss`` on both sides of ``point`` along ``direction`` and compare them.
 
     None when the point is no use: outside the loss's domain, or not generic (a switch ties
     along the whole line). Expressions the expansions cannot handle (x*sin(1/x) at 0) are
-    compared numerically instead (``exact`` is False).
+    compared numerically instead (``exact`` is False); with ``numeric`` False they raise
+    :class:`~diffcheck.analysis.series.Unsupported`, so that a caller with other points to
+    try can keep the costly numeric comparison for when no exact one decides.
     """
     with mp.workdps(DIGITS):
-        return _compare(loss, symbols, point, direction)
+        return _compare(loss, symbols, point, direction, numeric)
 
 
 def _compare(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp.Symbol, Any],
-             direction: Mapping[sp.Symbol, Any]) -> SideComparison | None:
+             direction: Mapping[sp.Symbol, Any], numeric: bool) -> SideComparison | None:
     point = {s: point[s] for s in symbols}
     direction = {s: direction.get(s, 0) for s in symbols}
     if not defined_at(loss, symbols, point):
@@ -127,7 +130,8 @@ def _compare(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp.Symb
     except Ambiguous:
         return None
     except Unsupported:
-        pass
+        if not numeric:
+            raise
     try:
         return _compare_numerically(loss, list(symbols), point, direction)
     except Ambiguous:

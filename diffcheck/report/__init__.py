@@ -124,6 +124,8 @@ class Annotation(NamedTuple):
     #: the line in the file: the finding's own (Python source) or the result's
     line: int | None = None
     end_column: int | None = None
+    #: the file, when the finding is in another file than the result's (an imported helper)
+    path: str | None = None
 
 
 def line_annotations(results: list[dict[str, Any]]) -> Iterator[Annotation]:
@@ -145,7 +147,7 @@ def line_annotations(results: list[dict[str, Any]]) -> Iterator[Annotation]:
             yield Annotation(
                 result, finding["code"], finding["severity"], annotation_message(finding),
                 finding.get("column"), finding.get("line") or result.get("line"),
-                finding.get("end_column"),
+                finding.get("end_column"), finding.get("path"),
             )
 
 

@@ -45,7 +45,7 @@ def _command(annotation: Annotation) -> str:
     # an expression given on the command line has no file; GitHub then shows the
     # annotation on the run rather than on a made-up path
     properties = {
-        "file": annotation.result.get("source"),
+        "file": annotation.path or annotation.result.get("source"),
         "line": annotation.line,
         "col": annotation.column,
         "title": f"diffcheck ({annotation.code})",

@@ -65,7 +65,8 @@ def _sarif_result(annotation: Annotation) -> dict[str, Any]:
     entry["level"] = annotation.severity
     entry["message"] = {"text": annotation.message}
     if result.get("source"):
-        physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(result["source"])}}
+        physical: dict[str, Any] = {
+            "artifactLocation": {"uri": _uri(annotation.path or result["source"])}}
         if annotation.line is not None:
             column = annotation.column or 1
             physical["region"] = {"startLine": annotation.line, "startColumn": column}

@@ -222,7 +222,7 @@ def _print_source_result(console: Console, result: dict[str, Any]) -> None:
     surrogate = result.get("surrogate")
     if surrogate:
         expression = surrogate.get("expression") or ""
-        if len(expression) > _LONG_SURROGATE:
+        if len(expression) > _LONG_SURROGATE or surrogate.get("max_error") is None:
             line = Text(_INDENT + "smooth surrogate: ", style="bold")
             line.append(f"{len(expression)} characters (--format json or --surrogate prints it)")
             if surrogate.get("max_error") is not None:
@@ -260,7 +260,8 @@ def _print_composition(console: Console, result: dict[str, Any]) -> None:
 
 def _print_source_finding(console: Console, path: str, finding: dict[str, Any]) -> None:
     style = _SEVERITY_STYLE.get(finding["severity"], "")
-    location = ":".join(str(p) for p in (path, finding.get("line"), finding.get("column")) if p)
+    location = ":".join(str(p) for p in (finding.get("path") or path, finding.get("line"),
+                                         finding.get("column")) if p)
     head = Text(f"{_INDENT}{location}: ", style="dim")
     head.append(f"{finding['code']} {finding['kind']}", style=style)
     head.append(f"  {user_spelling(_one_line(finding['message']))}")
@@ -386,6 +387,9 @@ def _print_results(console: Console, results: list[dict[str, Any]], quiet: bool)
             column = error["column"] - (result.get("input_column") or 1) + 1
             console.print(Text(_INDENT * 2 + result["input"]), soft_wrap=True)
             console.print(_caret(result["input"], max(column, 1)), soft_wrap=True)
+        if result.get("reading") and not error:
+            console.print(Text(_INDENT + "read as: ", style="dim") + Text(result["reading"]),
+                          soft_wrap=True)
         for assumption in result.get("assumptions") or []:
             line = Text(_INDENT + "assumption: ", style="dim")
             line.append(assumption)

@@ -144,7 +144,10 @@ def _is_loss(stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, lines:
     if stmt.name.startswith("_"):
         return False
     if isinstance(stmt, ast.ClassDef):
-        return stmt.name.endswith("Loss")
+        # FocalLoss, AsymmetricLossMultiLabel, LabelSmoothingCrossEntropy, subclasses of _Loss
+        bases = {(_dotted(b) or "").rsplit(".", 1)[-1] for b in stmt.bases}
+        return ("Loss" in stmt.name or stmt.name.endswith(("CrossEntropy", "Criterion"))
+                or bool(bases & {"_Loss", "_WeightedLoss"}))
     return "loss" in stmt.name.lower()
 
 
@@ -358,6 +361,39 @@ def assign_paths(instance: Instance, interpreter: Interpreter, prefix: str = "",
 
 def _base_name(variable: str) -> str:
     return variable.split("[", 1)[0]
+
+
+def tensor_set(g: Any, implicit: set[str]) -> str | None:
+    """A set written over whole tensors when it is one: ``anchor - positive = 0``.
+
+    ``g`` a sum of squares of one expression over every component of some tensors (a norm at
+    the zero vector) is the set where that expression vanishes for the whole vector.
+
+    >>> a0, a1, p0, p1 = sp.symbols("a[0] a[1] p[0] p[1]", real=True)
+    >>> tensor_set((a0 - p0)**2 + (a1 - p1)**2, {"a", "p"})
+    'a - p = 0'
+    """
+    if not isinstance(g, sp.Expr) or not implicit:
+        return None
+    terms = sp.Add.make_args(g)
+    if len(terms) < 2 or not all(isinstance(t, sp.Pow) and t.exp == 2 for t in terms):
+        return None
+    shapes = set()
+    for term in terms:
+        base = term.base
+        mapping = {}
+        for symbol in base.free_symbols:
+            match = _IMPLICIT_INDEX.fullmatch(str(symbol))
+            if match is None or match.group(1) not in implicit:
+                return None
+            mapping[symbol] = sp.Symbol(match.group(1), real=True)
+        shapes.add(base.xreplace(mapping))
+    if len(shapes) != 1:
+        return None
+    whole = shapes.pop()
+    if whole.could_extract_minus_sign():
+        whole = -whole
+    return f"{whole} = 0"
 
 
 _IMPLICIT_INDEX = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]")

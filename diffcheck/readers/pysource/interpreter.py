@@ -23,9 +23,11 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import sympy as sp
@@ -93,6 +95,8 @@ class Translation:
     parameters: list[str] = field(default_factory=list)
     #: for a model: module path -> layer (None for an ``nn.Parameter``)
     layers: dict[str, Any] = field(default_factory=dict)
+    #: spans of constructs in other files of the project -> their path
+    span_files: dict[Span, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,10 +124,12 @@ class Interpreter:
         self.values = dict(values)
         self.used_values: dict[str, Any] = {}
         self.lines = text.splitlines()
-        self.globals: dict[str, Any] = {}
-        self.global_exprs: dict[str, ast.expr] = {}
-        self.evaluating_globals: set[str] = set()
-        self._collect_module(module.body)
+        self.evaluating_globals: set[tuple[int, str]] = set()
+        #: other files of the project read for their definitions (path -> module scope)
+        self.modules: dict[str, dict[str, Any]] = {}
+        #: the file whose code is being run, for spans: (text, lines, path)
+        self.sources: list[_SourceFile] = [_SourceFile(text, self.lines, path)]
+        self.globals: dict[str, Any] = self._module_scope(module, self.sources[0])
         self.builder = Builder(set())
         self.assumptions: dict[str, str] = {}
         self.label_names: set[str] = set()
@@ -147,34 +153,44 @@ class Interpreter:
         self.extra_tensors: list[str] = []
         #: learnable parameters read by the forward pass, by module path (``fc1.weight``)
         self.parameter_names: dict[str, None] = {}
+        #: spans of constructs in other files of the project (helpers imported from them)
+        self.span_files: dict[Span, str] = {}
         self.library = library.Library(self)
 
     # --- the module ---------------------------------------------------------------------------
 
-    def _collect_module(self, body: list[ast.stmt]) -> None:
+    def _module_scope(self, module: ast.Module, source: _SourceFile) -> dict[str, Any]:
+        """The names a module defines: functions, classes, imports, and its module-level
+        assignments, kept as expressions (under ``__lazy__``) until a name is read."""
+        scope: dict[str, Any] = {"__lazy__": {}, "__source__": source}
+        self._collect_module(module.body, scope)
+        return scope
+
+    def _collect_module(self, body: list[ast.stmt], scope: dict[str, Any]) -> None:
         for stmt in body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                self._import(stmt, self.globals)
+                self._import(stmt, scope)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self.globals[stmt.name] = self._function(stmt, self.globals)
+                scope.setdefault(stmt.name, self._function(stmt, scope))
             elif isinstance(stmt, ast.ClassDef):
-                self.globals[stmt.name] = self._class(stmt)
+                scope.setdefault(stmt.name, self._class(stmt, scope))
             elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(
                     stmt.targets[0], ast.Name):
-                self.global_exprs[stmt.targets[0].id] = stmt.value
+                scope["__lazy__"].setdefault(stmt.targets[0].id, stmt.value)
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
-                self.global_exprs[stmt.target.id] = stmt.value
+                scope["__lazy__"].setdefault(stmt.target.id, stmt.value)
             elif isinstance(stmt, ast.If):
                 # Module-level "if TYPE_CHECKING:" / version switches: take every definition,
                 # the first one of a name wins.
-                self._collect_module(stmt.body + stmt.orelse)
+                self._collect_module(stmt.body + stmt.orelse, scope)
             elif isinstance(stmt, ast.Try):
-                self._collect_module(stmt.body)
+                self._collect_module(stmt.body, scope)
                 for handler in stmt.handlers:
-                    self._collect_module(handler.body)
+                    self._collect_module(handler.body, scope)
 
-    @staticmethod
-    def _import(stmt: ast.Import | ast.ImportFrom, scope: dict[str, Any]) -> None:
+    def _import(self, stmt: ast.Import | ast.ImportFrom, scope: dict[str, Any]) -> None:
+        """Bind imported names: definitions of the project's own files (read with ``ast``,
+        never imported), library modules (``torch``, ``F``) as dotted names."""
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 if alias.asname:
@@ -184,10 +200,62 @@ class Interpreter:
                     scope.setdefault(head, ModuleRef(head))
             return
         module = ("." * stmt.level) + (stmt.module or "")
+        origin = scope.get("__source__")
+        importer = origin.path if origin else self.path
+        found = self._project_module(module, importer, stmt.level)
         for alias in stmt.names:
             if alias.name == "*":
                 continue
-            scope.setdefault(alias.asname or alias.name, ModuleRef(f"{module}.{alias.name}"))
+            bound: Any = ModuleRef(f"{module}.{alias.name}")
+            if found is not None:
+                bound = _Imported(found, alias.name, bound)
+            else:
+                # from . import utils, from ..utils import common_functions: a module of its own
+                submodule = self._project_module(f"{module}.{alias.name}" if stmt.module
+                                                 else "." * stmt.level + alias.name,
+                                                 importer, stmt.level)
+                if submodule is not None:
+                    bound = _Namespace(submodule)
+            scope.setdefault(alias.asname or alias.name, bound)
+
+    def _project_module(self, module: str, importer: str, level: int) -> dict[str, Any] | None:
+        """The scope of a module of the same project, when it is a file next to this one."""
+        if not importer or len(self.modules) >= MAX_MODULES:
+            return None
+        base = Path(importer).resolve().parent
+        dotted = module.lstrip(".")
+        if level:
+            for _ in range(level - 1):
+                base = base.parent
+            roots = [base]
+        else:
+            # ``from mypkg.losses.utils import x``: the package is above this file
+            roots = list(Path(importer).resolve().parents)[:MAX_PACKAGE_DEPTH]
+        relative = Path(*dotted.split(".")) if dotted else Path()
+        for root in roots:
+            for candidate in (root / relative.with_suffix(".py") if dotted else None,
+                              root / relative / "__init__.py"):
+                if candidate is not None and candidate.is_file():
+                    return self._load_module(candidate)
+        return None
+
+    def _load_module(self, path: Path) -> dict[str, Any] | None:
+        key = str(path)
+        if key in self.modules:
+            return self.modules[key]
+        try:
+            if path.stat().st_size > MAX_MODULE_BYTES:
+                return None
+            text = path.read_text(encoding="utf-8", errors="replace")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text, filename=key)
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        self.modules[key] = {}  # a cycle of imports ends here
+        scope = self._module_scope(tree, _SourceFile(text, text.splitlines(), key))
+        self.modules[key] = scope
+        return scope
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: dict[str, Any],
                   owner: ClassDef | None = None) -> Function:
@@ -195,11 +263,13 @@ class Interpreter:
                            for d in node.decorator_list)
         return Function(node, scope, decorators, owner)
 
-    def _class(self, node: ast.ClassDef) -> ClassDef:
+    def _class(self, node: ast.ClassDef, scope: dict[str, Any] | None = None) -> ClassDef:
+        scope = self.globals if scope is None else scope
         cls = ClassDef(node, ())
+        cls.scope = scope
         for stmt in node.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                cls.methods[stmt.name] = self._function(stmt, self.globals, cls)
+                cls.methods[stmt.name] = self._function(stmt, scope, cls)
             elif isinstance(stmt, ast.Assign):
                 for target in stmt.targets:
                     if isinstance(target, ast.Name):
@@ -214,7 +284,7 @@ class Interpreter:
         bases = []
         for base in cls.node.bases:
             try:
-                value = self.evaluate(base, _Scope())
+                value = self.evaluate(base, _Scope({"__enclosing__": cls.scope or self.globals}))
             except SourceError:
                 value = Opaque(_dotted(base) or "?")
             if isinstance(value, ClassDef):
@@ -264,7 +334,8 @@ class Interpreter:
                 scope[name] = self.evaluate(defaults[name], _Scope())
                 hyperparameters[name] = _plain(scope[name])
             elif name in defaults:
-                scope[name] = self.evaluate(defaults[name], _Scope())
+                scope[name] = self.evaluate(defaults[name],
+                                            _Scope({"__enclosing__": function.scope}))
             elif bound is not None and not taken:
                 scope[name] = bound
                 taken = True
@@ -296,6 +367,7 @@ class Interpreter:
             builder=self.builder,
             cuts=list(self.cuts),
             parameters=list(self.parameter_names),
+            span_files=self.span_files,
         )
 
     def loss_value(self, value: Any, where: ast.AST) -> Node:
@@ -428,7 +500,8 @@ class Interpreter:
             return None
         if isinstance(test, _Unknown):
             return None
-        if isinstance(test, (Instance, Function, ClassDef, LibraryObject, ModuleRef, Opaque)):
+        if isinstance(test, (Instance, Function, ClassDef, LibraryObject, ModuleRef, Opaque,
+                             _Namespace)):
             return True
         if isinstance(test, Size):
             return True
@@ -462,14 +535,41 @@ class Interpreter:
                 result = self.evaluate(value, scope)
                 self.assign(func.value, result, scope)
                 return _FALL
+            if name in ("register_buffer", "register_parameter") and isinstance(func, ast.Attribute):
+                self.register(func, value, scope)
+                return _FALL
             if name in _IGNORED_STATEMENT_CALLS or name.startswith("_log"):
                 return _FALL
             callee = self.try_evaluate(func, scope)
-            if isinstance(callee, (Function, BoundMethod, _ListMethod, _DictMethod)) or (
+            if isinstance(callee, (_ListMethod, _DictMethod)) or (
                     isinstance(callee, LibraryObject) and callee.dotted == "super().__init__"):
-                self.evaluate(value, scope)  # a helper may set attributes; append grows a list
+                self.evaluate(value, scope)  # append grows a list; super() sets attributes
+            elif isinstance(callee, (Function, BoundMethod)):
+                # A helper called for its effect: it may set attributes (self._build()), or
+                # only check its inputs (KORNIA_CHECK_SHAPE(x, ...)), which the analysis
+                # assumes valid: a check the reader cannot follow is skipped.
+                try:
+                    self.evaluate(value, scope)
+                except SourceError as err:
+                    if err.kind == "limit":
+                        raise
             return _FALL
         return _FALL
+
+    def register(self, func: ast.Attribute, call: ast.Call, scope: _Scope) -> None:
+        """``self.register_buffer("weight", w)``: an attribute set by name."""
+        owner = self.try_evaluate(func.value, scope)
+        if not isinstance(owner, Instance) or len(call.args) < 2:
+            return
+        name = self.evaluate(call.args[0], scope)
+        if not isinstance(name, str):
+            return
+        self.attribute_target = name
+        try:
+            value = self.evaluate(call.args[1], scope)
+        finally:
+            self.attribute_target = None
+        owner.attributes[name] = value
 
     def stmt_Pass(self, stmt: ast.Pass, scope: _Scope) -> _Outcome:
         return _FALL
@@ -502,7 +602,7 @@ class Interpreter:
         return _FALL
 
     def stmt_ClassDef(self, stmt: ast.ClassDef, scope: _Scope) -> _Outcome:
-        scope[stmt.name] = self._class(stmt)
+        scope[stmt.name] = self._class(stmt, scope)
         return _FALL
 
     def stmt_Delete(self, stmt: ast.Delete, scope: _Scope) -> _Outcome:
@@ -694,27 +794,54 @@ class Interpreter:
         return self.lookup(node.id, node, scope)
 
     def lookup(self, name: str, node: ast.AST, scope: dict[str, Any]) -> Any:
-        if name in scope:
-            return scope[name]
-        for outer in _enclosing(scope):
-            if name in outer:
-                return outer[name]
-        if name in self.globals:
-            return self.globals[name]
-        if name in self.global_exprs:
-            if name in self.evaluating_globals:
-                raise SourceError(f"the module-level name {name!r} refers to itself", node)
-            self.evaluating_globals.add(name)
-            try:
-                self.globals[name] = self.evaluate(self.global_exprs[name], _Scope())
-            finally:
-                self.evaluating_globals.discard(name)
-            return self.globals[name]
+        """A name in the current scope, its enclosing scopes up to its module, then builtins."""
+        chain = [scope, *_enclosing(scope)]
+        if not any(d is self.globals for d in chain) and not any("__lazy__" in d for d in chain):
+            chain.append(self.globals)
+        for frame in chain:
+            if name in frame:
+                value = frame[name]
+                if isinstance(value, _Imported):
+                    value = self.resolve_import(value, node)
+                    frame[name] = value
+                return value
+            lazy = frame.get("__lazy__")
+            if lazy and name in lazy:
+                return self.module_value(frame, name, node)
         if name in _BUILTINS:
             return _Builtin(name)
         if name in DEFAULT_ALIASES:
             return ModuleRef(DEFAULT_ALIASES[name])
         raise SourceError(f"the name {name!r} is not defined in this file", node)
+
+    def module_value(self, module: dict[str, Any], name: str, node: ast.AST) -> Any:
+        """A module-level assignment, evaluated the first time it is read."""
+        key = (id(module), name)
+        if key in self.evaluating_globals:
+            raise SourceError(f"the module-level name {name!r} refers to itself", node)
+        self.evaluating_globals.add(key)
+        try:
+            value = self.evaluate(module["__lazy__"][name], _Scope({"__enclosing__": module}))
+        finally:
+            self.evaluating_globals.discard(key)
+        module[name] = value
+        return value
+
+    def resolve_import(self, imported: _Imported, node: ast.AST) -> Any:
+        """A name imported from a file of the project: its definition there, if it has one."""
+        module = imported.module
+        if imported.name in module:
+            value = module[imported.name]
+            return self.resolve_import(value, node) if isinstance(value, _Imported) else value
+        if imported.name in module.get("__lazy__", {}):
+            return self.module_value(module, imported.name, node)
+        source = module.get("__source__")
+        if isinstance(source, _SourceFile) and source.path.endswith("__init__.py"):
+            # from .utils import common_functions: a submodule of that package
+            submodule = self._load_module(Path(source.path).parent / f"{imported.name}.py")
+            if submodule is not None:
+                return _Namespace(submodule)
+        return imported.fallback
 
     def expr_Attribute(self, node: ast.Attribute, scope: _Scope) -> Any:
         owner = self.evaluate(node.value, scope)
@@ -771,6 +898,11 @@ class Interpreter:
             return Opaque(f"{owner.dotted}.{name}")
         if isinstance(owner, _SuperObject):
             return self.super_attribute(owner, name, node)
+        if isinstance(owner, _Namespace):
+            if name in owner.scope or name in owner.scope.get("__lazy__", {}):
+                return self.lookup(name, node, owner.scope)
+            origin = _source_of(owner.scope)
+            return Opaque(f"{origin.path if origin else '?'}.{name}")
         if isinstance(owner, _Unknown):
             return _Unknown()
         if isinstance(owner, (sp.Basic, int, float)) and name in ("real", "item"):
@@ -803,7 +935,8 @@ class Interpreter:
 
     def class_attribute(self, cls: ClassDef, name: str) -> Any:
         if name in cls.attributes:
-            return self.evaluate(cls.attributes[name], _Scope())
+            return self.evaluate(cls.attributes[name],
+                                 _Scope({"__enclosing__": cls.scope or self.globals}))
         self.resolve_bases(cls)
         for base in cls.bases:
             if isinstance(base, ClassDef):
@@ -966,6 +1099,8 @@ class Interpreter:
     def expr_UnaryOp(self, node: ast.UnaryOp, scope: _Scope) -> Any:
         operand = self.evaluate(node.operand, scope)
         if isinstance(node.op, ast.Not):
+            if isinstance(operand, _Unknown):
+                return _Unknown()
             truth = self.static_truth(operand)
             if truth is not None:
                 return not truth
@@ -1177,6 +1312,7 @@ class Interpreter:
         self.bind(function, args, keywords, scope, node)
         self.depth += 1
         self.frames.append((function, scope))
+        self.sources.append(_source_of(function.scope) or self.sources[-1])
         try:
             if isinstance(function.node, ast.Lambda):
                 return self.evaluate(function.node.body, scope)
@@ -1190,6 +1326,7 @@ class Interpreter:
         finally:
             self.depth -= 1
             self.frames.pop()
+            self.sources.pop()
         if outcome.kind == "raise":
             raise SourceError(f"{function.name}(...) raises for these arguments: {outcome.value}", node)
         return outcome.value if outcome.kind == "return" else None
@@ -1278,16 +1415,21 @@ class Interpreter:
         line, end_line = node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno
         column = self._char_column(line, getattr(node, "col_offset", 0))
         end_column = self._char_column(end_line, getattr(node, "end_col_offset", 0) or 0)
-        return Span(line, column + 1, end_line, end_column + 1, self.snippet(node))
+        span = Span(line, column + 1, end_line, end_column + 1, self.snippet(node))
+        path = self.sources[-1].path
+        if path and path != self.path:
+            self.span_files[span] = path
+        return span
 
     def _char_column(self, line: int, byte_column: int) -> int:
-        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        lines = self.sources[-1].lines
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
         if text.isascii():
             return byte_column
         return len(text.encode("utf-8")[:byte_column].decode("utf-8", "replace"))
 
     def segment(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ""
+        return ast.get_source_segment(self.sources[-1].text, node) or ""
 
     def snippet(self, node: ast.AST | None, limit: int = 60) -> str:
         if node is None:
@@ -1297,6 +1439,46 @@ class Interpreter:
 
 
 # --- small values and helpers -------------------------------------------------------------------
+
+#: At most this many other files of the project are read for imported definitions.
+MAX_MODULES = 24
+#: Larger files are not read for imported definitions.
+MAX_MODULE_BYTES = 1_000_000
+#: How far above the file a package root of an absolute import is looked for.
+MAX_PACKAGE_DEPTH = 6
+
+
+@dataclass(frozen=True)
+class _SourceFile:
+    """A file whose code the interpreter runs: its text, lines and path."""
+
+    text: str
+    lines: list[str]
+    path: str
+
+
+@dataclass(eq=False)
+class _Namespace:
+    """A module of the project used by name (``c_f.to_device(...)``): its definitions."""
+
+    scope: dict[str, Any]
+
+
+@dataclass(eq=False)
+class _Imported:
+    """A name imported from a file of the project, resolved when it is first read."""
+
+    module: dict[str, Any]
+    name: str
+    fallback: Any
+
+
+def _source_of(scope: dict[str, Any]) -> _SourceFile | None:
+    for frame in [scope, *_enclosing(scope)]:
+        source = frame.get("__source__")
+        if isinstance(source, _SourceFile):
+            return source
+    return None
 
 _MISSING = object()
 

@@ -471,8 +471,17 @@ class Library:
             return _ROWS
         if isinstance(value, Tensor) and not value.featured:
             node = value.parts[0]
-            while node.op in ("detach",) and node.args:
-                node = node.args[0]
+            while node.args:
+                if node.op == "detach":
+                    node = node.args[0]
+                elif node.op == "where" and len(node.args) == 3:
+                    # labels.masked_fill(labels == ignore_index, 0): still the labels
+                    branches = [a for a in node.args[1:] if a.op != "const"]
+                    if len(branches) != 1:
+                        break
+                    node = branches[0]
+                else:
+                    break
             if node.op == "var" and node.value in self.run.tensor_names:
                 return str(node.value)
         return None
@@ -532,6 +541,15 @@ class Library:
         if name in ("zeros_like", "ones_like", "full_like", "empty_like", "zeros", "ones", "full",
                     "empty", "rand_like", "randn_like"):
             return self.constant_tensor(name, args, keywords, where)
+        if name in ("new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"):
+            # x.new_zeros(shape): a constant tensor (the receiver only gives dtype and device)
+            constant = {"new_zeros": 0, "new_ones": 1, "new_empty": 0}.get(name)
+            if constant is None:
+                fill = keywords.get("fill_value", args[2] if len(args) > 2 else None)
+                if name == "new_tensor":
+                    return self.op_tensor(args[1:], keywords, where)
+                constant = _number(fill, where)
+            return Tensor((self.number(constant, where),))
         entry = _vocabulary(name)
         if entry is not None:
             return self.vocabulary_call(name, entry, args, keywords, where, written)
@@ -647,6 +665,10 @@ class Library:
         tensor = self.tensor(value, where)
         if tensor.dtype == "bool":
             return tensor.with_parts(tensor.parts, dtype="float")
+        if self.label_name(tensor) is not None:
+            # targets.long(): the labels themselves (they are integers already), still data
+            return self.detach(tensor, where, "an integer cast").with_parts(
+                tensor.parts, dtype="int")
         truncated = self.unary("trunc", tensor, where) if _vocabulary("trunc") else \
             self.builder.elementwise(lambda a: self.node(
                 "mul", (self.node("sign", (a,), where, written="sign"),
@@ -732,10 +754,26 @@ class Library:
 
     op_clip = op_clamp
 
-    def op_where(self, args, keywords, where, **_):
+    def op_where(self, args, keywords, where, family="torch", **_):
+        if family == "method":
+            # x.where(condition, y) is where(condition, x, y)
+            other = keywords.get("other", args[2] if len(args) > 2 else None)
+            return self.where(keywords.get("condition", args[1]), args[0], other, where)
         if len(args) == 1:
             raise SourceError("where(condition) without values is not supported", where)
         return self.where(args[0], args[1], args[2], where)
+
+    def op_addcmul(self, args, keywords, where, **_):
+        value = keywords.get("value", 1)
+        product = self.binary("mul", self.tensor(args[1], where), self.tensor(args[2], where), where)
+        scaled = self.binary("mul", self.tensor(value, where), product, where)
+        return self.binary("add", self.tensor(args[0], where), scaled, where)
+
+    def op_addcdiv(self, args, keywords, where, **_):
+        value = keywords.get("value", 1)
+        quotient = self.binary("div", self.tensor(args[1], where), self.tensor(args[2], where), where)
+        scaled = self.binary("mul", self.tensor(value, where), quotient, where)
+        return self.binary("add", self.tensor(args[0], where), scaled, where)
 
     def op_detach(self, args, keywords, where, written="", **_):
         why = "stop_gradient" if written.endswith("stop_gradient") else ".detach()"
@@ -1609,7 +1647,7 @@ class Library:
 
         tensors = any(isinstance(a, TENSORLIKE) for a in args)
         if name == "range":
-            numbers = [int(a) if not isinstance(a, Size) else DEFAULT_COMPONENTS for a in args]
+            numbers = [DEFAULT_COMPONENTS if isinstance(a, (Size, _Unknown)) else int(a) for a in args]
             return range(*numbers)
         if name == "len":
             value = args[0]
@@ -1697,7 +1735,6 @@ class Library:
         if name == "divmod":
             a, b = (_number(x, where) for x in args)
             return (sp.floor(a / b), a - b * sp.floor(a / b))
-        del _Unknown
         raise SourceError(f"the builtin {name}() is not supported here", where)
 
     # --- nn modules -------------------------------------------------------------------------

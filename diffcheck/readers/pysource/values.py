@@ -163,6 +163,8 @@ class ClassDef:
     bases: tuple[Any, ...]
     methods: dict[str, Function] = field(default_factory=dict)
     attributes: dict[str, ast.expr] = field(default_factory=dict)
+    #: the names of the module that defines it (its bases and class attributes are read there)
+    scope: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
