@@ -42,7 +42,9 @@ def cases(kind: str) -> list[dict]:
     return found
 
 
-def timed(case: dict) -> tuple[float, str]:
+def timed(case: dict, render: bool = False) -> tuple[float, str]:
+    """Seconds to read, translate and analyse one case (and, with ``render``, to write its
+    JSON report), and whether the verdict is the label's."""
     text = Path(case["_path"]).read_text()
     start = time.perf_counter()
     job = source_jobs(case["_path"], text, case["_target"])[0]
@@ -53,6 +55,10 @@ def timed(case: dict) -> tuple[float, str]:
               (isinstance(v, str) and k in STRING_OPTIONS)}
     wrt = case.get("wrt")
     report = check_source_job(job, None if wrt in (None, "params") else list(wrt), values=values)
+    if render:
+        from diffcheck.report import json as json_report
+
+        json_report.render([report.to_dict()], version="benchmark")
     elapsed = time.perf_counter() - start
     if report.error is not None:
         return elapsed, f"error: {report.error.kind}"

@@ -1,7 +1,8 @@
 """The library face of diffcheck: ``check`` one expression, ``check_file`` a loss file.
 
 Nothing here prints. The pipeline runs one way, and this module runs it: parse -> analyze
--> probe -> surrogates -> :class:`~diffcheck.model.Report`.
+-> probe -> surrogates -> autodiff traps -> :class:`~diffcheck.model.Report` -> plots (PNG
+files with ``plot_dir``, see :mod:`diffcheck.plots`).
 
 >>> report = check("abs(y - f)", wrt=["f"])
 >>> report.differentiable, report.findings[0].where
@@ -46,6 +47,9 @@ def check(
     values: Mapping[str, Any] | None = None,
     dtype: str = "float32",
     latex: bool | None = None,
+    plot_dir: str | Path | None = None,
+    plot_name: str | None = None,
+    sparklines: bool = False,
 ) -> Report:
     """Analyse one loss expression.
 
@@ -67,10 +71,19 @@ def check(
     latex:
         ``True``: ``expr`` is LaTeX (CONTRACT.md section 8); ``False``: it is the text
         syntax; ``None`` (default): LaTeX when it contains a backslash command.
+    plot_dir:
+        Write a picture of each finding (and a map of a loss of two or more variables) into
+        this folder, and its path into the finding's ``plot`` (needs matplotlib).
+    plot_name:
+        The start of the pictures' file names (default: ``name``, else a hash of ``expr``).
+    sparklines:
+        Sample the loss along each finding's probe line into the finding's ``slice``, for the
+        text report's sparklines.
     """
     if timeout is not None:
         return _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
-                                dtype, latex)
+                                dtype, latex, {"plot_dir": plot_dir, "plot_name": plot_name,
+                                        "sparklines": sparklines})
     report = Report(input=expr, name=name, source=source, line=line)
     try:
         text, reading, values, wrt = _input_text(expr, latex, values, wrt)
@@ -96,25 +109,29 @@ def check(
         return report
     wrt_names = list(wrt) if wrt else list(parsed.variables)
     report.wrt = [v for v in wrt_names if v not in unknown]
-    _analyse(parsed, report, smooth_scale)
+    pipeline = _analyse(parsed, report, smooth_scale)
     if report.error is None:
         _autodiff_stage(parsed, report, dtype)
+        _keep_for_plots(report, pipeline, dtype, _program(parsed, report.fixed))
     if report.error is None and reading is not None:
         # what the text cannot show (sums written out for three terms, fixed labels) first
         report.assumptions = reading.assumptions + report.assumptions
         for finding in report.findings:
             if finding.column is not None:
                 finding.column = reading.column(finding.column)
-    return report
+    return plot_stage(report, plot_dir, name=plot_name, sparklines=sparklines)
 
 
-def _analyse(parsed, report: Report, smooth_scale: float) -> None:
-    """Run the analysis into ``report``; a failure becomes the report's error, never a guess."""
+def _analyse(parsed, report: Report, smooth_scale: float) -> Any:
+    """Run the analysis into ``report``; a failure becomes the report's error, never a guess.
+
+    Returns what the plots are drawn from (the analysis and the checked surrogate), or None.
+    """
     # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
     from diffcheck.analysis import AnalysisLimit
 
     try:
-        _run_pipeline(parsed, report, smooth_scale)
+        return _run_pipeline(parsed, report, smooth_scale)
     except AnalysisLimit as err:
         report.error = ReportError("limit", str(err))
     except RecursionError:
@@ -124,17 +141,17 @@ def _analyse(parsed, report: Report, smooth_scale: float) -> None:
     except Exception as err:
         detail = " ".join(str(err).split())  # one line, whatever the exception says
         report.error = ReportError("unsupported", f"analysis failed: {type(err).__name__}: {detail}")
-    if report.error is not None:
-        # No verdict without an analysis: differentiable stays null (CONTRACT.md section 5).
-        report.differentiable, report.smoothness, report.surrogate = None, None, None
-        report.findings = []
+    # No verdict without an analysis: differentiable stays null (CONTRACT.md section 5).
+    report.differentiable, report.smoothness, report.surrogate = None, None, None
+    report.findings = []
+    return None
 
 
-def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float) -> None:
-    """analyze -> probe -> surrogates, filling ``report``."""
+def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float) -> Any:
+    """analyze -> probe -> surrogates, filling ``report``; (analysis, checked surrogate)."""
     from diffcheck.analysis import analyze
     from diffcheck.probe import confirm
-    from diffcheck.surrogates import checked_surrogate, surrogates_for
+    from diffcheck.surrogates import checked_smooth_loss, surrogates_for
 
     analysis = analyze(parsed, report.wrt)
     confirm(analysis)
@@ -146,11 +163,14 @@ def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float)
     report.findings = analysis.findings
     report.differentiable = analysis.differentiable
     report.smoothness = analysis.smoothness
+    smooth = None
     if analysis.non_smooth:
         singular = [{s.name: item.comparison.point[s] for s in analysis.symbols}
                     for item in analysis.non_smooth]
-        report.surrogate = checked_surrogate(parsed.expr, analysis.nonsmooth_nodes, singular,
-                                             smooth_scale, reserved_names=parsed.variables)
+        smooth = checked_smooth_loss(parsed.expr, analysis.nonsmooth_nodes, singular,
+                                     smooth_scale, reserved_names=parsed.variables)
+        report.surrogate = None if smooth is None else smooth.report
+    return analysis, smooth
 
 
 def _autodiff_stage(parsed, report: Report, dtype: str, tree: Any = None,
@@ -173,6 +193,46 @@ def _autodiff_stage(parsed, report: Report, dtype: str, tree: Any = None,
         report.assumptions.append(f"autodiff check skipped: {type(err).__name__}: {detail}")
         return
     report.findings.extend(sorted(traps, key=lambda f: (f.severity != "error", f.code)))
+
+
+def _program(parsed: ParsedExpression, values: Mapping[str, Any]) -> Any:
+    """The program as written, for PyTorch/JAX autodiff along the plots' lines (or None)."""
+    from diffcheck.program import ProgramError, from_expression
+
+    try:
+        return from_expression(parsed.source, values)
+    except (ProgramError, SyntaxError):
+        return None
+
+
+def _keep_for_plots(report: Report, pipeline: Any, dtype: str, program: Any = None,
+                    wrt: Sequence[str] | None = None) -> None:
+    """Keep the pipeline's SymPy objects on the report (in memory) for its pictures."""
+    if pipeline is None:
+        return
+    from diffcheck.slices import plot_source
+
+    analysis, smooth = pipeline
+    title = report.name if report.reader == "python" and report.name else report.input
+    report.plot_source = plot_source(analysis, smooth, title, dtype, program, wrt)
+
+
+def plot_stage(report: Report, plot_dir: str | Path | None = None, *, name: str | None = None,
+               sparklines: bool = False) -> Report:
+    """The last stage: pictures of a complete report, once its suppressed findings are gone.
+
+    With ``plot_dir``, a PNG per finding (and a map for two or more variables) and their
+    paths in ``plot``; with ``sparklines``, each finding's ``slice``. Only a report made in
+    this process has the SymPy objects the pictures come from; others are returned as they
+    are. ``check(..., plot_dir=...)`` runs it itself.
+    """
+    if report.plot_source is None or not (plot_dir is not None or sparklines):
+        return report
+    from diffcheck.plots import add_pictures
+
+    add_pictures(report, plot_dir, name=name, sparklines=sparklines)
+    return report
+
 
 
 class _Values(dict):
@@ -225,18 +285,41 @@ def read(expr: str, *, latex: bool | None = None,
 
 
 def _check_in_worker(expr, wrt, name, source, line, smooth_scale, timeout, values,
-                     dtype="float32", latex=None) -> Report:
+                     dtype="float32", latex=None, pictures=None) -> Report:
     from diffcheck.runner import run_jobs
 
     def work(text):
         return check(text, wrt, name=name, source=source, line=line, smooth_scale=smooth_scale,
-                     values=values, dtype=dtype, latex=latex)
+                     values=values, dtype=dtype, latex=latex, **(pictures or {}))
 
     def on_error(text, kind, message):
         return Report(input=text, name=name, source=source, line=line, error=ReportError(kind, message))
 
     (report,) = run_jobs([expr], work, jobs_n=1, timeout=timeout, on_error=on_error)
     return report
+
+
+def warm_up() -> None:
+    """Import the stages of the pipeline and build what each builds once per process.
+
+    Nothing of any input is computed, so the checks after it give the same results, only
+    without paying for the imports: the command line runs it in its first worker while it
+    reads the options.
+    """
+    import sympy as sp
+
+    from diffcheck import analysis, probe, surrogates, traps  # noqa: F401
+    from diffcheck.numeric import compile_expr, compile_numpy
+
+    # SymPy fills the namespace of a target module (mpmath, NumPy) on the first expression
+    # compiled for it; NumPy's imports its lazily loaded submodules
+    unrelated = sp.Symbol("warm_up_symbol")
+    compile_expr(unrelated, [unrelated])
+    compile_numpy(unrelated, [unrelated])
+
+
+#: options of check() that belong to the plot stage
+_PICTURE_OPTIONS = ("plot_dir", "plot_name", "sparklines")
 
 
 def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options) -> Report:
@@ -250,6 +333,11 @@ def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options)
             error=ReportError("parse", loss_line.error, loss_line.column),
             input_column=1,  # the text of a line the reader refused is the whole line
         )
+    pictures: dict[str, Any] = {key: options.pop(key) for key in _PICTURE_OPTIONS
+                                if key in options}
+    if options.get("timeout") is not None:
+        options.update(pictures)  # the worker draws them: its report has no SymPy objects
+        pictures = {}
     report = check(
         loss_line.text, wrt, name=loss_line.name, source=loss_line.source, line=loss_line.line,
         **options,
@@ -266,7 +354,8 @@ def check_line(loss_line: LossLine, wrt: Sequence[str] | None = None, **options)
         report.findings = [f for f in report.findings if f.code not in loss_line.ignored_codes]
         # The verdict stays the truth; suppression only hides findings (and their exit status).
         report.ignored = sorted(loss_line.ignored_codes)
-    return report
+    return plot_stage(report, pictures.get("plot_dir"), name=pictures.get("plot_name"),
+                      sparklines=bool(pictures.get("sparklines")))
 
 
 def check_file(path: str | Path, wrt: Sequence[str] | None = None, **options) -> list[Report]:
@@ -307,8 +396,13 @@ def source_jobs(path: str, text: str, selector: str | None = None) -> list[Sourc
 
 def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
                      smooth_scale: float = DEFAULT_SMOOTH_SCALE,
-                     values: Mapping[str, Any] | None = None, dtype: str = "float32") -> Report:
-    """Translate and analyse one loss of a ``.py`` file (CONTRACT.md section 6)."""
+                     values: Mapping[str, Any] | None = None, dtype: str = "float32",
+                     plot_dir: str | Path | None = None, plot_name: str | None = None,
+                     sparklines: bool = False) -> Report:
+    """Translate and analyse one loss of a ``.py`` file (CONTRACT.md section 6).
+
+    ``plot_dir``, ``plot_name`` and ``sparklines`` are those of :func:`check`.
+    """
     import ast
 
     from diffcheck.readers.pysource import SourceError, find_losses, read_module, translate
@@ -328,7 +422,7 @@ def check_source_job(job: SourceJob, wrt: Sequence[str] | None = None, *,
         report.error = ReportError("limit", "the function is nested too deeply to translate")
         return report
     _fill_from_source(report, loss, wrt, smooth_scale, [job.text], dtype)
-    return report
+    return plot_stage(report, plot_dir, name=plot_name, sparklines=sparklines)
 
 
 def read_source_job(job: SourceJob, values: Mapping[str, Any] | None = None) -> str:
@@ -351,7 +445,7 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
         [w for w in (wrt or []) if w in loss.tensors]
     parameters = chosen or loss.wrt
     analysed = Report(input=report.input, wrt=loss.symbols_of(parameters))
-    _analyse(parsed, analysed, smooth_scale)
+    pipeline = _analyse(parsed, analysed, smooth_scale)
     report.expression = str(parsed.expr)
     report.wrt = list(parameters)
     report.fixed = dict(loss.translation.fixed)
@@ -373,11 +467,16 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
         located = _gradient_flow(loss, parameters, located, texts)
     report.findings = sorted(located, key=lambda f: (f.severity != "error", f.line or 0,
                                                      f.column or 0, f.code))
+    if report.error is None:
+        _keep_for_plots(report, pipeline, dtype,
+                        None if loss.is_model else loss.translation.program, analysed.wrt)
 
 
 def check_composition(job: SourceJob, loss: str, wrt: Sequence[str] | None = None, *,
                       smooth_scale: float = DEFAULT_SMOOTH_SCALE,
-                      values: Mapping[str, Any] | None = None, dtype: str = "float32") -> Report:
+                      values: Mapping[str, Any] | None = None, dtype: str = "float32",
+                      plot_dir: str | Path | None = None, plot_name: str | None = None,
+                      sparklines: bool = False) -> Report:
     """``loss(model(x), y)`` w.r.t. the model's parameters: "can I train this?".
 
     ``job`` names the model (a class of a ``.py`` file); ``loss`` is ``path.py::name`` or an
@@ -422,7 +521,7 @@ def check_composition(job: SourceJob, loss: str, wrt: Sequence[str] | None = Non
         "model": _verdict(job.target, model_alone),
         "loss": _verdict(loss_name, loss_alone),
     }
-    return report
+    return plot_stage(report, plot_dir, name=plot_name, sparklines=sparklines)
 
 
 def _verdict(name: str, report: Report) -> dict[str, Any]:

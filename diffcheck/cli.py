@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -135,6 +136,12 @@ def run(
     surrogate_only: Annotated[
         bool, typer.Option("--surrogate", help="Print only the smooth replacement loss of each expression.")
     ] = False,
+    plot_dir: Annotated[
+        Path | None,
+        typer.Option("--plot", metavar="DIR",
+                     help="Write a picture of each finding (and a map of each loss of two or more "
+                          "variables) into DIR as PNG (pip install 'diffcheck[plot]')."),
+    ] = None,
     code: Annotated[
         CodeStyle, typer.Option("--code", help="With --surrogate: write it as SymPy, NumPy or PyTorch code.")
     ] = CodeStyle.sympy,
@@ -203,6 +210,8 @@ def run(
             _usage_error(str(err))
         values[set_name] = set_value
 
+    if plot_dir is not None:
+        _prepare_plot_dir(plot_dir)
     if latex:
         from diffcheck.api import LATEX_MISSING
 
@@ -221,8 +230,16 @@ def run(
         if not any(isinstance(job, SourceJob) for job in lines):
             _usage_error("--loss needs a model: diffcheck model.py::Net --loss ...")
         lines = [_Composition(job, loss) if isinstance(job, SourceJob) else job for job in lines]
+    from diffcheck.report import FORMATTERS
+
+    fmt = (output_format or OutputFormat.text).value
+    # looked up (its module imported) now, while the first worker may still be starting
+    render = FORMATTERS[fmt]
+    pictures = {"plot_dir": plot_dir,
+                "sparklines": fmt == "text" and not quiet and not surrogate_only
+                and _at_terminal()}
     results = _analyse(lines, wrt_names or None, per_expression_timeout, workers, scale,
-                       config.ignore, values, dtype.value, latex or None)
+                       config.ignore, values, dtype.value, latex or None, pictures)
     dicts = [r.to_dict() for r in results]
     if confirm:
         from diffcheck.confirm import confirm_results
@@ -240,15 +257,12 @@ def run(
     if surrogate_only:
         typer.echo(_render_surrogates(dicts, code.value))
     else:
-        fmt = (output_format or OutputFormat.text).value
-        typer.echo(_render(fmt, dicts, quiet=quiet, color=color), nl=False)
+        typer.echo(_render(fmt, render, dicts, quiet=quiet, color=color), nl=False)
     raise typer.Exit(exit_status(dicts, fail_on=fail_level))
 
 
-def _render(fmt: str, dicts: list[dict], *, quiet: bool, color: bool | None) -> str:
-    from diffcheck.report import FORMATTERS
-
-    render = FORMATTERS[fmt]
+def _render(fmt: str, render: Callable[..., str], dicts: list[dict], *, quiet: bool,
+            color: bool | None) -> str:
     if fmt == "text":
         use_color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") if color is None else color
         return render(dicts, quiet=quiet, color=use_color)
@@ -374,6 +388,56 @@ def _source_jobs(path: str, selector: str | None, functions: tuple[str, ...] = (
     return jobs
 
 
+def _at_terminal() -> bool:
+    """Whether the report goes to a terminal (its findings then get sparklines)."""
+    return sys.stdout.isatty()
+
+
+def _prepare_plot_dir(plot_dir: Path) -> None:
+    """--plot: matplotlib is there and DIR can be written, or a usage error (exit 2)."""
+    from diffcheck.plots import PlotUnavailable, require_matplotlib
+
+    try:
+        require_matplotlib()
+    except PlotUnavailable as err:
+        _usage_error(str(err))
+    try:
+        plot_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _usage_error(f"--plot {plot_dir}: {err.strerror or err}")
+    # imported before the workers fork, so that each of them does not import it again
+    import matplotlib.figure  # noqa: F401
+
+
+def _plot_names(lines) -> dict:
+    """job -> the start of its pictures' file names: the loss's name (a hash of an unnamed
+    expression), with ``-2``, ``-3``... for a name that an earlier job already has."""
+    from diffcheck.api import SourceJob
+    from diffcheck.lossfile import LossLine
+    from diffcheck.model import Report
+    from diffcheck.plots import file_stem
+
+    names: dict = {}
+    taken: set[str] = set()
+    for job in lines:
+        if isinstance(job, LossLine):
+            stem = file_stem(Report(input=job.text, name=job.name))
+        elif isinstance(job, (SourceJob, _Composition)):
+            stem = file_stem(Report(input=job.target, name=job.target))
+        else:
+            continue
+        if job in names:
+            continue
+        unique, count = stem, 1
+        while unique in taken:
+            count += 1
+            unique = f"{stem}-{count}"
+        taken.add(unique)
+        names[job] = unique
+    return names
+
+
+
 def _show_parse(lines, latex: bool | None, values: dict) -> int:
     """Print the text each line is read as; errors go to standard error. The exit status."""
     from diffcheck.api import SourceJob, read, read_source_job
@@ -411,7 +475,7 @@ def _show_parse(lines, latex: bool | None, values: dict) -> int:
 
 
 def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="float32",
-             latex=None):
+             latex=None, pictures=None):
     from diffcheck.model import Report, ReportError
     from diffcheck.runner import default_jobs, run_jobs
 
@@ -421,7 +485,15 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="
         options["values"] = values
     if latex:
         options["latex"] = latex
-    work = partial(_check_one, wrt=wrt, options=options, ignored=frozenset(ignored_codes or ()))
+    pictures = dict(pictures or {})
+    if pictures.get("plot_dir") is not None:
+        from diffcheck.plots import PLOT_SECONDS
+
+        pictures["names"] = _plot_names(lines)
+        if timeout is not None:
+            timeout += PLOT_SECONDS  # the pictures have their own time, within the job's
+    work = partial(_check_one, wrt=wrt, options=options, ignored=frozenset(ignored_codes or ()),
+                   pictures=pictures)
 
     def on_error(job, kind, message):
         from diffcheck.api import SourceJob
@@ -465,22 +537,32 @@ class _Composition:
         return self.job.line
 
 
-def _check_one(job, wrt, options, ignored):
-    from diffcheck.api import SourceJob, check_composition, check_line, check_source_job
+def _check_one(job, wrt, options, ignored, pictures=None):
+    from diffcheck.api import (
+        SourceJob,
+        check_composition,
+        check_line,
+        check_source_job,
+        plot_stage,
+    )
     from diffcheck.model import Report
 
     if isinstance(job, Report):
         return job  # a file that could not be read: its error report
-    if isinstance(job, _Composition):
-        report = check_composition(job.job, job.loss, wrt, **options)
-    elif isinstance(job, SourceJob):
+    if isinstance(job, (_Composition, SourceJob)):
         # LaTeX is a way to write an expression: a Python file is read as Python
-        report = check_source_job(job, wrt, **{k: v for k, v in options.items() if k != "latex"})
+        python_options = {k: v for k, v in options.items() if k != "latex"}
+        report = check_composition(job.job, job.loss, wrt, **python_options) \
+            if isinstance(job, _Composition) else check_source_job(job, wrt, **python_options)
     else:
         report = check_line(job, wrt, **options)
     if ignored:
         report.findings = [f for f in report.findings if f.code not in ignored]
-    return report
+    # after suppression, so that no picture is drawn of a finding nobody sees
+    pictures = pictures or {}
+    return plot_stage(report, pictures.get("plot_dir"),
+                      name=(pictures.get("names") or {}).get(job),
+                      sparklines=bool(pictures.get("sparklines")))
 
 
 class _ProgressBar:
@@ -514,6 +596,12 @@ def _progress_bar(total: int):
 
 def main() -> None:
     """Console-script entry point."""
+    from diffcheck.api import warm_up
+    from diffcheck.runner import prestart
+
+    # The first worker starts now and imports the pipeline while the options are read: a
+    # one-expression run then waits for the longer of the two, not for both.
+    prestart(warm_up)
     app()
 
 

@@ -41,6 +41,11 @@ class Finding:
     ste: bool | None = None
     #: autodiff findings: the standard fix, as code
     fix: str | None = None
+    #: the path of this finding's picture (``--plot DIR``)
+    plot: str | None = None
+    #: the loss sampled along the probe line, for the text report's sparkline:
+    #: {"start": t0, "stop": t1, "values": [number or None, ...]}
+    slice: dict[str, Any] | None = None
     #: the file of ``line`` when it is not the result's own (a helper imported from another
     #: file of the project)
     path: str | None = None
@@ -72,6 +77,8 @@ class Finding:
             **({"cut": list(self.cut)} if self.cut is not None else {}),
             **({"ste": self.ste} if self.ste is not None else {}),
             **({"fix": self.fix} if self.fix is not None else {}),
+            **({"plot": self.plot} if self.plot is not None else {}),
+            **({"slice": self.slice} if self.slice is not None else {}),
             **({"path": self.path} if self.path is not None else {}),
         }
 
@@ -121,6 +128,21 @@ class Report:
     input_column: int | None = None
     #: for LaTeX input: the expression text it was read as (what ``--show-parse`` prints)
     reading: str | None = None
+    #: the path of the loss's map over two variables (``--plot DIR``, two or more variables)
+    plot: str | None = None
+    #: the SymPy objects the pictures are computed from (:class:`diffcheck.slices.PlotSource`);
+    #: in memory only: never serialised, and dropped when the report is pickled
+    plot_source: Any = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # reports come back from worker processes pickled; SymPy trees stay where they were made
+        return {**self.__dict__, "plot_source": None}
+
+    def _ipython_display_(self) -> None:
+        """In Jupyter: the text report, and the pictures when matplotlib is installed."""
+        from diffcheck.notebook import display_report
+
+        display_report(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,5 +163,6 @@ class Report:
             "reader": self.reader,
             **({"composition": self.composition} if self.composition is not None else {}),
             "input_column": self.input_column,
+            **({"plot": self.plot} if self.plot is not None else {}),
             "reading": self.reading,
         }

@@ -4,7 +4,8 @@ One expression must never stall or crash a batch. Each job runs in a worker proc
 the parent can kill: a job that runs past ``timeout`` seconds is killed, a job that runs out
 of memory (the worker caps its address space with ``RLIMIT_AS``) or takes its worker down
 (segfault, ``os._exit``, the kernel's OOM killer) becomes an error result, and a fresh worker
-takes its place. Workers are forked once and serve job after job until one is killed.
+takes its place. Workers are forked once and serve job after job until one is killed; the
+command line starts its first worker ahead (:func:`prestart`), before it reads its options.
 
 Only ``multiprocessing`` and ``resource`` from the standard library are used, so this works
 wherever diffcheck's run-time dependencies do.
@@ -44,6 +45,8 @@ FAILED = "unsupported"  # the job raised an exception: the analysis could not de
 
 _OK = "ok"
 _READY = "ready"
+#: the index of a request that hands a worker started ahead (:func:`prestart`) its work
+_WORK = "work"
 _MESSAGE_LENGTH = 300
 
 
@@ -98,8 +101,50 @@ def run_jobs(
     return batch.run(min(jobs_n, len(jobs)))
 
 
-def _serve(conn: Connection, work: Callable[[Any], Any], memory_limit: int | None) -> None:
-    """The worker's loop: receive ``(index, job)``, send back ``(index, kind, value)``."""
+#: the worker :func:`prestart` started, until a batch adopts it
+_ahead: _Worker | None = None
+
+
+def prestart(warm_up: Callable[[], object],
+             memory_limit: int | None = DEFAULT_MEMORY_LIMIT) -> None:
+    """Start one worker now, before its jobs are known, and run ``warm_up`` in it.
+
+    The command line calls this first: the worker imports what jobs need while the parent
+    reads the options and the inputs, so a one-expression run waits for the longer of the
+    two rather than for both. The next :func:`run_jobs` with the same ``memory_limit`` adopts
+    the worker and sends it its ``work`` (which must then be picklable; otherwise the worker
+    is stopped and a new one forked). Only where workers are forked (Linux); elsewhere, and
+    when a worker was started ahead already, this does nothing.
+    """
+    global _ahead
+    if _ahead is not None or not sys.platform.startswith("linux"):
+        return
+    context = multiprocessing.get_context("fork")
+    _ahead = _Worker(context, None, memory_limit, warm_up)
+
+
+def _adopt(work: Callable[[Any], Any], memory_limit: int | None) -> _Worker | None:
+    """The worker started ahead, given ``work``; None when there is none that can take it."""
+    global _ahead
+    worker, _ahead = _ahead, None
+    if worker is None:
+        return None
+    try:
+        if worker.memory_limit != memory_limit or not worker.process.is_alive():
+            raise ValueError("the worker started ahead cannot serve this batch")
+        worker.conn.send((_WORK, work))
+    except Exception:  # work that cannot be pickled (a closure), a dead worker
+        worker.stop()
+        return None
+    return worker
+
+
+def _serve(conn: Connection, work: Callable[[Any], Any] | None, memory_limit: int | None,
+           warm_up: Callable[[], object] | None = None) -> None:
+    """The worker's loop: receive ``(index, job)``, send back ``(index, kind, value)``.
+
+    A worker started ahead has no ``work`` yet: a request ``(_WORK, work)`` brings it.
+    """
     # Ctrl-C reaches the whole process group; only the parent should act on it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Whatever a job prints must not end up inside the parent's JSON or SARIF on stdout.
@@ -109,6 +154,10 @@ def _serve(conn: Connection, work: Callable[[Any], Any], memory_limit: int | Non
     # the CPUs, and its thread stacks would eat into the address-space limit.
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
+    if warm_up is not None:
+        # a failure here is met again, and reported, by the first job that needs the same
+        with contextlib.suppress(Exception):
+            warm_up()
     if memory_limit is not None:
         _limit_address_space(memory_limit)
     conn.send(_READY)
@@ -120,6 +169,10 @@ def _serve(conn: Connection, work: Callable[[Any], Any], memory_limit: int | Non
         if request is None:
             return
         index, job = request
+        if index == _WORK:
+            work = job
+            continue
+        assert work is not None, "a worker started ahead got a job before its work"
         try:
             outcome = (index, _OK, work(job))
         except MemoryError:
@@ -166,10 +219,12 @@ def _mapped_bytes() -> int:
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
-    def __init__(self, context: Any, work: Callable[[Any], Any], memory_limit: int | None):
+    def __init__(self, context: Any, work: Callable[[Any], Any] | None,
+                 memory_limit: int | None, warm_up: Callable[[], object] | None = None):
         parent_end, child_end = context.Pipe()
+        self.memory_limit = memory_limit
         self.process = context.Process(
-            target=_serve, args=(child_end, work, memory_limit), daemon=True
+            target=_serve, args=(child_end, work, memory_limit, warm_up), daemon=True
         )
         self.process.start()
         child_end.close()
@@ -235,7 +290,8 @@ class _Batch:
             while self.done < len(self.jobs):
                 for slot, worker in enumerate(workers):
                     if worker is None and self.pending:
-                        workers[slot] = worker = _Worker(self.context, self.work, self.memory_limit)
+                        workers[slot] = worker = _adopt(self.work, self.memory_limit) or \
+                            _Worker(self.context, self.work, self.memory_limit)
                     if worker is not None and worker.idle and self.pending:
                         self._hand_out(worker)
                 self._wait(worker for worker in workers if worker is not None)

@@ -32,7 +32,6 @@ TIMEOUT = 20.0
 KNOWN_GAPS: dict[str, str] = {
     "adaptive_maxpool_1d": "analysis time",
     "adaptive_wing_loss": "reported C0: the label assumes targets in [0, 1] (the kink is outside that range)",
-    "asymmetric_loss": "analysis time",
     "batch_hard_triplet": "the zero vector of a norm (a set of lower dimension) is not found",
     "center_loss": "analysis time",
     "chamfer_loss": "the zero vector of a norm (a set of lower dimension) is not found",
@@ -40,9 +39,7 @@ KNOWN_GAPS: dict[str, str] = {
     "cosine_distance_eps": "the kink on the sphere |x| = eps is not found",
     "lovasz_hinge": "analysis time",
     "lovasz_softmax": "analysis time",
-    "mmdet_giou_loss": "analysis time",
     "mobilenet_hardswish_se": "analysis time",
-    "modulelist_residual": "analysis time",
     "moe_topk_router": "analysis time",
     "np_hinge_loss": "the set of the hinge is masked at every sampled point",
     "nt_xent": "the kink on the sphere |x| = eps is not found",
@@ -50,11 +47,7 @@ KNOWN_GAPS: dict[str, str] = {
     "optax_cosine_distance_eps": "the kink on the sphere |x| = eps is not found",
     "pml_contrastive_cdist": "the zero vector of a norm (a set of lower dimension) is not found",
     "smp_dice_loss": "the clamp_min(eps) kink of a sum is not found",
-    "sparsemax_loss": "analysis time",
     "timm_jsd_loss": "the set of the clamp is masked at every sampled point",
-    "triplet_margin_pdist": "analysis time",
-    "triplet_swap_functional": "analysis time",
-    "tv_ciou_loss": "analysis time",
 }
 
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from diffcheck.runner import LIMIT, TIMEOUT, default_jobs, run_jobs
+from diffcheck import runner
+from diffcheck.runner import LIMIT, TIMEOUT, default_jobs, prestart, run_jobs
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and rlimits")
 
@@ -44,7 +45,16 @@ def run_job(job):
         time.sleep(10)
     if what == "pid":
         return os.getpid()
+    if what == "env":
+        return os.environ.get(argument)
     raise AssertionError(what)
+
+
+WARMED = "DIFFCHECK_TEST_WARMED_BY"
+
+
+def warm_up():
+    os.environ[WARMED] = str(os.getpid())
 
 
 def error_result(job, kind, message):
@@ -124,6 +134,42 @@ def test_workers_serve_many_jobs_and_are_replaced_after_a_kill():
     assert pids[0] == pids[1] == pids[2] != os.getpid()
     assert pids[3][1] == TIMEOUT
     assert pids[4] == pids[5] != pids[0]
+
+
+def test_a_worker_started_ahead_is_warmed_up_and_serves_the_next_batch():
+    prestart(warm_up)
+    ahead = runner._ahead
+    assert ahead is not None
+    jobs = [("env", WARMED), ("pid", None), ("sleep", 3600), ("pid", None)]
+    results = run_jobs(jobs, run_job, jobs_n=1, timeout=1, on_error=error_result)
+    assert results[:2] == [str(ahead.process.pid), ahead.process.pid]
+    assert WARMED not in os.environ  # the warm-up ran in the worker, not here
+    # the time limit holds for it as for any worker, and a fresh one takes its place
+    assert results[2][1] == TIMEOUT and results[3] not in (ahead.process.pid, os.getpid())
+    assert runner._ahead is None
+
+
+def pid_and_square(job):
+    return os.getpid(), job * job
+
+
+@pytest.mark.parametrize(("ahead_memory_limit", "work"), [
+    # a closure cannot be sent to a worker that is already running
+    (runner.DEFAULT_MEMORY_LIMIT, lambda job: pid_and_square(job)),
+    # a worker limited otherwise than the batch asks is another worker
+    (None, pid_and_square),
+])
+def test_a_worker_started_ahead_that_cannot_serve_the_batch_is_replaced(ahead_memory_limit, work):
+    import multiprocessing
+
+    prestart(warm_up, memory_limit=ahead_memory_limit)
+    ahead = runner._ahead
+    assert ahead is not None
+    results = run_jobs([2, 3], work, jobs_n=1, timeout=10, on_error=error_result)
+    assert [square for _, square in results] == [4, 9]
+    assert {pid for pid, _ in results} & {ahead.process.pid, os.getpid()} == set()
+    assert not ahead.process.is_alive() and multiprocessing.active_children() == []
+    assert runner._ahead is None
 
 
 def test_progress_is_reported_after_every_job():

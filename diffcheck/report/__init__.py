@@ -22,9 +22,10 @@ abs(u): kink at 0. Use instead: pseudo-Huber sqrt(u**2 + d**2) - d with d = 0.01
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from diffcheck.rules import ERROR_CODES, RULES
@@ -178,16 +179,28 @@ def exit_status(results: list[dict[str, Any]], fail_on: str = "error") -> int:
     return 1 if any(finding["severity"] in failing for finding in findings) else 0
 
 
-# The formatters import the helpers above, so they are imported after them.
-from diffcheck.report import github, json, sarif, text
+class _Formatters(Mapping[str, Callable[..., str]]):
+    """Format name (``--format``) -> ``render(results, **options) -> str`` of its module.
 
-#: format name (``--format``) -> ``render(results, **options) -> str``
-FORMATTERS: dict[str, Callable[..., str]] = {
-    "text": text.render,
-    "json": json.render,
-    "github": github.render,
-    "sarif": sarif.render,
-}
+    A format's module is imported when it is looked up, not before: a JSON run never loads
+    rich, and the command line can import the one it needs while the analysis runs.
+    """
+
+    _NAMES = ("text", "json", "github", "sarif")
+
+    def __getitem__(self, name: str) -> Callable[..., str]:
+        if name not in self._NAMES:
+            raise KeyError(name)
+        return importlib.import_module(f"{__name__}.{name}").render
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._NAMES)
+
+    def __len__(self) -> int:
+        return len(self._NAMES)
+
+
+FORMATTERS: Mapping[str, Callable[..., str]] = _Formatters()
 
 __all__ = [
     "FAIL_ON",

@@ -2,8 +2,9 @@
 
 For each result: a verdict line; for an error, a caret under the column it names; the
 assumptions (model functions taken as differentiable); a table of findings (warnings in
-yellow); and the smooth surrogate of the whole loss with its proven bound. ``quiet=True``
-keeps only the verdict lines, one per result.
+yellow; with a sparkline of the loss along each probe line when the findings carry their
+``slice``), the paths of their pictures (``--plot``); and the smooth surrogate of the whole
+loss with its proven bound. ``quiet=True`` keeps only the verdict lines, one per result.
 
 >>> print(render([{"name": "l2", "source": None, "line": None, "input": "(y - f)**2",
 ...                "differentiable": True, "smoothness": "Cinf", "error": None,
@@ -14,6 +15,7 @@ l2: (y - f)**2  differentiable (Cinf)
 from __future__ import annotations
 
 import io
+import math
 import unicodedata
 from typing import Any
 
@@ -32,11 +34,45 @@ _INDENT = "  "
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
 
 
-def _console(color: bool, width: int | None) -> Console:
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None]) -> str:
+    """One block per value, from the lowest to the highest; a gap where undefined.
+
+    >>> sparkline([0, 1, 2, 3, None, 3, 2, 1, 0])
+    '▁▃▆█ █▆▃▁'
+    >>> sparkline([5, 5, None])
+    '▄▄ '
+    """
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    blocks = []
+    for value in values:
+        if value is None or not math.isfinite(value):
+            blocks.append(" ")
+        elif high == low:
+            blocks.append(_BLOCKS[len(_BLOCKS) // 2 - 1])
+        else:
+            level = int((value - low) / (high - low) * len(_BLOCKS))
+            blocks.append(_BLOCKS[min(level, len(_BLOCKS) - 1)])
+    return "".join(blocks)
+
+
+def _shape(finding: dict[str, Any]) -> str:
+    """The sparkline of a finding's slice ('' when it has none)."""
+    cut = finding.get("slice") or {}
+    if not cut.get("values"):
+        return ""
+    return sparkline(cut["values"])
+
+
+def _console(color: bool, width: int | None, record: bool = False) -> Console:
     # every setting rich would otherwise guess from the terminal or the environment is
     # given, so the same results always render to the same text
     return Console(
         file=io.StringIO(),
+        record=record,
         width=width or DEFAULT_WIDTH,
         height=25,
         force_terminal=color,
@@ -121,14 +157,18 @@ def _slopes(finding: dict[str, Any]) -> str:
 
 def _findings_table(findings: list[dict[str, Any]]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    shapes = any(_shape(finding) for finding in findings)
     for title in ("code", "kind", "where", "cause", "slopes / autodiff", "use instead"):
         table.add_column(title, overflow="fold")
+        if title == "where" and shapes:
+            table.add_column("shape", no_wrap=True, overflow="crop")
     for finding in findings:
         severity_style = _SEVERITY_STYLE.get(finding["severity"], "")
         table.add_row(
             Text(finding["code"], style=severity_style),
             Text(finding["kind"]),
             Text(user_spelling(finding.get("where") or "-")),
+            *([Text(_shape(finding), style="cyan")] if shapes else []),
             Text(finding.get("cause") or ""),
             Text(_slopes(finding)),
             Text(use_instead(finding)),
@@ -178,6 +218,7 @@ def _print_source_result(console: Console, result: dict[str, Any]) -> None:
         console.print(line)
     for finding in result.get("findings") or []:
         _print_source_finding(console, path, finding)
+    _pictures(console, result, findings=False)
     surrogate = result.get("surrogate")
     if surrogate:
         expression = surrogate.get("expression") or ""
@@ -239,6 +280,25 @@ def _print_source_finding(console: Console, path: str, finding: dict[str, Any]) 
     if slopes:
         console.print(Text(f"{_INDENT * 2}{pad} = {_one_line(slopes)}"), soft_wrap=True)
     console.print(Text(f"{_INDENT * 2}{pad} = use instead: {use_instead(finding)}"), soft_wrap=True)
+    if _shape(finding):
+        line = Text(f"{_INDENT * 2}{pad} = shape: ")
+        line.append(_shape(finding), style="cyan")
+        console.print(line, soft_wrap=True)
+    if finding.get("plot"):
+        console.print(Text(f"{_INDENT * 2}{pad} = picture: {finding['plot']}"), soft_wrap=True)
+
+
+def _pictures(console: Console, result: dict[str, Any], findings: bool = True) -> None:
+    """The paths of a result's pictures (``--plot``): each finding's, then its map."""
+    for finding in (result.get("findings") or []) if findings else []:
+        if finding.get("plot"):
+            line = Text(f"{_INDENT}{finding['code']} picture: ", style="dim")
+            line.append(finding["plot"])
+            console.print(line, soft_wrap=True)
+    if result.get("plot"):
+        line = Text(f"{_INDENT}map of the loss: ", style="dim")
+        line.append(result["plot"])
+        console.print(line, soft_wrap=True)
 
 
 def summary_line(results: list[dict[str, Any]]) -> Text:
@@ -290,6 +350,26 @@ def render(
     verdict lines. Options meant for other formats (``version``, ...) are ignored.
     """
     console = _console(color, width)
+    _print_results(console, results, quiet)
+    output = console.file
+    assert isinstance(output, io.StringIO)
+    # rich pads table cells to their column width; the padding at a line's end is noise
+    return "".join(line.rstrip(" ") + "\n" for line in output.getvalue().splitlines())
+
+
+def render_html(results: list[dict[str, Any]], width: int | None = None) -> str:
+    """The text report as HTML with its colours (what a notebook shows).
+
+    >>> "NOT differentiable" in render_html([{"input": "abs(u)", "differentiable": False}])
+    True
+    """
+    console = _console(True, width, record=True)
+    _print_results(console, results, quiet=False)
+    return console.export_html(inline_styles=True, code_format="<pre style=\"font-family:"
+                               "Menlo,'DejaVu Sans Mono',consolas,monospace\">{code}</pre>")
+
+
+def _print_results(console: Console, results: list[dict[str, Any]], quiet: bool) -> None:
     results = [_printable(result) for result in results]
     for index, result in enumerate(results):
         if index and not quiet:
@@ -316,12 +396,9 @@ def render(
             console.print(line)
         if result.get("findings"):
             console.print(Padding(_findings_table(result["findings"]), (0, 0, 0, len(_INDENT))))
+        _pictures(console, result)
         if result.get("surrogate"):
             console.print(_surrogate_line(result["surrogate"]))
     if not quiet and (len(results) > 1 or any(r.get("reader") == "python" for r in results)):
         console.print()
         console.print(summary_line(results))
-    output = console.file
-    assert isinstance(output, io.StringIO)
-    # rich pads table cells to their column width; the padding at a line's end is noise
-    return "".join(line.rstrip(" ") + "\n" for line in output.getvalue().splitlines())

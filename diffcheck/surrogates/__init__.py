@@ -17,7 +17,7 @@ from diffcheck.surrogates.build import SmoothLoss, build_smooth_loss, smooth_los
 from diffcheck.surrogates.printers import numpy_code, standard_form, torch_code
 from diffcheck.surrogates.recognition import Primitive, recognize
 from diffcheck.surrogates.table import SURROGATES, SurrogateEntry
-from diffcheck.surrogates.verify import checked_surrogate, verify_surrogate
+from diffcheck.surrogates.verify import checked_smooth_loss, checked_surrogate, verify_surrogate
 
 __all__ = [
     "SURROGATES",
@@ -25,6 +25,7 @@ __all__ = [
     "SmoothLoss",
     "SurrogateEntry",
     "build_smooth_loss",
+    "checked_smooth_loss",
     "checked_surrogate",
     "numpy_code",
     "recognize",

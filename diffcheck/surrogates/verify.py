@@ -85,6 +85,13 @@ def checked_surrogate(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], singular_poin
     kinks and jumps, ``{name: number}``), where the surrogate must also be differentiable.
     A failed check withdraws the bound (max_error null) and says why.
     """
+    checked = checked_smooth_loss(expr, nonsmooth, singular_points, smooth_scale, reserved_names)
+    return None if checked is None else checked.report
+
+
+def checked_smooth_loss(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], singular_points: list[dict],
+                        smooth_scale: float, reserved_names: Iterable[str] = ()) -> SmoothLoss | None:
+    """:func:`checked_surrogate` with the SymPy expression it reports (for the plots)."""
     built = build_smooth_loss(expr, nonsmooth, smooth_scale, reserved_names=reserved_names)
     if built is None:
         return None
@@ -97,4 +104,4 @@ def checked_surrogate(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], singular_poin
         report["max_error"] = None
         report["message"] = (f"{report.get('message', '')} Numeric check failed, bound "
                              f"withdrawn: {why}").strip()
-    return report
+    return SmoothLoss(report, built.expression)
