@@ -32,7 +32,6 @@ TIMEOUT = 20.0
 KNOWN_GAPS: dict[str, str] = {
     "adaptive_maxpool_1d": "analysis time",
     "adaptive_wing_loss": "reported C0: the label assumes targets in [0, 1] (the kink is outside that range)",
-    "batch_hard_triplet": "the zero vector of a norm (a set of lower dimension) is not found",
     "center_loss": "analysis time",
     "chamfer_loss": "the zero vector of a norm (a set of lower dimension) is not found",
     "lovasz_hinge": "analysis time",
@@ -41,7 +40,6 @@ KNOWN_GAPS: dict[str, str] = {
     "moe_topk_router": "analysis time",
     "np_hinge_loss": "the set of the hinge is masked at every sampled point",
     "ohem_ce": "the top-k tie set is masked at every sampled point",
-    "pml_contrastive_cdist": "the zero vector of a norm (a set of lower dimension) is not found",
     "smp_dice_loss": "the clamp_min(eps) kink of a sum is not found",
     "timm_jsd_loss": "the set of the clamp is masked at every sampled point",
 }

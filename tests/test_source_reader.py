@@ -394,3 +394,26 @@ def test_a_norm_at_the_zero_vector_is_written_over_whole_tensors(tmp_path):
     (kink,) = [f for f in report.findings if f.kind == "kink"]
     assert kink.where == "anchor - positive = 0"
     assert kink.message.endswith("has a kink where anchor - positive = 0")
+
+
+def test_cdist_of_a_tensor_with_itself_compares_different_rows(tmp_path):
+    # cdist(x, x)[i, j] is norm(x[i] - x[j]): as the norm of x - x it would be 0, and the
+    # cone where two rows coincide and the ties of the nearest row would both vanish
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def nearest_loss(embeddings):\n"
+                    "    dist = torch.cdist(embeddings, embeddings, p=2)\n"
+                    "    return dist.min(dim=1).values.mean()\n")
+    (report,) = check_source(path)
+    assert report.error is None and report.differentiable is False
+    wheres = {f.where for f in report.findings if f.kind == "kink"}
+    assert "embeddings[i] - embeddings[j] = 0" in wheres
+    assert any(w.startswith("Abs(") for w in wheres)  # two rows equally near: a tie of min
+
+
+def test_torch_dist_is_the_norm_of_the_difference_not_pairwise(tmp_path):
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def dist_loss(anchor, positive):\n"
+                    "    return torch.dist(anchor, positive)\n")
+    (report,) = check_source(path)
+    (kink,) = [f for f in report.findings if f.kind == "kink"]
+    assert kink.where == "anchor - positive = 0"
