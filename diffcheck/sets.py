@@ -449,12 +449,12 @@ def points_on_rays(g: sp.Expr, all_symbols: Sequence[sp.Symbol], *, seed: int = 
                           | {s: assignment[s] for s in others})
         if t not in line.free_symbols:
             continue
-        fn = compile_expr(line, [t])
-        readings = [evaluate(fn, [v]) for v in grid]
+        scan = compile_float(line, [t])  # float64: only signs are needed
+        readings = [value(scan, [float(v)]) for v in grid]
         for (a, fa), (b, fb) in zip(zip(grid, readings), zip(grid[1:], readings[1:])):
             if fa is None or fb is None or (fa > 0) == (fb > 0):
                 continue
-            root = _refine(fn, a, b)
+            root = _refine(compile_expr(line, [t]), a, b)
             if root is None:
                 continue
             scale = _nice_number(line, t, root)

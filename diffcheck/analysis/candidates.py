@@ -187,12 +187,14 @@ def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.S
     parts = vanishing_parts(g)
     points = common_zeros(parts, symbols, solve_order, seed=seed, want=POINTS_PER_SET) \
         if parts and len(parts) > 1 else []
-    points += points_on_set(g, symbols, solve_order, seed=seed, want=POINTS_PER_SET)
+    solved = points_on_set(g, symbols, solve_order, seed=seed, want=POINTS_PER_SET)
+    points += solved
     crossing = [other for other in other_sets if not same_set(other, g)]
     generic = [p for p in points if not any(sign_at(h, p) == 0 for h in crossing)]
     _compare_all(outcome, loss, symbols, wrt, g, generic or points)
-    if not outcome.active and len(g.free_symbols) > 1:
-        # a sphere (norm(x) = eps) is met by generic values only when all others are tiny
+    if not outcome.active and len(g.free_symbols) > 1 and len(solved) < POINTS_PER_SET:
+        # generic values rarely meet this set: a sphere (norm(x) = eps) is met only when all
+        # the other variables are smaller than eps, but every ray from the origin crosses it
         on_rays = points_on_rays(g, symbols, seed=seed, want=RAY_POINTS)
         _compare_all(outcome, loss, symbols, wrt, g,
                      [p for p in on_rays if not any(sign_at(h, p) == 0 for h in crossing)])
