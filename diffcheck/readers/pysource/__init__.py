@@ -378,10 +378,34 @@ def tensor_set(g: Any, implicit: set[str]) -> str | None:
     >>> x0, x1, y0, y1 = sp.symbols("x[0] x[1] x@1[0] x@1[1]", real=True)
     >>> tensor_set((x0 - y0)**2 + (x1 - y1)**2, {"x"})
     'x[i] - x[j] = 0'
+
+    The sphere where a clamped norm switches (``x / max(norm(x), eps)``) is a norm's value:
+
+    >>> tensor_set(sp.sqrt(a0**2 + a1**2) - sp.Rational(1, 10**8), {"a"})
+    'norm(a) = 1/100000000'
     """
     if not isinstance(g, sp.Expr) or not implicit:
         return None
-    terms = sp.Add.make_args(g)
+    whole = _whole_tensor(sp.Add.make_args(g), implicit)
+    if whole is not None:
+        if whole.could_extract_minus_sign():
+            whole = -whole
+        return f"{whole} = 0"
+    # a sphere of a clamped norm: sqrt(sum of squares) = eps, or sum of squares = eps
+    constant, rest = g.as_independent(*g.free_symbols, as_Add=True)
+    if constant == 0:
+        return None
+    if rest.could_extract_minus_sign():
+        rest, constant = -rest, -constant
+    root = isinstance(rest, sp.Pow) and rest.exp == sp.Rational(1, 2)
+    whole = _whole_tensor(sp.Add.make_args(rest.base if root else rest), implicit)
+    if whole is None:
+        return None
+    return f"norm({whole}){'' if root else '**2'} = {-constant}"
+
+
+def _whole_tensor(terms: tuple[Any, ...], implicit: set[str]) -> Any:
+    """The one expression over whole tensors whose components' squares are ``terms``."""
     if len(terms) < 2 or not all(isinstance(t, sp.Pow) and t.exp == 2 for t in terms):
         return None
     shapes = set()
@@ -409,9 +433,7 @@ def tensor_set(g: Any, implicit: set[str]) -> str | None:
         whole = whole.xreplace({
             sp.Symbol(name + (f"@{row}" if row else ""), real=True):
                 sp.Symbol(f"{name}[{letters[row]}]", real=True) for name, row in rows})
-    if whole.could_extract_minus_sign():
-        whole = -whole
-    return f"{whole} = 0"
+    return whole
 
 
 _IMPLICIT_INDEX = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]")
