@@ -459,6 +459,13 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
                         wrt=analysed.wrt)
     located = [_in_source(f, parsed, loss.implicit, texts, loss.translation.span_files)
                for f in analysed.findings]
+    # the sets of several rows or components read alike in the user's names
+    # (norm(x[i] - x[j]) = 1 for every other row j): one finding says it
+    distinct: dict[tuple, Any] = {}
+    for finding in located:
+        distinct.setdefault((finding.kind, finding.code, finding.where, finding.line,
+                             finding.column), finding)
+    located = list(distinct.values())
     if loss.is_model:
         for finding in located:
             finding.where = _layer_calls(finding.where, loss.parameters)

@@ -337,3 +337,131 @@ def _nice_number(g: sp.Expr, x: sp.Symbol, root) -> sp.Expr:
     except (TypeError, ValueError):
         pass
     return sp.Float(mp.nstr(root, DIGITS), DIGITS)
+
+
+def vanishing_parts(g: sp.Expr) -> list[sp.Expr] | None:
+    """The parts ``h_k`` of a set ``sum_k c_k * |h_k|**p_k = 0`` (``c_k > 0``), or None.
+
+    Such a set (a norm at the zero vector: ``(a0 - p0)**2 + (a1 - p1)**2``) is where every part
+    vanishes at once: it has lower dimension, and fixing all the variables but one hits it
+    only by accident. Its points are solved from the parts together
+    (:func:`common_zeros`).
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> vanishing_parts((x - y)**2 + 2*sp.Abs(y + 1))
+    [x - y, y + 1]
+    >>> vanishing_parts(x**2 - y) is None
+    True
+    """
+    g = sign_carrier(g)
+    if not isinstance(g, sp.Add):
+        return None
+    parts = []
+    for term in g.args:
+        coefficient, rest = term.as_coeff_Mul()
+        if not (coefficient.is_positive and rest.free_symbols):
+            return None
+        if isinstance(rest, sp.Pow) and rest.exp.is_even:
+            parts.append(sign_carrier(rest.base))
+        elif isinstance(rest, sp.Abs) or (isinstance(rest, sp.Pow) and isinstance(rest.base, sp.Abs)
+                                          and rest.exp.is_positive):
+            parts.append(sign_carrier(rest))
+        else:
+            return None
+    return parts
+
+
+def common_zeros(parts: Sequence[sp.Expr], all_symbols: Sequence[sp.Symbol],
+                 solve_order: Sequence[sp.Symbol], *, seed: int = 1, want: int = 4) -> list[dict]:
+    """Real points where every one of ``parts`` vanishes (rational linear parts only).
+
+    One variable per part is solved for (the first of ``solve_order`` not taken yet), the
+    others get the values of :func:`sample_assignments`.
+
+    >>> import sympy as sp
+    >>> a0, a1, p0, p1 = sp.symbols("a0 a1 p0 p1", real=True)
+    >>> points = common_zeros([a0 - p0 + 1, a1 - p1], [a0, a1, p0, p1], [a0, a1], seed=0)
+    >>> all(p[a0] == p[p0] - 1 and p[a1] == p[p1] for p in points), len(points) > 0
+    (True, True)
+    """
+    pivots: list[sp.Symbol] = []
+    for part in parts:
+        pivot = next((s for s in [*solve_order, *all_symbols]
+                      if s in part.free_symbols and s not in pivots), None)
+        if pivot is None:
+            return []
+        pivots.append(pivot)
+    try:
+        if not all(sp.Poly(part, *pivots).total_degree() == 1 for part in parts):
+            return []
+    except (sp.PolynomialError, sp.GeneratorsNeeded):
+        return []
+    rng = random.Random(seed)
+    others = [s for s in all_symbols if s not in pivots]
+    points: list[dict] = []
+    for assignment in sample_assignments(others, rng):
+        system = [part.xreplace(assignment) for part in parts]
+        solutions = sp.linsolve(system, pivots)
+        if not isinstance(solutions, sp.FiniteSet) or len(solutions) != 1:
+            continue
+        (solution,) = solutions
+        if any(v.free_symbols or not v.is_real for v in solution):
+            continue  # a degenerate system (parts dependent at these values)
+        point = dict(assignment)
+        point.update(zip(pivots, solution))
+        points.append(point)
+        if len(points) >= want:
+            break
+    return points
+
+
+#: the ray parameter is scanned over these decades (a sphere of radius 1e-12 up to 1e6)
+RAY_DECADES = (-14, 7)
+RAY_STEPS_PER_DECADE = 4
+
+
+def points_on_rays(g: sp.Expr, all_symbols: Sequence[sp.Symbol], *, seed: int = 1,
+                   want: int = 4) -> list[dict]:
+    """Points of ``g = 0`` on rays from the origin of the set's variables.
+
+    Generic values hit a set such as the sphere ``norm(x) = eps`` of a clamped norm only by
+    accident (every other variable would have to be smaller than eps). Along the ray
+    ``t * v`` through a random point ``v`` it is one crossing; ``t`` is scanned over decades
+    (the sphere may be tiny) and refined exactly.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> points = points_on_rays(sp.sqrt(x**2 + y**2) - sp.Rational(1, 10**8), [x, y], seed=0)
+    >>> all(abs(float(sp.sqrt(p[x]**2 + p[y]**2)) - 1e-8) < 1e-20 for p in points), len(points)
+    (True, 4)
+    """
+    rng = random.Random(seed)
+    t = sp.Dummy("t", positive=True)
+    ray_symbols = [s for s in all_symbols if s in g.free_symbols]
+    others = [s for s in all_symbols if s not in g.free_symbols]
+    low, high = RAY_DECADES
+    grid = [mp.mpf(10) ** (mp.mpf(k) / RAY_STEPS_PER_DECADE + mp.mpf("0.0123456789"))
+            for k in range(low * RAY_STEPS_PER_DECADE, high * RAY_STEPS_PER_DECADE + 1)]
+    points: list[dict] = []
+    for assignment in sample_assignments(all_symbols, rng)[:-2]:  # not the points 0 and 1
+        line = g.xreplace({s: t * assignment[s] for s in ray_symbols}
+                          | {s: assignment[s] for s in others})
+        if t not in line.free_symbols:
+            continue
+        scan = compile_float(line, [t])  # float64: only signs are needed
+        readings = [value(scan, [float(v)]) for v in grid]
+        for (a, fa), (b, fb) in zip(zip(grid, readings), zip(grid[1:], readings[1:])):
+            if fa is None or fb is None or (fa > 0) == (fb > 0):
+                continue
+            root = _refine(compile_expr(line, [t]), a, b)
+            if root is None:
+                continue
+            scale = _nice_number(line, t, root)
+            point = {s: assignment[s] for s in others}
+            point.update({s: scale * assignment[s] for s in ray_symbols})
+            points.append(point)
+            break
+        if len(points) >= want:
+            break
+    return points

@@ -82,6 +82,16 @@ CASES = [
     Case("max(u, v) - v", False, {"kink"}, "C0", on=[{"u": "1", "v": "1"}], off=[{"u": "2", "v": "1"}]),
     Case("abs(u)*sign(u)**2", False, {"kink"}, "C0", on=[{"u": "0"}], off=[{"u": "1"}]),
     Case("sqrt(x**2 + y**2)", False, {"kink"}, "C0", on=[{"x": "0", "y": "0"}], off=[{"x": "1", "y": "0"}]),
+    # a norm at a shifted zero vector (pairwise_distance adds eps): met only where both
+    # differences vanish together, which no choice of all-but-one variable finds by chance
+    Case("max(0, 1 - sqrt((a - b + 0.001)**2 + (c - d + 0.002)**2))**2", False, {"kink"}, "C0",
+         on=[{"a": "0", "b": "0.001", "c": "0", "d": "0.002"}], off=[{"a": "1", "b": "0", "c": "0", "d": "0"}]),
+    # the sphere of a clamped norm (F.normalize, cosine similarity): only generic values
+    # smaller than eps reach it, so it is solved along rays from the origin
+    Case("x/max(sqrt(x**2 + y**2), 1e-8)", False, {"kink"}, "C0",
+         on=[{"x": "1e-8", "y": "0"}], off=[{"x": "1", "y": "0"}]),
+    Case("x*z/sqrt(clip(x**2 + y**2, 1e-6, None))", False, {"kink"}, "C0", wrt=["x", "y"],
+         on=[{"x": "0.001", "y": "0", "z": "1"}], off=[{"x": "1", "y": "0", "z": "1"}]),
     # --- kinks --------------------------------------------------------------------------
     Case("abs(y - f)", False, {"kink"}, "C0", on=[{"f": "1", "y": "1"}], off=[{"f": "2", "y": "1"}]),
     Case("max(0, 1 - y*f)", False, {"kink"}, "C0", on=[{"y": "1", "f": "1"}], off=[{"y": "1", "f": "0"}]),

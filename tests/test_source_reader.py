@@ -394,3 +394,47 @@ def test_a_norm_at_the_zero_vector_is_written_over_whole_tensors(tmp_path):
     (kink,) = [f for f in report.findings if f.kind == "kink"]
     assert kink.where == "anchor - positive = 0"
     assert kink.message.endswith("has a kink where anchor - positive = 0")
+
+
+def test_cdist_of_a_tensor_with_itself_compares_different_rows(tmp_path):
+    # cdist(x, x)[i, j] is norm(x[i] - x[j]): as the norm of x - x it would be 0, and the
+    # cone where two rows coincide and the ties of the nearest row would both vanish
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def nearest_loss(embeddings):\n"
+                    "    dist = torch.cdist(embeddings, embeddings, p=2)\n"
+                    "    return dist.min(dim=1).values.mean()\n")
+    (report,) = check_source(path)
+    assert report.error is None and report.differentiable is False
+    wheres = {f.where for f in report.findings if f.kind == "kink"}
+    assert "embeddings[i] - embeddings[j] = 0" in wheres
+    assert any(w.startswith("Abs(") for w in wheres)  # two rows equally near: a tie of min
+
+
+def test_torch_dist_is_the_norm_of_the_difference_not_pairwise(tmp_path):
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def dist_loss(anchor, positive):\n"
+                    "    return torch.dist(anchor, positive)\n")
+    (report,) = check_source(path)
+    (kink,) = [f for f in report.findings if f.kind == "kink"]
+    assert kink.where == "anchor - positive = 0"
+
+
+def test_the_sphere_of_a_clamped_norm_is_found_and_written_as_a_norm(tmp_path):
+    # F.normalize divides by max(norm(x), eps): a kink on the sphere norm(x) = eps, which no
+    # generic value of the other components reaches (it is solved along rays)
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def unit_loss(pred, target):\n"
+                    "    return (F.normalize(pred, dim=-1, eps=1e-6) * target).sum(dim=-1).mean()\n")
+    (report,) = check_source(path, wrt=["pred"])
+    assert report.differentiable is False
+    (kink,) = [f for f in report.findings if f.kind == "kink"]
+    assert kink.where == "norm(pred) = 1/1000000"
+
+
+def test_sets_of_other_rows_that_read_alike_are_reported_once(tmp_path):
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + "def push_loss(embeddings):\n"
+                    "    return F.relu(1.0 - torch.cdist(embeddings, embeddings)).mean()\n")
+    (report,) = check_source(path)
+    wheres = [f.where for f in report.findings if f.kind == "kink"]
+    assert wheres.count("norm(embeddings[i] - embeddings[j]) = 1") == 1

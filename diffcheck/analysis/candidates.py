@@ -32,9 +32,18 @@ from diffcheck.analysis.sides import SideComparison, compare_sides
 from diffcheck.numeric import compile_expr, compile_float, evaluate, to_mpf, value
 from diffcheck.primitives.switching import Candidate, candidates_of
 from diffcheck.probe import looks_nonsmooth, one_sided_quotients
-from diffcheck.sets import points_on_set, same_set, univariate_roots
+from diffcheck.sets import (
+    common_zeros,
+    points_on_rays,
+    points_on_set,
+    same_set,
+    univariate_roots,
+    vanishing_parts,
+)
 
 POINTS_PER_SET = 6
+#: points on rays through the origin tried when the first points show no switch
+RAY_POINTS = 3
 #: float trials screened when the first points show no switch (bounded work per set)
 SEARCH_TRIALS = 160
 #: promising trial points compared exactly
@@ -175,10 +184,20 @@ def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.S
     if not (g.free_symbols & set(wrt)):
         return outcome  # the set is never crossed by moving the wrt variables
     solve_order = [s for s in symbols if s in wrt] + [s for s in symbols if s not in wrt]
-    points = points_on_set(g, symbols, solve_order, seed=seed, want=POINTS_PER_SET)
+    parts = vanishing_parts(g)
+    points = common_zeros(parts, symbols, solve_order, seed=seed, want=POINTS_PER_SET) \
+        if parts and len(parts) > 1 else []
+    solved = points_on_set(g, symbols, solve_order, seed=seed, want=POINTS_PER_SET)
+    points += solved
     crossing = [other for other in other_sets if not same_set(other, g)]
     generic = [p for p in points if not any(sign_at(h, p) == 0 for h in crossing)]
     _compare_all(outcome, loss, symbols, wrt, g, generic or points)
+    if not outcome.active and len(g.free_symbols) > 1 and len(solved) < POINTS_PER_SET:
+        # generic values rarely meet this set: a sphere (norm(x) = eps) is met only when all
+        # the other variables are smaller than eps, but every ray from the origin crosses it
+        on_rays = points_on_rays(g, symbols, seed=seed, want=RAY_POINTS)
+        _compare_all(outcome, loss, symbols, wrt, g,
+                     [p for p in on_rays if not any(sign_at(h, p) == 0 for h in crossing)])
     if not outcome.active and len(g.free_symbols) > 1 and crossing:
         found = search_active_points(g, loss, symbols, solve_order, crossing, seed)
         _compare_all(outcome, loss, symbols, wrt, g, found)

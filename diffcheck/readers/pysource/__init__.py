@@ -372,31 +372,73 @@ def tensor_set(g: Any, implicit: set[str]) -> str | None:
     >>> a0, a1, p0, p1 = sp.symbols("a[0] a[1] p[0] p[1]", real=True)
     >>> tensor_set((a0 - p0)**2 + (a1 - p1)**2, {"a", "p"})
     'a - p = 0'
+
+    Other rows of a tensor (``x@1[0]``, from ``cdist(x, x)``) are written as rows of it:
+
+    >>> x0, x1, y0, y1 = sp.symbols("x[0] x[1] x@1[0] x@1[1]", real=True)
+    >>> tensor_set((x0 - y0)**2 + (x1 - y1)**2, {"x"})
+    'x[i] - x[j] = 0'
+
+    The sphere where a clamped norm switches (``x / max(norm(x), eps)``) is a norm's value:
+
+    >>> tensor_set(sp.sqrt(a0**2 + a1**2) - sp.Rational(1, 10**8), {"a"})
+    'norm(a) = 1/100000000'
     """
     if not isinstance(g, sp.Expr) or not implicit:
         return None
-    terms = sp.Add.make_args(g)
+    whole = _whole_tensor(sp.Add.make_args(g), implicit)
+    if whole is not None:
+        if whole.could_extract_minus_sign():
+            whole = -whole
+        return f"{whole} = 0"
+    # a sphere of a clamped norm: sqrt(sum of squares) = eps, or sum of squares = eps
+    constant, rest = g.as_independent(*g.free_symbols, as_Add=True)
+    if constant == 0:
+        return None
+    if rest.could_extract_minus_sign():
+        rest, constant = -rest, -constant
+    root = isinstance(rest, sp.Pow) and rest.exp == sp.Rational(1, 2)
+    whole = _whole_tensor(sp.Add.make_args(rest.base if root else rest), implicit)
+    if whole is None:
+        return None
+    return f"norm({whole}){'' if root else '**2'} = {-constant}"
+
+
+def _whole_tensor(terms: tuple[Any, ...], implicit: set[str]) -> Any:
+    """The one expression over whole tensors whose components' squares are ``terms``."""
     if len(terms) < 2 or not all(isinstance(t, sp.Pow) and t.exp == 2 for t in terms):
         return None
     shapes = set()
+    rows: set[tuple[str, str | None]] = set()
     for term in terms:
         base = term.base
         mapping = {}
         for symbol in base.free_symbols:
-            match = _IMPLICIT_INDEX.fullmatch(str(symbol))
-            if match is None or match.group(1) not in implicit:
+            match = _IMPLICIT_ROW_INDEX.fullmatch(str(symbol))
+            if match is None or not {match.group(1), f"{match.group(1)}@{match.group(2)}"} & implicit:
                 return None
-            mapping[symbol] = sp.Symbol(match.group(1), real=True)
+            rows.add((match.group(1), match.group(2)))
+            mapping[symbol] = sp.Symbol(match.group(1) + (f"@{match.group(2)}" if match.group(2)
+                                                          else ""), real=True)
         shapes.add(base.xreplace(mapping))
     if len(shapes) != 1:
         return None
     whole = shapes.pop()
-    if whole.could_extract_minus_sign():
-        whole = -whole
-    return f"{whole} = 0"
+    if any(row is not None for _, row in rows):
+        # the generic element is row i; every other row of the tensor gets the next letter
+        others = sorted({row for _, row in rows if row is not None}, key=int)
+        letters: dict[str | None, str] = {None: _INDEX_LETTERS[0]}
+        letters.update({row: _INDEX_LETTERS[1 + k % (len(_INDEX_LETTERS) - 1)]
+                        for k, row in enumerate(others)})
+        whole = whole.xreplace({
+            sp.Symbol(name + (f"@{row}" if row else ""), real=True):
+                sp.Symbol(f"{name}[{letters[row]}]", real=True) for name, row in rows})
+    return whole
 
 
 _IMPLICIT_INDEX = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]")
+#: a component of another row of a tensor (``x@1[0]``: component 0 of a second row of ``x``)
+_IMPLICIT_ROW_INDEX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:@(\d+))?\[(\d+)\]")
 _INDEX_LETTERS = "ijklmn"
 
 

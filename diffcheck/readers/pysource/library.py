@@ -1227,12 +1227,26 @@ class Library:
 
     def op_cdist(self, args, keywords, where, **_):
         order = keywords.get("p", args[2] if len(args) > 2 else 2)
-        difference = self.binary("sub", self.tensor(args[0], where), self.tensor(args[1], where), where)
-        featured = self.builder.featured(difference)
-        return Tensor((self.norm_node(list(featured.parts), order, where),))
+        first, second = self.tensor(args[0], where), self.tensor(args[1], where)
+        if not first.featured and not second.featured and self.builder.feature_variables(second):
+            # cdist(a, b)[i, j] = norm(a[i] - b[j]): a row of distances, one part per row of b
+            # (like a @ b.t()); cdist(x, x) then compares different rows of x, not x with itself
+            distances = []
+            for row in self.builder.rows(second).parts:
+                featured = self.builder.featured(self.binary("sub", first, Tensor((row,)), where))
+                distances.append(self.norm_node(list(featured.parts), order, where))
+            return Tensor(tuple(distances), True, axis="rows")
+        return self.distance(first, second, order, where)
 
     def op_dist(self, args, keywords, where, **_):
-        return self.op_cdist(args, keywords, where)
+        # torch.dist(a, b): the norm of a - b (not pairwise)
+        order = keywords.get("p", args[2] if len(args) > 2 else 2)
+        return self.distance(self.tensor(args[0], where), self.tensor(args[1], where), order, where)
+
+    def distance(self, first: Tensor, second: Tensor, order: Any, where: ast.AST) -> Tensor:
+        difference = self.binary("sub", first, second, where)
+        featured = self.builder.featured(difference)
+        return Tensor((self.norm_node(list(featured.parts), order, where),))
 
     def op_cumsum(self, args, keywords, where, **_):
         tensor = self.builder.featured(self.tensor(args[0], where))
