@@ -438,3 +438,20 @@ def test_sets_of_other_rows_that_read_alike_are_reported_once(tmp_path):
     (report,) = check_source(path)
     wheres = [f.where for f in report.findings if f.kind == "kink"]
     assert wheres.count("norm(embeddings[i] - embeddings[j]) = 1") == 1
+
+
+def test_show_parse_prints_what_each_python_loss_is_read_as(tmp_path):
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + textwrap.dedent("""
+        def l1_loss(pred, target):
+            return (pred - target).abs().mean()
+
+        def broken_loss(pred):
+            while True:
+                pred = pred + 1
+            return pred
+        """))
+    result = CliRunner().invoke(app, ["--show-parse", str(path)])
+    assert result.exit_code == 2  # the untranslatable one is an error; the other is printed
+    assert f"{path}::l1_loss: abs(pred - target)" in result.stdout
+    assert re.search(rf"{re.escape(str(path))}:10:5: while", result.stderr)
