@@ -116,7 +116,7 @@ def run(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line of each expression.")] = False,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Time limit per expression, in seconds.", show_default="10")
+        float | None, typer.Option("--timeout", help="Time limit per expression or Python function, in seconds.", show_default="10; 60 for a Python function or model")
     ] = None,
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", help="Worker processes for a batch.", show_default="CPU cores")
@@ -486,12 +486,12 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="
     if latex:
         options["latex"] = latex
     pictures = dict(pictures or {})
+    extra_seconds = 0.0
     if pictures.get("plot_dir") is not None:
         from diffcheck.plots import PLOT_SECONDS
 
         pictures["names"] = _plot_names(lines)
-        if timeout is not None:
-            timeout += PLOT_SECONDS  # the pictures have their own time, within the job's
+        extra_seconds = PLOT_SECONDS  # the pictures have their own time, within the job's
     work = partial(_check_one, wrt=wrt, options=options, ignored=frozenset(ignored_codes or ()),
                    pictures=pictures)
 
@@ -506,10 +506,20 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="
             error=ReportError(kind, message, None),
         )
 
+    def time_limit(job) -> float:
+        from diffcheck.api import SourceJob
+        from diffcheck.runner import DEFAULT_SOURCE_TIMEOUT, DEFAULT_TIMEOUT
+
+        if timeout is not None:
+            return timeout + extra_seconds
+        # unless told otherwise: a function of real code gets longer than a one-line formula
+        python = isinstance(job, (SourceJob, _Composition))
+        return (DEFAULT_SOURCE_TIMEOUT if python else DEFAULT_TIMEOUT) + extra_seconds
+
     progress = _progress_bar(len(lines))
     try:
         return run_jobs(
-            lines, work, jobs_n=workers or default_jobs(), timeout=timeout,
+            lines, work, jobs_n=workers or default_jobs(), timeout=time_limit,
             on_error=on_error, progress=progress,
         )
     finally:

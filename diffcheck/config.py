@@ -6,7 +6,7 @@ those of an enclosing one). Command-line options override what is read here.
 
 >>> config = config_from_table({"wrt": "f, w", "fail-on": "warning", "ignore": ["dc302"]})
 >>> config.wrt, config.fail_on, sorted(config.ignore), config.timeout
-(('f', 'w'), 'warning', ['DC302'], 10.0)
+(('f', 'w'), 'warning', ['DC302'], None)
 >>> config_from_table({"fail_on": "never"})
 Traceback (most recent call last):
 ...
@@ -25,7 +25,6 @@ from typing import Any
 from diffcheck.api import DEFAULT_SMOOTH_SCALE
 from diffcheck.report import FAIL_ON as FAIL_ON_CHOICES
 from diffcheck.rules import RULES
-from diffcheck.runner import DEFAULT_TIMEOUT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,8 +46,9 @@ class Config:
     fail_on: str = "error"
     #: finding codes to drop everywhere
     ignore: frozenset[str] = frozenset()
-    #: seconds each expression may take
-    timeout: float = DEFAULT_TIMEOUT
+    #: seconds each expression or function may take; ``None``: by input (10 s for an
+    #: expression, 60 s for a function or model of a ``.py`` file)
+    timeout: float | None = None
     #: worker processes; ``None``: one per CPU (:func:`diffcheck.runner.default_jobs`)
     jobs: int | None = None
     #: the largest error each smooth replacement of a primitive may make

@@ -33,6 +33,9 @@ R = TypeVar("R")
 
 #: Seconds one job may run before its worker is killed.
 DEFAULT_TIMEOUT = 10.0
+#: seconds a function or model of a ``.py`` file may take by default: real code is a program of
+#: dozens of operations, checked as one loss (a GIoU of 30 lines, a transformer block)
+DEFAULT_SOURCE_TIMEOUT = 60.0
 #: Bytes of address space one job may add to its worker (on top of what the worker inherits).
 DEFAULT_MEMORY_LIMIT = 2 * 1024**3
 #: Seconds a new worker may take to report that it is ready; only a broken setup needs more.
@@ -60,7 +63,7 @@ def run_jobs(
     work: Callable[[T], R],
     *,
     jobs_n: int,
-    timeout: float,
+    timeout: float | Callable[[T], float],
     on_error: Callable[[T, str, str], R],
     progress: Callable[[int, int], None] | None = None,
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
@@ -78,7 +81,8 @@ def run_jobs(
         How many workers run at once (at least 1). Even with 1, every job runs in a worker,
         so a runaway job is killed rather than stalling the batch.
     timeout:
-        Seconds each job may run (``math.inf`` for no limit).
+        Seconds each job may run (``math.inf`` for no limit), or a function of the job that
+        gives them.
     on_error:
         ``on_error(job, kind, message)`` builds the result of a job that did not finish:
         kind :data:`TIMEOUT`, :data:`LIMIT` (memory, recursion, the worker died) or
@@ -95,9 +99,11 @@ def run_jobs(
     """
     if jobs_n < 1:
         raise ValueError(f"jobs_n must be at least 1, not {jobs_n}")
-    if not timeout > 0:
-        raise ValueError(f"timeout must be positive, not {timeout}")
-    batch = _Batch(jobs, work, timeout, on_error, progress, memory_limit)
+    limit = timeout if callable(timeout) else (lambda job: timeout)
+    for job in jobs:
+        if not limit(job) > 0:
+            raise ValueError(f"timeout must be positive, not {limit(job)}")
+    batch = _Batch(jobs, work, limit, on_error, progress, memory_limit)
     return batch.run(min(jobs_n, len(jobs)))
 
 
@@ -308,7 +314,7 @@ class _Batch:
     def _hand_out(self, worker: _Worker) -> None:
         index = self.pending.popleft()
         try:
-            worker.start_job(index, self.jobs[index], self.timeout)
+            worker.start_job(index, self.jobs[index], self.timeout(self.jobs[index]))
         except (BrokenPipeError, ConnectionResetError):
             # The worker died while idle; the job is not to blame. _check replaces the worker.
             self.pending.appendleft(index)
@@ -349,7 +355,7 @@ class _Batch:
                 raise RuntimeError(f"worker process did not start within {STARTUP_TIMEOUT:g} s")
             index = worker.index
             assert index is not None  # past its deadline: it is running a job
-            message = f"analysis exceeded the time limit of {self.timeout:g} s"
+            message = f"analysis exceeded the time limit of {self.timeout(self.jobs[index]):g} s"
             self._finish(index, self.on_error(self.jobs[index], TIMEOUT, message))
             return False
         return True

@@ -21,7 +21,7 @@ def test_defaults_without_a_pyproject(tmp_path):
     assert (config.wrt, config.fail_on, config.ignore, config.jobs) == (
         None, "error", frozenset(), None,
     )
-    assert config.timeout > 0 and config.smooth_scale > 0
+    assert config.timeout is None and config.smooth_scale > 0  # None: the limit by input
 
 
 def test_all_keys(tmp_path):

@@ -92,6 +92,15 @@ def test_every_job_gets_its_own_time_limit():
     assert run_jobs(jobs, run_job, jobs_n=1, timeout=1, on_error=error_result) == ["woke"] * 3
 
 
+def test_the_time_limit_can_depend_on_the_job():
+    # a function of real code gets longer than a one-line formula (the CLI's default)
+    jobs = [("sleep", 1.5), ("sleep", 3600)]
+    limits = {1.5: 5.0, 3600: 0.5}
+    results = run_jobs(jobs, run_job, jobs_n=1, timeout=lambda job: limits[job[1]],
+                       on_error=error_result)
+    assert results == ["woke", ("error", TIMEOUT, "analysis exceeded the time limit of 0.5 s")]
+
+
 @pytest.mark.parametrize("jobs_n", [1, 2])
 def test_worker_that_exits_becomes_a_limit_error(jobs_n):
     jobs = [("square", 2), ("exit", 3), ("square", 3)]
