@@ -41,7 +41,6 @@ KNOWN_GAPS: dict[str, str] = {
     "lovasz_softmax": "analysis time",
     "mobilenet_hardswish_se": "analysis time",
     "moe_topk_router": "analysis time",
-    "np_hinge_loss": "the set of the hinge is masked at every sampled point",
     "nt_xent": "the kink on the sphere |x| = eps is not found",
     "ohem_ce": "the top-k tie set is masked at every sampled point",
     "optax_cosine_distance_eps": "the kink on the sphere |x| = eps is not found",

@@ -99,6 +99,12 @@ CONSTRUCTS = [
             return m.mean()
         """, "2*Max(0, 1 - x*y)", ["x", "y"], id="in-place-and-augmented"),
     pytest.param("""
+        def np_hinge_loss(x, y):
+            losses = 1 - x * y
+            np.clip(losses, 0, None, out=losses)
+            return np.average(losses)
+        """, "Max(0, 1 - x*y)", ["x", "y"], id="numpy-out-argument-writes-in-place"),
+    pytest.param("""
         def _inter(a, b):
             return torch.minimum(a, b)
 
