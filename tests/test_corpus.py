@@ -45,7 +45,6 @@ KNOWN_GAPS: dict[str, str] = {
     "ohem_ce": "the top-k tie set is masked at every sampled point",
     "optax_cosine_distance_eps": "the kink on the sphere |x| = eps is not found",
     "pml_contrastive_cdist": "the zero vector of a norm (a set of lower dimension) is not found",
-    "smp_dice_loss": "the clamp_min(eps) kink of a sum is not found",
     "timm_jsd_loss": "the set of the clamp is masked at every sampled point",
 }
 
