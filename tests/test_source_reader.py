@@ -143,6 +143,15 @@ CONSTRUCTS = [
             return values.mean()
         """, "Max(scores[0], scores[1], scores[2])", ["scores"], id="topk"),
     pytest.param("""
+        def hardest_sample_loss(pred, target):
+            per_sample = ((pred - target) ** 2).sum(dim=1)
+            hard, _ = per_sample.topk(1)
+            return hard.mean()
+        """, "Max((pred[0]@0 - target[0]@0)**2 + (pred[1]@0 - target[1]@0)**2"
+             " + (pred[2]@0 - target[2]@0)**2, (pred[0]@1 - target[0]@1)**2"
+             " + (pred[1]@1 - target[1]@1)**2 + (pred[2]@1 - target[2]@1)**2)", ["pred", "target"],
+        id="topk-of-per-sample-losses-ranks-distinct-samples"),
+    pytest.param("""
         def sum_loss(pred, target):
             total = 0
             for w, t in zip([1.0, 2.0], [pred, target]):

@@ -1243,7 +1243,7 @@ class Library:
         return tensor.with_parts(parts)
 
     def op_sort(self, args, keywords, where, family="torch", **_):
-        tensor = self.builder.featured(self.tensor(args[0], where))
+        tensor = self.builder.ranked(self.tensor(args[0], where))
         descending = bool(keywords.get("descending", False))
         parts = list(tensor.parts)
         ordered = [order_statistic(parts, k, self.run.span(where), largest=descending)
@@ -1255,12 +1255,13 @@ class Library:
         return ResultPair(values, indices)
 
     def op_topk(self, args, keywords, where, **_):
-        tensor = self.builder.featured(self.tensor(args[0], where))
         k = int(keywords.get("k", args[1] if len(args) > 1 else 1))
+        # samples of a per-sample value: one more than k, or the top k would be all of them
+        tensor = self.builder.ranked(self.tensor(args[0], where), samples=k + 1)
         largest = bool(keywords.get("largest", True))
         parts = list(tensor.parts)
         if k > len(parts):
-            tensor = self.builder.featured(self.tensor(args[0], where), k)
+            tensor = self.builder.ranked(self.tensor(args[0], where), k)
             parts = list(tensor.parts)
         ordered = [order_statistic(parts, r, self.run.span(where), largest=largest) for r in range(k)]
         return ResultPair(tensor.with_parts(ordered), _SortIndices(tensor, largest))

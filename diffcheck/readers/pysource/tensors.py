@@ -116,6 +116,35 @@ class Builder:
             parts.append(rename(generic, mapping))
         return Tensor(tuple(parts), True, tensor.dtype, axis="rows")
 
+    def ranked(self, tensor: Tensor, count: int | None = None, samples: int | None = None) -> Tensor:
+        """The elements a sort or top-k orders: the (``count``) components of ``tensor``, or,
+        for a per-sample value whose feature axis is already reduced (a cross-entropy with
+        ``reduction="none"``), ``samples`` samples of it with their own data (``x[0]@1``).
+
+        Copies of one generic sample would always tie, and the order statistic of equal
+        numbers never switches: the top-k of per-sample losses would read as their mean.
+        """
+        if tensor.featured or self.feature_variables(tensor):
+            return self.featured(tensor, count)
+        (generic,) = tensor.parts
+        names = sorted({node.value for node in generic.walk() if node.op == "var"
+                        and node.value in self.component_of
+                        and self.component_of[node.value][0] in self.feature_parameters
+                        and self.component_of[node.value][0] not in self.parameters})
+        if not names:
+            return self.featured(tensor, count)
+        count = samples or count or DEFAULT_COMPONENTS
+        if count > MAX_COMPONENTS:
+            raise SourceError(f"an axis of {count} components (at most {MAX_COMPONENTS})",
+                              kind="limit")
+        parts = []
+        for index in range(count):
+            mapping = {name: f"{name}@{index}" for name in names}
+            for renamed, name in zip(mapping.values(), names):
+                self.component_of[renamed] = self.component_of[name]
+            parts.append(rename(generic, mapping))
+        return Tensor(tuple(parts), True, tensor.dtype, axis="rows")
+
     # --- components -----------------------------------------------------------------------
 
     def featured(self, tensor: Tensor, count: int | None = None) -> Tensor:
