@@ -46,6 +46,10 @@ SEARCH_SCALES = (1.0, 3.0, 0.3, 10.0)
 LABELLED_POINTS = 80
 #: a float trial this close to another set is not labelled (that set's switch would show)
 CLEARANCE = 1e-4
+#: random starts, rounds over the variables, and the reach of the grid of a descent onto a set
+DESCENT_STARTS = 2
+DESCENT_ROUNDS = 2
+DESCENT_REACH = 10.0
 #: how far off another set the points beside it are (exact: they are compared at DIGITS)
 BESIDE_STEP = sp.Rational(1, 2**40)
 #: points beside other sets compared when no other point shows the switch
@@ -185,6 +189,8 @@ def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.S
         return outcome  # the set is never crossed by moving the wrt variables
     solve_order = [s for s in symbols if s in wrt] + [s for s in symbols if s not in wrt]
     points = points_on_set(g, symbols, solve_order, seed=seed, want=POINTS_PER_SET)
+    if not points and len(g.free_symbols) > 1:
+        points = descend_onto_set(g, symbols, seed)
     crossing = [other for other in other_sets if not same_set(other, g)]
     generic = [p for p in points if not any(sign_at(h, p) == 0 for h in crossing)]
     _compare_all(outcome, loss, symbols, wrt, g, generic or points)
@@ -195,6 +201,59 @@ def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.S
         beside = points_beside_crossings(g, symbols, solve_order, crossing, points, seed)
         _compare_all(outcome, loss, symbols, wrt, g, beside)
     return outcome
+
+
+# --- points of a set that random lines miss ------------------------------------------------
+
+
+def descend_onto_set(g: sp.Expr, symbols: Sequence[sp.Symbol], seed: int) -> list[dict]:
+    """A point of ``g = 0`` reached by moving one variable at a time towards the other sign.
+
+    Random lines miss a set that needs several variables extreme at once: a clamp_min(eps)
+    of a mean of softmax probabilities, ``(p1 + p2 + p3)/3 = eps``, is reached only where
+    every term is small. From a random point each variable of ``g`` in turn goes to the value
+    on a wide grid that takes ``g`` furthest towards the other sign, until one crosses; the
+    crossing is then solved exactly along that variable (cheap float64 work, a few rounds).
+    """
+    variables = [s for s in symbols if s in g.free_symbols]
+    g_fn = compile_float(g, tuple(symbols))
+    rng = random.Random(seed)
+    found: list[dict] = []
+    for scale in SEARCH_SCALES[:DESCENT_STARTS]:
+        values = [rng.uniform(-scale, scale) for _ in symbols]
+        start = value(g_fn, values)
+        if start is None or start == 0:
+            continue
+        side = 1 if start > 0 else -1
+        point = _descend(g, g_fn, symbols, variables, values, side, 4 * DESCENT_REACH)
+        if point is not None:
+            found.append(point)
+    return found
+
+
+def _descend(g, g_fn, symbols, variables, values, side, reach) -> dict | None:
+    for _ in range(DESCENT_ROUNDS):
+        for variable in variables:
+            index = list(symbols).index(variable)
+            grid = [reach * (2 * k / 63 - 1) + 0.01234567 for k in range(64)]
+            readings = []
+            for x in grid:
+                values[index] = x
+                readings.append(value(g_fn, values))
+            usable = [(r * side, x) for r, x in zip(readings, grid) if r is not None]
+            if not usable:
+                return None
+            lowest, best = min(usable)
+            values[index] = best
+            if lowest < 0:
+                roots = _float_roots(g_fn, list(values), index, reach / 4)
+                for root in sorted(roots, key=lambda r: abs(r - best)):
+                    values[index] = root
+                    point = _exact_point(g, symbols, variable, values)
+                    if point is not None:
+                        return point
+                return None
+    return None
 
 
 # --- points of the set on each side of another switch's set --------------------------------
