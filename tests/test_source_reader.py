@@ -152,6 +152,23 @@ CONSTRUCTS = [
              " + (pred[1]@1 - target[1]@1)**2 + (pred[2]@1 - target[2]@1)**2)", ["pred", "target"],
         id="topk-of-per-sample-losses-ranks-distinct-samples"),
     pytest.param("""
+        def consistency_loss(output):
+            clean, augmented = torch.split(output, 1)
+            return ((clean - augmented) ** 2).mean()
+        """, "(output@0 - output@1)**2", ["output"], id="split-of-the-batch-is-other-samples"),
+    pytest.param("""
+        def mixture_loss(output):
+            a, b = output.chunk(2)
+            probs = [F.softmax(x, dim=1) for x in (a, b)]
+            return torch.stack(probs).mean(axis=0).max(dim=1)[0].mean()
+        """, "Max(exp(output[0]@0)/(2*(exp(output[0]@0) + exp(output[1]@0) + exp(output[2]@0)))"
+             " + exp(output[0]@1)/(2*(exp(output[0]@1) + exp(output[1]@1) + exp(output[2]@1))),"
+             " exp(output[1]@0)/(2*(exp(output[0]@0) + exp(output[1]@0) + exp(output[2]@0)))"
+             " + exp(output[1]@1)/(2*(exp(output[0]@1) + exp(output[1]@1) + exp(output[2]@1))),"
+             " exp(output[2]@0)/(2*(exp(output[0]@0) + exp(output[1]@0) + exp(output[2]@0)))"
+             " + exp(output[2]@1)/(2*(exp(output[0]@1) + exp(output[1]@1) + exp(output[2]@1))))",
+        ["output"], id="mean-over-a-stack-of-samples-is-per-component"),
+    pytest.param("""
         def sum_loss(pred, target):
             total = 0
             for w, t in zip([1.0, 2.0], [pred, target]):

@@ -360,7 +360,8 @@ def assign_paths(instance: Instance, interpreter: Interpreter, prefix: str = "",
 
 
 def _base_name(variable: str) -> str:
-    return variable.split("[", 1)[0]
+    # x[0], and other samples or rows of x: x@1, x[0]@1
+    return variable.split("[", 1)[0].split("@", 1)[0]
 
 
 def tensor_set(g: Any, implicit: set[str]) -> str | None:

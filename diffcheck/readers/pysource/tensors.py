@@ -65,13 +65,15 @@ class Builder:
         return Tensor((Node("var", value=name, span=span),))
 
     def component_name(self, name: str, index: int) -> str:
-        spelling = self.spelling.get(name)
+        # other samples of a tensor (``x@1``) are written as the tensor is: x[..., 0]@1
+        base, at, sample = name.partition("@")
+        spelling = self.spelling.get(base)
         if spelling is None:
-            self.implicit.add(name)
-            component = f"{name}[{index}]"
+            self.implicit.add(base)
+            component = f"{base}[{index}]{at}{sample}"
         else:
-            component = name + spelling.format(index)
-        self.component_of[component] = (name, index)
+            component = base + spelling.format(index) + at + sample
+        self.component_of[component] = (base, index)
         self.sizes[name] = max(self.sizes.get(name, 0), index + 1)
         return component
 
@@ -115,6 +117,20 @@ class Builder:
                     self.parameters.add(row)
             parts.append(rename(generic, mapping))
         return Tensor(tuple(parts), True, tensor.dtype, axis="rows")
+
+    def batch_chunks(self, tensor: Tensor, count: int) -> list[Tensor]:
+        """``count`` chunks of the batch of a generic ``tensor`` (``torch.split(x, n)``): other
+        samples, so their data are other variables (``x@0``, ``x@1``)."""
+        names = self.feature_variables(tensor)
+        chunks = []
+        for index in range(count):
+            mapping = {name: f"{name.partition('@')[0]}@{index}" for name in names}
+            for name, renamed in mapping.items():
+                self.feature_parameters.add(renamed)
+                if self.sizes.get(name):
+                    self.sizes[renamed] = self.sizes[name]
+            chunks.append(tensor.with_parts([rename(p, mapping) for p in tensor.parts]))
+        return chunks
 
     def ranked(self, tensor: Tensor, count: int | None = None, samples: int | None = None) -> Tensor:
         """The elements a sort or top-k orders: the (``count``) components of ``tensor``, or,
