@@ -111,6 +111,8 @@ def points_on_set(
     for unknown in [s for s in solve_order if s in g.free_symbols]:
         others = [s for s in all_symbols if s != unknown]
         for assignment in sample_assignments(others, rng):
+            if _scan_finds_nothing(g, all_symbols, assignment, unknown):
+                continue
             line = g.xreplace(assignment)
             if not_a_number(line):  # the assignment sits on a pole of g (atan(1/0))
                 continue
@@ -126,6 +128,35 @@ def points_on_set(
         if points:
             return points
     return points
+
+
+@lru_cache(maxsize=1024)
+def _scanned_only(g: sp.Expr, unknown: sp.Symbol) -> bool:
+    carrier = sign_carrier(g)
+    return not (isinstance(carrier, sp.Mul) or carrier.is_polynomial(unknown))
+
+
+def _scan_finds_nothing(g: sp.Expr, all_symbols: Sequence[sp.Symbol], assignment: dict,
+                        unknown: sp.Symbol) -> bool:
+    """Whether :func:`univariate_roots` would scan the line of ``g`` through ``assignment``
+    and find no sign change, read with ``g`` compiled once for every line: substituting the
+    assignment into a large loss re-evaluates each of its max and min, most of the cost of a
+    line where the set is hard to meet. Products and polynomials (solved exactly, touching
+    zeros included) are left to :func:`univariate_roots`."""
+    if not _scanned_only(g, unknown):
+        return False
+    symbols = tuple(all_symbols)
+    scan = compile_float(g, symbols)
+    index = symbols.index(unknown)
+    values = [float(assignment[s]) if s != unknown else 0.0 for s in symbols]
+    readings = []
+    for v in _GRID:
+        values[index] = v
+        readings.append(value(scan, values))
+    known = [r for r in readings if r is not None]
+    if len(known) < len(readings) - len(readings) // 2:
+        return False  # over- or underflows: the exact scan reads it at a lower precision
+    return all(r > 0 for r in known) or all(r < 0 for r in known)
 
 
 def univariate_roots(g: sp.Expr, x: sp.Symbol) -> list:

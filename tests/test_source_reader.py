@@ -99,6 +99,12 @@ CONSTRUCTS = [
             return m.mean()
         """, "2*Max(0, 1 - x*y)", ["x", "y"], id="in-place-and-augmented"),
     pytest.param("""
+        def np_hinge_loss(x, y):
+            losses = 1 - x * y
+            np.clip(losses, 0, None, out=losses)
+            return np.average(losses)
+        """, "Max(0, 1 - x*y)", ["x", "y"], id="numpy-out-argument-writes-in-place"),
+    pytest.param("""
         def _inter(a, b):
             return torch.minimum(a, b)
 
@@ -136,6 +142,32 @@ CONSTRUCTS = [
             values, _ = scores.topk(1, dim=1)
             return values.mean()
         """, "Max(scores[0], scores[1], scores[2])", ["scores"], id="topk"),
+    pytest.param("""
+        def hardest_sample_loss(pred, target):
+            per_sample = ((pred - target) ** 2).sum(dim=1)
+            hard, _ = per_sample.topk(1)
+            return hard.mean()
+        """, "Max((pred[0]@0 - target[0]@0)**2 + (pred[1]@0 - target[1]@0)**2"
+             " + (pred[2]@0 - target[2]@0)**2, (pred[0]@1 - target[0]@1)**2"
+             " + (pred[1]@1 - target[1]@1)**2 + (pred[2]@1 - target[2]@1)**2)", ["pred", "target"],
+        id="topk-of-per-sample-losses-ranks-distinct-samples"),
+    pytest.param("""
+        def consistency_loss(output):
+            clean, augmented = torch.split(output, 1)
+            return ((clean - augmented) ** 2).mean()
+        """, "(output@0 - output@1)**2", ["output"], id="split-of-the-batch-is-other-samples"),
+    pytest.param("""
+        def mixture_loss(output):
+            a, b = output.chunk(2)
+            probs = [F.softmax(x, dim=1) for x in (a, b)]
+            return torch.stack(probs).mean(axis=0).max(dim=1)[0].mean()
+        """, "Max(exp(output[0]@0)/(2*(exp(output[0]@0) + exp(output[1]@0) + exp(output[2]@0)))"
+             " + exp(output[0]@1)/(2*(exp(output[0]@1) + exp(output[1]@1) + exp(output[2]@1))),"
+             " exp(output[1]@0)/(2*(exp(output[0]@0) + exp(output[1]@0) + exp(output[2]@0)))"
+             " + exp(output[1]@1)/(2*(exp(output[0]@1) + exp(output[1]@1) + exp(output[2]@1))),"
+             " exp(output[2]@0)/(2*(exp(output[0]@0) + exp(output[1]@0) + exp(output[2]@0)))"
+             " + exp(output[2]@1)/(2*(exp(output[0]@1) + exp(output[1]@1) + exp(output[2]@1))))",
+        ["output"], id="mean-over-a-stack-of-samples-is-per-component"),
     pytest.param("""
         def sum_loss(pred, target):
             total = 0

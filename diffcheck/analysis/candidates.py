@@ -19,6 +19,7 @@ then screened for a non-smooth loss, and the promising ones are solved exactly a
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,18 @@ SEARCH_SCALES = (1.0, 3.0, 0.3, 10.0)
 LABELLED_POINTS = 80
 #: a float trial this close to another set is not labelled (that set's switch would show)
 CLEARANCE = 1e-4
+#: random starts, rounds over the variables, and the reach of the grid of a descent onto a set
+DESCENT_STARTS = 2
+DESCENT_ROUNDS = 2
+DESCENT_REACH = 10.0
+#: how far off another set the points beside it are (exact: they are compared at DIGITS)
+BESIDE_STEP = sp.Rational(1, 2**40)
+#: points beside other sets compared when no other point shows the switch
+BESIDE_COMPARISONS = 4
+#: steps off other sets tried per set (bounded work where many sets meet, as in a sort)
+BESIDE_TRIALS = 24
+#: the other sets whose meeting with the set is solved for (besides the points that meet one)
+MAX_CROSSINGS_MET = 4
 
 KIND_RANK = {"jump": 0, "infinite-slope": 1, "kink": 2}
 
@@ -189,6 +202,8 @@ def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.S
         if parts and len(parts) > 1 else []
     solved = points_on_set(g, symbols, solve_order, seed=seed, want=POINTS_PER_SET)
     points += solved
+    if not points and len(g.free_symbols) > 1:
+        points = descend_onto_set(g, symbols, seed)
     crossing = [other for other in other_sets if not same_set(other, g)]
     generic = [p for p in points if not any(sign_at(h, p) == 0 for h in crossing)]
     _compare_all(outcome, loss, symbols, wrt, g, generic or points)
@@ -201,7 +216,133 @@ def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.S
     if not outcome.active and len(g.free_symbols) > 1 and crossing:
         found = search_active_points(g, loss, symbols, solve_order, crossing, seed)
         _compare_all(outcome, loss, symbols, wrt, g, found)
+    if not outcome.active and len(g.free_symbols) > 1 and crossing:
+        beside = points_beside_crossings(g, symbols, solve_order, crossing, points, seed)
+        _compare_all(outcome, loss, symbols, wrt, g, beside)
     return outcome
+
+
+# --- points of a set that random lines miss ------------------------------------------------
+
+
+def descend_onto_set(g: sp.Expr, symbols: Sequence[sp.Symbol], seed: int) -> list[dict]:
+    """A point of ``g = 0`` reached by moving one variable at a time towards the other sign.
+
+    Random lines miss a set that needs several variables extreme at once: a clamp_min(eps)
+    of a mean of softmax probabilities, ``(p1 + p2 + p3)/3 = eps``, is reached only where
+    every term is small. From a random point each variable of ``g`` in turn goes to the value
+    on a wide grid that takes ``g`` furthest towards the other sign, until one crosses; the
+    crossing is then solved exactly along that variable (cheap float64 work, a few rounds).
+    """
+    variables = [s for s in symbols if s in g.free_symbols]
+    g_fn = compile_float(g, tuple(symbols))
+    rng = random.Random(seed)
+    found: list[dict] = []
+    for scale in SEARCH_SCALES[:DESCENT_STARTS]:
+        values = [rng.uniform(-scale, scale) for _ in symbols]
+        start = value(g_fn, values)
+        if start is None or start == 0:
+            continue
+        side = 1 if start > 0 else -1
+        point = _descend(g, g_fn, symbols, variables, values, side, 4 * DESCENT_REACH)
+        if point is not None:
+            found.append(point)
+    return found
+
+
+def _descend(g, g_fn, symbols, variables, values, side, reach) -> dict | None:
+    for _ in range(DESCENT_ROUNDS):
+        for variable in variables:
+            index = list(symbols).index(variable)
+            grid = [reach * (2 * k / 63 - 1) + 0.01234567 for k in range(64)]
+            readings = []
+            for x in grid:
+                values[index] = x
+                readings.append(value(g_fn, values))
+            usable = [(r * side, x) for r, x in zip(readings, grid) if r is not None]
+            if not usable:
+                return None
+            lowest, best = min(usable)
+            values[index] = best
+            if lowest < 0:
+                roots = _float_roots(g_fn, list(values), index, reach / 4)
+                for root in sorted(roots, key=lambda r: abs(r - best)):
+                    values[index] = root
+                    point = _exact_point(g, symbols, variable, values)
+                    if point is not None:
+                        return point
+                return None
+    return None
+
+
+# --- points of the set on each side of another switch's set --------------------------------
+
+
+def points_beside_crossings(g: sp.Expr, symbols: Sequence[sp.Symbol],
+                            solve_order: Sequence[sp.Symbol], crossing: Sequence[sp.Expr],
+                            points: Sequence[dict], seed: int) -> list[dict]:
+    """Points of ``g = 0`` just off each place where another set ``h = 0`` meets it, on both
+    sides of ``h``: there every branch of the other switch is in play.
+
+    Random points of a set can all fall where another switch is inactive when the part of
+    the set where it is active is thin: ``max(eps, t + exp(f))`` switches where
+    ``t + exp(f) = eps``, which needs ``t < eps``, and a mask ``where(t > 0, ...)`` keeps only
+    ``0 < t < eps`` of it. Where the two sets meet (``t = 0``) both branches of the mask are
+    arbitrarily close, so a step of BESIDE_STEP off ``h`` along the set reaches each.
+    """
+    unknown = next(s for s in solve_order if s in g.free_symbols)
+    meetings = [p for p in points if any(sign_at(h, p) == 0 for h in crossing)]
+    for h in crossing[:MAX_CROSSINGS_MET]:
+        meetings.extend(_meeting_points(g, h, symbols, unknown, seed))
+    found: list[dict] = []
+    seen: set = set()
+    steps = ((meeting, h, moved, side) for meeting in meetings for h in crossing
+             if sign_at(h, meeting) == 0
+             for moved in sorted(h.free_symbols - {unknown}, key=str) for side in (1, -1))
+    for meeting, h, moved, side in itertools.islice(steps, BESIDE_TRIALS):
+        point = _step_along_set(g, unknown, meeting, moved, side)
+        if point is None or sign_at(h, point) in (0, None):
+            continue
+        if any(sign_at(other, point) == 0 for other in crossing):
+            continue
+        key = tuple(sorted((str(k), str(v)) for k, v in point.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        found.append(point)
+        if len(found) >= BESIDE_COMPARISONS:
+            break
+    return found
+
+
+def _meeting_points(g: sp.Expr, h: sp.Expr, symbols: Sequence[sp.Symbol], unknown: sp.Symbol,
+                    seed: int) -> list[dict]:
+    """Points of ``h = 0`` moved onto ``g = 0`` along ``unknown`` (on both sets when ``h``
+    does not hold ``unknown``)."""
+    if unknown in h.free_symbols or not (h.free_symbols & g.free_symbols):
+        return []
+    order = sorted(h.free_symbols, key=str)
+    meetings = []
+    for on_h in points_on_set(h, symbols, order, seed=seed, want=2):
+        assignment = {s: v for s, v in on_h.items() if s != unknown}
+        for root in univariate_roots(g.xreplace(assignment), unknown)[:2]:
+            meetings.append({**assignment, unknown: root})
+    return meetings
+
+
+def _step_along_set(g: sp.Expr, unknown: sp.Symbol, point: dict, moved: sp.Symbol,
+                    side: int) -> dict | None:
+    """``point`` with ``moved`` stepped by BESIDE_STEP to ``side``, back on ``g = 0`` by
+    solving for ``unknown`` (the root nearest the old one)."""
+    step = BESIDE_STEP * (1 + int(abs(float(point[moved]))))  # relative to the coordinate
+    assignment = {s: v for s, v in point.items() if s != unknown}
+    assignment[moved] = point[moved] + side * step
+    roots = univariate_roots(g.xreplace(assignment), unknown)
+    if not roots:
+        return None
+    target = float(point[unknown])
+    root = min(roots, key=lambda r: abs(float(r) - target))
+    return {**assignment, unknown: root}
 
 
 # --- the search for points where a switch shows ------------------------------------------

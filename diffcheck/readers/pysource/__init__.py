@@ -360,7 +360,8 @@ def assign_paths(instance: Instance, interpreter: Interpreter, prefix: str = "",
 
 
 def _base_name(variable: str) -> str:
-    return variable.split("[", 1)[0]
+    # x[0], and other samples or rows of x: x@1, x[0]@1
+    return variable.split("[", 1)[0].split("@", 1)[0]
 
 
 def tensor_set(g: Any, implicit: set[str]) -> str | None:
@@ -373,9 +374,9 @@ def tensor_set(g: Any, implicit: set[str]) -> str | None:
     >>> tensor_set((a0 - p0)**2 + (a1 - p1)**2, {"a", "p"})
     'a - p = 0'
 
-    Other rows of a tensor (``x@1[0]``, from ``cdist(x, x)``) are written as rows of it:
+    Other rows of a tensor (``x[0]@1``, from ``cdist(x, x)``) are written as rows of it:
 
-    >>> x0, x1, y0, y1 = sp.symbols("x[0] x[1] x@1[0] x@1[1]", real=True)
+    >>> x0, x1, y0, y1 = sp.symbols("x[0] x[1] x[0]@1 x[1]@1", real=True)
     >>> tensor_set((x0 - y0)**2 + (x1 - y1)**2, {"x"})
     'x[i] - x[j] = 0'
 
@@ -415,11 +416,13 @@ def _whole_tensor(terms: tuple[Any, ...], implicit: set[str]) -> Any:
         mapping = {}
         for symbol in base.free_symbols:
             match = _IMPLICIT_ROW_INDEX.fullmatch(str(symbol))
-            if match is None or not {match.group(1), f"{match.group(1)}@{match.group(2)}"} & implicit:
+            if match is None:
                 return None
-            rows.add((match.group(1), match.group(2)))
-            mapping[symbol] = sp.Symbol(match.group(1) + (f"@{match.group(2)}" if match.group(2)
-                                                          else ""), real=True)
+            name, row = match.group("name"), match.group("row")
+            if not {name, f"{name}@{row}"} & implicit:
+                return None
+            rows.add((name, row))
+            mapping[symbol] = sp.Symbol(name + (f"@{row}" if row else ""), real=True)
         shapes.add(base.xreplace(mapping))
     if len(shapes) != 1:
         return None
@@ -437,8 +440,8 @@ def _whole_tensor(terms: tuple[Any, ...], implicit: set[str]) -> Any:
 
 
 _IMPLICIT_INDEX = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]")
-#: a component of another row of a tensor (``x@1[0]``: component 0 of a second row of ``x``)
-_IMPLICIT_ROW_INDEX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:@(\d+))?\[(\d+)\]")
+#: a component of another row of a tensor (``x[0]@1``: component 0 of a second row of ``x``)
+_IMPLICIT_ROW_INDEX = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)\[(\d+)\](?:@(?P<row>\d+))?")
 _INDEX_LETTERS = "ijklmn"
 
 

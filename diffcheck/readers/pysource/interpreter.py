@@ -544,6 +544,9 @@ class Interpreter:
             if isinstance(callee, (_ListMethod, _DictMethod)) or (
                     isinstance(callee, LibraryObject) and callee.dotted == "super().__init__"):
                 self.evaluate(value, scope)  # append grows a list; super() sets attributes
+            elif isinstance(callee, (ModuleRef, TensorMethod)) and any(
+                    k.arg == "out" for k in value.keywords):
+                self.evaluate(value, scope)  # np.clip(x, 0, None, out=x) changes x
             elif isinstance(callee, (Function, BoundMethod)):
                 # A helper called for its effect: it may set attributes (self._build()), or
                 # only check its inputs (KORNIA_CHECK_SHAPE(x, ...)), which the analysis
@@ -1239,7 +1242,14 @@ class Interpreter:
                 keywords.update(spread)
             else:
                 keywords[keyword.arg] = self.evaluate(keyword.value, scope)
-        return self.call(callee, args, keywords, node)
+        result = self.call(callee, args, keywords, node)
+        out = next((k.value for k in node.keywords if k.arg == "out"), None)
+        if out is not None and isinstance(callee, (ModuleRef, TensorMethod)) \
+                and isinstance(result, Tensor):
+            # np.clip(x, 0, None, out=x): a library call writes its result into ``out``,
+            # which is how NumPy code clips or scales in place
+            self.assign(out, result, scope)
+        return result
 
     def call(self, callee: Any, args: list[Any], keywords: dict[str, Any], node: ast.AST) -> Any:
         if isinstance(callee, Function):

@@ -105,6 +105,13 @@ class LazySequence:
         return self._items[index]
 
 
+def _is_first_axis(dim: Any) -> bool:
+    """Whether ``dim`` is the number 0 (an int or an exact number of the reader)."""
+    if isinstance(dim, sp.Basic):
+        return dim.is_zero is True
+    return isinstance(dim, (int, Fraction)) and not isinstance(dim, bool) and dim == 0
+
+
 @dataclass(eq=False)
 class ResultPair:
     """``(values, indices)`` as ``max(dim)``, ``sort``, ``topk`` return them."""
@@ -654,6 +661,10 @@ class Library:
         tensor = self.tensor(args[0], where)
         dim = self.dims(keywords, args, 1)
         features = self.over_features(dim)
+        if tensor.stacked and _is_first_axis(dim):
+            width = len(tensor.parts) // tensor.stacked
+            return Tensor(tuple(self.combine(how, list(tensor.parts[c::width]), where)
+                                for c in range(width)), True, tensor.dtype)
         if features is None:
             if not tensor.featured and how in ("max", "min", "logsumexp"):
                 # max over every element couples them: components expose the ties.
@@ -998,6 +1009,8 @@ class Library:
     def op_chunk(self, args, keywords, where, **_):
         tensor = self.tensor(args[0], where)
         chunks = int(keywords.get("chunks", args[1] if len(args) > 1 else 2))
+        if self.along_batch(tensor, keywords.get("dim", args[2] if len(args) > 2 else 0)):
+            return LazySequence(lambda count: self.builder.batch_chunks(tensor, count), chunks)
         return self.split_into(tensor, chunks, None, where)
 
     def op_split(self, args, keywords, where, family="torch", **_):
@@ -1005,9 +1018,20 @@ class Library:
         size = keywords.get("split_size_or_sections", args[1] if len(args) > 1 else 1)
         if family == "numpy":
             return self.split_into(tensor, int(size), None, where)
+        if self.along_batch(tensor, keywords.get("dim", args[2] if len(args) > 2 else 0)):
+            # the batch has DEFAULT_COMPONENTS samples (x.shape[0]): that many // size chunks
+            known = len(size) if isinstance(size, (list, tuple)) else \
+                max(2, DEFAULT_COMPONENTS // max(1, int(size)))
+            return LazySequence(lambda count: self.builder.batch_chunks(tensor, count), known)
         if isinstance(size, (list, tuple)):
             return self.split_into(tensor, len(size), [int(s) for s in size], where)
         return self.split_into(tensor, None, [int(size)], where)
+
+    def along_batch(self, tensor: Tensor, dim: Any) -> bool:
+        """Whether a split or chunk of ``tensor`` along ``dim`` cuts its batch into groups of
+        samples: dim 0 (torch's default) of a generic tensor of data."""
+        return (_is_first_axis(dim) and not tensor.featured
+                and bool(self.builder.feature_variables(tensor)))
 
     def split_into(self, tensor: Tensor, chunks: int | None, sizes: list[int] | None,
                    where: ast.AST) -> LazySequence:
@@ -1050,7 +1074,11 @@ class Library:
         # only equal layouts can be one generic element.
         if len(items) == 1:
             return items[0]
-        return self.concatenated_batch(items, where)
+        stacked = self.concatenated_batch(items, where)
+        if all(item.featured for item in items) and len({len(i.parts) for i in items}) == 1:
+            # a new leading axis over tensors with components: a mean over it stays per component
+            return Tensor(stacked.parts, True, stacked.dtype, stacked=len(items))
+        return stacked
 
     def op_cat(self, args, keywords, where, **_):
         items = [self.tensor(t, where) for t in args[0]]
@@ -1257,7 +1285,7 @@ class Library:
         return tensor.with_parts(parts)
 
     def op_sort(self, args, keywords, where, family="torch", **_):
-        tensor = self.builder.featured(self.tensor(args[0], where))
+        tensor = self.builder.ranked(self.tensor(args[0], where))
         descending = bool(keywords.get("descending", False))
         parts = list(tensor.parts)
         ordered = [order_statistic(parts, k, self.run.span(where), largest=descending)
@@ -1269,12 +1297,13 @@ class Library:
         return ResultPair(values, indices)
 
     def op_topk(self, args, keywords, where, **_):
-        tensor = self.builder.featured(self.tensor(args[0], where))
         k = int(keywords.get("k", args[1] if len(args) > 1 else 1))
+        # samples of a per-sample value: one more than k, or the top k would be all of them
+        tensor = self.builder.ranked(self.tensor(args[0], where), samples=k + 1)
         largest = bool(keywords.get("largest", True))
         parts = list(tensor.parts)
         if k > len(parts):
-            tensor = self.builder.featured(self.tensor(args[0], where), k)
+            tensor = self.builder.ranked(self.tensor(args[0], where), k)
             parts = list(tensor.parts)
         ordered = [order_statistic(parts, r, self.run.span(where), largest=largest) for r in range(k)]
         return ResultPair(tensor.with_parts(ordered), _SortIndices(tensor, largest))

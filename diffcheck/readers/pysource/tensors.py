@@ -65,13 +65,15 @@ class Builder:
         return Tensor((Node("var", value=name, span=span),))
 
     def component_name(self, name: str, index: int) -> str:
-        spelling = self.spelling.get(name)
+        # other samples of a tensor (``x@1``) are written as the tensor is: x[..., 0]@1
+        base, at, sample = name.partition("@")
+        spelling = self.spelling.get(base)
         if spelling is None:
-            self.implicit.add(name)
-            component = f"{name}[{index}]"
+            self.implicit.add(base)
+            component = f"{base}[{index}]{at}{sample}"
         else:
-            component = name + spelling.format(index)
-        self.component_of[component] = (name, index)
+            component = base + spelling.format(index) + at + sample
+        self.component_of[component] = (base, index)
         self.sizes[name] = max(self.sizes.get(name, 0), index + 1)
         return component
 
@@ -113,6 +115,49 @@ class Builder:
                 self.feature_parameters.add(row)
                 if any(row.startswith(p + "@") for p in self.parameters):
                     self.parameters.add(row)
+            parts.append(rename(generic, mapping))
+        return Tensor(tuple(parts), True, tensor.dtype, axis="rows")
+
+    def batch_chunks(self, tensor: Tensor, count: int) -> list[Tensor]:
+        """``count`` chunks of the batch of a generic ``tensor`` (``torch.split(x, n)``): other
+        samples, so their data are other variables (``x@0``, ``x@1``)."""
+        names = self.feature_variables(tensor)
+        chunks = []
+        for index in range(count):
+            mapping = {name: f"{name.partition('@')[0]}@{index}" for name in names}
+            for name, renamed in mapping.items():
+                self.feature_parameters.add(renamed)
+                if self.sizes.get(name):
+                    self.sizes[renamed] = self.sizes[name]
+            chunks.append(tensor.with_parts([rename(p, mapping) for p in tensor.parts]))
+        return chunks
+
+    def ranked(self, tensor: Tensor, count: int | None = None, samples: int | None = None) -> Tensor:
+        """The elements a sort or top-k orders: the (``count``) components of ``tensor``, or,
+        for a per-sample value whose feature axis is already reduced (a cross-entropy with
+        ``reduction="none"``), ``samples`` samples of it with their own data (``x[0]@1``).
+
+        Copies of one generic sample would always tie, and the order statistic of equal
+        numbers never switches: the top-k of per-sample losses would read as their mean.
+        """
+        if tensor.featured or self.feature_variables(tensor):
+            return self.featured(tensor, count)
+        (generic,) = tensor.parts
+        names = sorted({node.value for node in generic.walk() if node.op == "var"
+                        and node.value in self.component_of
+                        and self.component_of[node.value][0] in self.feature_parameters
+                        and self.component_of[node.value][0] not in self.parameters})
+        if not names:
+            return self.featured(tensor, count)
+        count = samples or count or DEFAULT_COMPONENTS
+        if count > MAX_COMPONENTS:
+            raise SourceError(f"an axis of {count} components (at most {MAX_COMPONENTS})",
+                              kind="limit")
+        parts = []
+        for index in range(count):
+            mapping = {name: f"{name}@{index}" for name in names}
+            for renamed, name in zip(mapping.values(), names):
+                self.component_of[renamed] = self.component_of[name]
             parts.append(rename(generic, mapping))
         return Tensor(tuple(parts), True, tensor.dtype, axis="rows")
 

@@ -74,6 +74,10 @@ class Tensor:
     axis: str = "feature"
     #: transposed (``.t()``, ``.T``): in ``a @ b.t()`` the rows of ``b`` become an axis
     transposed: bool = False
+    #: stacked along a new leading axis (``torch.stack(probs)``): that many tensors of
+    #: len(parts) // stacked components each, item by item; a reduction over dim 0 combines
+    #: them component by component
+    stacked: int = 0
 
     @property
     def generic(self) -> Node:
