@@ -194,6 +194,68 @@ CONSTRUCTS = [
             return F.smooth_l1_loss(input=pred, target=target, beta=1.0) + torch.clamp(input=pred, min=0)
         """, "Piecewise(((pred - target)**2/2, Abs(pred - target) < 1), (Abs(pred - target) - 1/2, True))"
              " + Max(0, pred)", ["pred", "target"], id="first-arguments-by-keyword"),
+    pytest.param("""
+        import jax.numpy as jnp
+        _dot_last_dim = jnp.vectorize(jnp.dot, signature='(n),(n)->()')
+
+        def dot_loss(x, w):
+            return (_dot_last_dim(x, w) - 1.0) ** 2
+        """, "(x[0]*w[0] + x[1]*w[1] + x[2]*w[2] - 1)**2", ["x", "w"], id="jnp-vectorize-of-dot"),
+    pytest.param("""
+        import jax.numpy as jnp
+
+        def perceptron_loss(scores, w):
+            return jnp.max(scores, axis=-1) - jnp.sum(scores * w, axis=-1)
+        """, "Max(scores[0], scores[1], scores[2]) - scores[0]*w[0] - scores[1]*w[1] - scores[2]*w[2]",
+        ["scores", "w"], id="jnp-max-along-an-axis-is-the-values"),
+    pytest.param("""
+        import functools
+
+        def weighted(loss_func):
+            @functools.wraps(loss_func)
+            def wrapper(pred, target, weight=None, reduction="mean"):
+                loss = loss_func(pred, target)
+                if weight is not None:
+                    loss = loss * weight
+                return loss.mean() if reduction == "mean" else 3 * loss.sum()
+            return wrapper
+
+        @weighted
+        @torch.jit.ignore
+        def l1(pred, target):
+            return (pred - target).abs()
+
+        def decorated_loss(pred, target):
+            return 2 * l1(pred, target, None, reduction="sum")
+        """, "6*Abs(pred - target)", ["pred", "target"], id="decorator-of-the-file-is-applied"),
+    pytest.param("""
+        class KeypointLoss(nn.Module):
+            def __init__(self, sigmas: torch.Tensor) -> None:
+                super().__init__()
+                self.sigmas = sigmas
+
+            def forward(self, pred, gt):
+                return ((pred - gt) / self.sigmas) ** 2
+        """, "(pred - gt)**2/sigmas**2", ["pred", "gt", "sigmas"], id="tensor-argument-of-init"),
+    pytest.param("""
+        def rle_loss(sigma, error, target_weight: torch.Tensor = None, use_weight: bool = True):
+            loss = torch.log(sigma) + torch.abs(error)
+            if use_weight:
+                assert target_weight is not None, "give target_weight"
+                loss *= target_weight
+            return loss.sum()
+        """, "target_weight*(log(sigma) + Abs(error))", ["sigma", "error", "target_weight"],
+        id="assert-not-none-makes-an-optional-tensor-given"),
+    pytest.param("""
+        def quality_focal_loss(pred, target):
+            label, score = target
+            loss = pred ** 2
+            pos = (label >= 0).nonzero().squeeze(1)
+            pos_label = label[pos].long()
+            loss[pos, pos_label] = (pred[pos, pos_label] - score[pos]) ** 2
+            return loss.sum(dim=1)
+        """, "(pred[0] - target[1])**2 + pred[1]**2 + pred[2]**2", ["pred", "target"],
+        id="nonzero-positions-and-labels-from-a-tuple-target"),
 ]
 
 

@@ -484,6 +484,10 @@ class Library:
                     break
             if node.op == "var" and node.value in self.run.tensor_names:
                 return str(node.value)
+            if node.op == "var" and self.builder.component_of.get(
+                    str(node.value), ("",))[0] in self.run.tensor_names:
+                # ``label, score = target``: a part of a tensor argument used as indices
+                return str(node.value)
         return None
 
     # --- calls ----------------------------------------------------------------------------
@@ -513,6 +517,10 @@ class Library:
             return self.sigmoid_focal_loss(args, keywords, where)
         if family == "math":
             return self.math(name, args, where)
+        if family == "numpy" and name == "vectorize" and args:
+            # np/jnp.vectorize(f, signature=...) maps f over the leading (batch) axes; the
+            # tensor model already applies every operation row by row, so it is f itself
+            return args[0]
         if family in ("torch", "numpy", "linalg", "lax", "jax"):
             return self.tensor_call(family, name, args, keywords, where, written=dotted)
         return self.run.opaque_call(dotted, args, where)
@@ -697,13 +705,14 @@ class Library:
 
     # torch.max / min have three meanings: of all elements, along a dim (values, indices),
     # and elementwise between two tensors.
-    def op_max(self, args, keywords, where, **_):
-        return self.extremum("max", args, keywords, where)
+    def op_max(self, args, keywords, where, family="torch", **_):
+        return self.extremum("max", args, keywords, where, family)
 
-    def op_min(self, args, keywords, where, **_):
-        return self.extremum("min", args, keywords, where)
+    def op_min(self, args, keywords, where, family="torch", **_):
+        return self.extremum("min", args, keywords, where, family)
 
-    def extremum(self, how: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+    def extremum(self, how: str, args: list[Any], keywords: dict[str, Any], where: ast.AST,
+                 family: str = "torch") -> Any:
         other = keywords.get("other", args[1] if len(args) > 1 else None)
         if isinstance(other, TENSORLIKE) or (len(args) > 1 and not _is_integer(args[1])
                                                    and "dim" not in keywords and "axis" not in keywords):
@@ -713,6 +722,9 @@ class Library:
         if dim is None:
             return self.reduction(how, [args[0]], {}, where)
         values = self.reduction(how, [args[0]], {"dim": dim}, where)
+        if family == "numpy":
+            # np.max / jnp.max(x, axis) are amax: the values alone, no indices
+            return values
         indices = self.arg_extremum(how, args[0], dim, where)
         return ResultPair(values, indices)
 
@@ -962,6 +974,15 @@ class Library:
         mask = keywords.get("mask", args[1] if len(args) > 1 else None)
         value = keywords.get("value", args[2] if len(args) > 2 else 0)
         return self.where(mask, self.tensor(value, where), args[0], where)
+
+    def op_nonzero(self, args, keywords, where, family="torch", **_):
+        """``mask.nonzero()``: the positions where a condition holds. Indexing with them picks
+        the same elements as the mask itself (``x[mask.nonzero().squeeze(1)]``)."""
+        if family not in ("torch", "method") or keywords.get("as_tuple"):
+            return self.run.opaque_call(f"{family}.nonzero", args, where)
+        return self.run.as_condition(args[0], where)
+
+    op_argwhere = op_nonzero
 
     def op_index_fill(self, args, keywords, where, **_):
         return self.op_scatter([args[0], args[1], args[2], args[3] if len(args) > 3 else 0],
