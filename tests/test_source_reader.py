@@ -256,6 +256,16 @@ CONSTRUCTS = [
             return loss.sum(dim=1)
         """, "(pred[0] - target[1])**2 + pred[1]**2 + pred[2]**2", ["pred", "target"],
         id="nonzero-positions-and-labels-from-a-tuple-target"),
+    pytest.param("""
+        def moco_loss(q, k, queue):
+            positives = (q * k).sum(dim=1, keepdim=True)
+            negatives = q @ queue
+            logits = torch.cat([positives, negatives], dim=1)
+            labels = torch.zeros(logits.shape[0], dtype=torch.long)
+            return F.cross_entropy(logits, labels)
+        """, "-(q[0]*k[0] + q[1]*k[1] + q[2]*k[2]) + log(exp(q[0]*k[0] + q[1]*k[1] + q[2]*k[2])"
+             " + exp(q[0]*queue[0] + q[1]*queue[1] + q[2]*queue[2]))", ["q", "k", "queue"],
+        id="cross-entropy-with-constant-class-indices"),
 ]
 
 
@@ -264,6 +274,25 @@ def test_construct_translates_to_the_formula(source, expected, wrt):
     loss = lowered(source)
     assert same_function(loss.parsed.expr, expected), str(loss.parsed.expr)
     assert sorted(loss.wrt) == sorted(wrt)
+
+
+def test_super_method_of_a_library_base_is_an_unknown_function():
+    # lightly's NTXentLoss: super(Cls, self).forward(...) of a base class it imports, called
+    # in the forward being translated; its two results are unknown functions of its argument
+    loss = lowered("""
+        from lightly.loss.memory_bank import MemoryBankModule
+
+        class BankLoss(MemoryBankModule):
+            def __init__(self, size: int = 0):
+                super().__init__(size=size)
+
+            def forward(self, out0, out1):
+                out1, negatives = super(BankLoss, self).forward(out1, update=True)
+                return (out0 - out1) ** 2
+        """)
+    assert str(loss.parsed.expr) == "(out0 - Forward(out1))**2"
+    (assumption,) = loss.translation.assumptions
+    assert "MemoryBankModule.forward" in assumption and "line 13" in assumption
 
 
 def test_set_overrides_a_default_and_is_reported_as_used():

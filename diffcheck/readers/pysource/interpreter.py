@@ -153,6 +153,8 @@ class Interpreter:
         self.extra_tensors: list[str] = []
         #: id of a decorated function of the file -> the function its decorators return
         self.decorations: dict[int, Any] = {}
+        #: the function being translated and its scope (it runs outside ``frames``)
+        self.translating: list[tuple[Function, _Scope]] = []
         #: arguments of the translated function that default to None (optional tensors)
         self.none_parameters: set[str] = set()
         #: learnable parameters read by the forward pass, by module path (``fc1.weight``)
@@ -323,6 +325,7 @@ class Interpreter:
             if kw_default is not None:
                 defaults[arg.arg] = kw_default
         scope = _Scope()
+        self.translating = [(function, scope)]
         self.none_parameters = {name for name, default in defaults.items()
                                 if isinstance(default, ast.Constant) and default.value is None
                                 and name not in self.values}
@@ -765,6 +768,9 @@ class Interpreter:
             items = [Size("size") for _ in range(count)]
         elif isinstance(value, Arange):
             items = [sp.Integer(v) for v in (value.values or range(DEFAULT_COMPONENTS))]
+        elif isinstance(value, Tensor) and count is not None and _is_unknown_result(value):
+            # ``a, b = unknown_function(x)``: each item is some unknown function of x
+            items = [value] * count
         elif isinstance(value, Tensor):
             if count is None and not value.featured:
                 raise SourceError("iterating over a tensor of unknown length", where)
@@ -950,6 +956,11 @@ class Interpreter:
                     self.library.library_init(instance, bases, list(args), keywords)
 
             return LibraryObject("super().__init__", (), {}, library_init)
+        library_bases = [b.dotted for b in sup.cls.bases if isinstance(b, (ModuleRef, Opaque))]
+        if library_bases and not _is_module_base(library_bases[0]):
+            # a method of a library base class (lightly's MemoryBankModule.forward): unknown,
+            # assumed differentiable like any function the reader cannot see into
+            return Opaque(f"{library_bases[0]}.{name}")
         raise SourceError(f"super().{name} is not found in the bases of this file", node)
 
     def class_attribute(self, cls: ClassDef, name: str) -> Any:
@@ -1300,6 +1311,8 @@ class Interpreter:
             return self.call(callee.function, [*callee.args, *args], {**callee.keywords, **keywords}, node)
         if isinstance(callee, _Builtin):
             if callee.name == "super":
+                if len(args) == 2 and isinstance(args[0], ClassDef):
+                    return _SuperObject(args[0], args[1])  # super(Cls, self)
                 return self.super_object(node)
             return self.library.builtin(callee.name, args, keywords, node)
         if isinstance(callee, (_DictMethod, _ListMethod, _StrMethod, _Passthrough)):
@@ -1346,7 +1359,7 @@ class Interpreter:
 
     def super_object(self, node: ast.AST) -> _SuperObject:
         """``super()`` in the method being run: its class's bases, bound to its ``self``."""
-        for function, scope in reversed(self.frames):
+        for function, scope in [*reversed(self.frames), *self.translating]:
             if function.owner is not None:
                 positional = [*function.node.args.posonlyargs, *function.node.args.args]
                 if positional and positional[0].arg in scope:
@@ -1558,6 +1571,18 @@ class _Passthrough:
 
     def __call__(self, *args: Any, **keywords: Any) -> Any:
         return self.owner
+
+
+def _is_unknown_result(value: Tensor) -> bool:
+    """Whether a tensor is the result of one function the reader cannot see into."""
+    first = value.parts[0]
+    return first.op == "call" and all(p.op == "call" and p.value == first.value
+                                      for p in value.parts)
+
+
+def _is_module_base(dotted: str) -> bool:
+    """Whether a base class is torch's own ``nn.Module`` (its methods are no computation)."""
+    return dotted.rsplit(".", 1)[-1] in ("Module", "_Loss", "_WeightedLoss")
 
 
 @dataclass(eq=False)

@@ -77,6 +77,9 @@ _REDUCTIONS = {
     "amax": "max", "amin": "min", "logsumexp": "logsumexp", "average": "mean",
 }
 
+#: Integer dtypes (``torch.long``, ``jnp.int32``): tensors of them hold indices.
+_INTEGER_DTYPES = frozenset({"long", "int", "int64", "int32", "int16", "int8", "uint8", "short"})
+
 #: Integer casts: the value is truncated (piecewise constant), no gradient flows.
 _INTEGER_CASTS = frozenset({"long", "int", "short", "byte", "char", "bool"})
 
@@ -698,9 +701,13 @@ class Library:
         else:
             return self.run.opaque_call(f"torch.{name}", args, where)
         like = args[0] if name.endswith("_like") and args else None
-        tensor = Tensor((self.number(value, where),))
+        dtype = keywords.get("dtype")
+        written = getattr(dtype, "dotted", "").rsplit(".", 1)[-1]
+        # torch.zeros(n, dtype=torch.long): class indices (the positives of a contrastive loss)
+        kind = "int" if written in _INTEGER_DTYPES else "float"
+        tensor = Tensor((self.number(value, where),), dtype=kind)
         if isinstance(like, Tensor) and like.featured:
-            tensor = Tensor(tensor.parts * len(like.parts), True)
+            tensor = Tensor(tensor.parts * len(like.parts), True, kind)
         return tensor
 
     # torch.max / min have three meanings: of all elements, along a dim (values, indices),
@@ -1408,6 +1415,14 @@ class Library:
             if label != _ROWS:
                 self.run.label_names.add(label)
             weights = [self.number(1 if k == 0 else 0, where) for k in range(count)]
+        elif isinstance(target, Tensor) and target.dtype == "int" and not target.featured:
+            # class indices that are no argument: a constant class picks its component, other
+            # computed indices stand for a class like labels do (the first component)
+            node = target.parts[0]
+            chosen = int(node.value) if node.op == "const" and _is_integer(node.value) else 0
+            if not 0 <= chosen < count:
+                raise SourceError(f"class index {chosen} of {count} classes", where)
+            weights = [self.number(1 if k == chosen else 0, where) for k in range(count)]
         else:
             probabilities = self.builder.featured(self.tensor(target, where), count)
             weights = list(probabilities.parts)
