@@ -266,6 +266,14 @@ CONSTRUCTS = [
         """, "-(q[0]*k[0] + q[1]*k[1] + q[2]*k[2]) + log(exp(q[0]*k[0] + q[1]*k[1] + q[2]*k[2])"
              " + exp(q[0]*queue[0] + q[1]*queue[1] + q[2]*queue[2]))", ["q", "k", "queue"],
         id="cross-entropy-with-constant-class-indices"),
+    pytest.param("""
+        import jax.numpy as jnp
+
+        def stable_loss(x):
+            eps = jnp.finfo(x.dtype).eps
+            floor = jnp.full_like(x, -jnp.inf) - x
+            return jnp.sqrt(x ** 2 + eps) + jnp.exp(floor) + torch.finfo(torch.float64).eps
+        """, "sqrt(x**2 + 2**-23) + 2**-52", ["x"], id="finfo-limits-and-a-minus-inf-fill"),
 ]
 
 

@@ -77,6 +77,17 @@ _REDUCTIONS = {
     "amax": "max", "amin": "min", "logsumexp": "logsumexp", "average": "mean",
 }
 
+#: ``finfo`` of the float types: machine epsilon, smallest normal, largest value.
+_FLOAT_LIMITS = {
+    "float16": {"eps": 2.0 ** -10, "tiny": 2.0 ** -14, "max": 65504.0},
+    "bfloat16": {"eps": 2.0 ** -7, "tiny": 2.0 ** -126, "max": 3.3895313892515355e38},
+    "float32": {"eps": 2.0 ** -23, "tiny": 2.0 ** -126, "max": 3.4028234663852886e38},
+    "float64": {"eps": 2.0 ** -52, "tiny": 2.0 ** -1022, "max": 1.7976931348623157e308},
+}
+for _limits in _FLOAT_LIMITS.values():
+    _limits.update(min=-_limits["max"], smallest_normal=_limits["tiny"])
+_FLOAT_NAMES = {"half": "float16", "float": "float32", "double": "float64"}
+
 #: Integer dtypes (``torch.long``, ``jnp.int32``): tensors of them hold indices.
 _INTEGER_DTYPES = frozenset({"long", "int", "int64", "int32", "int16", "int8", "uint8", "short"})
 
@@ -981,6 +992,14 @@ class Library:
         mask = keywords.get("mask", args[1] if len(args) > 1 else None)
         value = keywords.get("value", args[2] if len(args) > 2 else 0)
         return self.where(mask, self.tensor(value, where), args[0], where)
+
+    def op_finfo(self, args, keywords, where, **_):
+        """``finfo(dtype)``: the limits of a float type. A dtype read from a tensor
+        (``x.dtype``) is taken as float32, the type losses are trained in."""
+        dtype = args[0] if args else keywords.get("dtype")
+        written = getattr(dtype, "dotted", "").rsplit(".", 1)[-1]
+        limits = _FLOAT_LIMITS.get(_FLOAT_NAMES.get(written, written), _FLOAT_LIMITS["float32"])
+        return LibraryObject("finfo", (), dict(limits))
 
     def op_nonzero(self, args, keywords, where, family="torch", **_):
         """``mask.nonzero()``: the positions where a condition holds. Indexing with them picks
