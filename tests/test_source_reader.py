@@ -274,6 +274,14 @@ CONSTRUCTS = [
             floor = jnp.full_like(x, -jnp.inf) - x
             return jnp.sqrt(x ** 2 + eps) + jnp.exp(floor) + torch.finfo(torch.float64).eps
         """, "sqrt(x**2 + 2**-23) + 2**-52", ["x"], id="finfo-limits-and-a-minus-inf-fill"),
+    pytest.param("""
+        import torch.linalg as LA
+
+        def soft_overlap_loss(pred, target):
+            spatial = list(range(2, len(pred.shape)))
+            difference = LA.vector_norm(pred - target, ord=1, dim=spatial)
+            return (LA.vector_norm(pred, ord=1, dim=spatial) - difference).mean()
+        """, "Abs(pred) - Abs(pred - target)", ["pred", "target"], id="l1-norm-over-spatial-axes"),
 ]
 
 

@@ -1232,10 +1232,14 @@ class Library:
         if order is None or order == "fro":
             order = 2
         features = self.over_features(dim)
+        if features is False and _number(order, where) == 1:
+            # the L1 norm over batch or spatial axes is a sum of |x| over them, which the
+            # tensor model writes as |x| of the generic element (as any sum over the batch)
+            return self.unary("abs", tensor, where)
         featured = self.builder.featured(tensor)
         node = self.norm_node(list(featured.parts), order, where)
         if features is False:
-            raise SourceError("a norm over the batch axis is not supported", where)
+            raise SourceError("a norm other than L1 over the batch axis is not supported", where)
         return Tensor((node,))
 
     op_vector_norm = op_norm
