@@ -125,7 +125,7 @@ def _install_stubs() -> None:
     try:
         import chex  # noqa: F401
     except ImportError:
-        module("chex", Array=object, assert_type=lambda *a, **k: None)
+        module("chex", Array=object, Numeric=object, assert_type=lambda *a, **k: None)
     module("mmdet.registry", MODELS=_Registry())
     module("mmdet.models.losses.utils", weighted_loss=_weighted_loss)
     module("mmcv", jit=lambda **kwargs: (lambda f: f))
@@ -1035,6 +1035,30 @@ SPECS["smp_soft_ce"] = Spec(lambda r: {"y_pred": randn(r, 2, 3, 2, 2, s=2), "y_t
 SPECS["lightly_ntxent_bank"] = Spec(lambda r: {"out0": randn(r, 4, 3), "out1": randn(r, 4, 3)},
                                     [pt("norm_eq_eps", "kink", 1e-13, _tiny_norm("out0", 1e-12))])
 SPECS["monai_focal_loss"] = Spec(lambda r: {"input": randn(r, 2, 3, 4, s=2), "target": binary(r, 2, 3, 4)})
+
+
+def _sigmoid_eq_soft_target(x, r, o):  # sigmoid(input) = target at one pixel
+    x["target"][0, 0, 0] = 0.3
+    x["input"][0, 0, 0] = logit(0.3)
+    return x
+
+
+SPECS["monai_tversky_soft"] = Spec(lambda r: {"input": randn(r, 2, 2, 4, s=2), "target": r.uniform(size=(2, 2, 4))},
+                                   [pt("sigmoid_eq_target", "kink", 1e-2, _sigmoid_eq_soft_target)])
+
+
+def _triplet_hinge_edge(x, r, o):  # d(a, n) = d(a, p) + 1 for example 0
+    a, p = x["anchors"][0], x["positives"][0]
+    d_pos = math.sqrt(((a - p) ** 2).sum() + 1e-6)
+    u = randn(r, 3)
+    u /= np.linalg.norm(u)
+    x["negatives"][0] = a + u * math.sqrt((d_pos + 1.0) ** 2 - 1e-6)
+    return x
+
+
+SPECS["optax_triplet_margin"] = Spec(lambda r: {k: randn(r, 4, 3) for k in ("anchors", "positives", "negatives")},
+                                     [pt("hinge_edge", "kink", 1e-2, _triplet_hinge_edge)])
+SPECS["timm_binary_ce"] = Spec(lambda r: {"x": randn(r, 4, 5, s=2), "target": labels(r, 4, 5)})
 
 
 # --------------------------------------------------------------------------------------------
