@@ -226,6 +226,94 @@ CONSTRUCTS = [
             return F.smooth_l1_loss(input=pred, target=target, beta=1.0) + torch.clamp(input=pred, min=0)
         """, "Piecewise(((pred - target)**2/2, Abs(pred - target) < 1), (Abs(pred - target) - 1/2, True))"
              " + Max(0, pred)", ["pred", "target"], id="first-arguments-by-keyword"),
+    pytest.param("""
+        import jax.numpy as jnp
+        _dot_last_dim = jnp.vectorize(jnp.dot, signature='(n),(n)->()')
+
+        def dot_loss(x, w):
+            return (_dot_last_dim(x, w) - 1.0) ** 2
+        """, "(x[0]*w[0] + x[1]*w[1] + x[2]*w[2] - 1)**2", ["x", "w"], id="jnp-vectorize-of-dot"),
+    pytest.param("""
+        import jax.numpy as jnp
+
+        def perceptron_loss(scores, w):
+            return jnp.max(scores, axis=-1) - jnp.sum(scores * w, axis=-1)
+        """, "Max(scores[0], scores[1], scores[2]) - scores[0]*w[0] - scores[1]*w[1] - scores[2]*w[2]",
+        ["scores", "w"], id="jnp-max-along-an-axis-is-the-values"),
+    pytest.param("""
+        import functools
+
+        def weighted(loss_func):
+            @functools.wraps(loss_func)
+            def wrapper(pred, target, weight=None, reduction="mean"):
+                loss = loss_func(pred, target)
+                if weight is not None:
+                    loss = loss * weight
+                return loss.mean() if reduction == "mean" else 3 * loss.sum()
+            return wrapper
+
+        @weighted
+        @torch.jit.ignore
+        def l1(pred, target):
+            return (pred - target).abs()
+
+        def decorated_loss(pred, target):
+            return 2 * l1(pred, target, None, reduction="sum")
+        """, "6*Abs(pred - target)", ["pred", "target"], id="decorator-of-the-file-is-applied"),
+    pytest.param("""
+        class KeypointLoss(nn.Module):
+            def __init__(self, sigmas: torch.Tensor) -> None:
+                super().__init__()
+                self.sigmas = sigmas
+
+            def forward(self, pred, gt):
+                return ((pred - gt) / self.sigmas) ** 2
+        """, "(pred - gt)**2/sigmas**2", ["pred", "gt", "sigmas"], id="tensor-argument-of-init"),
+    pytest.param("""
+        def rle_loss(sigma, error, target_weight: torch.Tensor = None, use_weight: bool = True):
+            loss = torch.log(sigma) + torch.abs(error)
+            if use_weight:
+                assert target_weight is not None, "give target_weight"
+                loss *= target_weight
+            return loss.sum()
+        """, "target_weight*(log(sigma) + Abs(error))", ["sigma", "error", "target_weight"],
+        id="assert-not-none-makes-an-optional-tensor-given"),
+    pytest.param("""
+        def quality_focal_loss(pred, target):
+            label, score = target
+            loss = pred ** 2
+            pos = (label >= 0).nonzero().squeeze(1)
+            pos_label = label[pos].long()
+            loss[pos, pos_label] = (pred[pos, pos_label] - score[pos]) ** 2
+            return loss.sum(dim=1)
+        """, "(pred[0] - target[1])**2 + pred[1]**2 + pred[2]**2", ["pred", "target"],
+        id="nonzero-positions-and-labels-from-a-tuple-target"),
+    pytest.param("""
+        def moco_loss(q, k, queue):
+            positives = (q * k).sum(dim=1, keepdim=True)
+            negatives = q @ queue
+            logits = torch.cat([positives, negatives], dim=1)
+            labels = torch.zeros(logits.shape[0], dtype=torch.long)
+            return F.cross_entropy(logits, labels)
+        """, "-(q[0]*k[0] + q[1]*k[1] + q[2]*k[2]) + log(exp(q[0]*k[0] + q[1]*k[1] + q[2]*k[2])"
+             " + exp(q[0]*queue[0] + q[1]*queue[1] + q[2]*queue[2]))", ["q", "k", "queue"],
+        id="cross-entropy-with-constant-class-indices"),
+    pytest.param("""
+        import jax.numpy as jnp
+
+        def stable_loss(x):
+            eps = jnp.finfo(x.dtype).eps
+            floor = jnp.full_like(x, -jnp.inf) - x
+            return jnp.sqrt(x ** 2 + eps) + jnp.exp(floor) + torch.finfo(torch.float64).eps
+        """, "sqrt(x**2 + 2**-23) + 2**-52", ["x"], id="finfo-limits-and-a-minus-inf-fill"),
+    pytest.param("""
+        import torch.linalg as LA
+
+        def soft_overlap_loss(pred, target):
+            spatial = list(range(2, len(pred.shape)))
+            difference = LA.vector_norm(pred - target, ord=1, dim=spatial)
+            return (LA.vector_norm(pred, ord=1, dim=spatial) - difference).mean()
+        """, "Abs(pred) - Abs(pred - target)", ["pred", "target"], id="l1-norm-over-spatial-axes"),
 ]
 
 
@@ -234,6 +322,25 @@ def test_construct_translates_to_the_formula(source, expected, wrt):
     loss = lowered(source)
     assert same_function(loss.parsed.expr, expected), str(loss.parsed.expr)
     assert sorted(loss.wrt) == sorted(wrt)
+
+
+def test_super_method_of_a_library_base_is_an_unknown_function():
+    # lightly's NTXentLoss: super(Cls, self).forward(...) of a base class it imports, called
+    # in the forward being translated; its two results are unknown functions of its argument
+    loss = lowered("""
+        from lightly.loss.memory_bank import MemoryBankModule
+
+        class BankLoss(MemoryBankModule):
+            def __init__(self, size: int = 0):
+                super().__init__(size=size)
+
+            def forward(self, out0, out1):
+                out1, negatives = super(BankLoss, self).forward(out1, update=True)
+                return (out0 - out1) ** 2
+        """)
+    assert str(loss.parsed.expr) == "(out0 - Forward(out1))**2"
+    (assumption,) = loss.translation.assumptions
+    assert "MemoryBankModule.forward" in assumption and "line 13" in assumption
 
 
 def test_set_overrides_a_default_and_is_reported_as_used():

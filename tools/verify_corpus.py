@@ -36,6 +36,8 @@ Exit status 0 when every check agrees with the labels, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import enum
 import functools
 import importlib.util
 import inspect
@@ -123,9 +125,36 @@ def _install_stubs() -> None:
     try:
         import chex  # noqa: F401
     except ImportError:
-        module("chex", Array=object, assert_type=lambda *a, **k: None)
+        module("chex", Array=object, Numeric=object, assert_type=lambda *a, **k: None)
     module("mmdet.registry", MODELS=_Registry())
     module("mmdet.models.losses.utils", weighted_loss=_weighted_loss)
+    module("mmcv", jit=lambda **kwargs: (lambda f: f))
+    module("kornia.core", Module=torch.nn.Module)
+    module("kornia.core.logger", **{name: (lambda *a, **k: None) for name in (
+        "KORNIA_CHECK", "KORNIA_CHECK_IS_TENSOR", "KORNIA_CHECK_SAME_SHAPE", "KORNIA_CHECK_SAME_DEVICE")})
+    module("ultralytics.utils.torch_utils", autocast=lambda enabled=True: contextlib.nullcontext())
+    module("lightly.loss.memory_bank", MemoryBankModule=_memory_bank_class())
+    module("monai.utils", LossReduction=_LossReduction)
+
+
+def _memory_bank_class() -> type:
+    class MemoryBankModule(torch.nn.Module):
+        """lightly's memory bank with size 0: out1 comes back unchanged, no negatives."""
+
+        def __init__(self, size: int = 0, **kwargs):
+            super().__init__()
+            assert size == 0, "the corpus cases use no memory bank"
+
+        def forward(self, output, update: bool = False):
+            return output, None
+
+    return MemoryBankModule
+
+
+class _LossReduction(str, enum.Enum):
+    NONE = "none"
+    MEAN = "mean"
+    SUM = "sum"
 
 
 def load_module(path: str) -> types.ModuleType:
@@ -324,6 +353,8 @@ class Evaluator:
 def _to_torch(v):
     if torch.is_tensor(v):
         return v
+    if isinstance(v, tuple):  # a tuple target: (labels, scores)
+        return tuple(_to_torch(x) for x in v)
     a = np.asarray(v)
     if a.dtype.kind in "iu":
         return torch.as_tensor(a, dtype=torch.long)
@@ -373,9 +404,9 @@ def _random_direction(inputs: dict, wrt: list[str], rng: np.random.Generator, sc
     return d
 
 
-def call_target(case: dict, mod: types.ModuleType) -> tuple[Callable, Any]:
-    """The callable a case names, with its hyperparameters from `fixed` bound."""
-    fixed = dict(case.get("fixed") or {})
+def call_target(case: dict, mod: types.ModuleType, init: dict | None = None) -> tuple[Callable, Any]:
+    """The callable a case names, with its hyperparameters from `fixed` (and `init`) bound."""
+    fixed = {**(case.get("fixed") or {}), **(init or {})}
     name = case["function"].split(" (")[0]
     if "." in name:
         cls_name, meth = name.split(".", 1)
@@ -402,7 +433,7 @@ def check_loss(case: dict, spec: Spec, mod: types.ModuleType, lines: int, verbos
     if fw == "jax" and jax is None:
         out.skipped = "jax not installed"
         return out
-    fn, obj = call_target(case, mod)
+    fn, obj = call_target(case, mod, spec.init() if spec.init else None)
     wrt = case["wrt"]
     rng = np.random.default_rng([zlib.crc32(case["id"].encode()), SEED])
     want_order = ORDER_OF_CLASS[case["smoothness"]]
@@ -524,6 +555,7 @@ class Spec:
     on_set: list = field(default_factory=list)  # (build(inputs, rng, obj) -> inputs, expect, radius)
     dir_scale: Any = 1.0
     max_order: int = 2  # highest derivative along lines that is examined (lower it, with a reason, where round-off rules)
+    init: Callable[[], dict] | None = None  # tensor arguments of __init__ (data, not in `fixed`)
 
 
 def at(expect: str, radius: float = 1e-2):
@@ -931,6 +963,102 @@ SPECS["np_zero_one"] = Spec(lambda r: {"y_true": pm1(r, 8), "scores": randn(r, 8
 SPECS["np_mse_brier"] = Spec(lambda r: {"y_true": binary(r, 8), "y_prob": r.uniform(size=8)})
 SPECS["np_msle"] = Spec(lambda r: {"y_true": r.uniform(0, 2, 8), "y_pred": r.uniform(0, 2, 8)},
                         [pt("y_pred_eq_minus_one", "domain", 1e-3, _set("y_pred", 0, lambda x: -1.0))], dir_scale=0.2)
+
+
+# --- the sweep of real library losses (kornia, optax, ultralytics, mmdet, smp, lightly, monai) ---
+
+
+def _rows_tie(key, value=0.0):
+    """Two wrong-class scores of example 0 tie above the others (labels are class 0)."""
+
+    def build(x, r, o):
+        x[key][0] = [-3.0, value, value, -1.0]
+        x["labels"][0] = 0
+        return x
+
+    return build
+
+
+SPECS["kornia_welsch_loss"] = Spec(lambda r: _reg(r, "img1", "img2", s=2))
+SPECS["kornia_tversky_loss"] = Spec(lambda r: {"input": randn(r, 2, 3, 2, 2, s=2), "target": labels(r, 8, 3).reshape(2, 2, 2)})
+SPECS["kornia_total_variation"] = Spec(lambda r: {"img": randn(r, 1, 4, 4)},
+                                       [pt("equal_neighbours", "kink", 1e-2, _set("img", (0, 1, 0), lambda x: x["img"][0, 0, 0]))])
+
+
+def _cls4(r):
+    return {"scores": randn(r, 4, 4), "labels": labels(r, 4, 4)}
+
+
+SPECS["optax_multiclass_hinge"] = Spec(_cls4, [pt("wrong_class_tie", "kink", 1e-2, _rows_tie("scores"))])
+SPECS["optax_multiclass_perceptron"] = Spec(_cls4, [pt("wrong_class_tie", "kink", 1e-2, _rows_tie("scores"))])
+SPECS["optax_generalized_kl"] = Spec(lambda r: {"log_predictions": randn(r, 4, 5),
+                                                "targets": np.where(r.uniform(size=(4, 5)) < 0.2, 0.0, r.uniform(size=(4, 5)))})
+SPECS["optax_sigmoid_focal"] = Spec(lambda r: {"logits": randn(r, 8, s=3), "labels": binary(r, 8)})
+SPECS["yolo_varifocal"] = Spec(lambda r: {"pred_score": randn(r, 3, 4, s=2), "gt_score": r.uniform(size=(3, 4)),
+                                          "label": binary(r, 3, 4)})
+SPECS["yolo_dfl"] = Spec(lambda r: {"pred_dist": randn(r, 8, 16, s=2), "target": r.uniform(0, 14.9, (2, 4))})
+SPECS["yolo_keypoint_oks"] = Spec(lambda r: {"pred_kpts": randn(r, 2, 5, 3), "gt_kpts": randn(r, 2, 5, 3),
+                                             "kpt_mask": binary(r, 2, 5), "area": r.uniform(0.5, 2, (2, 1))},
+                                  init=lambda: {"sigmas": torch.tensor([0.26, 0.25, 0.35, 0.79, 0.72]) / 10})
+SPECS["yolo_rle"] = Spec(lambda r: {"sigma": r.uniform(0.5, 2, (4, 2)), "log_phi": randn(r, 4), "error": randn(r, 4, 2),
+                                    "target_weight": r.uniform(0.5, 1, 4)},
+                         [pt("zero_error", "kink", 1e-2, _set("error", (0, 0), lambda x: 0.0))], dir_scale={"sigma": 0.05, "error": 1.0})
+
+
+def _qfl_make(r):
+    lab = labels(r, 6, 4)  # class 3 of 3 is the background
+    return {"pred": randn(r, 6, 3, s=2), "target": (lab, r.uniform(size=6))}
+
+
+def _qfl_score_eq_sigmoid(x, r, o):  # |score - sigmoid|^2 at its zero: smooth for beta = 2
+    lab, score = x["target"]
+    lab[0] = 1
+    score = score.copy()
+    score[0] = 1 / (1 + math.exp(-x["pred"][0, 1]))
+    x["target"] = (lab, score)
+    return x
+
+
+SPECS["mmdet_quality_focal"] = Spec(_qfl_make, [pt("score_eq_sigmoid", "none", 1e-2, _qfl_score_eq_sigmoid)])
+SPECS["mmdet_distribution_focal"] = Spec(lambda r: {"pred": randn(r, 4, 8, s=2), "target": r.uniform(0, 6.9, 4)})
+
+
+def _pt_half(x, r, o):  # exp(-BCE) = 0.5 at a positive: sigmoid(output) = 0.5, output = 0
+    x["target"][0] = 1.0
+    x["output"][0] = 0.0
+    return x
+
+
+SPECS["smp_reduced_focal"] = Spec(lambda r: {"output": randn(r, 8, s=2), "target": binary(r, 8)},
+                                  [pt("pt_eq_threshold", "kink", 1e-2, _pt_half)])
+SPECS["smp_soft_ce"] = Spec(lambda r: {"y_pred": randn(r, 2, 3, 2, 2, s=2), "y_true": labels(r, 8, 3).reshape(2, 2, 2)})
+SPECS["lightly_ntxent_bank"] = Spec(lambda r: {"out0": randn(r, 4, 3), "out1": randn(r, 4, 3)},
+                                    [pt("norm_eq_eps", "kink", 1e-13, _tiny_norm("out0", 1e-12))])
+SPECS["monai_focal_loss"] = Spec(lambda r: {"input": randn(r, 2, 3, 4, s=2), "target": binary(r, 2, 3, 4)})
+
+
+def _sigmoid_eq_soft_target(x, r, o):  # sigmoid(input) = target at one pixel
+    x["target"][0, 0, 0] = 0.3
+    x["input"][0, 0, 0] = logit(0.3)
+    return x
+
+
+SPECS["monai_tversky_soft"] = Spec(lambda r: {"input": randn(r, 2, 2, 4, s=2), "target": r.uniform(size=(2, 2, 4))},
+                                   [pt("sigmoid_eq_target", "kink", 1e-2, _sigmoid_eq_soft_target)])
+
+
+def _triplet_hinge_edge(x, r, o):  # d(a, n) = d(a, p) + 1 for example 0
+    a, p = x["anchors"][0], x["positives"][0]
+    d_pos = math.sqrt(((a - p) ** 2).sum() + 1e-6)
+    u = randn(r, 3)
+    u /= np.linalg.norm(u)
+    x["negatives"][0] = a + u * math.sqrt((d_pos + 1.0) ** 2 - 1e-6)
+    return x
+
+
+SPECS["optax_triplet_margin"] = Spec(lambda r: {k: randn(r, 4, 3) for k in ("anchors", "positives", "negatives")},
+                                     [pt("hinge_edge", "kink", 1e-2, _triplet_hinge_edge)])
+SPECS["timm_binary_ce"] = Spec(lambda r: {"x": randn(r, 4, 5, s=2), "target": labels(r, 4, 5)})
 
 
 # --------------------------------------------------------------------------------------------

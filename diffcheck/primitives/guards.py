@@ -138,7 +138,8 @@ def _sum_digits(terms: tuple[sp.Expr, ...]) -> float:
     Only rational coefficients combine in a sum (3*x + 2*x is 5*x); other parts stay symbolic.
     The sum's denominator divides the lcm of the denominators, which is cheap to compute.
     """
-    coefficients = [term.as_coeff_Mul()[0] for term in terms]
+    # a float or infinite coefficient (finfo eps, a fill with -inf) is no rational: no digits to add
+    coefficients = [c for c in (term.as_coeff_Mul()[0] for term in terms) if c.is_Rational]
     denominator = 1
     for coefficient in coefficients:
         denominator = math.lcm(denominator, coefficient.q)

@@ -299,6 +299,11 @@ def _translate_class(interpreter: Interpreter, target: LossTarget, bound: Any = 
             if arg.arg in interpreter.values:
                 keywords[arg.arg] = interpreter.use_value(arg.arg)
                 constructor[arg.arg] = interpreter.values[arg.arg]
+            elif arg.arg not in defaulted and _is_tensor_annotation(arg.annotation):
+                # a tensor given to the constructor (class weights, keypoint sigmas): data the
+                # loss reads, like a tensor argument of forward, never a hyperparameter
+                keywords[arg.arg] = interpreter.builder.parameter(arg.arg, interpreter.span(arg))
+                interpreter.extra_tensors.append(arg.arg)
             elif arg.arg not in defaulted:
                 raise SourceError(f"{target.name}(...) needs the argument {arg.arg!r}: give it "
                                   f"with --set {arg.arg}=VALUE", init[0].node)
@@ -313,6 +318,19 @@ def _translate_class(interpreter: Interpreter, target: LossTarget, bound: Any = 
     translation = interpreter.translate(method[0], instance, constructor, bound)
     translation.layers = layers
     return translation
+
+
+#: The last names of the array types a parameter annotated as a tensor is written with.
+_TENSOR_TYPES = frozenset({"Tensor", "ndarray", "Array", "ArrayLike", "FloatTensor"})
+
+
+def _is_tensor_annotation(annotation: ast.expr | None) -> bool:
+    """Whether an annotation names an array type: ``torch.Tensor``, ``Optional[Tensor]``."""
+    if annotation is None:
+        return False
+    names = [n.attr if isinstance(n, ast.Attribute) else n.id
+             for n in ast.walk(annotation) if isinstance(n, (ast.Attribute, ast.Name))]
+    return any(name in _TENSOR_TYPES for name in names)
 
 
 def assign_paths(instance: Instance, interpreter: Interpreter, prefix: str = "",

@@ -151,6 +151,12 @@ class Interpreter:
         self.attribute_target: str | None = None
         #: tensors of the loss object itself (``nn.Parameter`` attributes)
         self.extra_tensors: list[str] = []
+        #: id of a decorated function of the file -> the function its decorators return
+        self.decorations: dict[int, Any] = {}
+        #: the function being translated and its scope (it runs outside ``frames``)
+        self.translating: list[tuple[Function, _Scope]] = []
+        #: arguments of the translated function that default to None (optional tensors)
+        self.none_parameters: set[str] = set()
         #: learnable parameters read by the forward pass, by module path (``fc1.weight``)
         self.parameter_names: dict[str, None] = {}
         #: spans of constructs in other files of the project (helpers imported from them)
@@ -319,6 +325,10 @@ class Interpreter:
             if kw_default is not None:
                 defaults[arg.arg] = kw_default
         scope = _Scope()
+        self.translating = [(function, scope)]
+        self.none_parameters = {name for name, default in defaults.items()
+                                if isinstance(default, ast.Constant) and default.value is None
+                                and name not in self.values}
         hyperparameters: dict[str, Any] = dict(constructor or {})
         tensors: list[str] = []
         taken = False  # whether ``bound`` has been given to a parameter
@@ -578,7 +588,19 @@ class Interpreter:
         return _FALL
 
     def stmt_Assert(self, stmt: ast.Assert, scope: _Scope) -> _Outcome:
-        return _FALL  # input checks: the loss is analysed where they hold
+        # input checks: the loss is analysed where they hold. ``assert weight is not None`` on
+        # an argument of the loss that defaults to None says the caller passes a tensor there.
+        test = stmt.test
+        if (not self.frames and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+                and len(test.ops) == 1 and isinstance(test.ops[0], ast.IsNot)
+                and isinstance(test.comparators[0], ast.Constant)
+                and test.comparators[0].value is None):
+            name = test.left.id
+            if name in self.none_parameters and scope.get(name, False) is None:
+                scope[name] = self.builder.parameter(name, self.span(test.left))
+                self.builder.feature_parameters.add(name)
+                self.extra_tensors.append(name)
+        return _FALL
 
     def stmt_Raise(self, stmt: ast.Raise, scope: _Scope) -> _Outcome:
         message = self.snippet(stmt.exc) if stmt.exc is not None else "raise"
@@ -749,6 +771,9 @@ class Interpreter:
             items = [Size("size") for _ in range(count)]
         elif isinstance(value, Arange):
             items = [sp.Integer(v) for v in (value.values or range(DEFAULT_COMPONENTS))]
+        elif isinstance(value, Tensor) and count is not None and _is_unknown_result(value):
+            # ``a, b = unknown_function(x)``: each item is some unknown function of x
+            items = [value] * count
         elif isinstance(value, Tensor):
             if count is None and not value.featured:
                 raise SourceError("iterating over a tensor of unknown length", where)
@@ -934,6 +959,11 @@ class Interpreter:
                     self.library.library_init(instance, bases, list(args), keywords)
 
             return LibraryObject("super().__init__", (), {}, library_init)
+        library_bases = [b.dotted for b in sup.cls.bases if isinstance(b, (ModuleRef, Opaque))]
+        if library_bases and not _is_module_base(library_bases[0]):
+            # a method of a library base class (lightly's MemoryBankModule.forward): unknown,
+            # assumed differentiable like any function the reader cannot see into
+            return Opaque(f"{library_bases[0]}.{name}")
         raise SourceError(f"super().{name} is not found in the bases of this file", node)
 
     def class_attribute(self, cls: ClassDef, name: str) -> Any:
@@ -1253,6 +1283,9 @@ class Interpreter:
 
     def call(self, callee: Any, args: list[Any], keywords: dict[str, Any], node: ast.AST) -> Any:
         if isinstance(callee, Function):
+            decorated = self.decorated(callee, node)
+            if decorated is not callee:
+                return self.call(decorated, args, keywords, node)
             return self.call_function(callee, args, keywords, node)
         if isinstance(callee, BoundMethod):
             return self.call_function(callee.function, [callee.instance, *args], keywords, node)
@@ -1288,6 +1321,8 @@ class Interpreter:
             return self.call(callee.function, [*callee.args, *args], {**callee.keywords, **keywords}, node)
         if isinstance(callee, _Builtin):
             if callee.name == "super":
+                if len(args) == 2 and isinstance(args[0], ClassDef):
+                    return _SuperObject(args[0], args[1])  # super(Cls, self)
                 return self.super_object(node)
             return self.library.builtin(callee.name, args, keywords, node)
         if isinstance(callee, (_DictMethod, _ListMethod, _StrMethod, _Passthrough)):
@@ -1296,9 +1331,45 @@ class Interpreter:
             return self.opaque_call(callee.dotted, args, node)
         raise SourceError(f"cannot call {_describe(callee)}", node)
 
+    def decorated(self, function: Function, node: ast.AST) -> Any:
+        """``function`` with the decorators the file defines applied (``@weighted_loss``).
+
+        A library decorator (``@torch.jit.script``, ``@mmcv.jit(...)``) stays an identity;
+        a decorator of the file is run on the function as Python would, innermost first.
+        """
+        if function.owner is not None or not function.decorators or isinstance(
+                function.node, ast.Lambda):
+            return function
+        key = id(function)
+        if key in self.decorations:
+            return self.decorations[key]
+        value: Any = Function(function.node, function.scope, (), function.owner)
+        unknown: list[str] = []
+        scope = _Scope({"__enclosing__": function.scope})
+        for expression, name in reversed(list(zip(function.node.decorator_list,
+                                                  function.decorators))):
+            head = expression.func if isinstance(expression, ast.Call) else expression
+            try:
+                decorator = self.evaluate(head, scope)
+            except SourceError:
+                decorator = None
+            if not isinstance(decorator, Function):
+                unknown.append(name)
+                continue
+            if isinstance(expression, ast.Call):  # a decorator factory: @retry(times=3)
+                decorator = self.evaluate(expression, scope)
+            value = self.call(decorator, [value], {}, node)
+        if isinstance(value, Function) and unknown and not value.decorators:
+            # an unknown decorator may still add keyword arguments: keep their names
+            value = Function(value.node, value.scope, tuple(unknown), value.owner)
+        if len(unknown) == len(function.decorators):
+            value = function
+        self.decorations[key] = value
+        return value
+
     def super_object(self, node: ast.AST) -> _SuperObject:
         """``super()`` in the method being run: its class's bases, bound to its ``self``."""
-        for function, scope in reversed(self.frames):
+        for function, scope in [*reversed(self.frames), *self.translating]:
             if function.owner is not None:
                 positional = [*function.node.args.posonlyargs, *function.node.args.args]
                 if positional and positional[0].arg in scope:
@@ -1510,6 +1581,18 @@ class _Passthrough:
 
     def __call__(self, *args: Any, **keywords: Any) -> Any:
         return self.owner
+
+
+def _is_unknown_result(value: Tensor) -> bool:
+    """Whether a tensor is the result of one function the reader cannot see into."""
+    first = value.parts[0]
+    return first.op == "call" and all(p.op == "call" and p.value == first.value
+                                      for p in value.parts)
+
+
+def _is_module_base(dotted: str) -> bool:
+    """Whether a base class is torch's own ``nn.Module`` (its methods are no computation)."""
+    return dotted.rsplit(".", 1)[-1] in ("Module", "_Loss", "_WeightedLoss")
 
 
 @dataclass(eq=False)

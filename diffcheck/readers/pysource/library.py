@@ -77,6 +77,20 @@ _REDUCTIONS = {
     "amax": "max", "amin": "min", "logsumexp": "logsumexp", "average": "mean",
 }
 
+#: ``finfo`` of the float types: machine epsilon, smallest normal, largest value.
+_FLOAT_LIMITS = {
+    "float16": {"eps": 2.0 ** -10, "tiny": 2.0 ** -14, "max": 65504.0},
+    "bfloat16": {"eps": 2.0 ** -7, "tiny": 2.0 ** -126, "max": 3.3895313892515355e38},
+    "float32": {"eps": 2.0 ** -23, "tiny": 2.0 ** -126, "max": 3.4028234663852886e38},
+    "float64": {"eps": 2.0 ** -52, "tiny": 2.0 ** -1022, "max": 1.7976931348623157e308},
+}
+for _limits in _FLOAT_LIMITS.values():
+    _limits.update(min=-_limits["max"], smallest_normal=_limits["tiny"])
+_FLOAT_NAMES = {"half": "float16", "float": "float32", "double": "float64"}
+
+#: Integer dtypes (``torch.long``, ``jnp.int32``): tensors of them hold indices.
+_INTEGER_DTYPES = frozenset({"long", "int", "int64", "int32", "int16", "int8", "uint8", "short"})
+
 #: Integer casts: the value is truncated (piecewise constant), no gradient flows.
 _INTEGER_CASTS = frozenset({"long", "int", "short", "byte", "char", "bool"})
 
@@ -491,6 +505,10 @@ class Library:
                     break
             if node.op == "var" and node.value in self.run.tensor_names:
                 return str(node.value)
+            if node.op == "var" and self.builder.component_of.get(
+                    str(node.value), ("",))[0] in self.run.tensor_names:
+                # ``label, score = target``: a part of a tensor argument used as indices
+                return str(node.value)
         return None
 
     # --- calls ----------------------------------------------------------------------------
@@ -520,6 +538,10 @@ class Library:
             return self.sigmoid_focal_loss(args, keywords, where)
         if family == "math":
             return self.math(name, args, where)
+        if family == "numpy" and name == "vectorize" and args:
+            # np/jnp.vectorize(f, signature=...) maps f over the leading (batch) axes; the
+            # tensor model already applies every operation row by row, so it is f itself
+            return args[0]
         if family in ("torch", "numpy", "linalg", "lax", "jax"):
             return self.tensor_call(family, name, args, keywords, where, written=dotted)
         return self.run.opaque_call(dotted, args, where)
@@ -701,20 +723,25 @@ class Library:
         else:
             return self.run.opaque_call(f"torch.{name}", args, where)
         like = args[0] if name.endswith("_like") and args else None
-        tensor = Tensor((self.number(value, where),))
+        dtype = keywords.get("dtype")
+        written = getattr(dtype, "dotted", "").rsplit(".", 1)[-1]
+        # torch.zeros(n, dtype=torch.long): class indices (the positives of a contrastive loss)
+        kind = "int" if written in _INTEGER_DTYPES else "float"
+        tensor = Tensor((self.number(value, where),), dtype=kind)
         if isinstance(like, Tensor) and like.featured:
-            tensor = Tensor(tensor.parts * len(like.parts), True)
+            tensor = Tensor(tensor.parts * len(like.parts), True, kind)
         return tensor
 
     # torch.max / min have three meanings: of all elements, along a dim (values, indices),
     # and elementwise between two tensors.
-    def op_max(self, args, keywords, where, **_):
-        return self.extremum("max", args, keywords, where)
+    def op_max(self, args, keywords, where, family="torch", **_):
+        return self.extremum("max", args, keywords, where, family)
 
-    def op_min(self, args, keywords, where, **_):
-        return self.extremum("min", args, keywords, where)
+    def op_min(self, args, keywords, where, family="torch", **_):
+        return self.extremum("min", args, keywords, where, family)
 
-    def extremum(self, how: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+    def extremum(self, how: str, args: list[Any], keywords: dict[str, Any], where: ast.AST,
+                 family: str = "torch") -> Any:
         other = keywords.get("other", args[1] if len(args) > 1 else None)
         if isinstance(other, TENSORLIKE) or (len(args) > 1 and not _is_integer(args[1])
                                                    and "dim" not in keywords and "axis" not in keywords):
@@ -724,6 +751,9 @@ class Library:
         if dim is None:
             return self.reduction(how, [args[0]], {}, where)
         values = self.reduction(how, [args[0]], {"dim": dim}, where)
+        if family == "numpy":
+            # np.max / jnp.max(x, axis) are amax: the values alone, no indices
+            return values
         indices = self.arg_extremum(how, args[0], dim, where)
         return ResultPair(values, indices)
 
@@ -974,6 +1004,23 @@ class Library:
         value = keywords.get("value", args[2] if len(args) > 2 else 0)
         return self.where(mask, self.tensor(value, where), args[0], where)
 
+    def op_finfo(self, args, keywords, where, **_):
+        """``finfo(dtype)``: the limits of a float type. A dtype read from a tensor
+        (``x.dtype``) is taken as float32, the type losses are trained in."""
+        dtype = args[0] if args else keywords.get("dtype")
+        written = getattr(dtype, "dotted", "").rsplit(".", 1)[-1]
+        limits = _FLOAT_LIMITS.get(_FLOAT_NAMES.get(written, written), _FLOAT_LIMITS["float32"])
+        return LibraryObject("finfo", (), dict(limits))
+
+    def op_nonzero(self, args, keywords, where, family="torch", **_):
+        """``mask.nonzero()``: the positions where a condition holds. Indexing with them picks
+        the same elements as the mask itself (``x[mask.nonzero().squeeze(1)]``)."""
+        if family not in ("torch", "method") or keywords.get("as_tuple"):
+            return self.run.opaque_call(f"{family}.nonzero", args, where)
+        return self.run.as_condition(args[0], where)
+
+    op_argwhere = op_nonzero
+
     def op_index_fill(self, args, keywords, where, **_):
         return self.op_scatter([args[0], args[1], args[2], args[3] if len(args) > 3 else 0],
                                {}, where)
@@ -1213,10 +1260,14 @@ class Library:
         if order is None or order == "fro":
             order = 2
         features = self.over_features(dim)
+        if features is False and _number(order, where) == 1:
+            # the L1 norm over batch or spatial axes is a sum of |x| over them, which the
+            # tensor model writes as |x| of the generic element (as any sum over the batch)
+            return self.unary("abs", tensor, where)
         featured = self.builder.featured(tensor)
         node = self.norm_node(list(featured.parts), order, where)
         if features is False:
-            raise SourceError("a norm over the batch axis is not supported", where)
+            raise SourceError("a norm other than L1 over the batch axis is not supported", where)
         return Tensor((node,))
 
     op_vector_norm = op_norm
@@ -1416,6 +1467,14 @@ class Library:
             if label != _ROWS:
                 self.run.label_names.add(label)
             weights = [self.number(1 if k == 0 else 0, where) for k in range(count)]
+        elif isinstance(target, Tensor) and target.dtype == "int" and not target.featured:
+            # class indices that are no argument: a constant class picks its component, other
+            # computed indices stand for a class like labels do (the first component)
+            node = target.parts[0]
+            chosen = int(node.value) if node.op == "const" and _is_integer(node.value) else 0
+            if not 0 <= chosen < count:
+                raise SourceError(f"class index {chosen} of {count} classes", where)
+            weights = [self.number(1 if k == chosen else 0, where) for k in range(count)]
         else:
             probabilities = self.builder.featured(self.tensor(target, where), count)
             weights = list(probabilities.parts)
