@@ -254,6 +254,8 @@ def _parse(part: list[Tok], registry: list[Tok]) -> Tree:
     interactive = _parser().parse_interactive()
     for tok in part:
         registry.append(tok)
+        if tok.kind == "UNREADABLE":
+            raise ParseError(tok.value, tok.column)
         if tok.kind in ("DEF", "SEMI", "KW_WHERE"):
             raise ParseError(f"unexpected {_DESCRIPTIONS.get(tok.kind, tok.value)}", tok.column)
         token = Token(tok.kind, tok.value, start_pos=len(registry) - 1, line=1,
@@ -1151,6 +1153,16 @@ class _Builder:
         if following is None or following.kind not in ("factor", "group"):
             raise self.error("a transposed vector must be followed by the vector it multiplies",
                              item.col)
+        after = items[index + 2] if index + 2 < len(items) else None
+        if following.kind == "factor" and isinstance(following.node, Sym) and \
+                after is not None and after.group is not None and \
+                after.group.kind == "parens" and \
+                self.call_kind(following.node, after.group.args) != "multiply":
+            # w^T \phi(x_i): the vector is the value of a function; its components are
+            # unknown, and reading \phi as a vector of names times (x_i) would be wrong
+            raise self.error(f"{_latex_name(ast.sym_name(following.node, reserved_ok=True))}"
+                             "(...) after a transpose is a vector-valued function, which "
+                             "diffcheck cannot write out in components", following.col)
         return Inner(item.col, item.node.sym, self.value(following))
 
     def indicator(self, items: list[_Item], index: int) -> tuple[Node, int]:

@@ -86,7 +86,7 @@ FUNCTION_WORDS = {
                                "logsumexp", "clip", "clamp", "floor", "ceil", "round", "mean",
                                "sum"]},
     "ln": "log", "sgn": "sign", "arctan": "atan", "atan": "atan", "ReLU": "relu",
-    "Sigmoid": "sigmoid", "Softplus": "softplus", "LogSumExp": "logsumexp",
+    "Sigmoid": "sigmoid", "Softplus": "softplus", "LogSumExp": "logsumexp", "Tanh": "tanh",
 }
 
 #: Words that are part of the prose of a formula: piecewise conditions and connectives.
@@ -250,6 +250,8 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\.\d+")
 _LETTERS = re.compile(r"[A-Za-z]+")
 _COMMAND = re.compile(r"\\([A-Za-z]+)\*?")
 _DIMENSION = re.compile(r"\[\s*-?[\d.]+\s*(?:pt|ex|em|mm|cm|in|mu|bp)\s*\]")
+#: A remark in parentheses inside \\text{}: words only, ``(Normal)``, ``(batch size)``.
+_TEXT_REMARK = re.compile(r"(?:^|(?<=\s))\([A-Za-z][A-Za-z ,'-]*\)(?=\s|$)")
 _TEXT_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_']*|\d+(?:\.\d+)?")
 _ENVIRONMENT = re.compile(r"\\(begin|end)\s*\{\s*([A-Za-z]+\*?)\s*\}")
 
@@ -550,7 +552,10 @@ class _Scanner:
         """``\\text{if }``, ``\\mathrm{eps}``, ``\\operatorname{sign}``: words, one by one."""
         command = self.text[start:self.pos]
         content, content_start = self.braced_argument(start, command)
-        cleaned = re.sub(r"\\[ ,;:!]", " ", content).replace("\\_", "_")
+        # ~ is a space in LaTeX (\text{if~}); a parenthesized remark is prose, not a name:
+        # \text{for }p=0\text{ (Normal)} (the scikit-learn user guide)
+        cleaned = re.sub(r"\\[ ,;:!]|~", " ", content).replace("\\_", "_")
+        cleaned = _TEXT_REMARK.sub(" ", cleaned)
         if "\\" in cleaned:
             if command.startswith(("\\math", "\\operatorname")):
                 # \mathrm{\Delta}: mathematics in upright type
@@ -574,7 +579,8 @@ class _Scanner:
             else:
                 self.word(core, start, style)
         elif core:
-            raise self.error(f"cannot read {command}{{{content}}} as a name", start)
+            # an error only if it is read: the left-hand side (L_{\text{Poly-1}} =) is not
+            self.emit("UNREADABLE", f"cannot read {command}{{{content}}} as a name", start)
         marks = {",": "COMMA", ".": "PERIOD", ";": "SEMI", ":": "SEMI", "!": "BANG"}
         for mark in trailing.group() if trailing else "":
             self.emit(marks[mark], mark, start)
