@@ -184,6 +184,7 @@ class _IndexExpander:
 
     def run(self, node: Node) -> Node:
         self.pair_indices(node, [])
+        node = _split_runs_like_their_kin(node)
         self.check_indices(node)
         self.find_sizes(node)
         node = self.replace_sizes(node)
@@ -578,6 +579,30 @@ def _sub_items(sym: Sym, scope) -> list[Node]:
         else:
             items.append(item)
     return items
+
+
+def _split_runs_like_their_kin(node: Node) -> Node:
+    """``s_{ii}`` next to ``\\sum_j s_{ij}`` is ``s_{i,i}``: the sum splits ``s_{ij}`` into
+    two subscripts, so a run of as many letters on the same name is split too; kept whole,
+    ``s_ii`` would be a variable unrelated to the ``s_i_j`` it is one of."""
+    indices = {index for op in walk(node) if isinstance(op, BigOp) for index in op.spec.indices}
+    arities: dict[str, set[int]] = {}
+    for sym in (n for n in walk(node) if isinstance(n, Sym) and n.subs):
+        items = _sub_items(sym, indices)
+        if len(items) > 1 and any(index_key(item) in indices for item in items):
+            arities.setdefault(_base_key(sym), set()).add(len(items))
+
+    def split(current: Node) -> Node | None:
+        if not isinstance(current, Sym) or len(current.subs) != 1:
+            return None
+        (run,) = current.subs
+        if isinstance(run, Run) and all(index_key(part) is not None and
+                                        len(index_key(part) or "") == 1 for part in run.items) \
+                and len(run.items) in arities.get(_base_key(current), set()):
+            return replace(current, subs=tuple(run.items))
+        return None
+
+    return transform(node, split) if arities else node
 
 
 def indexes_something(node: Node, index: str) -> bool:

@@ -153,7 +153,7 @@ _SIMPLE_COMMANDS = {
     "land": ("KW_AND", "and"), "wedge": ("KW_AND", "and"), "lor": ("KW_OR", "or"),
     "vee": ("KW_OR", "or"), "lnot": ("KW_NOT", "not"), "neg": ("KW_NOT", "not"),
     "frac": ("FRAC", "frac"), "dfrac": ("FRAC", "frac"), "tfrac": ("FRAC", "frac"),
-    "cfrac": ("FRAC", "frac"), "sqrt": ("SQRT", "sqrt"),
+    "cfrac": ("FRAC", "frac"), "sqrt": ("SQRT", "sqrt"), "over": ("OVER", "over"),
     "sum": ("BIGOP", "sum"), "prod": ("BIGOP", "prod"),
     "dots": ("DOTS", "..."), "ldots": ("DOTS", "..."), "cdots": ("DOTS", "..."),
     "dotsc": ("DOTS", "..."), "dotsb": ("DOTS", "..."),
@@ -276,8 +276,60 @@ def scan(text: str, resolve: bool = True) -> list[Tok]:
     if len(text) > MAX_INPUT_CHARS:
         raise ParseError(f"input is too long ({len(text)} characters, limit {MAX_INPUT_CHARS})",
                          MAX_INPUT_CHARS + 1, "limit")
-    tokens = _Scanner(text).run()
+    tokens = _fractions_over(_Scanner(text).run())
     return resolve_delimiters(tokens, len(text) + 1) if resolve else tokens
+
+
+def _fractions_over(tokens: list[Tok]) -> list[Tok]:
+    """``{a + b \\over c}`` (plain TeX, as on Wikipedia) is ``\\frac{a + b}{c}``: the braces
+    around ``\\over`` hold the numerator before it and the denominator after it."""
+    while True:
+        at = next((index for index, tok in enumerate(tokens) if tok.kind == "OVER"), None)
+        if at is None:
+            return tokens
+        over = tokens[at]
+        start = _enclosing_brace(tokens, at, -1)
+        end = _enclosing_brace(tokens, at, 1)
+        if start is None or end is None:
+            raise ParseError("\\over needs braces around its fraction: {a \\over b}, or write "
+                             "\\frac{a}{b}", over.column)
+        second = _next_at_same_depth(tokens, at, end)
+        if second is not None:
+            raise ParseError("two \\over in one group: which one divides?",
+                             tokens[second].column)
+        frac = Tok("FRAC", "frac", over.column, False)
+        close = Tok("RGROUP", "}", over.column, False)
+        open_ = Tok("LGROUP", "{", over.column, False)
+        tokens = [*tokens[:start + 1], frac, open_, *tokens[start + 1:at], close, open_,
+                  *tokens[at + 1:end], close, *tokens[end:]]
+
+
+def _next_at_same_depth(tokens: list[Tok], at: int, end: int) -> int | None:
+    """Another ``\\over`` in the same group as ``tokens[at]`` (before ``end``)."""
+    depth = 0
+    for index in range(at + 1, end):
+        kind = tokens[index].kind
+        depth += (kind == "LGROUP") - (kind == "RGROUP")
+        if depth == 0 and kind == "OVER":
+            return index
+    return None
+
+
+def _enclosing_brace(tokens: list[Tok], at: int, step: int) -> int | None:
+    """The index of the brace that encloses ``tokens[at]``, looking back (-1) or ahead (1)."""
+    opening, closing = ("LGROUP", "RGROUP") if step < 0 else ("RGROUP", "LGROUP")
+    depth = 0
+    index = at + step
+    while 0 <= index < len(tokens):
+        kind = tokens[index].kind
+        if kind == closing:
+            depth += 1
+        elif kind == opening:
+            if depth == 0:
+                return index
+            depth -= 1
+        index += step
+    return None
 
 
 class _Scanner:
@@ -293,6 +345,8 @@ class _Scanner:
         self.environments: list[str] = []  # open \begin{...} names
         self.switch_depth: list[int] = []  # group depths where a \rm-style switch is on
         self.group_depth = 0
+        #: group depths of braces opened right after ``_``: r_{ln} holds letters, not \ln
+        self.subscript_groups: list[int] = []
         #: \left\{ before \begin{array}: the array is a piecewise definition
         self.brace_before_array: list[int] = []
 
@@ -354,9 +408,13 @@ class _Scanner:
             if self.group_depth > MAX_NESTING:
                 raise ParseError(f"formula is nested more than {MAX_NESTING} groups deep",
                                  start + 1, "limit")
+            if self.tokens and self.tokens[-1].kind == "SUBSCRIPT":
+                self.subscript_groups.append(self.group_depth)
         elif char == "}":
             if self.switch_depth and self.switch_depth[-1] == self.group_depth:
                 self.switch_depth.pop()
+            if self.subscript_groups and self.subscript_groups[-1] == self.group_depth:
+                self.subscript_groups.pop()
             self.group_depth -= 1
         elif char == "&" and self.environments and self.environments[-1] in _ALIGN_ENVIRONMENTS:
             self.pos += 1  # an alignment point, not a cell of a piecewise definition
@@ -407,6 +465,10 @@ class _Scanner:
         else:
             self.word(word, start, "word")
 
+    def in_subscript(self) -> bool:
+        """Directly inside the braces of a subscript: ``ln`` of ``r_{ln}`` is two letters."""
+        return bool(self.subscript_groups) and self.subscript_groups[-1] == self.group_depth
+
     def after_script(self) -> bool:
         return bool(self.tokens) and self.tokens[-1].kind in ("SUP", "SUBSCRIPT")
 
@@ -414,7 +476,8 @@ class _Scanner:
         """A run of letters: a function, a keyword, one name, or (two bare letters) two names."""
         if word in KEYWORDS:
             self.emit(KEYWORDS[word], word, start)
-        elif word in FUNCTION_WORDS and (style != "word" or len(word) > 1):
+        elif word in FUNCTION_WORDS and (style != "word" or len(word) > 1) and \
+                not (style == "word" and self.in_subscript()):
             self.emit("FUNC", FUNCTION_WORDS[word], start, style)
         elif style == "word" and len(word) == 1:
             self.emit("NAME", word, start, "letter")
