@@ -1105,8 +1105,7 @@ class _Builder:
                 node = Call(node.col, "log", [*node.args, base])
         if func.sup is not None:
             exponent = self.script_value(func.sup)
-            if isinstance(exponent, Add) and len(exponent.terms) == 1 and \
-                    exponent.terms[0][0] < 0:
+            if _is_negative(exponent):
                 raise self.error(f"\\{func.name}^{{-1}} (an inverse function) is not "
                                  "supported", func.col)
             node = Pow(node.col, node, exponent)
@@ -1116,9 +1115,20 @@ class _Builder:
         """``f(x_i)``, ``\\sigma(z)``: a name applied to a parenthesized group."""
         item = items[index]
         following = items[index + 1] if index + 1 < len(items) else None
-        if item.kind != "factor" or not isinstance(item.node, Sym) or following is None or \
-                following.kind != "group" or following.group is None or \
-                following.group.kind != "parens":
+        if following is None or following.kind != "group" or following.group is None or \
+                following.group.kind != "parens" or item.kind != "factor":
+            return None
+        power = item.node
+        if isinstance(power, Pow) and isinstance(power.base, Sym) and \
+                _is_negative(power.exp) and (power.base.style == "operator" or
+                                             power.base.base in _FUNCTION_LETTERS or
+                                             power.base.base == "sigma"):
+            # f^{-1}(x) is the inverse function; read as f**(-1)*x it would be wrong
+            name = _latex_name(ast.sym_name(power.base, reserved_ok=True))
+            raise self.error(f"is {name}^{{-1}}(...) an inverse function or a product? "
+                             f"diffcheck cannot tell: write ({name}(...))^{{-1}} or "
+                             f"{name}^{{-1}} \\cdot (...)", power.col)
+        if not isinstance(item.node, Sym):
             return None
         sym = item.node
         group = following.group
@@ -1265,6 +1275,13 @@ class _Empty(Node):
 
 #: The condition of a row that has none: "otherwise" when it is the last row, else an error.
 _MISSING = Const(0, "missing")
+
+
+def _is_negative(exponent: Node) -> bool:
+    """``-1`` or ``-a`` as written: a minus sign in front of one term."""
+    if isinstance(exponent, Num):
+        return exponent.value < 0
+    return isinstance(exponent, Add) and len(exponent.terms) == 1 and exponent.terms[0][0] < 0
 
 
 def _num(tok: Tok) -> Num:

@@ -74,7 +74,8 @@ GREEK = {
 #: Function commands and the vocabulary function each one means.
 FUNCTION_COMMANDS = {
     "log": "log", "ln": "log", "exp": "exp", "sin": "sin", "cos": "cos", "tan": "tan",
-    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arctan": "atan", "max": "max",
+    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arctan": "atan", "arcsin": "asin",
+    "arccos": "acos", "max": "max",
     "min": "min", "sgn": "sign",
 }
 
@@ -84,7 +85,7 @@ FUNCTION_WORDS = {
     **{name: name for name in ["log", "exp", "sin", "cos", "tan", "sinh", "cosh", "tanh", "max",
                                "min", "sign", "abs", "sqrt", "relu", "sigmoid", "softplus",
                                "logsumexp", "clip", "clamp", "floor", "ceil", "round", "mean",
-                               "sum"]},
+                               "sum", "erf", "erfc"]},
     "ln": "log", "sgn": "sign", "arctan": "atan", "atan": "atan", "ReLU": "relu",
     "Sigmoid": "sigmoid", "Softplus": "softplus", "LogSumExp": "logsumexp", "Tanh": "tanh",
 }
@@ -197,7 +198,7 @@ for _name in ("in", "notin", "ni", "subset", "subseteq", "supset", "supseteq", "
               "setminus", "emptyset", "forall", "exists", "mid", "bigcup", "bigcap"):
     _UNSUPPORTED[_name] = f"set notation (\\{_name}) is not supported"
 for _name in ("lim", "limsup", "liminf", "sup", "inf", "arg", "argmin", "argmax", "det", "dim",
-              "ker", "Pr", "gcd", "hom", "deg", "arccos", "arcsin", "cot", "sec", "csc", "coth",
+              "ker", "Pr", "gcd", "hom", "deg", "cot", "sec", "csc", "coth",
               "lg", "pm", "mp", "circ", "odot", "otimes", "oplus", "ominus", "oslash", "star",
               "bullet", "approx", "simeq", "cong", "propto", "sim", "to", "rightarrow",
               "leftarrow", "Rightarrow", "Leftarrow", "leftrightarrow", "mapsto", "implies",
