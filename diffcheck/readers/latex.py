@@ -1120,7 +1120,7 @@ class _Builder:
             return None
         power = item.node
         if isinstance(power, Pow) and isinstance(power.base, Sym) and \
-                _is_negative(power.exp) and (power.base.style == "operator" or
+                _is_minus_one(power.exp) and (power.base.style == "operator" or
                                              power.base.base in _FUNCTION_LETTERS or
                                              power.base.base == "sigma"):
             # f^{-1}(x) is the inverse function; read as f**(-1)*x it would be wrong
@@ -1275,6 +1275,14 @@ class _Empty(Node):
 
 #: The condition of a row that has none: "otherwise" when it is the last row, else an error.
 _MISSING = Const(0, "missing")
+
+
+def _is_minus_one(exponent: Node) -> bool:
+    """``^{-1}``: the mark of an inverse function (``\\sigma^{-2}(y - \\mu)^2`` is a power)."""
+    if isinstance(exponent, Num):
+        return exponent.value == -1
+    return _is_negative(exponent) and isinstance(exponent, Add) and \
+        isinstance(exponent.terms[0][1], Num) and exponent.terms[0][1].value == 1
 
 
 def _is_negative(exponent: Node) -> bool:
