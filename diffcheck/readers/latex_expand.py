@@ -647,10 +647,11 @@ class _VectorExpander:
         self.vector_names: dict[str, int] = {}
 
     def run(self, node: Node) -> Node:
-        if not any(isinstance(n, (Norm, Inner)) for n in walk(node)):
+        if not any(isinstance(n, (Norm, Inner)) or _is_bold_dot(n) for n in walk(node)):
             return node
         self.vector_keys = _vector_keys(node)
         node = transform(node, self.dot_product)
+        self.vector_keys = _vector_keys(node)  # with the names of the dot products
         expanded = self.top_down(node)
         self.check_scalar_uses(node)
         self.assumptions.append(
@@ -676,10 +677,11 @@ class _VectorExpander:
         return None
 
     def dot_product(self, node: Node) -> Node | None:
-        """``a \\cdot b`` of two vectors (names in a norm elsewhere) is their inner product:
-        the cosine similarity ``\\frac{a \\cdot b}{\\|a\\| \\|b\\|}``."""
-        if isinstance(node, Mul) and node.dot and len(node.factors) == 2 and \
-                all(self.is_vector(f) for f in node.factors):
+        """``a \\cdot b`` of two vectors (names in a norm elsewhere, or both written as
+        vectors: ``\\mathbf{w} \\cdot \\mathbf{x}``) is their inner product: the cosine
+        similarity ``\\frac{a \\cdot b}{\\|a\\| \\|b\\|}``."""
+        if isinstance(node, Mul) and node.dot and len(node.factors) == 2 and (
+                all(self.is_vector(f) for f in node.factors) or _is_bold_dot(node)):
             return Inner(node.col, node.factors[0], node.factors[1])
         return None
 
@@ -775,6 +777,17 @@ class _VectorExpander:
                 if key in self.vector_names and id(current) not in model_args:
                     raise ParseError(f"{key} is a vector (in a norm or an inner product) and "
                                      "is also used as a number", current.col)
+
+
+def _is_bold_dot(node: Node) -> bool:
+    return isinstance(node, Mul) and node.dot and len(node.factors) == 2 and \
+        all(_is_bold_vector(f) for f in node.factors)
+
+
+def _is_bold_vector(node: Node) -> bool:
+    """``\\mathbf{x}``, ``\\boldsymbol{\\mu}``, ``\\vec{v}``: a lower-case name written as a
+    vector (a bold capital is a matrix, whose product with a vector is not a number)."""
+    return isinstance(node, Sym) and node.style == "bold" and node.base[:1].islower()
 
 
 def _vector_keys(node: Node) -> set[str]:
