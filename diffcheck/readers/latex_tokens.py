@@ -277,7 +277,7 @@ def scan(text: str, resolve: bool = True) -> list[Tok]:
     if len(text) > MAX_INPUT_CHARS:
         raise ParseError(f"input is too long ({len(text)} characters, limit {MAX_INPUT_CHARS})",
                          MAX_INPUT_CHARS + 1, "limit")
-    tokens = _fractions_over(_Scanner(text).run())
+    tokens = _braced_script_fractions(_fractions_over(_Scanner(text).run()))
     return resolve_delimiters(tokens, len(text) + 1) if resolve else tokens
 
 
@@ -303,6 +303,32 @@ def _fractions_over(tokens: list[Tok]) -> list[Tok]:
         open_ = Tok("LGROUP", "{", over.column, False)
         tokens = [*tokens[:start + 1], frac, open_, *tokens[start + 1:at], close, open_,
                   *tokens[at + 1:end], close, *tokens[end:]]
+
+
+def _braced_script_fractions(tokens: list[Tok]) -> list[Tok]:
+    """``e^\\frac{x}{2}`` (a fraction as a script without braces, as TeX allows) is
+    ``e^{\\frac{x}{2}}``."""
+    index = 0
+    while index < len(tokens) - 1:
+        if tokens[index].kind in ("SUP", "SUBSCRIPT") and tokens[index + 1].kind == "FRAC":
+            end: int | None = index + 2
+            for _ in range(2):  # the two arguments: a group or one token
+                if end is None or end >= len(tokens):
+                    end = None
+                elif tokens[end].kind == "LGROUP":
+                    closing = _enclosing_brace(tokens, end + 1, 1)
+                    end = None if closing is None else closing + 1
+                else:
+                    end += 1
+            if end is None:  # an argument is missing: the parser says where
+                index += 1
+                continue
+            frac = tokens[index + 1]
+            tokens = [*tokens[:index + 1], Tok("LGROUP", "{", frac.column, False),
+                      *tokens[index + 1:end], Tok("RGROUP", "}", frac.column, False),
+                      *tokens[end:]]
+        index += 1
+    return tokens
 
 
 def _next_at_same_depth(tokens: list[Tok], at: int, end: int) -> int | None:
