@@ -654,7 +654,16 @@ class _Scanner:
                 self.spaced = False
                 return
             raise self.error(f"cannot read {command}{{{content}}}", start)
-        for piece in cleaned.split():
+        pieces = cleaned.split()
+        words = [piece.rstrip(",.;:!") for piece in pieces]
+        if len(pieces) > 1 and any(word in KEYWORDS for word in words):
+            # \text{for all } x > 0: next to "if", "for", "and"... a word is prose, not a name
+            prose = next((word for word in words if word not in KEYWORDS), None)
+            if prose is not None:
+                self.emit("UNREADABLE", f"cannot read {command}{{{content}}}: {prose!r} is "
+                          "prose, not a name (write the condition in symbols)", start)
+                return
+        for piece in pieces:
             self.text_word(piece, start, command, content, style)
         self.spaced = self.spaced or not cleaned.strip() or cleaned[-1:].isspace()
 
