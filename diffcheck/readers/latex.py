@@ -254,6 +254,8 @@ def _parse(part: list[Tok], registry: list[Tok]) -> Tree:
     interactive = _parser().parse_interactive()
     for tok in part:
         registry.append(tok)
+        if tok.kind == "UNREADABLE":
+            raise ParseError(tok.value, tok.column)
         if tok.kind in ("DEF", "SEMI", "KW_WHERE"):
             raise ParseError(f"unexpected {_DESCRIPTIONS.get(tok.kind, tok.value)}", tok.column)
         token = Token(tok.kind, tok.value, start_pos=len(registry) - 1, line=1,
@@ -1103,8 +1105,7 @@ class _Builder:
                 node = Call(node.col, "log", [*node.args, base])
         if func.sup is not None:
             exponent = self.script_value(func.sup)
-            if isinstance(exponent, Add) and len(exponent.terms) == 1 and \
-                    exponent.terms[0][0] < 0:
+            if _is_negative(exponent):
                 raise self.error(f"\\{func.name}^{{-1}} (an inverse function) is not "
                                  "supported", func.col)
             node = Pow(node.col, node, exponent)
@@ -1114,9 +1115,20 @@ class _Builder:
         """``f(x_i)``, ``\\sigma(z)``: a name applied to a parenthesized group."""
         item = items[index]
         following = items[index + 1] if index + 1 < len(items) else None
-        if item.kind != "factor" or not isinstance(item.node, Sym) or following is None or \
-                following.kind != "group" or following.group is None or \
-                following.group.kind != "parens":
+        if following is None or following.kind != "group" or following.group is None or \
+                following.group.kind != "parens" or item.kind != "factor":
+            return None
+        power = item.node
+        if isinstance(power, Pow) and isinstance(power.base, Sym) and \
+                _is_minus_one(power.exp) and (power.base.style == "operator" or
+                                             power.base.base in _FUNCTION_LETTERS or
+                                             power.base.base == "sigma"):
+            # f^{-1}(x) is the inverse function; read as f**(-1)*x it would be wrong
+            name = _latex_name(ast.sym_name(power.base, reserved_ok=True))
+            raise self.error(f"is {name}^{{-1}}(...) an inverse function or a product? "
+                             f"diffcheck cannot tell: write ({name}(...))^{{-1}} or "
+                             f"{name}^{{-1}} \\cdot (...)", power.col)
+        if not isinstance(item.node, Sym):
             return None
         sym = item.node
         group = following.group
@@ -1151,6 +1163,16 @@ class _Builder:
         if following is None or following.kind not in ("factor", "group"):
             raise self.error("a transposed vector must be followed by the vector it multiplies",
                              item.col)
+        after = items[index + 2] if index + 2 < len(items) else None
+        if following.kind == "factor" and isinstance(following.node, Sym) and \
+                after is not None and after.group is not None and \
+                after.group.kind == "parens" and \
+                self.call_kind(following.node, after.group.args) != "multiply":
+            # w^T \phi(x_i): the vector is the value of a function; its components are
+            # unknown, and reading \phi as a vector of names times (x_i) would be wrong
+            raise self.error(f"{_latex_name(ast.sym_name(following.node, reserved_ok=True))}"
+                             "(...) after a transpose is a vector-valued function, which "
+                             "diffcheck cannot write out in components", following.col)
         return Inner(item.col, item.node.sym, self.value(following))
 
     def indicator(self, items: list[_Item], index: int) -> tuple[Node, int]:
@@ -1253,6 +1275,21 @@ class _Empty(Node):
 
 #: The condition of a row that has none: "otherwise" when it is the last row, else an error.
 _MISSING = Const(0, "missing")
+
+
+def _is_minus_one(exponent: Node) -> bool:
+    """``^{-1}``: the mark of an inverse function (``\\sigma^{-2}(y - \\mu)^2`` is a power)."""
+    if isinstance(exponent, Num):
+        return exponent.value == -1
+    return _is_negative(exponent) and isinstance(exponent, Add) and \
+        isinstance(exponent.terms[0][1], Num) and exponent.terms[0][1].value == 1
+
+
+def _is_negative(exponent: Node) -> bool:
+    """``-1`` or ``-a`` as written: a minus sign in front of one term."""
+    if isinstance(exponent, Num):
+        return exponent.value < 0
+    return isinstance(exponent, Add) and len(exponent.terms) == 1 and exponent.terms[0][0] < 0
 
 
 def _num(tok: Tok) -> Num:

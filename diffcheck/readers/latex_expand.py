@@ -184,6 +184,7 @@ class _IndexExpander:
 
     def run(self, node: Node) -> Node:
         self.pair_indices(node, [])
+        node = _split_runs_like_their_kin(node)
         self.check_indices(node)
         self.find_sizes(node)
         node = self.replace_sizes(node)
@@ -580,6 +581,30 @@ def _sub_items(sym: Sym, scope) -> list[Node]:
     return items
 
 
+def _split_runs_like_their_kin(node: Node) -> Node:
+    """``s_{ii}`` next to ``\\sum_j s_{ij}`` is ``s_{i,i}``: the sum splits ``s_{ij}`` into
+    two subscripts, so a run of as many letters on the same name is split too; kept whole,
+    ``s_ii`` would be a variable unrelated to the ``s_i_j`` it is one of."""
+    indices = {index for op in walk(node) if isinstance(op, BigOp) for index in op.spec.indices}
+    arities: dict[str, set[int]] = {}
+    for sym in (n for n in walk(node) if isinstance(n, Sym) and n.subs):
+        items = _sub_items(sym, indices)
+        if len(items) > 1 and any(index_key(item) in indices for item in items):
+            arities.setdefault(_base_key(sym), set()).add(len(items))
+
+    def split(current: Node) -> Node | None:
+        if not isinstance(current, Sym) or len(current.subs) != 1:
+            return None
+        (run,) = current.subs
+        if isinstance(run, Run) and all(index_key(part) is not None and
+                                        len(index_key(part) or "") == 1 for part in run.items) \
+                and len(run.items) in arities.get(_base_key(current), set()):
+            return replace(current, subs=tuple(run.items))
+        return None
+
+    return transform(node, split) if arities else node
+
+
 def indexes_something(node: Node, index: str) -> bool:
     """Is ``index`` used as an index in ``node``: in a subscript (``x_i``) or an indicator?"""
     for current in walk(node):
@@ -622,10 +647,11 @@ class _VectorExpander:
         self.vector_names: dict[str, int] = {}
 
     def run(self, node: Node) -> Node:
-        if not any(isinstance(n, (Norm, Inner)) for n in walk(node)):
+        if not any(isinstance(n, (Norm, Inner)) or _is_bold_dot(n) for n in walk(node)):
             return node
         self.vector_keys = _vector_keys(node)
         node = transform(node, self.dot_product)
+        self.vector_keys = _vector_keys(node)  # with the names of the dot products
         expanded = self.top_down(node)
         self.check_scalar_uses(node)
         self.assumptions.append(
@@ -651,10 +677,11 @@ class _VectorExpander:
         return None
 
     def dot_product(self, node: Node) -> Node | None:
-        """``a \\cdot b`` of two vectors (names in a norm elsewhere) is their inner product:
-        the cosine similarity ``\\frac{a \\cdot b}{\\|a\\| \\|b\\|}``."""
-        if isinstance(node, Mul) and node.dot and len(node.factors) == 2 and \
-                all(self.is_vector(f) for f in node.factors):
+        """``a \\cdot b`` of two vectors (names in a norm elsewhere, or both written as
+        vectors: ``\\mathbf{w} \\cdot \\mathbf{x}``) is their inner product: the cosine
+        similarity ``\\frac{a \\cdot b}{\\|a\\| \\|b\\|}``."""
+        if isinstance(node, Mul) and node.dot and len(node.factors) == 2 and (
+                all(self.is_vector(f) for f in node.factors) or _is_bold_dot(node)):
             return Inner(node.col, node.factors[0], node.factors[1])
         return None
 
@@ -750,6 +777,17 @@ class _VectorExpander:
                 if key in self.vector_names and id(current) not in model_args:
                     raise ParseError(f"{key} is a vector (in a norm or an inner product) and "
                                      "is also used as a number", current.col)
+
+
+def _is_bold_dot(node: Node) -> bool:
+    return isinstance(node, Mul) and node.dot and len(node.factors) == 2 and \
+        all(_is_bold_vector(f) for f in node.factors)
+
+
+def _is_bold_vector(node: Node) -> bool:
+    """``\\mathbf{x}``, ``\\boldsymbol{\\mu}``, ``\\vec{v}``: a lower-case name written as a
+    vector (a bold capital is a matrix, whose product with a vector is not a number)."""
+    return isinstance(node, Sym) and node.style == "bold" and node.base[:1].islower()
 
 
 def _vector_keys(node: Node) -> set[str]:

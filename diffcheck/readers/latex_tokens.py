@@ -74,7 +74,8 @@ GREEK = {
 #: Function commands and the vocabulary function each one means.
 FUNCTION_COMMANDS = {
     "log": "log", "ln": "log", "exp": "exp", "sin": "sin", "cos": "cos", "tan": "tan",
-    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arctan": "atan", "max": "max",
+    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arctan": "atan", "arcsin": "asin",
+    "arccos": "acos", "max": "max",
     "min": "min", "sgn": "sign",
 }
 
@@ -84,9 +85,9 @@ FUNCTION_WORDS = {
     **{name: name for name in ["log", "exp", "sin", "cos", "tan", "sinh", "cosh", "tanh", "max",
                                "min", "sign", "abs", "sqrt", "relu", "sigmoid", "softplus",
                                "logsumexp", "clip", "clamp", "floor", "ceil", "round", "mean",
-                               "sum"]},
+                               "sum", "erf", "erfc"]},
     "ln": "log", "sgn": "sign", "arctan": "atan", "atan": "atan", "ReLU": "relu",
-    "Sigmoid": "sigmoid", "Softplus": "softplus", "LogSumExp": "logsumexp",
+    "Sigmoid": "sigmoid", "Softplus": "softplus", "LogSumExp": "logsumexp", "Tanh": "tanh",
 }
 
 #: Words that are part of the prose of a formula: piecewise conditions and connectives.
@@ -153,7 +154,7 @@ _SIMPLE_COMMANDS = {
     "land": ("KW_AND", "and"), "wedge": ("KW_AND", "and"), "lor": ("KW_OR", "or"),
     "vee": ("KW_OR", "or"), "lnot": ("KW_NOT", "not"), "neg": ("KW_NOT", "not"),
     "frac": ("FRAC", "frac"), "dfrac": ("FRAC", "frac"), "tfrac": ("FRAC", "frac"),
-    "cfrac": ("FRAC", "frac"), "sqrt": ("SQRT", "sqrt"),
+    "cfrac": ("FRAC", "frac"), "sqrt": ("SQRT", "sqrt"), "over": ("OVER", "over"),
     "sum": ("BIGOP", "sum"), "prod": ("BIGOP", "prod"),
     "dots": ("DOTS", "..."), "ldots": ("DOTS", "..."), "cdots": ("DOTS", "..."),
     "dotsc": ("DOTS", "..."), "dotsb": ("DOTS", "..."),
@@ -197,7 +198,7 @@ for _name in ("in", "notin", "ni", "subset", "subseteq", "supset", "supseteq", "
               "setminus", "emptyset", "forall", "exists", "mid", "bigcup", "bigcap"):
     _UNSUPPORTED[_name] = f"set notation (\\{_name}) is not supported"
 for _name in ("lim", "limsup", "liminf", "sup", "inf", "arg", "argmin", "argmax", "det", "dim",
-              "ker", "Pr", "gcd", "hom", "deg", "arccos", "arcsin", "cot", "sec", "csc", "coth",
+              "ker", "Pr", "gcd", "hom", "deg", "cot", "sec", "csc", "coth",
               "lg", "pm", "mp", "circ", "odot", "otimes", "oplus", "ominus", "oslash", "star",
               "bullet", "approx", "simeq", "cong", "propto", "sim", "to", "rightarrow",
               "leftarrow", "Rightarrow", "Leftarrow", "leftrightarrow", "mapsto", "implies",
@@ -250,6 +251,8 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\.\d+")
 _LETTERS = re.compile(r"[A-Za-z]+")
 _COMMAND = re.compile(r"\\([A-Za-z]+)\*?")
 _DIMENSION = re.compile(r"\[\s*-?[\d.]+\s*(?:pt|ex|em|mm|cm|in|mu|bp)\s*\]")
+#: A remark in parentheses inside \\text{}: words only, ``(Normal)``, ``(batch size)``.
+_TEXT_REMARK = re.compile(r"(?:^|(?<=\s))\([A-Za-z][A-Za-z ,'-]*\)(?=\s|$)")
 _TEXT_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_']*|\d+(?:\.\d+)?")
 _ENVIRONMENT = re.compile(r"\\(begin|end)\s*\{\s*([A-Za-z]+\*?)\s*\}")
 
@@ -274,8 +277,86 @@ def scan(text: str, resolve: bool = True) -> list[Tok]:
     if len(text) > MAX_INPUT_CHARS:
         raise ParseError(f"input is too long ({len(text)} characters, limit {MAX_INPUT_CHARS})",
                          MAX_INPUT_CHARS + 1, "limit")
-    tokens = _Scanner(text).run()
+    tokens = _braced_script_fractions(_fractions_over(_Scanner(text).run()))
     return resolve_delimiters(tokens, len(text) + 1) if resolve else tokens
+
+
+def _fractions_over(tokens: list[Tok]) -> list[Tok]:
+    """``{a + b \\over c}`` (plain TeX, as on Wikipedia) is ``\\frac{a + b}{c}``: the braces
+    around ``\\over`` hold the numerator before it and the denominator after it."""
+    while True:
+        at = next((index for index, tok in enumerate(tokens) if tok.kind == "OVER"), None)
+        if at is None:
+            return tokens
+        over = tokens[at]
+        start = _enclosing_brace(tokens, at, -1)
+        end = _enclosing_brace(tokens, at, 1)
+        if start is None or end is None:
+            raise ParseError("\\over needs braces around its fraction: {a \\over b}, or write "
+                             "\\frac{a}{b}", over.column)
+        second = _next_at_same_depth(tokens, at, end)
+        if second is not None:
+            raise ParseError("two \\over in one group: which one divides?",
+                             tokens[second].column)
+        frac = Tok("FRAC", "frac", over.column, False)
+        close = Tok("RGROUP", "}", over.column, False)
+        open_ = Tok("LGROUP", "{", over.column, False)
+        tokens = [*tokens[:start + 1], frac, open_, *tokens[start + 1:at], close, open_,
+                  *tokens[at + 1:end], close, *tokens[end:]]
+
+
+def _braced_script_fractions(tokens: list[Tok]) -> list[Tok]:
+    """``e^\\frac{x}{2}`` (a fraction as a script without braces, as TeX allows) is
+    ``e^{\\frac{x}{2}}``."""
+    index = 0
+    while index < len(tokens) - 1:
+        if tokens[index].kind in ("SUP", "SUBSCRIPT") and tokens[index + 1].kind == "FRAC":
+            end: int | None = index + 2
+            for _ in range(2):  # the two arguments: a group or one token
+                if end is None or end >= len(tokens):
+                    end = None
+                elif tokens[end].kind == "LGROUP":
+                    closing = _enclosing_brace(tokens, end + 1, 1)
+                    end = None if closing is None else closing + 1
+                else:
+                    end += 1
+            if end is None:  # an argument is missing: the parser says where
+                index += 1
+                continue
+            frac = tokens[index + 1]
+            tokens = [*tokens[:index + 1], Tok("LGROUP", "{", frac.column, False),
+                      *tokens[index + 1:end], Tok("RGROUP", "}", frac.column, False),
+                      *tokens[end:]]
+        index += 1
+    return tokens
+
+
+def _next_at_same_depth(tokens: list[Tok], at: int, end: int) -> int | None:
+    """Another ``\\over`` in the same group as ``tokens[at]`` (before ``end``)."""
+    depth = 0
+    for index in range(at + 1, end):
+        kind = tokens[index].kind
+        depth += (kind == "LGROUP") - (kind == "RGROUP")
+        if depth == 0 and kind == "OVER":
+            return index
+    return None
+
+
+def _enclosing_brace(tokens: list[Tok], at: int, step: int) -> int | None:
+    """The index of the brace that encloses ``tokens[at]``, looking back (-1) or ahead (1)."""
+    opening, closing = ("LGROUP", "RGROUP") if step < 0 else ("RGROUP", "LGROUP")
+    depth = 0
+    index = at + step
+    while 0 <= index < len(tokens):
+        kind = tokens[index].kind
+        if kind == closing:
+            depth += 1
+        elif kind == opening:
+            if depth == 0:
+                return index
+            depth -= 1
+        index += step
+    return None
 
 
 class _Scanner:
@@ -291,6 +372,8 @@ class _Scanner:
         self.environments: list[str] = []  # open \begin{...} names
         self.switch_depth: list[int] = []  # group depths where a \rm-style switch is on
         self.group_depth = 0
+        #: group depths of braces opened right after ``_``: r_{ln} holds letters, not \ln
+        self.subscript_groups: list[int] = []
         #: \left\{ before \begin{array}: the array is a piecewise definition
         self.brace_before_array: list[int] = []
 
@@ -352,9 +435,13 @@ class _Scanner:
             if self.group_depth > MAX_NESTING:
                 raise ParseError(f"formula is nested more than {MAX_NESTING} groups deep",
                                  start + 1, "limit")
+            if self.tokens and self.tokens[-1].kind == "SUBSCRIPT":
+                self.subscript_groups.append(self.group_depth)
         elif char == "}":
             if self.switch_depth and self.switch_depth[-1] == self.group_depth:
                 self.switch_depth.pop()
+            if self.subscript_groups and self.subscript_groups[-1] == self.group_depth:
+                self.subscript_groups.pop()
             self.group_depth -= 1
         elif char == "&" and self.environments and self.environments[-1] in _ALIGN_ENVIRONMENTS:
             self.pos += 1  # an alignment point, not a cell of a piecewise definition
@@ -405,6 +492,10 @@ class _Scanner:
         else:
             self.word(word, start, "word")
 
+    def in_subscript(self) -> bool:
+        """Directly inside the braces of a subscript: ``ln`` of ``r_{ln}`` is two letters."""
+        return bool(self.subscript_groups) and self.subscript_groups[-1] == self.group_depth
+
     def after_script(self) -> bool:
         return bool(self.tokens) and self.tokens[-1].kind in ("SUP", "SUBSCRIPT")
 
@@ -412,7 +503,8 @@ class _Scanner:
         """A run of letters: a function, a keyword, one name, or (two bare letters) two names."""
         if word in KEYWORDS:
             self.emit(KEYWORDS[word], word, start)
-        elif word in FUNCTION_WORDS and (style != "word" or len(word) > 1):
+        elif word in FUNCTION_WORDS and (style != "word" or len(word) > 1) and \
+                not (style == "word" and self.in_subscript()):
             self.emit("FUNC", FUNCTION_WORDS[word], start, style)
         elif style == "word" and len(word) == 1:
             self.emit("NAME", word, start, "letter")
@@ -550,7 +642,10 @@ class _Scanner:
         """``\\text{if }``, ``\\mathrm{eps}``, ``\\operatorname{sign}``: words, one by one."""
         command = self.text[start:self.pos]
         content, content_start = self.braced_argument(start, command)
-        cleaned = re.sub(r"\\[ ,;:!]", " ", content).replace("\\_", "_")
+        # ~ is a space in LaTeX (\text{if~}); a parenthesized remark is prose, not a name:
+        # \text{for }p=0\text{ (Normal)} (the scikit-learn user guide)
+        cleaned = re.sub(r"\\[ ,;:!]|~", " ", content).replace("\\_", "_")
+        cleaned = _TEXT_REMARK.sub(" ", cleaned)
         if "\\" in cleaned:
             if command.startswith(("\\math", "\\operatorname")):
                 # \mathrm{\Delta}: mathematics in upright type
@@ -559,7 +654,16 @@ class _Scanner:
                 self.spaced = False
                 return
             raise self.error(f"cannot read {command}{{{content}}}", start)
-        for piece in cleaned.split():
+        pieces = cleaned.split()
+        words = [piece.rstrip(",.;:!") for piece in pieces]
+        if len(pieces) > 1 and any(word in KEYWORDS for word in words):
+            # \text{for all } x > 0: next to "if", "for", "and"... a word is prose, not a name
+            prose = next((word for word in words if word not in KEYWORDS), None)
+            if prose is not None:
+                self.emit("UNREADABLE", f"cannot read {command}{{{content}}}: {prose!r} is "
+                          "prose, not a name (write the condition in symbols)", start)
+                return
+        for piece in pieces:
             self.text_word(piece, start, command, content, style)
         self.spaced = self.spaced or not cleaned.strip() or cleaned[-1:].isspace()
 
@@ -574,7 +678,8 @@ class _Scanner:
             else:
                 self.word(core, start, style)
         elif core:
-            raise self.error(f"cannot read {command}{{{content}}} as a name", start)
+            # an error only if it is read: the left-hand side (L_{\text{Poly-1}} =) is not
+            self.emit("UNREADABLE", f"cannot read {command}{{{content}}} as a name", start)
         marks = {",": "COMMA", ".": "PERIOD", ";": "SEMI", ":": "SEMI", "!": "BANG"}
         for mark in trailing.group() if trailing else "":
             self.emit(marks[mark], mark, start)
