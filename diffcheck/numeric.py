@@ -227,6 +227,9 @@ def to_mpf(value) -> mp.mpf:
         return mp.mpf(value)
 
 
+# cached: the analysis asks again for the same sets (each candidate against every other one),
+# and rebuilding an expression with max/min in it re-evaluates them (seconds on a real loss)
+@lru_cache(maxsize=2048)
 def concrete_model_functions(expr: sp.Expr) -> sp.Expr:
     """Replace each model function ``G(a, b)`` by a fixed generic smooth function.
 
