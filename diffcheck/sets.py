@@ -194,6 +194,14 @@ def _same_set(g: sp.Expr, h: sp.Expr) -> bool:
         return False
     if _ratio_varies(a, b):
         return False
+    # The same switches on both sides, each read as one unknown, decide most pairs without
+    # rebuilding them: SymPy re-evaluates a max or min whenever an expression holding it is
+    # expanded (a pairwise comparison of its arguments; seconds per pair on a real loss)
+    return _constant_ratio(*_switches_as_unknowns(a, b))
+
+
+def _constant_ratio(a: sp.Expr, b: sp.Expr) -> bool:
+    """Whether ``a = -b`` or ``a/b`` is a nonzero constant, exactly."""
     if sp.expand(a + b) == 0:
         return True
     try:
@@ -201,6 +209,31 @@ def _same_set(g: sp.Expr, h: sp.Expr) -> bool:
     except (ZeroDivisionError, sp.PolynomialError):
         return False
     return bool(ratio.is_number and ratio != 0)
+
+
+#: what :func:`_switches_as_unknowns` replaces: functions SymPy re-evaluates when rebuilt
+_SWITCHES = (sp.Max, sp.Min, sp.Piecewise)
+
+
+def _switches_as_unknowns(a: sp.Expr, b: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """``a`` and ``b`` with each max, min and piecewise (the outermost ones) replaced by a
+    fresh symbol, the same symbol for the same subexpression on both sides.
+
+    An identity of the results holds for the originals too. The converse need not: two sets
+    equal only through an identity of max itself (``max(x, 0) - max(-x, 0) = x``) are then
+    not "visibly" the same, and are decided as two sets, each on its own.
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> _switches_as_unknowns(2*sp.Max(x, y) - x, x - 2*sp.Max(x, y))[0].has(sp.Max)
+    False
+    """
+    found = (a.atoms(*_SWITCHES) | b.atoms(*_SWITCHES)) if a.has(*_SWITCHES) or \
+        b.has(*_SWITCHES) else set()
+    if not found:
+        return a, b
+    unknowns = {switch: sp.Dummy(f"s{k}", real=True)
+                for k, switch in enumerate(sorted(found, key=sp.default_sort_key))}
+    return a.xreplace(unknowns), b.xreplace(unknowns)
 
 
 #: generic points at which two set functions are compared before any exact test
