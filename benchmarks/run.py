@@ -343,6 +343,9 @@ def source(functions_n: int, timeout: float,
     which = "largest" if largest else "smallest"
     print(f"Python source: {len(timings)} functions (the {which} of tests/corpus/source), "
           f"median {median:.2f} s, max {slowest:.2f} s; outcomes: {', '.join(statuses)}")
+    unusual = [f"{t.case_id} ({t.status})" for t in timings if t.status != "ok"]
+    if unusual:
+        print(f"not ok: {', '.join(unusual)}")
     budgets = [
         Budget("source: median per function", median, SOURCE_MEDIAN_SECONDS, "s"),
         Budget("source: max per function", slowest, SOURCE_MAX_SECONDS, "s",
