@@ -254,4 +254,9 @@ def _generic_stand_in(application: sp.Expr) -> sp.Expr:
     offset = sp.Rational(digest[0] % 50 + 10, 97)
     args = application.args
     terms = [sp.Rational(digest[i + 1] % 40 + 60, 71 * (i + 1)) * a for i, a in enumerate(args)]
-    return offset + sp.Add(*terms) + (args[0] ** 3 / 9 if args else 0)
+    # Products of the arguments: a layer is bilinear in its input and its weights
+    # (``w @ x``), so its derivative in ``w`` depends on ``x``; a separable stand-in would make
+    # ``G(x0, w) - G(x1, w)`` (a max-pool tie, an argmax gate) independent of the weights.
+    pairs = [sp.Rational(digest[(i * 7 + j) % 31 + 1] % 30 + 20, 97) * args[i] * args[j]
+             for i in range(len(args)) for j in range(i + 1, len(args))]
+    return offset + sp.Add(*terms) + sp.Add(*pairs) + (args[0] ** 3 / 9 if args else 0)

@@ -88,9 +88,7 @@ MODELS = [
             def forward(self, x):
                 h = self.pool(torch.sigmoid(self.bn(self.conv(x))))
                 return self.fc(h.flatten(1))
-        """, "PoolNet", False, {"kink"}, [], False, id="max-pool-ties",
-        marks=pytest.mark.xfail(strict=True, reason="model-function stand-ins are separable: "
-                                "their parameter derivative does not see the input yet")),
+        """, "PoolNet", False, {"kink"}, [], False, id="max-pool-ties"),
     pytest.param("""
         class Router(nn.Module):
             def __init__(self):
@@ -101,9 +99,7 @@ MODELS = [
             def forward(self, x):
                 idx = self.gate(x).argmax(dim=-1)
                 return self.value(x) * idx.float()
-        """, "Router", False, {"jump"}, ["gate"], False, id="argmax-index-cuts-the-gate",
-        marks=pytest.mark.xfail(strict=True, reason="model-function stand-ins are separable: "
-                                "their parameter derivative does not see the input yet")),
+        """, "Router", False, {"jump"}, ["gate"], False, id="argmax-index-cuts-the-gate"),
 ]
 
 
