@@ -31,7 +31,6 @@ TIMEOUT = 60.0
 
 #: case id -> why diffcheck does not get it right yet
 KNOWN_GAPS: dict[str, str] = {
-    "adaptive_maxpool_1d": "reported Cinf: a max-pool tie in parameter space needs non-separable model-function stand-ins",
     "adaptive_wing_loss": "reported C0: the label assumes targets in [0, 1] (the kink is outside that range)",
     "center_loss": "analysis time",
     "chamfer_loss": "the zero vector of a norm (a set of lower dimension) is not found",
@@ -39,7 +38,6 @@ KNOWN_GAPS: dict[str, str] = {
     "lovasz_softmax": "analysis time",
     "mobilenet_hardswish_se": "analysis time",
     "moe_topk_router": "analysis time",
-    "ohem_ce": "analysis time",
     "timm_jsd_loss": "analysis time",
 }
 

@@ -324,6 +324,19 @@ def test_construct_translates_to_the_formula(source, expected, wrt):
     assert sorted(loss.wrt) == sorted(wrt)
 
 
+def test_sum_of_the_top_k_is_one_extremum_of_subset_sums():
+    # OHEM: the top k of n written rank by rank nests a max of mins per rank (SymPy then
+    # spends minutes on it); their sum is the total less the smallest of the rest
+    loss = lowered("""
+        def ohem_loss(scores):
+            hard, _ = scores.topk(2, dim=1)
+            return hard.sum()
+        """)
+    expr = loss.parsed.expr
+    assert same_function(expr, "scores[0] + scores[1] + scores[2] - Min(scores[0], scores[1], scores[2])")
+    assert len(expr.atoms(sp.Min)) + len(expr.atoms(sp.Max)) == 1, str(expr)
+
+
 def test_super_method_of_a_library_base_is_an_unknown_function():
     # lightly's NTXentLoss: super(Cls, self).forward(...) of a base class it imports, called
     # in the forward being translated; its two results are unknown functions of its argument

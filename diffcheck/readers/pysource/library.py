@@ -31,7 +31,7 @@ from diffcheck.readers.pysource.layers import (
     build_layer,
     is_layer,
 )
-from diffcheck.readers.pysource.tensors import const, order_statistic
+from diffcheck.readers.pysource.tensors import const, order_statistic, sum_of_ranked
 from diffcheck.readers.pysource.values import (
     DEFAULT_COMPONENTS,
     TENSORLIKE,
@@ -667,10 +667,11 @@ class Library:
     def combine(self, how: str, parts: list[Node], where: ast.AST) -> Node:
         if len(parts) == 1 and how in ("sum", "max", "min", "prod"):
             return parts[0]
-        if how == "sum":
-            return self.node("add", parts, where)
-        if how == "mean":
-            return self.node("div", (self.node("add", parts, where), self.number(len(parts), where)), where)
+        if how in ("sum", "mean"):
+            total = sum_of_ranked(parts, self.run.span(where)) or self.node("add", parts, where)
+            if how == "sum":
+                return total
+            return self.node("div", (total, self.number(len(parts), where)), where)
         if how == "prod":
             return self.node("mul", parts, where)
         if how in ("max", "min"):

@@ -16,7 +16,9 @@ loss's tensor parameters in the user's own indexing (``boxes[..., 0]``).
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -307,6 +309,24 @@ def rename(node: Node, mapping: dict[str, str]) -> Node:
     return visit(node)
 
 
+#: the most subsets an order statistic or a sum of the top k is written with
+MAX_SUBSETS = 64
+
+
+@dataclass(frozen=True, eq=False)
+class OrderStatistic:
+    """What an order-statistic node is: the ``rank``-th largest (or smallest) of ``of``."""
+
+    of: tuple[Node, ...]
+    rank: int
+    largest: bool
+
+
+#: order-statistic nodes -> what they are, so that a sum of the top k can be rewritten
+#: (keyed by the node itself: nodes compare by identity)
+_ORDER_STATISTICS: weakref.WeakKeyDictionary[Node, OrderStatistic] = weakref.WeakKeyDictionary()
+
+
 def order_statistic(parts: list[Node], rank: int, span: Span | None, largest: bool = True) -> Node:
     """The ``rank``-th largest (or smallest) of ``parts``, 0-based, with max and min only.
 
@@ -315,10 +335,52 @@ def order_statistic(parts: list[Node], rank: int, span: Span | None, largest: bo
     """
     outer, inner = ("max", "min") if largest else ("min", "max")
     subsets = list(itertools.combinations(parts, rank + 1))
-    if len(subsets) > 64:
+    if len(subsets) > MAX_SUBSETS:
         raise SourceError("sorting more than a few components", kind="limit")
     mins = [s[0] if len(s) == 1 else Node(inner, tuple(s), span=span, written=inner) for s in subsets]
-    return mins[0] if len(mins) == 1 else Node(outer, tuple(mins), span=span, written=outer)
+    node = mins[0] if len(mins) == 1 else Node(outer, tuple(mins), span=span, written=outer)
+    if node.op in ("max", "min"):
+        _ORDER_STATISTICS[node] = OrderStatistic(tuple(parts), rank, largest)
+    return node
+
+
+def sum_of_ranked(parts: Sequence[Node], span: Span | None) -> Node | None:
+    """``parts`` summed, when they are the k largest (or smallest) of the same numbers.
+
+    A sum of order statistics written one by one nests a max of mins per rank (OHEM's
+    ``loss.topk(k)[0].mean()``: thousands of SymPy terms). The sum of the k largest of n
+    numbers is the largest sum of k of them, and the n numbers' total less the smallest sum
+    of the other n - k: one max (or min) over subset sums, equal everywhere, ties included.
+    None when ``parts`` are not such a run of ranks.
+
+    >>> from diffcheck.program import Node
+    >>> xs = [Node("var", value=n) for n in "abc"]
+    >>> top = [order_statistic(xs, r, None) for r in range(2)]
+    >>> total = sum_of_ranked(top, None)
+    >>> total.op, [arg.op for arg in total.args]
+    ('sub', ['add', 'min'])
+    """
+    known = [_ORDER_STATISTICS.get(part) for part in parts]
+    first = known[0]
+    if first is None or any(k is None or (k.of is not first.of and k.of != first.of)
+                            or k.largest != first.largest for k in known):
+        return None
+    if sorted(k.rank for k in known if k is not None) != list(range(len(parts))):
+        return None
+    values = list(first.of)
+    count, rest = len(parts), len(values) - len(parts)
+    if rest <= 0:
+        return Node("add", tuple(values), span=span)
+    outer, inner = ("max", "min") if first.largest else ("min", "max")
+    chosen, how = (rest, inner) if rest < count else (count, outer)
+    subsets = list(itertools.combinations(values, chosen))
+    if len(subsets) > MAX_SUBSETS:
+        return None
+    sums = [s[0] if len(s) == 1 else Node("add", s, span=span) for s in subsets]
+    best = sums[0] if len(sums) == 1 else Node(how, tuple(sums), span=span, written=how)
+    if how == outer:
+        return best
+    return Node("sub", (Node("add", tuple(values), span=span), best), span=span)
 
 
 def fraction(value: Any) -> Any:
