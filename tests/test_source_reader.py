@@ -365,6 +365,79 @@ def test_unknown_external_call_is_an_assumption_with_its_line():
     assert "box_iou" in assumption and "line 9" in assumption
 
 
+def _pair_distance(i: int, j: int, left: str = "a", right: str = "b", features: int = 3) -> str:
+    """The squared distance of row ``i`` of ``left`` and row ``j`` of ``right``, by hand."""
+    return "(" + " + ".join(f"({left}[{c}]@{i} - {right}[{c}]@{j})**2"
+                            for c in range(features)) + ")"
+
+
+@pytest.mark.parametrize("pairs", ["a[:, None] - b[None]", "a.unsqueeze(1) - b.unsqueeze(0)",
+                                   "a[:, None, :] - b[None, :, :]",
+                                   "a.unsqueeze(-2) - b.unsqueeze(-3)"])
+def test_pairs_of_rows_reduce_over_each_pair_axis(pairs):
+    # a Chamfer distance: min over the right rows for each left row, max over the left rows
+    # for each right row; two rows each way, cells reduced over the feature axis first
+    loss = lowered(f"""
+        def chamfer_loss(a, b):
+            d = (({pairs}) ** 2).sum(-1)
+            return d.min(dim=1).values.sum() + d.amax(0).mean()
+        """)
+    near = " + ".join(f"Min({_pair_distance(i, 0)}, {_pair_distance(i, 1)})" for i in range(2))
+    far = " + ".join(f"Max({_pair_distance(0, j)}, {_pair_distance(1, j)})" for j in range(2))
+    assert same_function(loss.parsed.expr, f"{near} + ({far})/2"), str(loss.parsed.expr)
+
+
+def test_pairs_of_a_batch_with_itself_have_a_zero_diagonal():
+    # x against itself: cell (i, i) is x@i - x@i = 0; a softmax over the other rows per row
+    loss = lowered("""
+        def soft_neighbours_loss(x):
+            d = ((x.unsqueeze(1) - x.unsqueeze(0)) ** 2).sum(dim=2)
+            return torch.logsumexp(-d, dim=1).mean()
+        """)
+    rows = [f"log(exp(-{_pair_distance(i, 0, 'x', 'x')}) + exp(-{_pair_distance(i, 1, 'x', 'x')}))"
+            for i in range(2)]
+    assert "x[0]@0" in str(loss.parsed.expr)
+    assert same_function(loss.parsed.expr, f"({rows[0]} + {rows[1]})/2"), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("reduce, combine", [
+    ("losses.max(dim=0).values", "Max"), ("torch.amin(losses, dim=0)", "Min"),
+    ("losses.max(0)[0]", "Max")])
+def test_max_over_the_batch_couples_the_samples(reduce, combine):
+    # the worst sample's loss: other rows of the batch, not the identity of a mean over it
+    loss = lowered(f"""
+        def worst_sample_loss(pred, target):
+            losses = ((pred - target) ** 2).sum(dim=1)
+            return {reduce}
+        """)
+    rows = ", ".join(_pair_distance(i, i, "pred", "target") for i in range(3))
+    assert same_function(loss.parsed.expr, f"{combine}({rows})"), str(loss.parsed.expr)
+
+
+def test_a_generic_tensor_maxed_over_the_batch_keeps_its_features_generic():
+    loss = lowered("""
+        def worst_error_loss(pred, target):
+            return (pred - target).abs().amax(dim=0).mean()
+        """)
+    rows = ", ".join(f"Abs(pred@{i} - target@{i})" for i in range(3))
+    assert same_function(loss.parsed.expr, f"Max({rows})"), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("line, column, expected", [
+    ("d.topk(1, dim=1).values.mean()", 12, "on pairs of rows"),
+    ("d.sum(dim=(0, 2)).mean()", 12, "dim 2 of pairs of rows of rank 2"),
+    ("(a[:, None] - b[None]).max(dim=1).values.mean()", 12, "keep their feature axis"),
+])
+def test_a_pair_construct_the_grid_does_not_model_is_refused_at_its_column(line, column, expected):
+    text = HEADER + ("def knn_loss(a, b):\n    d = ((a[:, None] - b[None]) ** 2).sum(-1)\n"
+                     f"    return {line}\n")
+    module = read_module(text)
+    with pytest.raises(SourceError) as caught:
+        translate(module, text, find_losses(module, text)[0], {})
+    assert caught.value.position() == (7, column)
+    assert "unsupported" in caught.value.message and expected in caught.value.message
+
+
 def test_a_while_loop_is_an_unsupported_error_at_its_line():
     text = HEADER + "def bad_loss(x):\n    while x > 0:\n        x = x - 1\n    return x\n"
     module = read_module(text)

@@ -15,7 +15,8 @@ is an identity (a mean of a differentiable function is as differentiable as the 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ from diffcheck.readers.pysource.values import (
     LibraryObject,
     ModuleRef,
     Opaque,
+    PairGrid,
     Partial,
     Size,
     SourceError,
@@ -177,9 +179,39 @@ class Library:
     def tensor(self, value: Any, where: ast.AST) -> Tensor:
         return self.run.as_tensor(value, where)
 
+    def operand(self, value: Any, where: ast.AST) -> Tensor | PairGrid:
+        """``value`` for an elementwise operation: a grid of pairs stays one."""
+        return value if isinstance(value, PairGrid) else self.run.as_tensor(value, where)
+
+    def apply(self, make: Callable[..., Node], *operands: Tensor | PairGrid, where: ast.AST,
+              dtype: str = "float") -> Any:
+        """An elementwise operation: on pairs of rows when a grid, or a left and a right side
+        of pairs (``a[:, None]`` and ``b[None]``), meet; element by element otherwise."""
+        tensors = [o for o in operands if isinstance(o, Tensor)]
+        if len(tensors) < len(operands) or {t.pair for t in tensors} >= {"left", "right"}:
+            with located(where):
+                return self.builder.pairwise(make, *operands, dtype=dtype)
+        return self.builder.elementwise(make, *tensors, dtype=dtype)
+
+    def unsqueeze_side(self, tensor: Tensor, name: str, args: list[Any],
+                       keywords: dict[str, Any]) -> str:
+        """The side of pairs of rows ``unsqueeze(dim)`` puts ``tensor`` on, or ""."""
+        if name not in ("unsqueeze", "unsqueeze_", "expand_dims"):
+            return ""
+        dim = keywords.get("dim", keywords.get("axis", args[0] if args else None))
+        if dim is None or not _is_integer(dim):
+            return ""
+        return self.builder.pair_side(tensor, int(dim))
+
+    def unsupported_on_pairs(self, values: Sequence[Any], what: str, where: ast.AST) -> None:
+        """A SourceError for an operation the grid of pairs does not model."""
+        if any(isinstance(v, PairGrid) for v in values):
+            raise SourceError(f"unsupported: {what} on pairs of rows (a[:, None] - b[None]): "
+                              f"{self.run.snippet(where)}", where)
+
     # --- operators ------------------------------------------------------------------------
 
-    def binary(self, name: str, left: Tensor, right: Tensor, where: ast.AST) -> Tensor:
+    def binary(self, name: str, left: Any, right: Any, where: ast.AST) -> Any:
         if name in ("and", "or", "xor"):
             if left.dtype == "bool" or right.dtype == "bool":
                 a, b = self.run.as_condition(left, where), self.run.as_condition(right, where)
@@ -188,15 +220,14 @@ class Library:
                         lambda x, y: self.node("ne", (x, y), where), a, b, dtype="bool")
                 return self.logical(name, [a, b], where)
             raise SourceError(f"bitwise {name} on numbers is not supported", where)
-        dtype = "float"
-        return self.builder.elementwise(lambda a, b: self.node(name, (a, b), where), left, right,
-                                        dtype=dtype)
+        return self.apply(lambda a, b: self.node(name, (a, b), where),
+                          self.operand(left, where), self.operand(right, where), where=where)
 
-    def unary(self, op: str, tensor: Tensor, where: ast.AST, **keywords: Any) -> Tensor:
+    def unary(self, op: str, tensor: Any, where: ast.AST, **keywords: Any) -> Any:
         kw = tuple((k, self.number(v, where) if not isinstance(v, Node) else v)
                    for k, v in keywords.items())
-        return self.builder.elementwise(lambda a: self.node(op, (a,), where, written=op, keywords=kw),
-                                        tensor)
+        return self.apply(lambda a: self.node(op, (a,), where, written=op, keywords=kw),
+                          self.operand(tensor, where), where=where)
 
     def note_mask(self, value: Any) -> None:
         """A tensor parameter used as a mask or compared for equality is data."""
@@ -209,17 +240,20 @@ class Library:
             for side, other in ((left, right), (right, left)):
                 if not isinstance(other, TENSORLIKE):
                     self.note_mask(side)
-        a, b = self.tensor(left, where), self.tensor(right, where)
-        return self.builder.elementwise(lambda x, y: self.node(op, (x, y), where), a, b, dtype="bool")
+        a, b = self.operand(left, where), self.operand(right, where)
+        return self.apply(lambda x, y: self.node(op, (x, y), where), a, b, where=where,
+                          dtype="bool")
 
-    def logical(self, op: str, conditions: list[Tensor], where: ast.AST) -> Tensor:
-        return self.builder.elementwise(lambda *xs: self.node(op, xs, where), *conditions, dtype="bool")
+    def logical(self, op: str, conditions: list[Any], where: ast.AST) -> Any:
+        return self.apply(lambda *xs: self.node(op, xs, where), *conditions, where=where,
+                          dtype="bool")
 
-    def where(self, condition: Any, a: Any, b: Any, where: ast.AST) -> Tensor:
-        cond = self.run.as_condition(condition, where)
-        ta, tb = self.tensor(a, where), self.tensor(b, where)
-        return self.builder.elementwise(lambda c, x, y: self.node("where", (c, x, y), where),
-                                        cond, ta, tb)
+    def where(self, condition: Any, a: Any, b: Any, where: ast.AST) -> Any:
+        cond = condition if isinstance(condition, PairGrid) and condition.dtype == "bool" \
+            else self.run.as_condition(condition, where)
+        ta, tb = self.operand(a, where), self.operand(b, where)
+        return self.apply(lambda c, x, y: self.node("where", (c, x, y), where), cond, ta, tb,
+                          where=where)
 
     def matmul(self, left: Any, right: Any, where: ast.AST) -> Tensor:
         """``a @ b``: what is contracted and what stays, by the structure of the operands.
@@ -289,6 +323,14 @@ class Library:
         return ModuleRef(full)
 
     def tensor_attribute(self, owner: Any, name: str, where: ast.AST) -> Any:
+        if isinstance(owner, PairGrid):
+            if name == "shape":
+                return Shape()
+            if name in ("T", "mT") and not owner.features:
+                return owner.transposing()
+            if name in ("dtype", "device", "requires_grad", "is_cuda"):
+                return Opaque(f"tensor.{name}")
+            return TensorMethod(owner, name)
         tensor = self.tensor(owner, where)
         if name == "shape":
             return Shape()
@@ -309,16 +351,27 @@ class Library:
     # --- indexing -------------------------------------------------------------------------
 
     def get_item(self, container: Any, key_node: ast.expr, scope: Any, where: ast.AST) -> Any:
-        tensor = self.tensor(container, where)
         keys = key_node.elts if isinstance(key_node, ast.Tuple) else [key_node]
         values = [self.run.evaluate(k, scope) for k in keys]
+        if isinstance(container, PairGrid) or isinstance(values[0], PairGrid):
+            if len(values) != 1:
+                raise SourceError("unsupported: indexing pairs of rows other than by a mask: "
+                                  f"{self.run.snippet(where)}", where)
+            # a matrix of rows (cdist) under a mask of pairs of rows is the same pairs
+            grid = container if isinstance(container, PairGrid) else self.apply(
+                lambda value, flag: value, self.tensor(container, where), values[0], where=where)
+            return self.masked_pairs(grid, values[0], where)
+        tensor = self.tensor(container, where)
         return self.index(tensor, values, keys, where)
 
     def index(self, tensor: Tensor, values: list[Any], keys: list[ast.expr], where: ast.AST) -> Any:
         """``tensor[...]``: masks select (identity), integers pick a component."""
         picks = [(i, v) for i, v in enumerate(values) if not _selects_all(v)]
         if not picks:
-            return tensor.spreading() if any(v is None for v in values) else tensor
+            if not any(v is None for v in values):
+                return tensor
+            return tensor.spreading(self.builder.pair_side(tensor, position) if (
+                position := _new_axis_position(values)) is not None else "")
         spelling = self.spelling(values, keys)
         conditions = [v for _, v in picks if isinstance(v, Tensor) and v.dtype == "bool"]
         if conditions and len(conditions) == len(picks):
@@ -347,6 +400,29 @@ class Library:
             _, part = slices[-1]
             return self.slice(tensor, part, spelling, where)
         raise SourceError(f"this indexing is not supported: {self.run.snippet(where)}", where)
+
+    def masked_pairs(self, grid: PairGrid, mask: Any, where: ast.AST) -> Tensor:
+        """``d[mask]`` of pairs of rows: the cells where the mask may hold, as one axis.
+
+        As for any tensor, the mask selects and is data: a cell whose mask is the constant
+        False (the diagonal of ``~eye``) is left out, every other cell is kept.
+        """
+        cells = grid.cells
+        if isinstance(mask, PairGrid) and mask.dtype == "bool" and mask.size == grid.size:
+            flags = mask.cells
+        elif isinstance(mask, Tensor) and mask.dtype == "bool" and not mask.featured:
+            flags = (mask,) * len(cells)
+        else:
+            raise SourceError("unsupported: indexing pairs of rows other than by a mask: "
+                              f"{self.run.snippet(where)}", where)
+        if any(c.featured for c in cells) or any(f.featured for f in flags):
+            raise SourceError("unsupported: a mask of pairs of rows whose cells have components",
+                              where)
+        kept = [c.parts[0] for c, f in zip(cells, flags)
+                if not (f.parts[0].op == "const" and f.parts[0].value in (False, 0))]
+        if not kept:
+            raise SourceError("the mask selects no pair", where)
+        return Tensor(tuple(kept), True, grid.dtype, axis="rows")
 
     def shifted(self, tensor: Tensor, keys: list[ast.expr], where: ast.AST) -> Tensor:
         """Elements picked along the batch or a spatial axis (``img[:, :, 1:]``, ``x[:-1]``).
@@ -559,10 +635,14 @@ class Library:
             return handler(args, keywords, where, family=family, written=written)
         if name in ("t", "transpose", "swapaxes", "mT") and args and isinstance(args[0], Tensor):
             return args[0].transposing()
+        if name in ("t", "mT") and args and isinstance(args[0], PairGrid) and not args[0].features:
+            return args[0].transposing()
         if name in SHAPE_OPERATIONS:
             value = args[0] if args else None
+            if isinstance(value, PairGrid) and name not in _KEEPS_LAYOUT:
+                self.unsupported_on_pairs([value], f"the shape operation {name}", where)
             if isinstance(value, Tensor) and _adds_axis(name, args[1:], keywords):
-                return value.spreading()
+                return value.spreading(self.unsqueeze_side(value, name, args[1:], keywords))
             return value
         if name in _INTEGER_CASTS:
             return self.integer_cast(args[0], where)
@@ -588,7 +668,7 @@ class Library:
         return self.run.opaque_call(f"{family}.{name}", args, where)
 
     def vocabulary_call(self, name: str, entry: Any, args: list[Any], keywords: dict[str, Any],
-                        where: ast.AST, written: str) -> Tensor:
+                        where: ast.AST, written: str) -> Any:
         """An elementwise primitive of the vocabulary, applied to every element."""
         parameters = entry.parameters()
         positional = list(args)
@@ -602,7 +682,7 @@ class Library:
             named[parameter] = value
         if len(positional) < entry.min_args:
             raise SourceError(f"{name} needs at least {entry.min_args} arguments", where)
-        tensor_slots: list[Any] = []
+        tensor_slots: list[Tensor | PairGrid] = []
         layout: list[tuple[str, Any]] = []
         for value in positional:
             layout.append(("pos", value))
@@ -610,7 +690,7 @@ class Library:
             layout.append((parameter, value))
         for _, value in layout:
             if isinstance(value, TENSORLIKE):
-                tensor_slots.append(self.tensor(value, where))
+                tensor_slots.append(self.operand(value, where))
         if not tensor_slots:
             # Every argument is a Python number: a constant tensor (torch.tensor(2.0).exp()).
             tensor_slots.append(Tensor((self.number(0, where),)))
@@ -639,7 +719,7 @@ class Library:
             return self.node(name, pos_nodes, where, written=written, keywords=kw_nodes)
 
         del parameters
-        return self.builder.elementwise(make, *tensor_slots)
+        return self.apply(make, *tensor_slots, where=where)
 
     # --- tensor operations ------------------------------------------------------------------
 
@@ -679,9 +759,27 @@ class Library:
             return self.node("logsumexp", parts, where, written="logsumexp")
         raise SourceError(f"unknown reduction {how}", where)
 
+    def grid_axes(self, grid: PairGrid, dim: Any, where: ast.AST) -> set[str]:
+        """The axes of a grid of pairs that ``dim`` names: "i" (rows of the left side), "j"
+        (rows of the right side) and "feature" when the cells still carry it."""
+        rank = 3 if grid.features else 2
+        if dim is None:
+            return {"i", "j", "feature"} if grid.features else {"i", "j"}
+        axes = set()
+        for value in dim if isinstance(dim, (tuple, list)) else [dim]:
+            if not _is_integer(value) or not -rank <= int(value) < rank:
+                raise SourceError(f"unsupported: dim {value!r} of pairs of rows of rank {rank}",
+                                  where)
+            axes.add(("i", "j", "feature")[int(value) % rank])
+        return axes
+
     def reduction(self, how: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
-        tensor = self.tensor(args[0], where)
         dim = self.dims(keywords, args, 1)
+        if isinstance(args[0], PairGrid):
+            with located(where):
+                return self.builder.grid_reduce(args[0], lambda ps: self.combine(how, ps, where),
+                                                self.grid_axes(args[0], dim, where))
+        tensor = self.tensor(args[0], where)
         features = self.over_features(dim)
         if tensor.stacked and _is_first_axis(dim):
             width = len(tensor.parts) // tensor.stacked
@@ -692,7 +790,12 @@ class Library:
                 # max over every element couples them: components expose the ties.
                 tensor = self.builder.featured(tensor)
             return self.builder.full_reduce(tensor, lambda ps: self.combine(how, ps, where))
-        reduced = self.builder.reduce(tensor, lambda ps: self.combine(how, ps, where), features)
+        if how in _COUPLED_REDUCTIONS and _is_first_axis(dim):
+            # max, min or logsumexp over the samples couples them (a tie of two samples' losses
+            # is a kink): other rows of the batch, not the identity of a sum over it
+            reduced = self.builder.over_batch(tensor, lambda ps: self.combine(how, ps, where))
+        else:
+            reduced = self.builder.reduce(tensor, lambda ps: self.combine(how, ps, where), features)
         return reduced.spreading() if keywords.get("keepdim") or keywords.get("keepdims") else reduced
 
     def integer_cast(self, value: Any, where: ast.AST) -> Tensor:
@@ -750,10 +853,18 @@ class Library:
         dim = self.dims(keywords, args, 1)
         if dim is None:
             return self.reduction(how, [args[0]], {}, where)
-        values = self.reduction(how, [args[0]], {"dim": dim}, where)
+        kept = {k: v for k, v in keywords.items() if k in ("keepdim", "keepdims")}
+        values = self.reduction(how, [args[0]], {"dim": dim, **kept}, where)
         if family == "numpy":
             # np.max / jnp.max(x, axis) are amax: the values alone, no indices
             return values
+        if isinstance(args[0], PairGrid):
+            op = "argmax" if how == "max" else "argmin"
+            found = self.builder.grid_reduce(args[0], lambda ps: self.node(op, ps, where, written=op),
+                                             self.grid_axes(args[0], dim, where))
+            if not isinstance(found, Tensor):
+                raise SourceError(f"unsupported: {op} over the features of pairs of rows", where)
+            return ResultPair(values, found.with_parts(found.parts, dtype="int"))
         indices = self.arg_extremum(how, args[0], dim, where)
         return ResultPair(values, indices)
 
@@ -1243,7 +1354,16 @@ class Library:
     def op_log_softmax(self, args, keywords, where, **_):
         return self.softmax("log_softmax", args, keywords, where)
 
-    def softmax(self, op: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Tensor:
+    def softmax(self, op: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+        if isinstance(args[0], PairGrid):
+            # soft nearest neighbours: a softmax over the rows of one side, line by line
+            axes = self.grid_axes(args[0], self.dims(keywords, args, 1), where)
+            if len(axes) != 1:
+                raise SourceError(f"unsupported: {op} over several axes of pairs of rows", where)
+            with located(where):
+                return self.builder.grid_coupled(args[0], lambda parts, k: self.node(
+                    op, parts, where, written=op, keywords=(("index", self.number(k, where)),)),
+                    axes.pop())
         tensor = self.tensor(args[0], where)
         return self.builder.coupled(tensor, lambda parts, k: self.node(
             op, parts, where, written=op, keywords=(("index", self.number(k, where)),)))
@@ -1252,13 +1372,21 @@ class Library:
         return self.reduction("logsumexp", args, keywords, where)
 
     def op_norm(self, args, keywords, where, family="torch", **_):
-        tensor = self.tensor(args[0], where)
         order = keywords.get("p", keywords.get("ord", args[1] if len(args) > 1 else 2))
         dim = self.dims(keywords, args, 2)
         if family == "linalg" and len(args) > 2:
             dim = args[2]
         if order is None or order == "fro":
             order = 2
+        if isinstance(args[0], PairGrid):
+            # a distance per pair (``(a[:, None] - b[None]).norm(dim=-1)``): cell by cell
+            grid = args[0]
+            if not grid.features or self.grid_axes(grid, dim, where) != {"feature"}:
+                raise SourceError("unsupported: a norm over a pair axis of pairs of rows", where)
+            cells = [Tensor((self.norm_node(list(self.builder.featured(c).parts), order, where),))
+                     for c in grid.cells]
+            return PairGrid(tuple(cells), grid.size, False)
+        tensor = self.tensor(args[0], where)
         features = self.over_features(dim)
         if features is False and _number(order, where) == 1:
             # the L1 norm over batch or spatial axes is a sum of |x| over them, which the
@@ -2037,6 +2165,41 @@ def _selects_all(value: Any) -> bool:
     """An index that keeps an axis whole: ``:``, ``...``, ``None`` or the rows ``arange(n)``."""
     return (value is None or value is Ellipsis or isinstance(value, Arange)
             or (isinstance(value, slice) and value == slice(None)))
+
+
+#: reductions whose value over the batch depends on every sample's, not each alone
+_COUPLED_REDUCTIONS = ("max", "min", "logsumexp")
+
+#: shape operations that leave a grid of pairs as it is (casts, copies, broadcasts)
+_KEEPS_LAYOUT = frozenset({
+    "contiguous", "float", "double", "half", "bfloat16", "to", "type", "type_as", "cpu", "cuda",
+    "clone", "requires_grad_", "pin_memory", "block_until_ready", "astype", "expand",
+    "expand_as", "broadcast_to"})
+
+
+@contextmanager
+def located(where: ast.AST) -> Iterator[None]:
+    """Errors of the tensor builder (which sees no source) placed at the construct ``where``."""
+    try:
+        yield
+    except SourceError as err:
+        if err.node is None and err.span is None:
+            err.node = where
+        raise
+
+
+def _new_axis_position(values: list[Any]) -> int | None:
+    """Where ``x[:, None]``, ``x[None]``, ``x[..., None, :]`` put their one new axis, counted
+    as ``unsqueeze`` counts (negative after an ellipsis); None for any other index."""
+    if sum(v is None for v in values) != 1:
+        return None
+    if not all(v is None or v is Ellipsis or (isinstance(v, slice) and v == slice(None))
+               for v in values):
+        return None
+    position = next(i for i, v in enumerate(values) if v is None)
+    if Ellipsis in values[:position]:
+        return position - len(values)
+    return position
 
 
 def _adds_axis(name: str, args: list[Any], keywords: dict[str, Any]) -> bool:

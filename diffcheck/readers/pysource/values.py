@@ -78,6 +78,10 @@ class Tensor:
     #: len(parts) // stacked components each, item by item; a reduction over dim 0 combines
     #: them component by component
     stacked: int = 0
+    #: given a new batch axis (``a.unsqueeze(1)``, ``b[None]``) that makes pairs of rows when it
+    #: meets the other side: "left" varies along axis 0 and is broadcast along axis 1, "right"
+    #: the reverse; ``a[:, None] - b[None]`` is then a :class:`PairGrid`
+    pair: str = ""
 
     @property
     def generic(self) -> Node:
@@ -88,18 +92,45 @@ class Tensor:
     def with_parts(self, parts: tuple[Node, ...] | list[Node], featured: bool | None = None,
                    dtype: str | None = None) -> Tensor:
         return Tensor(tuple(parts), self.featured if featured is None else featured,
-                      self.dtype if dtype is None else dtype, self.spread, self.axis)
+                      self.dtype if dtype is None else dtype, self.spread, self.axis,
+                      pair=self.pair)
 
-    def spreading(self) -> Tensor:
-        """This tensor kept as a column (``keepdim``/``unsqueeze``), if it is a reduced value."""
+    def spreading(self, pair: str = "") -> Tensor:
+        """This tensor kept as a column (``keepdim``/``unsqueeze``), if it is a reduced value;
+        ``pair`` is the side of a pair of rows the new axis puts it on, if any."""
         if self.featured or self.spread:
-            return self
-        return Tensor(self.parts, False, self.dtype, True, self.axis)
+            return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
+                          self.transposed, self.stacked, pair or self.pair) if pair else self
+        return Tensor(self.parts, False, self.dtype, True, self.axis, pair=pair)
 
     def transposing(self) -> Tensor:
         """This tensor with its last two axes swapped (``.t()``)."""
         return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
                       not self.transposed)
+
+
+@dataclass(frozen=True, eq=False)
+class PairGrid:
+    """Pairs of rows of two batches (or of one batch with itself): ``a[:, None] - b[None]``.
+
+    ``cells[i * size + j]`` is the tensor ``f(a@i, b@j)``: one generic element or components
+    along the feature axis, as a :class:`Tensor` without the pair axes. ``features`` says
+    whether the cells still carry the feature axis (``(N, M, D)``) or not (``(N, M)``, after
+    ``.sum(-1)``): it decides which axis a ``dim`` names.
+    """
+
+    cells: tuple[Tensor, ...]
+    size: int
+    features: bool
+    dtype: str = "float"
+
+    def cell(self, i: int, j: int) -> Tensor:
+        return self.cells[i * self.size + j]
+
+    def transposing(self) -> PairGrid:
+        """The grid with its two pair axes swapped (``d.t()`` of an ``(N, M)`` grid)."""
+        cells = tuple(self.cell(j, i) for i in range(self.size) for j in range(self.size))
+        return PairGrid(cells, self.size, self.features, self.dtype)
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +155,7 @@ class Arange:
 
 
 #: Values that stand for tensors.
-TENSORLIKE = (Tensor, Labels, Arange)
+TENSORLIKE = (Tensor, Labels, Arange, PairGrid)
 
 
 @dataclass(frozen=True)
