@@ -387,6 +387,31 @@ def test_pairs_of_rows_reduce_over_each_pair_axis(pairs):
     assert same_function(loss.parsed.expr, f"{near} + ({far})/2"), str(loss.parsed.expr)
 
 
+def test_pairs_of_rows_after_a_leading_batch_axis():
+    # point clouds (B, N, 3): the pair axes are 1 and 2, the batch axis 0 is any element
+    loss = lowered("""
+        def batched_chamfer_loss(a, b):
+            d = torch.sum((a.unsqueeze(2) - b.unsqueeze(1)) ** 2, dim=-1)
+            return torch.min(d, dim=2)[0].mean() + torch.min(d, dim=1)[0].mean()
+        """)
+    near = " + ".join(f"Min({_pair_distance(i, 0)}, {_pair_distance(i, 1)})" for i in range(2))
+    far = " + ".join(f"Min({_pair_distance(0, j)}, {_pair_distance(1, j)})" for j in range(2))
+    assert same_function(loss.parsed.expr, f"({near} + {far})/2"), str(loss.parsed.expr)
+
+
+def test_a_column_plus_its_transpose_is_pairs_of_rows():
+    # |x_i|^2 + |x_j|^2 - 2 x_i.x_j: a keepdim column, its transpose (a row) and x @ x.t()
+    loss = lowered("""
+        def pairwise_distance_loss(x):
+            sq = (x * x).sum(dim=1, keepdim=True)
+            d2 = sq + sq.t() - 2 * (x @ x.t())
+            return d2.max(dim=1).values.mean()
+        """)
+    rows = [f"Max({_pair_distance(i, 0, 'x', 'x')}, {_pair_distance(i, 1, 'x', 'x')})"
+            for i in range(2)]
+    assert same_function(loss.parsed.expr, f"({rows[0]} + {rows[1]})/2"), str(loss.parsed.expr)
+
+
 def test_pairs_of_a_batch_with_itself_have_a_zero_diagonal():
     # x against itself: cell (i, i) is x@i - x@i = 0; a softmax over the other rows per row
     loss = lowered("""
@@ -412,6 +437,23 @@ def test_max_over_the_batch_couples_the_samples(reduce, combine):
         """)
     rows = ", ".join(_pair_distance(i, i, "pred", "target") for i in range(3))
     assert same_function(loss.parsed.expr, f"{combine}({rows})"), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("order, expected", [
+    ("losses.topk(2, dim=0).values.sum()", "Max(A, B, C) + Max(Min(A, B), Min(A, C), Min(B, C))"),
+    ("losses.median(dim=0).values", "Max(Min(A, B), Min(A, C), Min(B, C))"),
+    ("torch.sort(losses, dim=0, descending=True)[0][..., 0]", "Max(A, B, C)"),
+])
+def test_order_statistics_over_the_batch_compare_samples(order, expected):
+    # along dim=0 the elements compared are rows of the batch (pred@1), not features (pred[1])
+    loss = lowered(f"""
+        def order_loss(pred, target):
+            losses = (pred - target).abs()
+            return {order}
+        """)
+    rows = {name: f"Abs(pred@{i} - target@{i})" for i, name in enumerate("ABC")}
+    wanted = re.sub("[ABC]", lambda m: rows[m.group(0)], expected)
+    assert same_function(loss.parsed.expr, wanted), str(loss.parsed.expr)
 
 
 def test_a_generic_tensor_maxed_over_the_batch_keeps_its_features_generic():

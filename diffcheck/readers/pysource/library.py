@@ -187,21 +187,22 @@ class Library:
               dtype: str = "float") -> Any:
         """An elementwise operation: on pairs of rows when a grid, or a left and a right side
         of pairs (``a[:, None]`` and ``b[None]``), meet; element by element otherwise."""
-        tensors = [o for o in operands if isinstance(o, Tensor)]
-        if len(tensors) < len(operands) or {t.pair for t in tensors} >= {"left", "right"}:
+        offset = self.builder.pair_offset(operands)
+        if offset is not None:
             with located(where):
-                return self.builder.pairwise(make, *operands, dtype=dtype)
+                return self.builder.pairwise(make, *operands, offset=offset, dtype=dtype)
+        tensors = [o for o in operands if isinstance(o, Tensor)]
         return self.builder.elementwise(make, *tensors, dtype=dtype)
 
-    def unsqueeze_side(self, tensor: Tensor, name: str, args: list[Any],
-                       keywords: dict[str, Any]) -> str:
-        """The side of pairs of rows ``unsqueeze(dim)`` puts ``tensor`` on, or ""."""
+    def unsqueeze_axis(self, tensor: Tensor, name: str, args: list[Any],
+                       keywords: dict[str, Any]) -> int:
+        """Where ``unsqueeze(dim)`` puts the new axis of ``tensor`` (-1: unknown or none)."""
         if name not in ("unsqueeze", "unsqueeze_", "expand_dims"):
-            return ""
+            return -1
         dim = keywords.get("dim", keywords.get("axis", args[0] if args else None))
         if dim is None or not _is_integer(dim):
-            return ""
-        return self.builder.pair_side(tensor, int(dim))
+            return -1
+        return self.builder.new_axis(tensor, int(dim))
 
     def unsupported_on_pairs(self, values: Sequence[Any], what: str, where: ast.AST) -> None:
         """A SourceError for an operation the grid of pairs does not model."""
@@ -326,7 +327,7 @@ class Library:
         if isinstance(owner, PairGrid):
             if name == "shape":
                 return Shape()
-            if name in ("T", "mT") and not owner.features:
+            if name in ("T", "mT") and not owner.features and not owner.offset:
                 return owner.transposing()
             if name in ("dtype", "device", "requires_grad", "is_cuda"):
                 return Opaque(f"tensor.{name}")
@@ -370,8 +371,8 @@ class Library:
         if not picks:
             if not any(v is None for v in values):
                 return tensor
-            return tensor.spreading(self.builder.pair_side(tensor, position) if (
-                position := _new_axis_position(values)) is not None else "")
+            return tensor.spreading(self.builder.new_axis(tensor, position) if (
+                position := _new_axis_position(values)) is not None else -1)
         spelling = self.spelling(values, keys)
         conditions = [v for _, v in picks if isinstance(v, Tensor) and v.dtype == "bool"]
         if conditions and len(conditions) == len(picks):
@@ -635,14 +636,15 @@ class Library:
             return handler(args, keywords, where, family=family, written=written)
         if name in ("t", "transpose", "swapaxes", "mT") and args and isinstance(args[0], Tensor):
             return args[0].transposing()
-        if name in ("t", "mT") and args and isinstance(args[0], PairGrid) and not args[0].features:
+        if name in ("t", "mT") and args and isinstance(args[0], PairGrid) and not args[0].features \
+                and not args[0].offset:
             return args[0].transposing()
         if name in SHAPE_OPERATIONS:
             value = args[0] if args else None
             if isinstance(value, PairGrid) and name not in _KEEPS_LAYOUT:
                 self.unsupported_on_pairs([value], f"the shape operation {name}", where)
             if isinstance(value, Tensor) and _adds_axis(name, args[1:], keywords):
-                return value.spreading(self.unsqueeze_side(value, name, args[1:], keywords))
+                return value.spreading(self.unsqueeze_axis(value, name, args[1:], keywords))
             return value
         if name in _INTEGER_CASTS:
             return self.integer_cast(args[0], where)
@@ -762,23 +764,28 @@ class Library:
     def grid_axes(self, grid: PairGrid, dim: Any, where: ast.AST) -> set[str]:
         """The axes of a grid of pairs that ``dim`` names: "i" (rows of the left side), "j"
         (rows of the right side) and "feature" when the cells still carry it."""
-        rank = 3 if grid.features else 2
+        names = ["batch"] * grid.offset + ["i", "j"] + (["feature"] if grid.features else [])
+        rank = len(names)
         if dim is None:
-            return {"i", "j", "feature"} if grid.features else {"i", "j"}
+            return set(names)
         axes = set()
         for value in dim if isinstance(dim, (tuple, list)) else [dim]:
             if not _is_integer(value) or not -rank <= int(value) < rank:
                 raise SourceError(f"unsupported: dim {value!r} of pairs of rows of rank {rank}",
                                   where)
-            axes.add(("i", "j", "feature")[int(value) % rank])
+            axes.add(names[int(value) % rank])
         return axes
 
     def reduction(self, how: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
         dim = self.dims(keywords, args, 1)
         if isinstance(args[0], PairGrid):
+            axes = self.grid_axes(args[0], dim, where)
+            if "batch" in axes and how not in ("sum", "mean"):
+                raise SourceError(f"unsupported: {how} over a batch axis of pairs of rows", where)
             with located(where):
+                # over the batch axes before the pairs: as over any batch, the identity
                 return self.builder.grid_reduce(args[0], lambda ps: self.combine(how, ps, where),
-                                                self.grid_axes(args[0], dim, where))
+                                                axes - {"batch"})
         tensor = self.tensor(args[0], where)
         features = self.over_features(dim)
         if tensor.stacked and _is_first_axis(dim):
@@ -861,7 +868,7 @@ class Library:
         if isinstance(args[0], PairGrid):
             op = "argmax" if how == "max" else "argmin"
             found = self.builder.grid_reduce(args[0], lambda ps: self.node(op, ps, where, written=op),
-                                             self.grid_axes(args[0], dim, where))
+                                             self.grid_axes(args[0], dim, where) - {"batch"})
             if not isinstance(found, Tensor):
                 raise SourceError(f"unsupported: {op} over the features of pairs of rows", where)
             return ResultPair(values, found.with_parts(found.parts, dtype="int"))
@@ -918,15 +925,15 @@ class Library:
 
     def op_addcmul(self, args, keywords, where, **_):
         value = keywords.get("value", 1)
-        product = self.binary("mul", self.tensor(args[1], where), self.tensor(args[2], where), where)
-        scaled = self.binary("mul", self.tensor(value, where), product, where)
-        return self.binary("add", self.tensor(args[0], where), scaled, where)
+        product = self.binary("mul", self.operand(args[1], where), self.operand(args[2], where), where)
+        scaled = self.binary("mul", self.operand(value, where), product, where)
+        return self.binary("add", self.operand(args[0], where), scaled, where)
 
     def op_addcdiv(self, args, keywords, where, **_):
         value = keywords.get("value", 1)
-        quotient = self.binary("div", self.tensor(args[1], where), self.tensor(args[2], where), where)
-        scaled = self.binary("mul", self.tensor(value, where), quotient, where)
-        return self.binary("add", self.tensor(args[0], where), scaled, where)
+        quotient = self.binary("div", self.operand(args[1], where), self.operand(args[2], where), where)
+        scaled = self.binary("mul", self.operand(value, where), quotient, where)
+        return self.binary("add", self.operand(args[0], where), scaled, where)
 
     def op_detach(self, args, keywords, where, written="", **_):
         why = "stop_gradient" if written.endswith("stop_gradient") else ".detach()"
@@ -936,37 +943,37 @@ class Library:
 
     def op_pow(self, args, keywords, where, **_):
         exponent = keywords.get("exponent", args[1] if len(args) > 1 else None)
-        return self.binary("pow", self.tensor(args[0], where), self.tensor(exponent, where), where)
+        return self.binary("pow", self.operand(args[0], where), self.operand(exponent, where), where)
 
     op_power = op_pow
     op_float_power = op_pow
 
     def op_square(self, args, keywords, where, **_):
-        return self.binary("pow", self.tensor(args[0], where), self.tensor(2, where), where)
+        return self.binary("pow", self.operand(args[0], where), self.operand(2, where), where)
 
     def op_add(self, args, keywords, where, **_):
         other = keywords.get("other", args[1] if len(args) > 1 else 0)
         alpha = keywords.get("alpha")
         if alpha is not None:
-            other = self.binary("mul", self.tensor(other, where), self.tensor(alpha, where), where)
-        return self.binary("add", self.tensor(args[0], where), self.tensor(other, where), where)
+            other = self.binary("mul", self.operand(other, where), self.operand(alpha, where), where)
+        return self.binary("add", self.operand(args[0], where), self.operand(other, where), where)
 
     def op_sub(self, args, keywords, where, **_):
         other = keywords.get("other", args[1] if len(args) > 1 else 0)
-        return self.binary("sub", self.tensor(args[0], where), self.tensor(other, where), where)
+        return self.binary("sub", self.operand(args[0], where), self.operand(other, where), where)
 
     op_subtract = op_sub
 
     def op_mul(self, args, keywords, where, **_):
         other = keywords.get("other", args[1] if len(args) > 1 else 1)
-        return self.binary("mul", self.tensor(args[0], where), self.tensor(other, where), where)
+        return self.binary("mul", self.operand(args[0], where), self.operand(other, where), where)
 
     op_multiply = op_mul
 
     def op_div(self, args, keywords, where, **_):
         other = keywords.get("other", args[1] if len(args) > 1 else 1)
         mode = keywords.get("rounding_mode")
-        quotient = self.binary("div", self.tensor(args[0], where), self.tensor(other, where), where)
+        quotient = self.binary("div", self.operand(args[0], where), self.operand(other, where), where)
         if mode == "floor":
             return self.unary("floor", quotient, where)
         return quotient
@@ -975,19 +982,19 @@ class Library:
     op_true_divide = op_div
 
     def op_neg(self, args, keywords, where, **_):
-        return self.unary("neg", self.tensor(args[0], where), where)
+        return self.unary("neg", self.operand(args[0], where), where)
 
     op_negative = op_neg
 
     def op_rsub(self, args, keywords, where, **_):
-        return self.binary("sub", self.tensor(args[1], where), self.tensor(args[0], where), where)
+        return self.binary("sub", self.operand(args[1], where), self.operand(args[0], where), where)
 
     def op_reciprocal(self, args, keywords, where, **_):
-        return self.binary("div", self.tensor(1, where), self.tensor(args[0], where), where)
+        return self.binary("div", self.operand(1, where), self.operand(args[0], where), where)
 
     def op_rsqrt(self, args, keywords, where, **_):
-        return self.binary("div", self.tensor(1, where),
-                           self.unary("sqrt", self.tensor(args[0], where), where), where)
+        return self.binary("div", self.operand(1, where),
+                           self.unary("sqrt", self.operand(args[0], where), where), where)
 
     def op_matmul(self, args, keywords, where, **_):
         return self.matmul(args[0], args[1], where)
@@ -1066,7 +1073,7 @@ class Library:
     op_any = op_all
 
     def op_sign(self, args, keywords, where, **_):
-        return self.unary("sign", self.tensor(args[0], where), where)
+        return self.unary("sign", self.operand(args[0], where), where)
 
     def op_round(self, args, keywords, where, **_):
         decimals = keywords.get("decimals", args[1] if len(args) > 1 else None)
@@ -1358,15 +1365,22 @@ class Library:
         if isinstance(args[0], PairGrid):
             # soft nearest neighbours: a softmax over the rows of one side, line by line
             axes = self.grid_axes(args[0], self.dims(keywords, args, 1), where)
-            if len(axes) != 1:
-                raise SourceError(f"unsupported: {op} over several axes of pairs of rows", where)
+            if len(axes) != 1 or "batch" in axes:
+                raise SourceError(f"unsupported: {op} over this axis of pairs of rows", where)
             with located(where):
                 return self.builder.grid_coupled(args[0], lambda parts, k: self.node(
                     op, parts, where, written=op, keywords=(("index", self.number(k, where)),)),
                     axes.pop())
-        tensor = self.tensor(args[0], where)
+        tensor = self.over_samples(self.tensor(args[0], where), self.dims(keywords, args, 1))
         return self.builder.coupled(tensor, lambda parts, k: self.node(
             op, parts, where, written=op, keywords=(("index", self.number(k, where)),)))
+
+    def over_samples(self, tensor: Tensor, dim: Any, count: int = DEFAULT_COMPONENTS) -> Tensor:
+        """``tensor`` as rows of its batch when an operation that compares elements (sort,
+        top-k, median, softmax) runs along ``dim=0`` of a generic tensor; else unchanged."""
+        if _is_first_axis(dim) and not tensor.featured:
+            return self.builder.batch_rows(tensor, count)
+        return tensor
 
     def op_logsumexp(self, args, keywords, where, **_):
         return self.reduction("logsumexp", args, keywords, where)
@@ -1385,7 +1399,7 @@ class Library:
                 raise SourceError("unsupported: a norm over a pair axis of pairs of rows", where)
             cells = [Tensor((self.norm_node(list(self.builder.featured(c).parts), order, where),))
                      for c in grid.cells]
-            return PairGrid(tuple(cells), grid.size, False)
+            return PairGrid(tuple(cells), grid.size, False, offset=grid.offset)
         tensor = self.tensor(args[0], where)
         features = self.over_features(dim)
         if features is False and _number(order, where) == 1:
@@ -1426,7 +1440,7 @@ class Library:
     def op_pairwise_distance(self, args, keywords, where, **_):
         order = keywords.get("p", args[2] if len(args) > 2 else 2)
         eps = keywords.get("eps", args[3] if len(args) > 3 else Fraction(1, 10**6))
-        difference = self.binary("add", self.binary("sub", self.tensor(args[0], where),
+        difference = self.binary("add", self.binary("sub", self.operand(args[0], where),
                                                      self.tensor(args[1], where), where),
                                  self.tensor(eps, where), where)
         featured = self.builder.featured(difference)
@@ -1464,7 +1478,8 @@ class Library:
         return tensor.with_parts(parts)
 
     def op_sort(self, args, keywords, where, family="torch", **_):
-        tensor = self.builder.ranked(self.tensor(args[0], where))
+        tensor = self.builder.ranked(self.over_samples(self.tensor(args[0], where),
+                                                       self.dims(keywords, args, 1)))
         descending = bool(keywords.get("descending", False))
         parts = list(tensor.parts)
         ordered = [order_statistic(parts, k, self.run.span(where), largest=descending)
@@ -1478,7 +1493,8 @@ class Library:
     def op_topk(self, args, keywords, where, **_):
         k = int(keywords.get("k", args[1] if len(args) > 1 else 1))
         # samples of a per-sample value: one more than k, or the top k would be all of them
-        tensor = self.builder.ranked(self.tensor(args[0], where), samples=k + 1)
+        tensor = self.builder.ranked(self.over_samples(
+            self.tensor(args[0], where), self.dims(keywords, args, 2), k + 1), samples=k + 1)
         largest = bool(keywords.get("largest", True))
         parts = list(tensor.parts)
         if k > len(parts):
@@ -1488,13 +1504,15 @@ class Library:
         return ResultPair(tensor.with_parts(ordered), _SortIndices(tensor, largest))
 
     def op_kthvalue(self, args, keywords, where, **_):
-        tensor = self.builder.featured(self.tensor(args[0], where))
         k = int(keywords.get("k", args[1] if len(args) > 1 else 1))
+        tensor = self.builder.featured(self.over_samples(
+            self.tensor(args[0], where), self.dims(keywords, args, 2), max(k, DEFAULT_COMPONENTS)))
         value = order_statistic(list(tensor.parts), k - 1, self.run.span(where), largest=False)
         return ResultPair(Tensor((value,)), _SortIndices(tensor, False))
 
     def op_median(self, args, keywords, where, family="torch", **_):
-        tensor = self.builder.featured(self.tensor(args[0], where))
+        tensor = self.builder.featured(self.over_samples(self.tensor(args[0], where),
+                                                         self.dims(keywords, args, 1)))
         count = len(tensor.parts)
         value = order_statistic(list(tensor.parts), (count - 1) // 2, self.run.span(where), largest=False)
         dim = self.dims(keywords, args, 1)
@@ -1521,7 +1539,7 @@ class Library:
         return Tensor((mixed,))
 
     def op_abs(self, args, keywords, where, **_):
-        return self.unary("abs", self.tensor(args[0], where), where)
+        return self.unary("abs", self.operand(args[0], where), where)
 
     op_absolute = op_abs
 
@@ -1627,27 +1645,27 @@ class Library:
         negative = self.unary("softplus", x, where)  # -log(1 - sigmoid(x))
         pos_weight = keywords.get("pos_weight")
         if pos_weight is not None:
-            positive = self.binary("mul", positive, self.tensor(pos_weight, where), where)
+            positive = self.binary("mul", positive, self.operand(pos_weight, where), where)
         loss = self.binary("add", self.binary("mul", y, positive, where),
-                           self.binary("mul", self.binary("sub", self.tensor(1, where), y, where),
+                           self.binary("mul", self.binary("sub", self.operand(1, where), y, where),
                                        negative, where), where)
         weight = keywords.get("weight")
         if weight is not None:
-            loss = self.binary("mul", loss, self.tensor(weight, where), where)
+            loss = self.binary("mul", loss, self.operand(weight, where), where)
         return self.reduce_loss(loss, keywords, where)
 
     def op_binary_cross_entropy(self, args, keywords, where, **_):
         p = self.tensor(args[0], where)
         y = self.tensor(keywords.get("target", args[1] if len(args) > 1 else None), where)
         log_p = self.unary("log", p, where)
-        log_q = self.unary("log", self.binary("sub", self.tensor(1, where), p, where), where)
+        log_q = self.unary("log", self.binary("sub", self.operand(1, where), p, where), where)
         loss = self.unary("neg", self.binary(
             "add", self.binary("mul", y, log_p, where),
-            self.binary("mul", self.binary("sub", self.tensor(1, where), y, where), log_q, where),
+            self.binary("mul", self.binary("sub", self.operand(1, where), y, where), log_q, where),
             where), where)
         weight = keywords.get("weight", args[2] if len(args) > 2 else None)
         if weight is not None:
-            loss = self.binary("mul", loss, self.tensor(weight, where), where)
+            loss = self.binary("mul", loss, self.operand(weight, where), where)
         return self.reduce_loss(loss, keywords, where)
 
     def pointwise_loss(self, make: Callable[[Tensor, Tensor], Tensor], args, keywords, where) -> Tensor:
@@ -1657,7 +1675,7 @@ class Library:
 
     def op_mse_loss(self, args, keywords, where, **_):
         return self.pointwise_loss(lambda a, b: self.binary(
-            "pow", self.binary("sub", a, b, where), self.tensor(2, where), where), args, keywords, where)
+            "pow", self.binary("sub", a, b, where), self.operand(2, where), where), args, keywords, where)
 
     def op_l1_loss(self, args, keywords, where, **_):
         return self.pointwise_loss(lambda a, b: self.unary("abs", self.binary("sub", a, b, where), where),
@@ -1671,10 +1689,10 @@ class Library:
             if beta == 0:
                 return self.unary("abs", r, where)
             n = self.unary("abs", r, where)
-            quadratic = self.binary("div", self.binary("mul", self.tensor(Fraction(1, 2), where),
-                                                       self.binary("pow", n, self.tensor(2, where), where),
+            quadratic = self.binary("div", self.binary("mul", self.operand(Fraction(1, 2), where),
+                                                       self.binary("pow", n, self.operand(2, where), where),
                                                        where), self.tensor(beta, where), where)
-            linear = self.binary("sub", n, self.tensor(beta / 2, where), where)
+            linear = self.binary("sub", n, self.operand(beta / 2, where), where)
             return self.where(self.comparison("lt", n, beta, where), quadratic, linear, where)
 
         return self.pointwise_loss(make, args, keywords, where)
@@ -1700,7 +1718,7 @@ class Library:
     def op_hinge_embedding_loss(self, args, keywords, where, **_):
         x, y = self.tensor(args[0], where), self.tensor(args[1], where)
         margin = _number(keywords.get("margin", 1), where)
-        negative = self.relu(self.binary("sub", self.tensor(margin, where), x, where), where)
+        negative = self.relu(self.binary("sub", self.operand(margin, where), x, where), where)
         loss = self.where(self.comparison("eq", y, 1, where), x, negative, where)
         return self.reduce_loss(loss, keywords, where)
 
@@ -1715,15 +1733,15 @@ class Library:
             d_pn = self.op_pairwise_distance([positive, negative, order, eps], {}, where)
             entry = _vocabulary("minimum")
             d_an = self.vocabulary_call("min", entry, [d_an, d_pn], {}, where, "min")
-        inner = self.binary("add", self.binary("sub", d_ap, d_an, where), self.tensor(margin, where), where)
+        inner = self.binary("add", self.binary("sub", d_ap, d_an, where), self.operand(margin, where), where)
         return self.reduce_loss(self.relu(inner, where), keywords, where)
 
     def op_cosine_embedding_loss(self, args, keywords, where, **_):
         x1, x2, y = args[:3]
         margin = _number(keywords.get("margin", args[3] if len(args) > 3 else 0), where)
         cosine = self.op_cosine_similarity([x1, x2], {"dim": 1, "eps": Fraction(1, 10**8)}, where)
-        positive = self.binary("sub", self.tensor(1, where), cosine, where)
-        negative = self.relu(self.binary("sub", cosine, self.tensor(margin, where), where), where)
+        positive = self.binary("sub", self.operand(1, where), cosine, where)
+        negative = self.relu(self.binary("sub", cosine, self.operand(margin, where), where), where)
         loss = self.where(self.comparison("eq", y, 1, where), positive, negative, where)
         return self.reduce_loss(loss, keywords, where)
 
@@ -1760,9 +1778,9 @@ class Library:
         eps = keywords.get("eps", Fraction(1, 10**6))
         entry = _vocabulary("clip")
         var = self.vocabulary_call("clip", entry, [var, eps, None], {}, where, "clamp")
-        loss = self.binary("mul", self.tensor(Fraction(1, 2), where), self.binary(
+        loss = self.binary("mul", self.operand(Fraction(1, 2), where), self.binary(
             "add", self.unary("log", var, where), self.binary("div", self.binary(
-                "pow", self.binary("sub", x, t, where), self.tensor(2, where), where), var, where),
+                "pow", self.binary("sub", x, t, where), self.operand(2, where), where), var, where),
             where), where)
         return self.reduce_loss(loss, keywords, where)
 
@@ -1788,7 +1806,7 @@ class Library:
         x, y = self.tensor(args[0], where), self.tensor(args[1], where)
         loss = self.binary("add", self.binary("mul", y, self.unary("softplus", self.unary(
             "neg", x, where), where), where), self.binary("mul", self.binary(
-                "sub", self.tensor(1, where), y, where), self.unary("softplus", x, where), where), where)
+                "sub", self.operand(1, where), y, where), self.unary("softplus", x, where), where), where)
         return self.reduce_loss(loss, keywords, where)
 
     def relu(self, tensor: Tensor, where: ast.AST) -> Tensor:
@@ -1820,13 +1838,13 @@ class Library:
         none = {"reduction": "none"}
         if name == "l2_loss":
             target = keywords.get("targets", args[1] if len(args) > 1 else 0)
-            diff = self.binary("sub", self.tensor(args[0], where), self.tensor(target or 0, where), where)
-            return self.binary("mul", self.tensor(Fraction(1, 2), where),
-                               self.binary("pow", diff, self.tensor(2, where), where), where)
+            diff = self.binary("sub", self.operand(args[0], where), self.operand(target or 0, where), where)
+            return self.binary("mul", self.operand(Fraction(1, 2), where),
+                               self.binary("pow", diff, self.operand(2, where), where), where)
         if name == "squared_error":
             target = keywords.get("targets", args[1] if len(args) > 1 else 0)
-            diff = self.binary("sub", self.tensor(args[0], where), self.tensor(target or 0, where), where)
-            return self.binary("pow", diff, self.tensor(2, where), where)
+            diff = self.binary("sub", self.operand(args[0], where), self.operand(target or 0, where), where)
+            return self.binary("pow", diff, self.operand(2, where), where)
         if name == "huber_loss":
             target = keywords.get("targets", args[1] if len(args) > 1 else None)
             delta = keywords.get("delta", args[2] if len(args) > 2 else 1)
@@ -1834,7 +1852,7 @@ class Library:
                                       {**none, "delta": delta}, where)
         if name == "log_cosh":
             target = keywords.get("targets", args[1] if len(args) > 1 else None)
-            diff = self.binary("sub", self.tensor(args[0], where), self.tensor(target or 0, where), where)
+            diff = self.binary("sub", self.operand(args[0], where), self.operand(target or 0, where), where)
             return self.unary("log", self.unary("cosh", diff, where), where)
         if name == "sigmoid_binary_cross_entropy":
             return self.op_binary_cross_entropy_with_logits(args[:2], none, where)
@@ -1847,14 +1865,14 @@ class Library:
             return self.op_cross_entropy([args[0], labels], none, where)
         if name == "hinge_loss":
             targets = keywords.get("targets", args[1] if len(args) > 1 else None)
-            margin = self.binary("sub", self.tensor(1, where), self.binary(
+            margin = self.binary("sub", self.operand(1, where), self.binary(
                 "mul", self.tensor(args[0], where), self.tensor(targets, where), where), where)
             return self.relu(margin, where)
         if name == "cosine_similarity":
             return self.op_cosine_similarity(args[:2], {"eps": keywords.get("epsilon", 0)}, where)
         if name == "cosine_distance":
             similarity = self.op_cosine_similarity(args[:2], {"eps": keywords.get("epsilon", 0)}, where)
-            return self.binary("sub", self.tensor(1, where), similarity, where)
+            return self.binary("sub", self.operand(1, where), similarity, where)
         if name == "kl_divergence":
             return self.op_kl_div(args[:2], none, where)
         return self.run.opaque_call(f"optax.{name}", args, where)
@@ -1918,7 +1936,7 @@ class Library:
             return sp.floor(number) if name == "int" and number.is_number else number
         if name == "abs":
             if tensors:
-                return self.unary("abs", self.tensor(args[0], where), where)
+                return self.unary("abs", self.operand(args[0], where), where)
             return abs(_number(args[0], where))
         if name in ("max", "min"):
             items = args if len(args) > 1 else self.run.iterate(args[0], where)
@@ -1938,7 +1956,7 @@ class Library:
             return self.run.binary(ast.Pow(), args[0], args[1], where)
         if name == "round":
             if tensors:
-                return self.unary("round", self.tensor(args[0], where), where)
+                return self.unary("round", self.operand(args[0], where), where)
             return sp.floor(_number(args[0], where) + sp.Rational(1, 2))
         if name == "isinstance":
             return _isinstance(args[0], args[1])

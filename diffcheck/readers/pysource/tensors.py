@@ -282,20 +282,18 @@ class Builder:
                    for part in tensor.parts for node in part.walk())
 
     def elementwise(self, make: Callable[..., Node], *tensors: Tensor, dtype: str = "float") -> Tensor:
-        sides = {t.pair for t in tensors if t.pair}
-        if sides == {"left", "right"}:
-            raise SourceError("internal: pairs of rows are built with Builder.pairwise")
+        marks = {t.new_axis for t in tensors if t.new_axis >= 0}
         aligned = self.broadcast(*tensors)
         featured = aligned[0].featured
         count = len(aligned[0].parts)
         parts = [make(*[t.parts[i] for t in aligned]) for i in range(count)]
-        # a side of a pair survives operations with constants (a[:, None] * 2)
-        (side,) = sides if len(sides) == 1 and all(
-            t.pair or self.is_constant(t) for t in tensors) else ("",)
+        # a new axis survives operations with constants (a[:, None] * 2)
+        (new_axis,) = marks if len(marks) == 1 and all(
+            t.new_axis >= 0 or self.is_constant(t) for t in tensors) else (-1,)
         # the parts of a matrix of rows (relu(cdist(x, y) - m)) stay rows
         axes = {t.axis for t in aligned if t.featured and not _constant(t)}
         axis = axes.pop() if featured and len(axes) == 1 else "feature"
-        return Tensor(tuple(parts), featured, dtype, axis=axis, pair=side)
+        return Tensor(tuple(parts), featured, dtype, axis=axis, new_axis=new_axis)
 
     def is_constant(self, tensor: Tensor) -> bool:
         """No data or parameter in it: the same number for every element."""
@@ -318,36 +316,53 @@ class Builder:
             return False
         return bool(self.feature_variables(tensor)) and not self.has_components(tensor)
 
-    def pair_side(self, tensor: Tensor, position: int) -> str:
-        """The side of a pair of rows a new axis at ``position`` (as ``unsqueeze`` counts, on
-        a tensor of rank 2 with features, 1 without) puts ``tensor`` on, or "" for none.
+    def new_axis(self, tensor: Tensor, position: int) -> int:
+        """Where ``unsqueeze(position)`` puts a new axis of ``tensor``, counted from the start
+        for a tensor of rank 2 with features and 1 without (-1 when it makes no pairs).
 
-        A new axis 0 makes ``(1, N, ...)``: rows vary along axis 1 ("right"). A new axis 1
-        makes ``(N, 1, ...)``: rows vary along axis 0 ("left"). Any other axis is a column
-        over the features (today's ``spread``).
+        A new axis 0 makes ``(1, N, ...)``: rows vary along axis 1; a new axis 1 makes
+        ``(N, 1, ...)``: rows vary along axis 0. Alone, a new axis is read as today (a column
+        over the features: ``spread``); met by a new axis next to it, it makes pairs of rows.
         """
         if (tensor.featured and tensor.axis != "feature") or tensor.stacked or tensor.spread:
-            return ""
+            return -1
         if not self.feature_variables(tensor) and not self.has_components(tensor):
-            return ""
+            return -1
         rank = 2 if self.carries_features(tensor) else 1
         if position < 0:
             position += rank + 1
-        return {0: "right", 1: "left"}.get(position, "")
+        return position if 0 <= position <= rank else -1
 
-    def pairwise(self, make: Callable[..., Node], *operands: Tensor | PairGrid,
+    @staticmethod
+    def pair_offset(operands: Sequence[Tensor | PairGrid]) -> int | None:
+        """The batch axes before the pair axes when ``operands`` make pairs of rows, or None.
+
+        They do when one is a grid, or two new axes sit side by side (p and p + 1; a column
+        kept by ``keepdim`` is a new axis 1 next to a row's 0).
+        """
+        for o in operands:
+            if isinstance(o, PairGrid):
+                return o.offset
+        marks = {o.new_axis if o.new_axis >= 0 else (1 if o.spread else -1)
+                 for o in operands if isinstance(o, Tensor)} - {-1}
+        if len(marks) == 2 and max(marks) - min(marks) == 1:
+            return min(marks)
+        return None
+
+    def pairwise(self, make: Callable[..., Node], *operands: Tensor | PairGrid, offset: int = 0,
                  dtype: str = "float") -> PairGrid:
         """An elementwise operation on pairs of rows: cell ``(i, j)`` is ``make`` of row ``i``
-        of the left operands and row ``j`` of the right ones, cell by cell."""
+        of the left operands (new axis at ``offset + 1``) and row ``j`` of the right ones
+        (new axis at ``offset``), cell by cell."""
         grids = [o for o in operands if isinstance(o, PairGrid)]
         size = grids[0].size if grids else PAIR_ROWS
         with_features = self.pair_features(operands)
-        cells_of = [self.pair_cells(o, size, with_features) for o in operands]
+        cells_of = [self.pair_cells(o, size, with_features, offset) for o in operands]
         cells = [self.elementwise(make, *[c[k] for c in cells_of], dtype=dtype)
                  for k in range(size * size)]
         if any(c.featured for c in cells) and not all(c.featured for c in cells):
             cells = self.broadcast(*cells)
-        return PairGrid(tuple(cells), size, with_features, dtype)
+        return PairGrid(tuple(cells), size, with_features, dtype, offset)
 
     def pair_features(self, operands: Sequence[Tensor | PairGrid]) -> bool:
         """Whether pairs of rows of ``operands`` keep a feature axis (``(N, M, D)``).
@@ -360,7 +375,7 @@ class Builder:
         for o in operands:
             if isinstance(o, PairGrid):
                 claims.append((o.features, any(c.featured for c in o.cells)))
-            elif o.pair:
+            elif o.new_axis >= 0:
                 # a side is also a column (spread) for today's reading; its rank is the tensor's
                 plain = Tensor(o.parts, o.featured, o.dtype, axis=o.axis)
                 claims.append((self.carries_features(plain), o.featured))
@@ -378,11 +393,12 @@ class Builder:
             return True
         return all(has for has, _ in claims)
 
-    def pair_cells(self, operand: Tensor | PairGrid, size: int, features: bool) -> list[Tensor]:
+    def pair_cells(self, operand: Tensor | PairGrid, size: int, features: bool,
+                   offset: int = 0) -> list[Tensor]:
         """The ``size * size`` cells ``operand`` contributes to a grid of pairs."""
         if isinstance(operand, PairGrid):
-            if operand.size != size:
-                raise SourceError("unsupported: grids of pairs of different sizes")
+            if operand.size != size or operand.offset != offset:
+                raise SourceError("unsupported: pairs of rows along different axes")
             return list(operand.cells)
         plain = Tensor(operand.parts, operand.featured, operand.dtype)
         if operand.featured and operand.axis == "rows":
@@ -396,9 +412,14 @@ class Builder:
             return [plain] * (size * size)
         # numpy broadcasting: a column (keepdim) varies along axis 0, anything else is aligned
         # with the trailing axes, so its rows vary along axis 1
-        side = operand.pair or ("left" if operand.spread else "right")
-        if not operand.pair and ((features and not self.carries_features(plain))
-                                 or (not features and plain.featured)):
+        if operand.new_axis >= 0:
+            if operand.new_axis not in (offset, offset + 1):
+                raise SourceError("unsupported: a new axis that is not one of the pair axes")
+            side = "left" if operand.new_axis == offset + 1 else "right"
+        else:
+            side = "left" if operand.spread else "right"
+        if operand.new_axis < 0 and ((features and not self.carries_features(plain))
+                                     or (not features and plain.featured)):
             raise SourceError("unsupported: a tensor without a pair axis combined with pairs of "
                               "rows of another rank (write both sides with unsqueeze or None)")
         rows = [self.sample(plain, i) for i in range(size)]
@@ -418,7 +439,7 @@ class Builder:
             features = False
         pair_axes = axes & {"i", "j"}
         if not pair_axes:
-            return PairGrid(tuple(cells), grid.size, features, grid.dtype)
+            return PairGrid(tuple(cells), grid.size, features, grid.dtype, grid.offset)
         if features or any(c.featured for c in cells):
             raise SourceError("unsupported: reducing a pair axis of a grid whose cells keep "
                               "their feature axis (reduce the features first)")
@@ -437,7 +458,7 @@ class Builder:
         """A coupled operation (softmax) along one axis of a grid, line by line."""
         if axis == "feature":
             cells = [self.coupled(c, make) for c in grid.cells]
-            return PairGrid(tuple(cells), grid.size, grid.features, grid.dtype)
+            return PairGrid(tuple(cells), grid.size, grid.features, grid.dtype, grid.offset)
         if grid.features or any(c.featured for c in grid.cells):
             raise SourceError("unsupported: a coupled operation along a pair axis of a grid "
                               "whose cells keep their feature axis")
@@ -449,7 +470,8 @@ class Builder:
             parts = [values[k] for k in keys]
             for rank, key in enumerate(keys):
                 out[key] = make(parts, rank)
-        return PairGrid(tuple(Tensor((v,), False, grid.dtype) for v in out), n, False, grid.dtype)
+        return PairGrid(tuple(Tensor((v,), False, grid.dtype) for v in out), n, False, grid.dtype,
+                        grid.offset)
 
     # --- reductions and couplings ---------------------------------------------------------
 

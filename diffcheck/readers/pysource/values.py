@@ -78,10 +78,11 @@ class Tensor:
     #: len(parts) // stacked components each, item by item; a reduction over dim 0 combines
     #: them component by component
     stacked: int = 0
-    #: given a new batch axis (``a.unsqueeze(1)``, ``b[None]``) that makes pairs of rows when it
-    #: meets the other side: "left" varies along axis 0 and is broadcast along axis 1, "right"
-    #: the reverse; ``a[:, None] - b[None]`` is then a :class:`PairGrid`
-    pair: str = ""
+    #: where ``unsqueeze`` or ``None`` put a new axis (-1: none). Two tensors with new axes at
+    #: p and p + 1 make pairs of rows (a :class:`PairGrid`): the one with the axis at p + 1
+    #: varies along axis p (the "left" side, ``a.unsqueeze(1)``), the other along p + 1 (the
+    #: "right" side, ``b.unsqueeze(0)``); axes before p are batch axes of both
+    new_axis: int = -1
 
     @property
     def generic(self) -> Node:
@@ -93,20 +94,25 @@ class Tensor:
                    dtype: str | None = None) -> Tensor:
         return Tensor(tuple(parts), self.featured if featured is None else featured,
                       self.dtype if dtype is None else dtype, self.spread, self.axis,
-                      pair=self.pair)
+                      new_axis=self.new_axis)
 
-    def spreading(self, pair: str = "") -> Tensor:
+    def spreading(self, new_axis: int = -1) -> Tensor:
         """This tensor kept as a column (``keepdim``/``unsqueeze``), if it is a reduced value;
-        ``pair`` is the side of a pair of rows the new axis puts it on, if any."""
+        ``new_axis`` is where ``unsqueeze`` put the new axis, if known."""
         if self.featured or self.spread:
             return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
-                          self.transposed, self.stacked, pair or self.pair) if pair else self
-        return Tensor(self.parts, False, self.dtype, True, self.axis, pair=pair)
+                          self.transposed, self.stacked, new_axis) if new_axis >= 0 else self
+        return Tensor(self.parts, False, self.dtype, True, self.axis, new_axis=new_axis)
 
     def transposing(self) -> Tensor:
-        """This tensor with its last two axes swapped (``.t()``)."""
+        """This tensor with its last two axes swapped (``.t()``).
+
+        A column (``labels.unsqueeze(1)``, ``sq.sum(1, keepdim=True)``) becomes a row: the
+        right side of pairs of rows, so ``sq + sq.t()`` is a grid of pairs.
+        """
+        new_axis = {1: 0, 0: 1}.get(self.new_axis, 0 if self.spread and self.new_axis < 0 else -1)
         return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
-                      not self.transposed)
+                      not self.transposed, new_axis=new_axis)
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,6 +129,9 @@ class PairGrid:
     size: int
     features: bool
     dtype: str = "float"
+    #: batch axes before the two pair axes (``p1.unsqueeze(2) - p2.unsqueeze(1)`` of point
+    #: clouds ``(B, N, 3)`` has one): any element of them, as the batch of any tensor
+    offset: int = 0
 
     def cell(self, i: int, j: int) -> Tensor:
         return self.cells[i * self.size + j]
@@ -130,7 +139,7 @@ class PairGrid:
     def transposing(self) -> PairGrid:
         """The grid with its two pair axes swapped (``d.t()`` of an ``(N, M)`` grid)."""
         cells = tuple(self.cell(j, i) for i in range(self.size) for j in range(self.size))
-        return PairGrid(cells, self.size, self.features, self.dtype)
+        return PairGrid(cells, self.size, self.features, self.dtype, self.offset)
 
 
 @dataclass(frozen=True, eq=False)
