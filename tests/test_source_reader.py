@@ -365,6 +365,12 @@ def test_unknown_external_call_is_an_assumption_with_its_line():
     assert "box_iou" in assumption and "line 9" in assumption
 
 
+def _spelled(expected: str, names: dict[str, str]) -> str:
+    """``expected`` with its placeholders (``A``, ``D01``) replaced by the formulas of ``names``."""
+    return re.sub("|".join(sorted(names, key=len, reverse=True)), lambda m: names[m.group(0)],
+                  expected)
+
+
 def _pair_distance(i: int, j: int, left: str = "a", right: str = "b", features: int = 3) -> str:
     """The squared distance of row ``i`` of ``left`` and row ``j`` of ``right``, by hand."""
     return "(" + " + ".join(f"({left}[{c}]@{i} - {right}[{c}]@{j})**2"
@@ -397,6 +403,23 @@ def test_pairs_of_rows_after_a_leading_batch_axis():
     near = " + ".join(f"Min({_pair_distance(i, 0)}, {_pair_distance(i, 1)})" for i in range(2))
     far = " + ".join(f"Min({_pair_distance(0, j)}, {_pair_distance(1, j)})" for j in range(2))
     assert same_function(loss.parsed.expr, f"({near} + {far})/2"), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("masked, expected", [
+    ("(d + eye * 1e9).min(dim=1).values.sum()", "Min(10**9, D01) + Min(10**9, D10)"),
+    ("d.masked_fill(eye.bool(), float('inf')).amin(1).sum()", "D01 + D10"),
+    ("d[~eye.bool()].sum()", "D01 + D10"),
+])
+def test_eye_masks_the_diagonal_of_pairs_of_a_batch_with_itself(masked, expected):
+    # the nearest other row: without the diagonal, the min would be the self-distance 0
+    loss = lowered(f"""
+        def nearest_other_loss(x):
+            d = ((x[:, None] - x[None]) ** 2).sum(-1)
+            eye = torch.eye(x.shape[0], device=x.device)
+            return {masked}
+        """)
+    distances = {"D01": _pair_distance(0, 1, "x", "x"), "D10": _pair_distance(1, 0, "x", "x")}
+    assert same_function(loss.parsed.expr, _spelled(expected, distances)), str(loss.parsed.expr)
 
 
 def test_a_column_plus_its_transpose_is_pairs_of_rows():
@@ -452,8 +475,7 @@ def test_order_statistics_over_the_batch_compare_samples(order, expected):
             return {order}
         """)
     rows = {name: f"Abs(pred@{i} - target@{i})" for i, name in enumerate("ABC")}
-    wanted = re.sub("[ABC]", lambda m: rows[m.group(0)], expected)
-    assert same_function(loss.parsed.expr, wanted), str(loss.parsed.expr)
+    assert same_function(loss.parsed.expr, _spelled(expected, rows)), str(loss.parsed.expr)
 
 
 def test_a_generic_tensor_maxed_over_the_batch_keeps_its_features_generic():

@@ -412,7 +412,7 @@ class Library:
         if isinstance(mask, PairGrid) and mask.dtype == "bool" and mask.size == grid.size:
             flags = mask.cells
         elif isinstance(mask, Tensor) and mask.dtype == "bool" and not mask.featured:
-            flags = (mask,) * len(cells)
+            flags = tuple(self.builder.pair_cells(mask, grid.size, grid.features, grid.offset))
         else:
             raise SourceError("unsupported: indexing pairs of rows other than by a mask: "
                               f"{self.run.snippet(where)}", where)
@@ -807,6 +807,8 @@ class Library:
 
     def integer_cast(self, value: Any, where: ast.AST) -> Tensor:
         tensor = self.tensor(value, where)
+        if tensor.on_diagonal is not None:
+            return tensor  # eye(n).bool(): 0 and 1 already, and its diagonal kept
         if tensor.dtype == "bool":
             return tensor.with_parts(tensor.parts, dtype="float")
         if self.label_name(tensor) is not None:
@@ -1155,8 +1157,10 @@ class Library:
         return Tensor((Node("var", value=name, span=self.run.span(where)),), False, "param")
 
     def op_eye(self, args, keywords, where, **_):
-        # eye(n) marks the diagonal of a matrix over the batch: off the diagonal here.
-        return Tensor((Node("const", value=False),), dtype="bool")
+        # eye(n) marks the diagonal of a matrix over the batch: element by element it is read
+        # off the diagonal (a row against another row); pairs of rows see its diagonal too
+        return Tensor((Node("const", value=False),), dtype="bool",
+                      on_diagonal=(Node("const", value=True),))
 
     def op_unbind(self, args, keywords, where, **_):
         tensor = self.tensor(args[0], where)

@@ -293,7 +293,13 @@ class Builder:
         # the parts of a matrix of rows (relu(cdist(x, y) - m)) stay rows
         axes = {t.axis for t in aligned if t.featured and not _constant(t)}
         axis = axes.pop() if featured and len(axes) == 1 else "feature"
-        return Tensor(tuple(parts), featured, dtype, axis=axis, new_axis=new_axis)
+        diagonal = None
+        if any(t.on_diagonal for t in tensors) and not featured and all(
+                self.is_constant(t) for t in tensors):
+            # eye * 1e9, ~eye, 1 - eye: the same operation on the diagonal's value
+            diagonal = (make(*[(t.on_diagonal or t.parts)[0] for t in tensors]),)
+        return Tensor(tuple(parts), featured, dtype, axis=axis, new_axis=new_axis,
+                      on_diagonal=diagonal)
 
     def is_constant(self, tensor: Tensor) -> bool:
         """No data or parameter in it: the same number for every element."""
@@ -409,6 +415,9 @@ class Builder:
             return [self.sample(Tensor((operand.parts[j],), False, operand.dtype), i)
                     for i in range(size) for j in range(size)]
         if self.is_constant(operand):
+            if operand.on_diagonal is not None:
+                diagonal = Tensor(operand.on_diagonal, operand.featured, operand.dtype)
+                return [diagonal if i == j else plain for i in range(size) for j in range(size)]
             return [plain] * (size * size)
         # numpy broadcasting: a column (keepdim) varies along axis 0, anything else is aligned
         # with the trailing axes, so its rows vary along axis 1

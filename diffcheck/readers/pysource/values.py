@@ -83,6 +83,9 @@ class Tensor:
     #: varies along axis p (the "left" side, ``a.unsqueeze(1)``), the other along p + 1 (the
     #: "right" side, ``b.unsqueeze(0)``); axes before p are batch axes of both
     new_axis: int = -1
+    #: a constant over the pairs of a batch with itself (``torch.eye(n)``, ``1 - eye``):
+    #: ``parts`` is its value off the diagonal, this its value on the diagonal
+    on_diagonal: tuple[Node, ...] | None = None
 
     @property
     def generic(self) -> Node:
