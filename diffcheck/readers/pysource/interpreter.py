@@ -390,6 +390,9 @@ class Interpreter:
                 if key in value:
                     return self.loss_value(value[key], where)
             raise SourceError("the function returns a dict without a 'loss' entry", where)
+        if isinstance(value, PairGrid):
+            # an unreduced matrix of pairs: the sum of its cells, as for components below
+            value = self.library.reduction("sum", [value], {}, where)
         tensor = self.as_tensor(value, where)
         if tensor.featured:
             # Unreduced components: the loss is their sum (a reduction never changes the verdict).

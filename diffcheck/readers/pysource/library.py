@@ -204,12 +204,6 @@ class Library:
             return -1
         return self.builder.new_axis(tensor, int(dim))
 
-    def unsupported_on_pairs(self, values: Sequence[Any], what: str, where: ast.AST) -> None:
-        """A SourceError for an operation the grid of pairs does not model."""
-        if any(isinstance(v, PairGrid) for v in values):
-            raise SourceError(f"unsupported: {what} on pairs of rows (a[:, None] - b[None]): "
-                              f"{self.run.snippet(where)}", where)
-
     # --- operators ------------------------------------------------------------------------
 
     def binary(self, name: str, left: Any, right: Any, where: ast.AST) -> Any:
@@ -642,7 +636,8 @@ class Library:
         if name in SHAPE_OPERATIONS:
             value = args[0] if args else None
             if isinstance(value, PairGrid) and name not in _KEEPS_LAYOUT:
-                self.unsupported_on_pairs([value], f"the shape operation {name}", where)
+                raise SourceError(f"unsupported: the shape operation {name} on pairs of rows "
+                                  f"(a[:, None] - b[None]): {self.run.snippet(where)}", where)
             if isinstance(value, Tensor) and _adds_axis(name, args[1:], keywords):
                 return value.spreading(self.unsqueeze_axis(value, name, args[1:], keywords))
             return value
