@@ -422,6 +422,16 @@ def test_eye_masks_the_diagonal_of_pairs_of_a_batch_with_itself(masked, expected
     assert same_function(loss.parsed.expr, _spelled(expected, distances)), str(loss.parsed.expr)
 
 
+def test_pdist_is_the_distances_of_distinct_rows():
+    # i < j only: no self-distance, and a min over pdist ties between two pairs
+    loss = lowered("""
+        def closest_pair_loss(x):
+            return torch.pdist(x).min()
+        """)
+    pairs = ", ".join(f"sqrt({_pair_distance(i, j, 'x', 'x')})" for i, j in ((0, 1), (0, 2), (1, 2)))
+    assert same_function(loss.parsed.expr, f"Min({pairs})"), str(loss.parsed.expr)
+
+
 def test_a_column_plus_its_transpose_is_pairs_of_rows():
     # |x_i|^2 + |x_j|^2 - 2 x_i.x_j: a keepdim column, its transpose (a row) and x @ x.t()
     loss = lowered("""

@@ -1458,6 +1458,18 @@ class Library:
             return Tensor(tuple(distances), True, axis="rows")
         return self.distance(first, second, order, where)
 
+    def op_pdist(self, args, keywords, where, **_):
+        """``pdist(x)``: the distances of every pair of distinct rows of ``x`` (i < j), one
+        part each, so that a min over them ties between pairs."""
+        order = keywords.get("p", args[1] if len(args) > 1 else 2)
+        tensor = self.tensor(args[0], where)
+        if tensor.featured and tensor.axis != "feature":
+            raise SourceError("unsupported: pdist of a tensor that is not rows of features", where)
+        rows = [self.builder.sample(tensor, index) for index in range(DEFAULT_COMPONENTS)]
+        distances = [self.distance(rows[i], rows[j], order, where).parts[0]
+                     for i in range(len(rows)) for j in range(i + 1, len(rows))]
+        return Tensor(tuple(distances), True, axis="rows")
+
     def op_dist(self, args, keywords, where, **_):
         # torch.dist(a, b): the norm of a - b (not pairwise)
         order = keywords.get("p", args[2] if len(args) > 2 else 2)
