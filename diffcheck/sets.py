@@ -363,7 +363,8 @@ def _refine(fn, a, b):
                 return a
             if fb == 0:
                 return b
-            c = (a * fb - b * fa) / (fb - fa)
+            # equal ends (a bracket that lost its sign change) have no secant: bisect
+            c = (a * fb - b * fa) / (fb - fa) if fb != fa else (a + b) / 2
             if not (min(a, b) < c < max(a, b)):
                 c = (a + b) / 2
             fc = evaluate(fn, [c])

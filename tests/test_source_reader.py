@@ -378,6 +378,153 @@ def test_unknown_external_call_is_an_assumption_with_its_line():
     assert "box_iou" in assumption and "line 9" in assumption
 
 
+def _spelled(expected: str, names: dict[str, str]) -> str:
+    """``expected`` with its placeholders (``A``, ``D01``) replaced by the formulas of ``names``."""
+    return re.sub("|".join(sorted(names, key=len, reverse=True)), lambda m: names[m.group(0)],
+                  expected)
+
+
+def _pair_distance(i: int, j: int, left: str = "a", right: str = "b", features: int = 3) -> str:
+    """The squared distance of row ``i`` of ``left`` and row ``j`` of ``right``, by hand."""
+    return "(" + " + ".join(f"({left}[{c}]@{i} - {right}[{c}]@{j})**2"
+                            for c in range(features)) + ")"
+
+
+@pytest.mark.parametrize("pairs", ["a[:, None] - b[None]", "a.unsqueeze(1) - b.unsqueeze(0)",
+                                   "a[:, None, :] - b[None, :, :]",
+                                   "a.unsqueeze(-2) - b.unsqueeze(-3)"])
+def test_pairs_of_rows_reduce_over_each_pair_axis(pairs):
+    # a Chamfer distance: min over the right rows for each left row, max over the left rows
+    # for each right row; two rows each way, cells reduced over the feature axis first
+    loss = lowered(f"""
+        def chamfer_loss(a, b):
+            d = (({pairs}) ** 2).sum(-1)
+            return d.min(dim=1).values.sum() + d.amax(0).mean()
+        """)
+    near = " + ".join(f"Min({_pair_distance(i, 0)}, {_pair_distance(i, 1)})" for i in range(2))
+    far = " + ".join(f"Max({_pair_distance(0, j)}, {_pair_distance(1, j)})" for j in range(2))
+    assert same_function(loss.parsed.expr, f"{near} + ({far})/2"), str(loss.parsed.expr)
+
+
+def test_pairs_of_rows_after_a_leading_batch_axis():
+    # point clouds (B, N, 3): the pair axes are 1 and 2, the batch axis 0 is any element
+    loss = lowered("""
+        def batched_chamfer_loss(a, b):
+            d = torch.sum((a.unsqueeze(2) - b.unsqueeze(1)) ** 2, dim=-1)
+            return torch.min(d, dim=2)[0].mean() + torch.min(d, dim=1)[0].mean()
+        """)
+    near = " + ".join(f"Min({_pair_distance(i, 0)}, {_pair_distance(i, 1)})" for i in range(2))
+    far = " + ".join(f"Min({_pair_distance(0, j)}, {_pair_distance(1, j)})" for j in range(2))
+    assert same_function(loss.parsed.expr, f"({near} + {far})/2"), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("masked, expected", [
+    ("(d + eye * 1e9).min(dim=1).values.sum()", "Min(10**9, D01) + Min(10**9, D10)"),
+    ("d.masked_fill(eye.bool(), float('inf')).amin(1).sum()", "D01 + D10"),
+    ("d[~eye.bool()].sum()", "D01 + D10"),
+])
+def test_eye_masks_the_diagonal_of_pairs_of_a_batch_with_itself(masked, expected):
+    # the nearest other row: without the diagonal, the min would be the self-distance 0
+    loss = lowered(f"""
+        def nearest_other_loss(x):
+            d = ((x[:, None] - x[None]) ** 2).sum(-1)
+            eye = torch.eye(x.shape[0], device=x.device)
+            return {masked}
+        """)
+    distances = {"D01": _pair_distance(0, 1, "x", "x"), "D10": _pair_distance(1, 0, "x", "x")}
+    assert same_function(loss.parsed.expr, _spelled(expected, distances)), str(loss.parsed.expr)
+
+
+def test_pdist_is_the_distances_of_distinct_rows():
+    # i < j only: no self-distance, and a min over pdist ties between two pairs
+    loss = lowered("""
+        def closest_pair_loss(x):
+            return torch.pdist(x).min()
+        """)
+    pairs = ", ".join(f"sqrt({_pair_distance(i, j, 'x', 'x')})" for i, j in ((0, 1), (0, 2), (1, 2)))
+    assert same_function(loss.parsed.expr, f"Min({pairs})"), str(loss.parsed.expr)
+
+
+def test_a_column_plus_its_transpose_is_pairs_of_rows():
+    # |x_i|^2 + |x_j|^2 - 2 x_i.x_j: a keepdim column, its transpose (a row) and x @ x.t()
+    loss = lowered("""
+        def pairwise_distance_loss(x):
+            sq = (x * x).sum(dim=1, keepdim=True)
+            d2 = sq + sq.t() - 2 * (x @ x.t())
+            return d2.max(dim=1).values.mean()
+        """)
+    rows = [f"Max({_pair_distance(i, 0, 'x', 'x')}, {_pair_distance(i, 1, 'x', 'x')})"
+            for i in range(2)]
+    assert same_function(loss.parsed.expr, f"({rows[0]} + {rows[1]})/2"), str(loss.parsed.expr)
+
+
+def test_pairs_of_a_batch_with_itself_have_a_zero_diagonal():
+    # x against itself: cell (i, i) is x@i - x@i = 0; a softmax over the other rows per row
+    loss = lowered("""
+        def soft_neighbours_loss(x):
+            d = ((x.unsqueeze(1) - x.unsqueeze(0)) ** 2).sum(dim=2)
+            return torch.logsumexp(-d, dim=1).mean()
+        """)
+    rows = [f"log(exp(-{_pair_distance(i, 0, 'x', 'x')}) + exp(-{_pair_distance(i, 1, 'x', 'x')}))"
+            for i in range(2)]
+    assert "x[0]@0" in str(loss.parsed.expr)
+    assert same_function(loss.parsed.expr, f"({rows[0]} + {rows[1]})/2"), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("reduce, combine", [
+    ("losses.max(dim=0).values", "Max"), ("torch.amin(losses, dim=0)", "Min"),
+    ("losses.max(0)[0]", "Max")])
+def test_max_over_the_batch_couples_the_samples(reduce, combine):
+    # the worst sample's loss: other rows of the batch, not the identity of a mean over it
+    loss = lowered(f"""
+        def worst_sample_loss(pred, target):
+            losses = ((pred - target) ** 2).sum(dim=1)
+            return {reduce}
+        """)
+    rows = ", ".join(_pair_distance(i, i, "pred", "target") for i in range(3))
+    assert same_function(loss.parsed.expr, f"{combine}({rows})"), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("order, expected", [
+    ("losses.topk(2, dim=0).values.sum()", "Max(A, B, C) + Max(Min(A, B), Min(A, C), Min(B, C))"),
+    ("losses.median(dim=0).values", "Max(Min(A, B), Min(A, C), Min(B, C))"),
+    ("torch.sort(losses, dim=0, descending=True)[0][..., 0]", "Max(A, B, C)"),
+])
+def test_order_statistics_over_the_batch_compare_samples(order, expected):
+    # along dim=0 the elements compared are rows of the batch (pred@1), not features (pred[1])
+    loss = lowered(f"""
+        def order_loss(pred, target):
+            losses = (pred - target).abs()
+            return {order}
+        """)
+    rows = {name: f"Abs(pred@{i} - target@{i})" for i, name in enumerate("ABC")}
+    assert same_function(loss.parsed.expr, _spelled(expected, rows)), str(loss.parsed.expr)
+
+
+def test_a_generic_tensor_maxed_over_the_batch_keeps_its_features_generic():
+    loss = lowered("""
+        def worst_error_loss(pred, target):
+            return (pred - target).abs().amax(dim=0).mean()
+        """)
+    rows = ", ".join(f"Abs(pred@{i} - target@{i})" for i in range(3))
+    assert same_function(loss.parsed.expr, f"Max({rows})"), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("line, column, expected", [
+    ("d.topk(1, dim=1).values.mean()", 12, "on pairs of rows"),
+    ("d.sum(dim=(0, 2)).mean()", 12, "dim 2 of pairs of rows of rank 2"),
+    ("(a[:, None] - b[None]).max(dim=1).values.mean()", 12, "keep their feature axis"),
+])
+def test_a_pair_construct_the_grid_does_not_model_is_refused_at_its_column(line, column, expected):
+    text = HEADER + ("def knn_loss(a, b):\n    d = ((a[:, None] - b[None]) ** 2).sum(-1)\n"
+                     f"    return {line}\n")
+    module = read_module(text)
+    with pytest.raises(SourceError) as caught:
+        translate(module, text, find_losses(module, text)[0], {})
+    assert caught.value.position() == (7, column)
+    assert "unsupported" in caught.value.message and expected in caught.value.message
+
+
 def test_a_while_loop_is_an_unsupported_error_at_its_line():
     text = HEADER + "def bad_loss(x):\n    while x > 0:\n        x = x - 1\n    return x\n"
     module = read_module(text)

@@ -49,6 +49,7 @@ from diffcheck.readers.pysource.values import (
     LibraryObject,
     ModuleRef,
     Opaque,
+    PairGrid,
     Partial,
     Size,
     SourceError,
@@ -389,6 +390,9 @@ class Interpreter:
                 if key in value:
                     return self.loss_value(value[key], where)
             raise SourceError("the function returns a dict without a 'loss' entry", where)
+        if isinstance(value, PairGrid):
+            # an unreduced matrix of pairs: the sum of its cells, as for components below
+            value = self.library.reduction("sum", [value], {}, where)
         tensor = self.as_tensor(value, where)
         if tensor.featured:
             # Unreduced components: the loss is their sum (a reduction never changes the verdict).
@@ -1145,7 +1149,7 @@ class Interpreter:
         if isinstance(node.op, ast.UAdd):
             return operand
         if isinstance(operand, TENSORLIKE):
-            return self.library.unary("neg", self.as_tensor(operand, node), node)
+            return self.library.unary("neg", self.library.operand(operand, node), node)
         return self.python_arithmetic(operator.neg, operand, None, node)
 
     def expr_BinOp(self, node: ast.BinOp, scope: _Scope) -> Any:
@@ -1176,7 +1180,8 @@ class Interpreter:
             if (isinstance(left, str) or isinstance(right, str)) and name in ("mod", "add"):
                 return "<string>"
             return self.python_arithmetic(_PYTHON_OPS[name], left, right, node)
-        return self.library.binary(name, self.as_tensor(left, node), self.as_tensor(right, node), node)
+        return self.library.binary(name, self.library.operand(left, node),
+                                   self.library.operand(right, node), node)
 
     def python_arithmetic(self, fn: Callable, left: Any, right: Any, node: ast.AST) -> Any:
         a = _number(left, node)
@@ -1476,11 +1481,14 @@ class Interpreter:
             return Tensor((const(_exact(number), self.span(where)),))
         if isinstance(value, Size):
             return Tensor((const(DEFAULT_COMPONENTS, self.span(where)),))
+        if isinstance(value, PairGrid):
+            raise SourceError("unsupported: this operation on pairs of rows (a[:, None] - b[None]): "
+                              f"{self.snippet(where)}", where)
         raise SourceError(f"{_describe(value)} used where a tensor or number is expected: "
                           f"{self.snippet(where)}", where)
 
-    def as_condition(self, value: Any, where: ast.AST) -> Tensor:
-        if isinstance(value, Tensor) and value.dtype == "bool":
+    def as_condition(self, value: Any, where: ast.AST) -> Any:
+        if isinstance(value, (Tensor, PairGrid)) and value.dtype == "bool":
             return value
         if isinstance(value, bool):
             return Tensor((const(value, self.span(where)),), dtype="bool")

@@ -15,7 +15,8 @@ is an identity (a mean of a differentiable function is as differentiable as the 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ from diffcheck.readers.pysource.values import (
     LibraryObject,
     ModuleRef,
     Opaque,
+    PairGrid,
     Partial,
     Size,
     SourceError,
@@ -177,9 +179,34 @@ class Library:
     def tensor(self, value: Any, where: ast.AST) -> Tensor:
         return self.run.as_tensor(value, where)
 
+    def operand(self, value: Any, where: ast.AST) -> Tensor | PairGrid:
+        """``value`` for an elementwise operation: a grid of pairs stays one."""
+        return value if isinstance(value, PairGrid) else self.run.as_tensor(value, where)
+
+    def apply(self, make: Callable[..., Node], *operands: Tensor | PairGrid, where: ast.AST,
+              dtype: str = "float") -> Any:
+        """An elementwise operation: on pairs of rows when a grid, or a left and a right side
+        of pairs (``a[:, None]`` and ``b[None]``), meet; element by element otherwise."""
+        offset = self.builder.pair_offset(operands)
+        if offset is not None:
+            with located(where):
+                return self.builder.pairwise(make, *operands, offset=offset, dtype=dtype)
+        tensors = [o for o in operands if isinstance(o, Tensor)]
+        return self.builder.elementwise(make, *tensors, dtype=dtype)
+
+    def unsqueeze_axis(self, tensor: Tensor, name: str, args: list[Any],
+                       keywords: dict[str, Any]) -> int:
+        """Where ``unsqueeze(dim)`` puts the new axis of ``tensor`` (-1: unknown or none)."""
+        if name not in ("unsqueeze", "unsqueeze_", "expand_dims"):
+            return -1
+        dim = keywords.get("dim", keywords.get("axis", args[0] if args else None))
+        if dim is None or not _is_integer(dim):
+            return -1
+        return self.builder.new_axis(tensor, int(dim))
+
     # --- operators ------------------------------------------------------------------------
 
-    def binary(self, name: str, left: Tensor, right: Tensor, where: ast.AST) -> Tensor:
+    def binary(self, name: str, left: Any, right: Any, where: ast.AST) -> Any:
         if name in ("and", "or", "xor"):
             if left.dtype == "bool" or right.dtype == "bool":
                 a, b = self.run.as_condition(left, where), self.run.as_condition(right, where)
@@ -188,15 +215,14 @@ class Library:
                         lambda x, y: self.node("ne", (x, y), where), a, b, dtype="bool")
                 return self.logical(name, [a, b], where)
             raise SourceError(f"bitwise {name} on numbers is not supported", where)
-        dtype = "float"
-        return self.builder.elementwise(lambda a, b: self.node(name, (a, b), where), left, right,
-                                        dtype=dtype)
+        return self.apply(lambda a, b: self.node(name, (a, b), where),
+                          self.operand(left, where), self.operand(right, where), where=where)
 
-    def unary(self, op: str, tensor: Tensor, where: ast.AST, **keywords: Any) -> Tensor:
+    def unary(self, op: str, tensor: Any, where: ast.AST, **keywords: Any) -> Any:
         kw = tuple((k, self.number(v, where) if not isinstance(v, Node) else v)
                    for k, v in keywords.items())
-        return self.builder.elementwise(lambda a: self.node(op, (a,), where, written=op, keywords=kw),
-                                        tensor)
+        return self.apply(lambda a: self.node(op, (a,), where, written=op, keywords=kw),
+                          self.operand(tensor, where), where=where)
 
     def note_mask(self, value: Any) -> None:
         """A tensor parameter used as a mask or compared for equality is data."""
@@ -209,17 +235,20 @@ class Library:
             for side, other in ((left, right), (right, left)):
                 if not isinstance(other, TENSORLIKE):
                     self.note_mask(side)
-        a, b = self.tensor(left, where), self.tensor(right, where)
-        return self.builder.elementwise(lambda x, y: self.node(op, (x, y), where), a, b, dtype="bool")
+        a, b = self.operand(left, where), self.operand(right, where)
+        return self.apply(lambda x, y: self.node(op, (x, y), where), a, b, where=where,
+                          dtype="bool")
 
-    def logical(self, op: str, conditions: list[Tensor], where: ast.AST) -> Tensor:
-        return self.builder.elementwise(lambda *xs: self.node(op, xs, where), *conditions, dtype="bool")
+    def logical(self, op: str, conditions: list[Any], where: ast.AST) -> Any:
+        return self.apply(lambda *xs: self.node(op, xs, where), *conditions, where=where,
+                          dtype="bool")
 
-    def where(self, condition: Any, a: Any, b: Any, where: ast.AST) -> Tensor:
-        cond = self.run.as_condition(condition, where)
-        ta, tb = self.tensor(a, where), self.tensor(b, where)
-        return self.builder.elementwise(lambda c, x, y: self.node("where", (c, x, y), where),
-                                        cond, ta, tb)
+    def where(self, condition: Any, a: Any, b: Any, where: ast.AST) -> Any:
+        cond = condition if isinstance(condition, PairGrid) and condition.dtype == "bool" \
+            else self.run.as_condition(condition, where)
+        ta, tb = self.operand(a, where), self.operand(b, where)
+        return self.apply(lambda c, x, y: self.node("where", (c, x, y), where), cond, ta, tb,
+                          where=where)
 
     def matmul(self, left: Any, right: Any, where: ast.AST) -> Tensor:
         """``a @ b``: what is contracted and what stays, by the structure of the operands.
@@ -289,6 +318,14 @@ class Library:
         return ModuleRef(full)
 
     def tensor_attribute(self, owner: Any, name: str, where: ast.AST) -> Any:
+        if isinstance(owner, PairGrid):
+            if name == "shape":
+                return Shape()
+            if name in ("T", "mT") and not owner.features and not owner.offset:
+                return owner.transposing()
+            if name in ("dtype", "device", "requires_grad", "is_cuda"):
+                return Opaque(f"tensor.{name}")
+            return TensorMethod(owner, name)
         tensor = self.tensor(owner, where)
         if name == "shape":
             return Shape()
@@ -309,16 +346,27 @@ class Library:
     # --- indexing -------------------------------------------------------------------------
 
     def get_item(self, container: Any, key_node: ast.expr, scope: Any, where: ast.AST) -> Any:
-        tensor = self.tensor(container, where)
         keys = key_node.elts if isinstance(key_node, ast.Tuple) else [key_node]
         values = [self.run.evaluate(k, scope) for k in keys]
+        if isinstance(container, PairGrid) or isinstance(values[0], PairGrid):
+            if len(values) != 1:
+                raise SourceError("unsupported: indexing pairs of rows other than by a mask: "
+                                  f"{self.run.snippet(where)}", where)
+            # a matrix of rows (cdist) under a mask of pairs of rows is the same pairs
+            grid = container if isinstance(container, PairGrid) else self.apply(
+                lambda value, flag: value, self.tensor(container, where), values[0], where=where)
+            return self.masked_pairs(grid, values[0], where)
+        tensor = self.tensor(container, where)
         return self.index(tensor, values, keys, where)
 
     def index(self, tensor: Tensor, values: list[Any], keys: list[ast.expr], where: ast.AST) -> Any:
         """``tensor[...]``: masks select (identity), integers pick a component."""
         picks = [(i, v) for i, v in enumerate(values) if not _selects_all(v)]
         if not picks:
-            return tensor.spreading() if any(v is None for v in values) else tensor
+            if not any(v is None for v in values):
+                return tensor
+            return tensor.spreading(self.builder.new_axis(tensor, position) if (
+                position := _new_axis_position(values)) is not None else -1)
         spelling = self.spelling(values, keys)
         conditions = [v for _, v in picks if isinstance(v, Tensor) and v.dtype == "bool"]
         if conditions and len(conditions) == len(picks):
@@ -347,6 +395,29 @@ class Library:
             _, part = slices[-1]
             return self.slice(tensor, part, spelling, where)
         raise SourceError(f"this indexing is not supported: {self.run.snippet(where)}", where)
+
+    def masked_pairs(self, grid: PairGrid, mask: Any, where: ast.AST) -> Tensor:
+        """``d[mask]`` of pairs of rows: the cells where the mask may hold, as one axis.
+
+        As for any tensor, the mask selects and is data: a cell whose mask is the constant
+        False (the diagonal of ``~eye``) is left out, every other cell is kept.
+        """
+        cells = grid.cells
+        if isinstance(mask, PairGrid) and mask.dtype == "bool" and mask.size == grid.size:
+            flags = mask.cells
+        elif isinstance(mask, Tensor) and mask.dtype == "bool" and not mask.featured:
+            flags = tuple(self.builder.pair_cells(mask, grid.size, grid.features, grid.offset))
+        else:
+            raise SourceError("unsupported: indexing pairs of rows other than by a mask: "
+                              f"{self.run.snippet(where)}", where)
+        if any(c.featured for c in cells) or any(f.featured for f in flags):
+            raise SourceError("unsupported: a mask of pairs of rows whose cells have components",
+                              where)
+        kept = [c.parts[0] for c, f in zip(cells, flags)
+                if not (f.parts[0].op == "const" and f.parts[0].value in (False, 0))]
+        if not kept:
+            raise SourceError("the mask selects no pair", where)
+        return Tensor(tuple(kept), True, grid.dtype, axis="rows")
 
     def shifted(self, tensor: Tensor, keys: list[ast.expr], where: ast.AST) -> Tensor:
         """Elements picked along the batch or a spatial axis (``img[:, :, 1:]``, ``x[:-1]``).
@@ -559,10 +630,16 @@ class Library:
             return handler(args, keywords, where, family=family, written=written)
         if name in ("t", "transpose", "swapaxes", "mT") and args and isinstance(args[0], Tensor):
             return args[0].transposing()
+        if name in ("t", "mT") and args and isinstance(args[0], PairGrid) and not args[0].features \
+                and not args[0].offset:
+            return args[0].transposing()
         if name in SHAPE_OPERATIONS:
             value = args[0] if args else None
+            if isinstance(value, PairGrid) and name not in _KEEPS_LAYOUT:
+                raise SourceError(f"unsupported: the shape operation {name} on pairs of rows "
+                                  f"(a[:, None] - b[None]): {self.run.snippet(where)}", where)
             if isinstance(value, Tensor) and _adds_axis(name, args[1:], keywords):
-                return value.spreading()
+                return value.spreading(self.unsqueeze_axis(value, name, args[1:], keywords))
             return value
         if name in _INTEGER_CASTS:
             return self.integer_cast(args[0], where)
@@ -588,7 +665,7 @@ class Library:
         return self.run.opaque_call(f"{family}.{name}", args, where)
 
     def vocabulary_call(self, name: str, entry: Any, args: list[Any], keywords: dict[str, Any],
-                        where: ast.AST, written: str) -> Tensor:
+                        where: ast.AST, written: str) -> Any:
         """An elementwise primitive of the vocabulary, applied to every element."""
         parameters = entry.parameters()
         positional = list(args)
@@ -602,7 +679,7 @@ class Library:
             named[parameter] = value
         if len(positional) < entry.min_args:
             raise SourceError(f"{name} needs at least {entry.min_args} arguments", where)
-        tensor_slots: list[Any] = []
+        tensor_slots: list[Tensor | PairGrid] = []
         layout: list[tuple[str, Any]] = []
         for value in positional:
             layout.append(("pos", value))
@@ -610,7 +687,7 @@ class Library:
             layout.append((parameter, value))
         for _, value in layout:
             if isinstance(value, TENSORLIKE):
-                tensor_slots.append(self.tensor(value, where))
+                tensor_slots.append(self.operand(value, where))
         if not tensor_slots:
             # Every argument is a Python number: a constant tensor (torch.tensor(2.0).exp()).
             tensor_slots.append(Tensor((self.number(0, where),)))
@@ -639,7 +716,7 @@ class Library:
             return self.node(name, pos_nodes, where, written=written, keywords=kw_nodes)
 
         del parameters
-        return self.builder.elementwise(make, *tensor_slots)
+        return self.apply(make, *tensor_slots, where=where)
 
     # --- tensor operations ------------------------------------------------------------------
 
@@ -680,9 +757,32 @@ class Library:
             return self.node("logsumexp", parts, where, written="logsumexp")
         raise SourceError(f"unknown reduction {how}", where)
 
+    def grid_axes(self, grid: PairGrid, dim: Any, where: ast.AST) -> set[str]:
+        """The axes of a grid of pairs that ``dim`` names: "i" (rows of the left side), "j"
+        (rows of the right side) and "feature" when the cells still carry it."""
+        names = ["batch"] * grid.offset + ["i", "j"] + (["feature"] if grid.features else [])
+        rank = len(names)
+        if dim is None:
+            return set(names)
+        axes = set()
+        for value in dim if isinstance(dim, (tuple, list)) else [dim]:
+            if not _is_integer(value) or not -rank <= int(value) < rank:
+                raise SourceError(f"unsupported: dim {value!r} of pairs of rows of rank {rank}",
+                                  where)
+            axes.add(names[int(value) % rank])
+        return axes
+
     def reduction(self, how: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
-        tensor = self.tensor(args[0], where)
         dim = self.dims(keywords, args, 1)
+        if isinstance(args[0], PairGrid):
+            axes = self.grid_axes(args[0], dim, where)
+            if "batch" in axes and how not in ("sum", "mean"):
+                raise SourceError(f"unsupported: {how} over a batch axis of pairs of rows", where)
+            with located(where):
+                # over the batch axes before the pairs: as over any batch, the identity
+                return self.builder.grid_reduce(args[0], lambda ps: self.combine(how, ps, where),
+                                                axes - {"batch"})
+        tensor = self.tensor(args[0], where)
         features = self.over_features(dim)
         if tensor.stacked and _is_first_axis(dim):
             width = len(tensor.parts) // tensor.stacked
@@ -693,11 +793,18 @@ class Library:
                 # max over every element couples them: components expose the ties.
                 tensor = self.builder.featured(tensor)
             return self.builder.full_reduce(tensor, lambda ps: self.combine(how, ps, where))
-        reduced = self.builder.reduce(tensor, lambda ps: self.combine(how, ps, where), features)
+        if how in _COUPLED_REDUCTIONS and _is_first_axis(dim):
+            # max, min or logsumexp over the samples couples them (a tie of two samples' losses
+            # is a kink): other rows of the batch, not the identity of a sum over it
+            reduced = self.builder.over_batch(tensor, lambda ps: self.combine(how, ps, where))
+        else:
+            reduced = self.builder.reduce(tensor, lambda ps: self.combine(how, ps, where), features)
         return reduced.spreading() if keywords.get("keepdim") or keywords.get("keepdims") else reduced
 
     def integer_cast(self, value: Any, where: ast.AST) -> Tensor:
         tensor = self.tensor(value, where)
+        if tensor.on_diagonal is not None:
+            return tensor  # eye(n).bool(): 0 and 1 already, and its diagonal kept
         if tensor.dtype == "bool":
             return tensor.with_parts(tensor.parts, dtype="float")
         if self.label_name(tensor) is not None:
@@ -751,10 +858,18 @@ class Library:
         dim = self.dims(keywords, args, 1)
         if dim is None:
             return self.reduction(how, [args[0]], {}, where)
-        values = self.reduction(how, [args[0]], {"dim": dim}, where)
+        kept = {k: v for k, v in keywords.items() if k in ("keepdim", "keepdims")}
+        values = self.reduction(how, [args[0]], {"dim": dim, **kept}, where)
         if family == "numpy":
             # np.max / jnp.max(x, axis) are amax: the values alone, no indices
             return values
+        if isinstance(args[0], PairGrid):
+            op = "argmax" if how == "max" else "argmin"
+            found = self.builder.grid_reduce(args[0], lambda ps: self.node(op, ps, where, written=op),
+                                             self.grid_axes(args[0], dim, where) - {"batch"})
+            if not isinstance(found, Tensor):
+                raise SourceError(f"unsupported: {op} over the features of pairs of rows", where)
+            return ResultPair(values, found.with_parts(found.parts, dtype="int"))
         indices = self.arg_extremum(how, args[0], dim, where)
         return ResultPair(values, indices)
 
@@ -808,15 +923,15 @@ class Library:
 
     def op_addcmul(self, args, keywords, where, **_):
         value = keywords.get("value", 1)
-        product = self.binary("mul", self.tensor(args[1], where), self.tensor(args[2], where), where)
-        scaled = self.binary("mul", self.tensor(value, where), product, where)
-        return self.binary("add", self.tensor(args[0], where), scaled, where)
+        product = self.binary("mul", self.operand(args[1], where), self.operand(args[2], where), where)
+        scaled = self.binary("mul", self.operand(value, where), product, where)
+        return self.binary("add", self.operand(args[0], where), scaled, where)
 
     def op_addcdiv(self, args, keywords, where, **_):
         value = keywords.get("value", 1)
-        quotient = self.binary("div", self.tensor(args[1], where), self.tensor(args[2], where), where)
-        scaled = self.binary("mul", self.tensor(value, where), quotient, where)
-        return self.binary("add", self.tensor(args[0], where), scaled, where)
+        quotient = self.binary("div", self.operand(args[1], where), self.operand(args[2], where), where)
+        scaled = self.binary("mul", self.operand(value, where), quotient, where)
+        return self.binary("add", self.operand(args[0], where), scaled, where)
 
     def op_detach(self, args, keywords, where, written="", **_):
         why = "stop_gradient" if written.endswith("stop_gradient") else ".detach()"
@@ -826,37 +941,37 @@ class Library:
 
     def op_pow(self, args, keywords, where, **_):
         exponent = keywords.get("exponent", args[1] if len(args) > 1 else None)
-        return self.binary("pow", self.tensor(args[0], where), self.tensor(exponent, where), where)
+        return self.binary("pow", self.operand(args[0], where), self.operand(exponent, where), where)
 
     op_power = op_pow
     op_float_power = op_pow
 
     def op_square(self, args, keywords, where, **_):
-        return self.binary("pow", self.tensor(args[0], where), self.tensor(2, where), where)
+        return self.binary("pow", self.operand(args[0], where), self.operand(2, where), where)
 
     def op_add(self, args, keywords, where, **_):
         other = keywords.get("other", args[1] if len(args) > 1 else 0)
         alpha = keywords.get("alpha")
         if alpha is not None:
-            other = self.binary("mul", self.tensor(other, where), self.tensor(alpha, where), where)
-        return self.binary("add", self.tensor(args[0], where), self.tensor(other, where), where)
+            other = self.binary("mul", self.operand(other, where), self.operand(alpha, where), where)
+        return self.binary("add", self.operand(args[0], where), self.operand(other, where), where)
 
     def op_sub(self, args, keywords, where, **_):
         other = keywords.get("other", args[1] if len(args) > 1 else 0)
-        return self.binary("sub", self.tensor(args[0], where), self.tensor(other, where), where)
+        return self.binary("sub", self.operand(args[0], where), self.operand(other, where), where)
 
     op_subtract = op_sub
 
     def op_mul(self, args, keywords, where, **_):
         other = keywords.get("other", args[1] if len(args) > 1 else 1)
-        return self.binary("mul", self.tensor(args[0], where), self.tensor(other, where), where)
+        return self.binary("mul", self.operand(args[0], where), self.operand(other, where), where)
 
     op_multiply = op_mul
 
     def op_div(self, args, keywords, where, **_):
         other = keywords.get("other", args[1] if len(args) > 1 else 1)
         mode = keywords.get("rounding_mode")
-        quotient = self.binary("div", self.tensor(args[0], where), self.tensor(other, where), where)
+        quotient = self.binary("div", self.operand(args[0], where), self.operand(other, where), where)
         if mode == "floor":
             return self.unary("floor", quotient, where)
         return quotient
@@ -865,19 +980,19 @@ class Library:
     op_true_divide = op_div
 
     def op_neg(self, args, keywords, where, **_):
-        return self.unary("neg", self.tensor(args[0], where), where)
+        return self.unary("neg", self.operand(args[0], where), where)
 
     op_negative = op_neg
 
     def op_rsub(self, args, keywords, where, **_):
-        return self.binary("sub", self.tensor(args[1], where), self.tensor(args[0], where), where)
+        return self.binary("sub", self.operand(args[1], where), self.operand(args[0], where), where)
 
     def op_reciprocal(self, args, keywords, where, **_):
-        return self.binary("div", self.tensor(1, where), self.tensor(args[0], where), where)
+        return self.binary("div", self.operand(1, where), self.operand(args[0], where), where)
 
     def op_rsqrt(self, args, keywords, where, **_):
-        return self.binary("div", self.tensor(1, where),
-                           self.unary("sqrt", self.tensor(args[0], where), where), where)
+        return self.binary("div", self.operand(1, where),
+                           self.unary("sqrt", self.operand(args[0], where), where), where)
 
     def op_matmul(self, args, keywords, where, **_):
         return self.matmul(args[0], args[1], where)
@@ -956,7 +1071,7 @@ class Library:
     op_any = op_all
 
     def op_sign(self, args, keywords, where, **_):
-        return self.unary("sign", self.tensor(args[0], where), where)
+        return self.unary("sign", self.operand(args[0], where), where)
 
     def op_round(self, args, keywords, where, **_):
         decimals = keywords.get("decimals", args[1] if len(args) > 1 else None)
@@ -1038,8 +1153,10 @@ class Library:
         return Tensor((Node("var", value=name, span=self.run.span(where)),), False, "param")
 
     def op_eye(self, args, keywords, where, **_):
-        # eye(n) marks the diagonal of a matrix over the batch: off the diagonal here.
-        return Tensor((Node("const", value=False),), dtype="bool")
+        # eye(n) marks the diagonal of a matrix over the batch: element by element it is read
+        # off the diagonal (a row against another row); pairs of rows see its diagonal too
+        return Tensor((Node("const", value=False),), dtype="bool",
+                      on_diagonal=(Node("const", value=True),))
 
     def op_unbind(self, args, keywords, where, **_):
         tensor = self.tensor(args[0], where)
@@ -1244,22 +1361,46 @@ class Library:
     def op_log_softmax(self, args, keywords, where, **_):
         return self.softmax("log_softmax", args, keywords, where)
 
-    def softmax(self, op: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Tensor:
-        tensor = self.tensor(args[0], where)
+    def softmax(self, op: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+        if isinstance(args[0], PairGrid):
+            # soft nearest neighbours: a softmax over the rows of one side, line by line
+            axes = self.grid_axes(args[0], self.dims(keywords, args, 1), where)
+            if len(axes) != 1 or "batch" in axes:
+                raise SourceError(f"unsupported: {op} over this axis of pairs of rows", where)
+            with located(where):
+                return self.builder.grid_coupled(args[0], lambda parts, k: self.node(
+                    op, parts, where, written=op, keywords=(("index", self.number(k, where)),)),
+                    axes.pop())
+        tensor = self.over_samples(self.tensor(args[0], where), self.dims(keywords, args, 1))
         return self.builder.coupled(tensor, lambda parts, k: self.node(
             op, parts, where, written=op, keywords=(("index", self.number(k, where)),)))
+
+    def over_samples(self, tensor: Tensor, dim: Any, count: int = DEFAULT_COMPONENTS) -> Tensor:
+        """``tensor`` as rows of its batch when an operation that compares elements (sort,
+        top-k, median, softmax) runs along ``dim=0`` of a generic tensor; else unchanged."""
+        if _is_first_axis(dim) and not tensor.featured:
+            return self.builder.batch_rows(tensor, count)
+        return tensor
 
     def op_logsumexp(self, args, keywords, where, **_):
         return self.reduction("logsumexp", args, keywords, where)
 
     def op_norm(self, args, keywords, where, family="torch", **_):
-        tensor = self.tensor(args[0], where)
         order = keywords.get("p", keywords.get("ord", args[1] if len(args) > 1 else 2))
         dim = self.dims(keywords, args, 2)
         if family == "linalg" and len(args) > 2:
             dim = args[2]
         if order is None or order == "fro":
             order = 2
+        if isinstance(args[0], PairGrid):
+            # a distance per pair (``(a[:, None] - b[None]).norm(dim=-1)``): cell by cell
+            grid = args[0]
+            if not grid.features or self.grid_axes(grid, dim, where) != {"feature"}:
+                raise SourceError("unsupported: a norm over a pair axis of pairs of rows", where)
+            cells = [Tensor((self.norm_node(list(self.builder.featured(c).parts), order, where),))
+                     for c in grid.cells]
+            return PairGrid(tuple(cells), grid.size, False, offset=grid.offset)
+        tensor = self.tensor(args[0], where)
         features = self.over_features(dim)
         if features is False and _number(order, where) == 1:
             # the L1 norm over batch or spatial axes is a sum of |x| over them, which the
@@ -1299,7 +1440,7 @@ class Library:
     def op_pairwise_distance(self, args, keywords, where, **_):
         order = keywords.get("p", args[2] if len(args) > 2 else 2)
         eps = keywords.get("eps", args[3] if len(args) > 3 else Fraction(1, 10**6))
-        difference = self.binary("add", self.binary("sub", self.tensor(args[0], where),
+        difference = self.binary("add", self.binary("sub", self.operand(args[0], where),
                                                      self.tensor(args[1], where), where),
                                  self.tensor(eps, where), where)
         featured = self.builder.featured(difference)
@@ -1317,6 +1458,18 @@ class Library:
                 distances.append(self.norm_node(list(featured.parts), order, where))
             return Tensor(tuple(distances), True, axis="rows")
         return self.distance(first, second, order, where)
+
+    def op_pdist(self, args, keywords, where, **_):
+        """``pdist(x)``: the distances of every pair of distinct rows of ``x`` (i < j), one
+        part each, so that a min over them ties between pairs."""
+        order = keywords.get("p", args[1] if len(args) > 1 else 2)
+        tensor = self.tensor(args[0], where)
+        if tensor.featured and tensor.axis != "feature":
+            raise SourceError("unsupported: pdist of a tensor that is not rows of features", where)
+        rows = [self.builder.sample(tensor, index) for index in range(DEFAULT_COMPONENTS)]
+        distances = [self.distance(rows[i], rows[j], order, where).parts[0]
+                     for i in range(len(rows)) for j in range(i + 1, len(rows))]
+        return Tensor(tuple(distances), True, axis="rows")
 
     def op_dist(self, args, keywords, where, **_):
         # torch.dist(a, b): the norm of a - b (not pairwise)
@@ -1337,7 +1490,8 @@ class Library:
         return tensor.with_parts(parts)
 
     def op_sort(self, args, keywords, where, family="torch", **_):
-        tensor = self.builder.ranked(self.tensor(args[0], where))
+        tensor = self.builder.ranked(self.over_samples(self.tensor(args[0], where),
+                                                       self.dims(keywords, args, 1)))
         descending = bool(keywords.get("descending", False))
         parts = list(tensor.parts)
         ordered = [order_statistic(parts, k, self.run.span(where), largest=descending)
@@ -1351,7 +1505,8 @@ class Library:
     def op_topk(self, args, keywords, where, **_):
         k = int(keywords.get("k", args[1] if len(args) > 1 else 1))
         # samples of a per-sample value: one more than k, or the top k would be all of them
-        tensor = self.builder.ranked(self.tensor(args[0], where), samples=k + 1)
+        tensor = self.builder.ranked(self.over_samples(
+            self.tensor(args[0], where), self.dims(keywords, args, 2), k + 1), samples=k + 1)
         largest = bool(keywords.get("largest", True))
         parts = list(tensor.parts)
         if k > len(parts):
@@ -1361,13 +1516,15 @@ class Library:
         return ResultPair(tensor.with_parts(ordered), _SortIndices(tensor, largest))
 
     def op_kthvalue(self, args, keywords, where, **_):
-        tensor = self.builder.featured(self.tensor(args[0], where))
         k = int(keywords.get("k", args[1] if len(args) > 1 else 1))
+        tensor = self.builder.featured(self.over_samples(
+            self.tensor(args[0], where), self.dims(keywords, args, 2), max(k, DEFAULT_COMPONENTS)))
         value = order_statistic(list(tensor.parts), k - 1, self.run.span(where), largest=False)
         return ResultPair(Tensor((value,)), _SortIndices(tensor, False))
 
     def op_median(self, args, keywords, where, family="torch", **_):
-        tensor = self.builder.featured(self.tensor(args[0], where))
+        tensor = self.builder.featured(self.over_samples(self.tensor(args[0], where),
+                                                         self.dims(keywords, args, 1)))
         count = len(tensor.parts)
         value = order_statistic(list(tensor.parts), (count - 1) // 2, self.run.span(where), largest=False)
         dim = self.dims(keywords, args, 1)
@@ -1394,7 +1551,7 @@ class Library:
         return Tensor((mixed,))
 
     def op_abs(self, args, keywords, where, **_):
-        return self.unary("abs", self.tensor(args[0], where), where)
+        return self.unary("abs", self.operand(args[0], where), where)
 
     op_absolute = op_abs
 
@@ -1500,27 +1657,27 @@ class Library:
         negative = self.unary("softplus", x, where)  # -log(1 - sigmoid(x))
         pos_weight = keywords.get("pos_weight")
         if pos_weight is not None:
-            positive = self.binary("mul", positive, self.tensor(pos_weight, where), where)
+            positive = self.binary("mul", positive, self.operand(pos_weight, where), where)
         loss = self.binary("add", self.binary("mul", y, positive, where),
-                           self.binary("mul", self.binary("sub", self.tensor(1, where), y, where),
+                           self.binary("mul", self.binary("sub", self.operand(1, where), y, where),
                                        negative, where), where)
         weight = keywords.get("weight")
         if weight is not None:
-            loss = self.binary("mul", loss, self.tensor(weight, where), where)
+            loss = self.binary("mul", loss, self.operand(weight, where), where)
         return self.reduce_loss(loss, keywords, where)
 
     def op_binary_cross_entropy(self, args, keywords, where, **_):
         p = self.tensor(args[0], where)
         y = self.tensor(keywords.get("target", args[1] if len(args) > 1 else None), where)
         log_p = self.unary("log", p, where)
-        log_q = self.unary("log", self.binary("sub", self.tensor(1, where), p, where), where)
+        log_q = self.unary("log", self.binary("sub", self.operand(1, where), p, where), where)
         loss = self.unary("neg", self.binary(
             "add", self.binary("mul", y, log_p, where),
-            self.binary("mul", self.binary("sub", self.tensor(1, where), y, where), log_q, where),
+            self.binary("mul", self.binary("sub", self.operand(1, where), y, where), log_q, where),
             where), where)
         weight = keywords.get("weight", args[2] if len(args) > 2 else None)
         if weight is not None:
-            loss = self.binary("mul", loss, self.tensor(weight, where), where)
+            loss = self.binary("mul", loss, self.operand(weight, where), where)
         return self.reduce_loss(loss, keywords, where)
 
     def pointwise_loss(self, make: Callable[[Tensor, Tensor], Tensor], args, keywords, where) -> Tensor:
@@ -1530,7 +1687,7 @@ class Library:
 
     def op_mse_loss(self, args, keywords, where, **_):
         return self.pointwise_loss(lambda a, b: self.binary(
-            "pow", self.binary("sub", a, b, where), self.tensor(2, where), where), args, keywords, where)
+            "pow", self.binary("sub", a, b, where), self.operand(2, where), where), args, keywords, where)
 
     def op_l1_loss(self, args, keywords, where, **_):
         return self.pointwise_loss(lambda a, b: self.unary("abs", self.binary("sub", a, b, where), where),
@@ -1544,10 +1701,10 @@ class Library:
             if beta == 0:
                 return self.unary("abs", r, where)
             n = self.unary("abs", r, where)
-            quadratic = self.binary("div", self.binary("mul", self.tensor(Fraction(1, 2), where),
-                                                       self.binary("pow", n, self.tensor(2, where), where),
+            quadratic = self.binary("div", self.binary("mul", self.operand(Fraction(1, 2), where),
+                                                       self.binary("pow", n, self.operand(2, where), where),
                                                        where), self.tensor(beta, where), where)
-            linear = self.binary("sub", n, self.tensor(beta / 2, where), where)
+            linear = self.binary("sub", n, self.operand(beta / 2, where), where)
             return self.where(self.comparison("lt", n, beta, where), quadratic, linear, where)
 
         return self.pointwise_loss(make, args, keywords, where)
@@ -1573,7 +1730,7 @@ class Library:
     def op_hinge_embedding_loss(self, args, keywords, where, **_):
         x, y = self.tensor(args[0], where), self.tensor(args[1], where)
         margin = _number(keywords.get("margin", 1), where)
-        negative = self.relu(self.binary("sub", self.tensor(margin, where), x, where), where)
+        negative = self.relu(self.binary("sub", self.operand(margin, where), x, where), where)
         loss = self.where(self.comparison("eq", y, 1, where), x, negative, where)
         return self.reduce_loss(loss, keywords, where)
 
@@ -1588,15 +1745,15 @@ class Library:
             d_pn = self.op_pairwise_distance([positive, negative, order, eps], {}, where)
             entry = _vocabulary("minimum")
             d_an = self.vocabulary_call("min", entry, [d_an, d_pn], {}, where, "min")
-        inner = self.binary("add", self.binary("sub", d_ap, d_an, where), self.tensor(margin, where), where)
+        inner = self.binary("add", self.binary("sub", d_ap, d_an, where), self.operand(margin, where), where)
         return self.reduce_loss(self.relu(inner, where), keywords, where)
 
     def op_cosine_embedding_loss(self, args, keywords, where, **_):
         x1, x2, y = args[:3]
         margin = _number(keywords.get("margin", args[3] if len(args) > 3 else 0), where)
         cosine = self.op_cosine_similarity([x1, x2], {"dim": 1, "eps": Fraction(1, 10**8)}, where)
-        positive = self.binary("sub", self.tensor(1, where), cosine, where)
-        negative = self.relu(self.binary("sub", cosine, self.tensor(margin, where), where), where)
+        positive = self.binary("sub", self.operand(1, where), cosine, where)
+        negative = self.relu(self.binary("sub", cosine, self.operand(margin, where), where), where)
         loss = self.where(self.comparison("eq", y, 1, where), positive, negative, where)
         return self.reduce_loss(loss, keywords, where)
 
@@ -1633,9 +1790,9 @@ class Library:
         eps = keywords.get("eps", Fraction(1, 10**6))
         entry = _vocabulary("clip")
         var = self.vocabulary_call("clip", entry, [var, eps, None], {}, where, "clamp")
-        loss = self.binary("mul", self.tensor(Fraction(1, 2), where), self.binary(
+        loss = self.binary("mul", self.operand(Fraction(1, 2), where), self.binary(
             "add", self.unary("log", var, where), self.binary("div", self.binary(
-                "pow", self.binary("sub", x, t, where), self.tensor(2, where), where), var, where),
+                "pow", self.binary("sub", x, t, where), self.operand(2, where), where), var, where),
             where), where)
         return self.reduce_loss(loss, keywords, where)
 
@@ -1661,7 +1818,7 @@ class Library:
         x, y = self.tensor(args[0], where), self.tensor(args[1], where)
         loss = self.binary("add", self.binary("mul", y, self.unary("softplus", self.unary(
             "neg", x, where), where), where), self.binary("mul", self.binary(
-                "sub", self.tensor(1, where), y, where), self.unary("softplus", x, where), where), where)
+                "sub", self.operand(1, where), y, where), self.unary("softplus", x, where), where), where)
         return self.reduce_loss(loss, keywords, where)
 
     def relu(self, tensor: Tensor, where: ast.AST) -> Tensor:
@@ -1693,13 +1850,13 @@ class Library:
         none = {"reduction": "none"}
         if name == "l2_loss":
             target = keywords.get("targets", args[1] if len(args) > 1 else 0)
-            diff = self.binary("sub", self.tensor(args[0], where), self.tensor(target or 0, where), where)
-            return self.binary("mul", self.tensor(Fraction(1, 2), where),
-                               self.binary("pow", diff, self.tensor(2, where), where), where)
+            diff = self.binary("sub", self.operand(args[0], where), self.operand(target or 0, where), where)
+            return self.binary("mul", self.operand(Fraction(1, 2), where),
+                               self.binary("pow", diff, self.operand(2, where), where), where)
         if name == "squared_error":
             target = keywords.get("targets", args[1] if len(args) > 1 else 0)
-            diff = self.binary("sub", self.tensor(args[0], where), self.tensor(target or 0, where), where)
-            return self.binary("pow", diff, self.tensor(2, where), where)
+            diff = self.binary("sub", self.operand(args[0], where), self.operand(target or 0, where), where)
+            return self.binary("pow", diff, self.operand(2, where), where)
         if name == "huber_loss":
             target = keywords.get("targets", args[1] if len(args) > 1 else None)
             delta = keywords.get("delta", args[2] if len(args) > 2 else 1)
@@ -1707,7 +1864,7 @@ class Library:
                                       {**none, "delta": delta}, where)
         if name == "log_cosh":
             target = keywords.get("targets", args[1] if len(args) > 1 else None)
-            diff = self.binary("sub", self.tensor(args[0], where), self.tensor(target or 0, where), where)
+            diff = self.binary("sub", self.operand(args[0], where), self.operand(target or 0, where), where)
             return self.unary("log", self.unary("cosh", diff, where), where)
         if name == "sigmoid_binary_cross_entropy":
             return self.op_binary_cross_entropy_with_logits(args[:2], none, where)
@@ -1720,14 +1877,14 @@ class Library:
             return self.op_cross_entropy([args[0], labels], none, where)
         if name == "hinge_loss":
             targets = keywords.get("targets", args[1] if len(args) > 1 else None)
-            margin = self.binary("sub", self.tensor(1, where), self.binary(
+            margin = self.binary("sub", self.operand(1, where), self.binary(
                 "mul", self.tensor(args[0], where), self.tensor(targets, where), where), where)
             return self.relu(margin, where)
         if name == "cosine_similarity":
             return self.op_cosine_similarity(args[:2], {"eps": keywords.get("epsilon", 0)}, where)
         if name == "cosine_distance":
             similarity = self.op_cosine_similarity(args[:2], {"eps": keywords.get("epsilon", 0)}, where)
-            return self.binary("sub", self.tensor(1, where), similarity, where)
+            return self.binary("sub", self.operand(1, where), similarity, where)
         if name == "kl_divergence":
             return self.op_kl_div(args[:2], none, where)
         return self.run.opaque_call(f"optax.{name}", args, where)
@@ -1791,7 +1948,7 @@ class Library:
             return sp.floor(number) if name == "int" and number.is_number else number
         if name == "abs":
             if tensors:
-                return self.unary("abs", self.tensor(args[0], where), where)
+                return self.unary("abs", self.operand(args[0], where), where)
             return abs(_number(args[0], where))
         if name in ("max", "min"):
             items = args if len(args) > 1 else self.run.iterate(args[0], where)
@@ -1811,7 +1968,7 @@ class Library:
             return self.run.binary(ast.Pow(), args[0], args[1], where)
         if name == "round":
             if tensors:
-                return self.unary("round", self.tensor(args[0], where), where)
+                return self.unary("round", self.operand(args[0], where), where)
             return sp.floor(_number(args[0], where) + sp.Rational(1, 2))
         if name == "isinstance":
             return _isinstance(args[0], args[1])
@@ -2038,6 +2195,41 @@ def _selects_all(value: Any) -> bool:
     """An index that keeps an axis whole: ``:``, ``...``, ``None`` or the rows ``arange(n)``."""
     return (value is None or value is Ellipsis or isinstance(value, Arange)
             or (isinstance(value, slice) and value == slice(None)))
+
+
+#: reductions whose value over the batch depends on every sample's, not each alone
+_COUPLED_REDUCTIONS = ("max", "min", "logsumexp")
+
+#: shape operations that leave a grid of pairs as it is (casts, copies, broadcasts)
+_KEEPS_LAYOUT = frozenset({
+    "contiguous", "float", "double", "half", "bfloat16", "to", "type", "type_as", "cpu", "cuda",
+    "clone", "requires_grad_", "pin_memory", "block_until_ready", "astype", "expand",
+    "expand_as", "broadcast_to"})
+
+
+@contextmanager
+def located(where: ast.AST) -> Iterator[None]:
+    """Errors of the tensor builder (which sees no source) placed at the construct ``where``."""
+    try:
+        yield
+    except SourceError as err:
+        if err.node is None and err.span is None:
+            err.node = where
+        raise
+
+
+def _new_axis_position(values: list[Any]) -> int | None:
+    """Where ``x[:, None]``, ``x[None]``, ``x[..., None, :]`` put their one new axis, counted
+    as ``unsqueeze`` counts (negative after an ellipsis); None for any other index."""
+    if sum(v is None for v in values) != 1:
+        return None
+    if not all(v is None or v is Ellipsis or (isinstance(v, slice) and v == slice(None))
+               for v in values):
+        return None
+    position = next(i for i, v in enumerate(values) if v is None)
+    if Ellipsis in values[:position]:
+        return position - len(values)
+    return position
 
 
 def _adds_axis(name: str, args: list[Any], keywords: dict[str, Any]) -> bool:

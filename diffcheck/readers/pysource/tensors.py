@@ -23,10 +23,15 @@ from fractions import Fraction
 from typing import Any
 
 from diffcheck.program import Node, Span
-from diffcheck.readers.pysource.values import DEFAULT_COMPONENTS, SourceError, Tensor
+from diffcheck.readers.pysource.values import DEFAULT_COMPONENTS, PairGrid, SourceError, Tensor
 
 #: The most components one axis is written with (an explicit x[..., 9] asks for ten).
 MAX_COMPONENTS = 16
+
+#: Rows written each way for a grid of pairs (``a[:, None] - b[None]``). The grid has this
+#: many squared cells, each with its features: two rows each way expose a nearest-neighbour
+#: tie (the kink of a min over a pair axis) and keep a Chamfer distance at a few seconds.
+PAIR_ROWS = 2
 
 
 def const(value: Any, span: Span | None = None) -> Node:
@@ -133,6 +138,37 @@ class Builder:
                     self.sizes[renamed] = self.sizes[name]
             chunks.append(tensor.with_parts([rename(p, mapping) for p in tensor.parts]))
         return chunks
+
+    def sample(self, tensor: Tensor, index: int) -> Tensor:
+        """Row ``index`` of the batch of ``tensor`` (``x@1``, ``x[0]@1``): its data variables,
+        and the components already written of them, renamed; model parameters stay shared
+        unless the tensor is made of parameters alone (then their rows are split, as a
+        codebook's)."""
+        names = [n for n in self.feature_variables(tensor) if "@" not in n]
+        components = sorted({node.value for part in tensor.parts for node in part.walk()
+                             if node.op == "var" and "@" not in node.value
+                             and node.value in self.component_of
+                             and self.component_of[node.value][0] not in self.parameters})
+        mapping = {name: f"{name}@{index}" for name in [*names, *components]}
+        for name, renamed in mapping.items():
+            if name in self.component_of:
+                self.component_of[renamed] = self.component_of[name]
+                continue
+            self.feature_parameters.add(renamed)
+            if name in self.parameters:
+                self.parameters.add(renamed)
+            if self.sizes.get(name):
+                self.sizes[renamed] = self.sizes[name]
+        return tensor.with_parts([rename(p, mapping) for p in tensor.parts])
+
+    def batch_rows(self, tensor: Tensor, count: int = DEFAULT_COMPONENTS) -> Tensor:
+        """``count`` rows of the batch of a generic ``tensor`` as parts along the "rows" axis:
+        what an order statistic or a max over ``dim=0`` compares (other samples, not copies)."""
+        if tensor.featured:
+            raise SourceError("unsupported: an order statistic over the batch of a tensor "
+                              "that has components")
+        parts = [self.sample(tensor, index).parts[0] for index in range(count)]
+        return Tensor(tuple(parts), True, tensor.dtype, axis="rows")
 
     def ranked(self, tensor: Tensor, count: int | None = None, samples: int | None = None) -> Tensor:
         """The elements a sort or top-k orders: the (``count``) components of ``tensor``, or,
@@ -248,21 +284,227 @@ class Builder:
                    for part in tensor.parts for node in part.walk())
 
     def elementwise(self, make: Callable[..., Node], *tensors: Tensor, dtype: str = "float") -> Tensor:
+        marks = {t.new_axis for t in tensors if t.new_axis >= 0}
         aligned = self.broadcast(*tensors)
         featured = aligned[0].featured
         count = len(aligned[0].parts)
         parts = [make(*[t.parts[i] for t in aligned]) for i in range(count)]
-        return Tensor(tuple(parts), featured, dtype)
+        # a new axis survives operations with constants (a[:, None] * 2)
+        (new_axis,) = marks if len(marks) == 1 and all(
+            t.new_axis >= 0 or self.is_constant(t) for t in tensors) else (-1,)
+        # the parts of a matrix of rows (relu(cdist(x, y) - m)) stay rows
+        axes = {t.axis for t in aligned if t.featured and not _constant(t)}
+        axis = axes.pop() if featured and len(axes) == 1 else "feature"
+        diagonal = None
+        if any(t.on_diagonal for t in tensors) and not featured and all(
+                self.is_constant(t) for t in tensors):
+            # eye * 1e9, ~eye, 1 - eye: the same operation on the diagonal's value
+            diagonal = (make(*[(t.on_diagonal or t.parts)[0] for t in tensors]),)
+        return Tensor(tuple(parts), featured, dtype, axis=axis, new_axis=new_axis,
+                      on_diagonal=diagonal)
+
+    def is_constant(self, tensor: Tensor) -> bool:
+        """No data or parameter in it: the same number for every element."""
+        return not self.feature_variables(tensor) and not self.has_components(tensor) \
+            and not (tensor.featured and tensor.axis == "rows")
+
+    # --- pairs of rows (a[:, None] - b[None]) ---------------------------------------------
+
+    def carries_features(self, tensor: Tensor) -> bool:
+        """Whether ``tensor`` still has its feature axis (a data tensor ``(N, D)``) rather than
+        being a reduced per-sample value ``(N,)``.
+
+        This is what tells ``a.unsqueeze(1)`` (``(N, 1, D)``: one side of pairs of rows of a
+        data tensor) from ``losses.unsqueeze(1)`` (``(N, 1)``: a column of per-sample values,
+        kept as ``spread``): the rank of the tensor, which the dims of ``unsqueeze`` count in.
+        """
+        if tensor.featured:
+            return tensor.axis == "feature" and not tensor.stacked
+        if tensor.spread:
+            return False
+        return bool(self.feature_variables(tensor)) and not self.has_components(tensor)
+
+    def new_axis(self, tensor: Tensor, position: int) -> int:
+        """Where ``unsqueeze(position)`` puts a new axis of ``tensor``, counted from the start
+        for a tensor of rank 2 with features and 1 without (-1 when it makes no pairs).
+
+        A new axis 0 makes ``(1, N, ...)``: rows vary along axis 1; a new axis 1 makes
+        ``(N, 1, ...)``: rows vary along axis 0. Alone, a new axis is read as today (a column
+        over the features: ``spread``); met by a new axis next to it, it makes pairs of rows.
+        """
+        if (tensor.featured and tensor.axis != "feature") or tensor.stacked or tensor.spread:
+            return -1
+        if not self.feature_variables(tensor) and not self.has_components(tensor):
+            return -1
+        rank = 2 if self.carries_features(tensor) else 1
+        if position < 0:
+            position += rank + 1
+        return position if 0 <= position <= rank else -1
+
+    @staticmethod
+    def pair_offset(operands: Sequence[Tensor | PairGrid]) -> int | None:
+        """The batch axes before the pair axes when ``operands`` make pairs of rows, or None.
+
+        They do when one is a grid, or two new axes sit side by side (p and p + 1; a column
+        kept by ``keepdim`` is a new axis 1 next to a row's 0).
+        """
+        for o in operands:
+            if isinstance(o, PairGrid):
+                return o.offset
+        marks = {o.new_axis if o.new_axis >= 0 else (1 if o.spread else -1)
+                 for o in operands if isinstance(o, Tensor)} - {-1}
+        if len(marks) == 2 and max(marks) - min(marks) == 1:
+            return min(marks)
+        return None
+
+    def pairwise(self, make: Callable[..., Node], *operands: Tensor | PairGrid, offset: int = 0,
+                 dtype: str = "float") -> PairGrid:
+        """An elementwise operation on pairs of rows: cell ``(i, j)`` is ``make`` of row ``i``
+        of the left operands (new axis at ``offset + 1``) and row ``j`` of the right ones
+        (new axis at ``offset``), cell by cell."""
+        grids = [o for o in operands if isinstance(o, PairGrid)]
+        size = grids[0].size if grids else PAIR_ROWS
+        with_features = self.pair_features(operands)
+        cells_of = [self.pair_cells(o, size, with_features, offset) for o in operands]
+        cells = [self.elementwise(make, *[c[k] for c in cells_of], dtype=dtype)
+                 for k in range(size * size)]
+        if any(c.featured for c in cells) and not all(c.featured for c in cells):
+            cells = self.broadcast(*cells)
+        return PairGrid(tuple(cells), size, with_features, dtype, offset)
+
+    def pair_features(self, operands: Sequence[Tensor | PairGrid]) -> bool:
+        """Whether pairs of rows of ``operands`` keep a feature axis (``(N, M, D)``).
+
+        Components written along the feature axis commit to it; a generic data tensor does
+        not (it may be 1-D, as labels or scores): it keeps the feature axis unless it meets
+        pairs without one (a matrix of rows such as cdist, pairs of per-sample values).
+        """
+        claims: list[tuple[bool, bool]] = []  # (has the feature axis, committed to it)
+        for o in operands:
+            if isinstance(o, PairGrid):
+                claims.append((o.features, any(c.featured for c in o.cells)))
+            elif o.new_axis >= 0:
+                # a side is also a column (spread) for today's reading; its rank is the tensor's
+                plain = Tensor(o.parts, o.featured, o.dtype, axis=o.axis)
+                claims.append((self.carries_features(plain), o.featured))
+            elif (o.featured and o.axis == "rows") or o.spread:
+                # a matrix of rows (cdist) or a column (keepdim) is two axes: no features
+                claims.append((False, True))
+            elif not self.is_constant(o):
+                # a reduced per-sample value has no feature axis; components commit to one
+                has = self.carries_features(o)
+                claims.append((has, o.featured or not has))
+        if any(has and committed for has, committed in claims):
+            if any(not has for has, _ in claims):
+                raise SourceError("unsupported: pairs of rows of data tensors combined with pairs "
+                                  "of per-sample values")
+            return True
+        return all(has for has, _ in claims)
+
+    def pair_cells(self, operand: Tensor | PairGrid, size: int, features: bool,
+                   offset: int = 0) -> list[Tensor]:
+        """The ``size * size`` cells ``operand`` contributes to a grid of pairs."""
+        if isinstance(operand, PairGrid):
+            if operand.size != size or operand.offset != offset:
+                raise SourceError("unsupported: pairs of rows along different axes")
+            return list(operand.cells)
+        plain = Tensor(operand.parts, operand.featured, operand.dtype)
+        if operand.featured and operand.axis == "rows":
+            # cdist(x, y) or x @ y.t(): part j is the value of the generic row x with row j of
+            # y; row i of x makes cell (i, j)
+            if len(operand.parts) < size:
+                raise SourceError("unsupported: a matrix of fewer rows than pairs of rows")
+            return [self.sample(Tensor((operand.parts[j],), False, operand.dtype), i)
+                    for i in range(size) for j in range(size)]
+        if self.is_constant(operand):
+            if operand.on_diagonal is not None:
+                diagonal = Tensor(operand.on_diagonal, operand.featured, operand.dtype)
+                return [diagonal if i == j else plain for i in range(size) for j in range(size)]
+            return [plain] * (size * size)
+        # numpy broadcasting: a column (keepdim) varies along axis 0, anything else is aligned
+        # with the trailing axes, so its rows vary along axis 1
+        if operand.new_axis >= 0:
+            if operand.new_axis not in (offset, offset + 1):
+                raise SourceError("unsupported: a new axis that is not one of the pair axes")
+            side = "left" if operand.new_axis == offset + 1 else "right"
+        else:
+            side = "left" if operand.spread else "right"
+        if operand.new_axis < 0 and ((features and not self.carries_features(plain))
+                                     or (not features and plain.featured)):
+            raise SourceError("unsupported: a tensor without a pair axis combined with pairs of "
+                              "rows of another rank (write both sides with unsqueeze or None)")
+        rows = [self.sample(plain, i) for i in range(size)]
+        return [rows[i] if side == "left" else rows[j] for i in range(size) for j in range(size)]
+
+    def grid_reduce(self, grid: PairGrid, combine: Callable[[list[Node]], Node],
+                    axes: set[str]) -> Tensor | PairGrid:
+        """Reduce a grid over some of its axes: "i" (dim 0), "j" (dim 1), "feature".
+
+        Over the feature axis alone it stays a grid; over one pair axis it is a tensor of rows
+        (one part per row of the other side); over both, one value.
+        """
+        cells = list(grid.cells)
+        features = grid.features
+        if "feature" in axes:
+            cells = [self.reduce(c, combine, True) for c in cells]
+            features = False
+        pair_axes = axes & {"i", "j"}
+        if not pair_axes:
+            return PairGrid(tuple(cells), grid.size, features, grid.dtype, grid.offset)
+        if features or any(c.featured for c in cells):
+            raise SourceError("unsupported: reducing a pair axis of a grid whose cells keep "
+                              "their feature axis (reduce the features first)")
+        values = [c.parts[0] for c in cells]
+        n = grid.size
+        if pair_axes == {"i", "j"}:
+            return Tensor((combine(values),), False, grid.dtype)
+        if pair_axes == {"j"}:
+            lines = [[values[i * n + j] for j in range(n)] for i in range(n)]
+        else:
+            lines = [[values[i * n + j] for i in range(n)] for j in range(n)]
+        return Tensor(tuple(combine(line) for line in lines), True, grid.dtype, axis="rows")
+
+    def grid_coupled(self, grid: PairGrid, make: Callable[[list[Node], int], Node],
+                     axis: str) -> PairGrid:
+        """A coupled operation (softmax) along one axis of a grid, line by line."""
+        if axis == "feature":
+            cells = [self.coupled(c, make) for c in grid.cells]
+            return PairGrid(tuple(cells), grid.size, grid.features, grid.dtype, grid.offset)
+        if grid.features or any(c.featured for c in grid.cells):
+            raise SourceError("unsupported: a coupled operation along a pair axis of a grid "
+                              "whose cells keep their feature axis")
+        n = grid.size
+        values = [c.parts[0] for c in grid.cells]
+        out = list(values)
+        for line in range(n):
+            keys = [line * n + k if axis == "j" else k * n + line for k in range(n)]
+            parts = [values[k] for k in keys]
+            for rank, key in enumerate(keys):
+                out[key] = make(parts, rank)
+        return PairGrid(tuple(Tensor((v,), False, grid.dtype) for v in out), n, False, grid.dtype,
+                        grid.offset)
 
     # --- reductions and couplings ---------------------------------------------------------
 
     def reduce(self, tensor: Tensor, combine: Callable[[list[Node]], Node],
                over_features: bool) -> Tensor:
-        """Combine the components (``over_features``) or reduce over the batch (identity)."""
+        """Combine the components (``over_features``) or reduce over the batch (identity: a
+        sum or mean over the batch is as differentiable as one element; the coupled
+        reductions, max and min over the batch, go through :meth:`over_batch`)."""
         if not over_features:
             return tensor
         featured = self.featured(tensor)
         return Tensor((combine(list(featured.parts)),), False, tensor.dtype)
+
+    def over_batch(self, tensor: Tensor, combine: Callable[[list[Node]], Node],
+                   count: int = DEFAULT_COMPONENTS) -> Tensor:
+        """A coupled reduction over the batch (``losses.max(dim=0)``): ``count`` rows of the
+        batch, combined element by element (component by component if featured)."""
+        rows = [self.sample(tensor, index) for index in range(count)]
+        if not tensor.featured:
+            return Tensor((combine([r.parts[0] for r in rows]),), False, tensor.dtype)
+        parts = [combine([r.parts[k] for r in rows]) for k in range(len(tensor.parts))]
+        return Tensor(tuple(parts), True, tensor.dtype, axis=tensor.axis)
 
     def full_reduce(self, tensor: Tensor, combine: Callable[[list[Node]], Node]) -> Tensor:
         """Reduce over every element: the batch (identity) and the components if any."""

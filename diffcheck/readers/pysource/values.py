@@ -78,6 +78,14 @@ class Tensor:
     #: len(parts) // stacked components each, item by item; a reduction over dim 0 combines
     #: them component by component
     stacked: int = 0
+    #: where ``unsqueeze`` or ``None`` put a new axis (-1: none). Two tensors with new axes at
+    #: p and p + 1 make pairs of rows (a :class:`PairGrid`): the one with the axis at p + 1
+    #: varies along axis p (the "left" side, ``a.unsqueeze(1)``), the other along p + 1 (the
+    #: "right" side, ``b.unsqueeze(0)``); axes before p are batch axes of both
+    new_axis: int = -1
+    #: a constant over the pairs of a batch with itself (``torch.eye(n)``, ``1 - eye``):
+    #: ``parts`` is its value off the diagonal, this its value on the diagonal
+    on_diagonal: tuple[Node, ...] | None = None
 
     @property
     def generic(self) -> Node:
@@ -88,18 +96,53 @@ class Tensor:
     def with_parts(self, parts: tuple[Node, ...] | list[Node], featured: bool | None = None,
                    dtype: str | None = None) -> Tensor:
         return Tensor(tuple(parts), self.featured if featured is None else featured,
-                      self.dtype if dtype is None else dtype, self.spread, self.axis)
+                      self.dtype if dtype is None else dtype, self.spread, self.axis,
+                      new_axis=self.new_axis)
 
-    def spreading(self) -> Tensor:
-        """This tensor kept as a column (``keepdim``/``unsqueeze``), if it is a reduced value."""
+    def spreading(self, new_axis: int = -1) -> Tensor:
+        """This tensor kept as a column (``keepdim``/``unsqueeze``), if it is a reduced value;
+        ``new_axis`` is where ``unsqueeze`` put the new axis, if known."""
         if self.featured or self.spread:
-            return self
-        return Tensor(self.parts, False, self.dtype, True, self.axis)
+            return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
+                          self.transposed, self.stacked, new_axis) if new_axis >= 0 else self
+        return Tensor(self.parts, False, self.dtype, True, self.axis, new_axis=new_axis)
 
     def transposing(self) -> Tensor:
-        """This tensor with its last two axes swapped (``.t()``)."""
+        """This tensor with its last two axes swapped (``.t()``).
+
+        A column (``labels.unsqueeze(1)``, ``sq.sum(1, keepdim=True)``) becomes a row: the
+        right side of pairs of rows, so ``sq + sq.t()`` is a grid of pairs.
+        """
+        new_axis = {1: 0, 0: 1}.get(self.new_axis, 0 if self.spread and self.new_axis < 0 else -1)
         return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
-                      not self.transposed)
+                      not self.transposed, new_axis=new_axis)
+
+
+@dataclass(frozen=True, eq=False)
+class PairGrid:
+    """Pairs of rows of two batches (or of one batch with itself): ``a[:, None] - b[None]``.
+
+    ``cells[i * size + j]`` is the tensor ``f(a@i, b@j)``: one generic element or components
+    along the feature axis, as a :class:`Tensor` without the pair axes. ``features`` says
+    whether the cells still carry the feature axis (``(N, M, D)``) or not (``(N, M)``, after
+    ``.sum(-1)``): it decides which axis a ``dim`` names.
+    """
+
+    cells: tuple[Tensor, ...]
+    size: int
+    features: bool
+    dtype: str = "float"
+    #: batch axes before the two pair axes (``p1.unsqueeze(2) - p2.unsqueeze(1)`` of point
+    #: clouds ``(B, N, 3)`` has one): any element of them, as the batch of any tensor
+    offset: int = 0
+
+    def cell(self, i: int, j: int) -> Tensor:
+        return self.cells[i * self.size + j]
+
+    def transposing(self) -> PairGrid:
+        """The grid with its two pair axes swapped (``d.t()`` of an ``(N, M)`` grid)."""
+        cells = tuple(self.cell(j, i) for i in range(self.size) for j in range(self.size))
+        return PairGrid(cells, self.size, self.features, self.dtype, self.offset)
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +167,7 @@ class Arange:
 
 
 #: Values that stand for tensors.
-TENSORLIKE = (Tensor, Labels, Arange)
+TENSORLIKE = (Tensor, Labels, Arange, PairGrid)
 
 
 @dataclass(frozen=True)
