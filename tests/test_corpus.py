@@ -97,7 +97,8 @@ def reports(request: pytest.FixtureRequest) -> dict[str, Report]:
     """Every selected case checked once, two at a time in killable workers (as the CLI runs
     them): ``-k chamfer`` checks that case alone, not the whole corpus."""
     selected = {item.callspec.params["case"]["id"] for item in request.session.items
-                if hasattr(item, "callspec") and "case" in item.callspec.params}
+                if item.path == request.path and hasattr(item, "callspec")
+                and "case" in item.callspec.params}
     cases = [case for case in CASES if case["id"] in selected]
     results = run_jobs(cases, _run, jobs_n=2, timeout=TIMEOUT, on_error=_failed)
     return {case["id"]: report for case, report in zip(cases, results)}
