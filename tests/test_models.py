@@ -104,6 +104,24 @@ MODELS = [
         """, "Router", False, {"jump"}, ["gate"], False, id="argmax-index-cuts-the-gate",
         marks=pytest.mark.xfail(strict=True, reason="model-function stand-ins are separable: "
                                 "their parameter derivative does not see the input yet")),
+    pytest.param("""
+        class ConvNormAct(nn.Sequential):
+            def __init__(self, c_in: int, c_out: int, act=nn.SiLU):
+                layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out)]
+                if act is not None:
+                    layers.append(act(inplace=True))
+                super().__init__(*layers)
+
+        class Block(nn.Module):
+            def __init__(self, channels: int = 4):
+                super().__init__()
+                self.stem = ConvNormAct(channels, channels << 1)
+                self.project = ConvNormAct(channels << 1, channels, act=None)
+
+            def forward(self, x):
+                assert len(self.stem) == 3
+                return x + self.project(self.stem(x))
+        """, "Block", True, set(), [], False, id="sequential-subclass-and-int-shift"),
 ]
 
 
@@ -124,6 +142,12 @@ def test_model_findings(tmp_path, source, name, differentiable, kinds, cut, ste)
     assert claimed == sorted(cut)
     assert any(f.ste for f in report.findings) is ste
     assert all(p.split(".")[0] in report.input for p in report.wrt)
+
+
+def test_children_of_a_sequential_subclass_are_named_by_position(tmp_path):
+    report = run_model(tmp_path, MODELS[-1].values[0], "Block")
+    assert report.wrt == ["stem.0.weight", "stem.1.weight", "stem.1.bias",
+                          "project.0.weight", "project.1.weight", "project.1.bias"]
 
 
 def test_cut_points_at_the_line_of_the_detach(tmp_path):

@@ -780,7 +780,8 @@ class Interpreter:
             tensor = self.builder.featured(value, count)
             items = [Tensor((p,), False, value.dtype) for p in tensor.parts]
         elif isinstance(value, Instance) and "__iter__" not in value.cls.methods:
-            items = value.attributes.get("__items__") or []
+            children = library.own_container(value)
+            items = self.iterate(children, where) if children is not None else []
         else:
             raise SourceError(f"cannot iterate over {_describe(value)}", where)
         if len(items) > MAX_UNROLL:
@@ -991,6 +992,8 @@ class Interpreter:
             if len(ranks) != 1:
                 raise SourceError("indexing sort indices other than by one rank", node)
             return self.library.rank_index(container, int(ranks[0]), node)
+        if isinstance(container, Instance) and library.own_container(container) is not None:
+            container = library.own_container(container)
         if isinstance(container, Container):
             if isinstance(container.items, dict):
                 return container.items[_hashable(key)]
@@ -1294,6 +1297,9 @@ class Interpreter:
         if isinstance(callee, Instance):
             found = callee.cls.method("forward") or callee.cls.method("__call__")
             if found is None:
+                children = library.own_container(callee)
+                if children is not None:
+                    return self.call(children, args, keywords, node)
                 raise SourceError(f"{callee.cls.name} objects cannot be called", node)
             return self.call_function(found[0], [callee, *args], keywords, node)
         if isinstance(callee, Layer):
@@ -1647,11 +1653,13 @@ _BUILTINS = frozenset(
 _BINARY_OPS = {
     "Add": "add", "Sub": "sub", "Mult": "mul", "Div": "div", "Pow": "pow", "Mod": "mod",
     "FloorDiv": "floordiv", "MatMult": "matmul", "BitAnd": "and", "BitOr": "or", "BitXor": "xor",
+    "LShift": "lshift", "RShift": "rshift",
 }
 _PYTHON_OPS = {
     "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
     "pow": operator.pow, "mod": operator.mod, "floordiv": operator.floordiv,
     "and": operator.and_, "or": operator.or_, "xor": operator.xor,
+    "lshift": operator.lshift, "rshift": operator.rshift,
 }
 _COMPARISONS = {"Lt": "lt", "LtE": "le", "Gt": "gt", "GtE": "ge", "Eq": "eq", "NotEq": "ne"}
 _PYTHON_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {

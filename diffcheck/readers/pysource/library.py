@@ -188,6 +188,8 @@ class Library:
                         lambda x, y: self.node("ne", (x, y), where), a, b, dtype="bool")
                 return self.logical(name, [a, b], where)
             raise SourceError(f"bitwise {name} on numbers is not supported", where)
+        if name in ("lshift", "rshift"):
+            raise SourceError("a bit shift of a tensor is not supported", where)
         dtype = "float"
         return self.builder.elementwise(lambda a, b: self.node(name, (a, b), where), left, right,
                                         dtype=dtype)
@@ -1754,6 +1756,8 @@ class Library:
             return range(*numbers)
         if name == "len":
             value = args[0]
+            if isinstance(value, Instance) and own_container(value) is not None:
+                value = own_container(value)
             if isinstance(value, Container):
                 value = value.items
             if isinstance(value, (list, tuple, dict, str, range)):
@@ -1849,13 +1853,8 @@ class Library:
             return self.op_Parameter(args, keywords, where)
         if is_layer(name):
             return build_layer(name, tuple(args), dict(keywords), self.run.span(where))
-        if name in ("Sequential", "ModuleList"):
-            items = list(args[0]) if name == "ModuleList" and args else list(args)
-            if name == "Sequential" and len(args) == 1 and isinstance(args[0], dict):
-                items = list(args[0].values())
-            return Container(name, items)
-        if name == "ModuleDict":
-            return Container(name, dict(args[0]) if args else {})
+        if name in CONTAINER_KINDS:
+            return container(name, args)
         loss_functions = {
             "CrossEntropyLoss": "cross_entropy", "NLLLoss": "nll_loss", "MSELoss": "mse_loss",
             "L1Loss": "l1_loss", "SmoothL1Loss": "smooth_l1_loss", "HuberLoss": "huber_loss",
@@ -1961,6 +1960,18 @@ class Library:
         """
         for base in bases:
             kind = base.rsplit(".", 1)[-1]
+            if kind in CONTAINER_KINDS:
+                # class ConvNormActivation(nn.Sequential): super().__init__(*layers) makes the
+                # layers children named by position (or key), as PyTorch names them
+                built = container(kind, args)
+                entries = built.items.items() if isinstance(built.items, dict) \
+                    else enumerate(built.items)
+                keys = []
+                for key, item in entries:
+                    instance.attributes[str(key)] = item
+                    keys.append(str(key))
+                instance.attributes[CONTAINER_KEYS] = (kind, tuple(keys))
+                break
             if is_layer(kind):
                 layer = build_layer(kind, tuple(args), dict(keywords), None)
                 for name in layer.parameters:
@@ -1975,6 +1986,33 @@ class Library:
             instance.attributes.setdefault("reduction", values.get("reduction", "mean"))
             if any(base.endswith("_WeightedLoss") for base in bases):
                 instance.attributes.setdefault("weight", keywords.get("weight"))
+
+
+#: library classes whose objects hold modules (a subclass of one is a container too)
+CONTAINER_KINDS = ("Sequential", "ModuleList", "ModuleDict")
+#: the attribute of an object of such a subclass that lists its kind and its children's names
+CONTAINER_KEYS = "__container__"
+
+
+def container(kind: str, args: list[Any]) -> Container:
+    """``nn.Sequential(a, b)``, ``nn.Sequential(OrderedDict(...))``, ``nn.ModuleList([a, b])``."""
+    if kind == "ModuleDict":
+        return Container(kind, dict(args[0]) if args else {})
+    items = list(args[0]) if kind == "ModuleList" and args else list(args)
+    if kind == "Sequential" and len(args) == 1 and isinstance(args[0], dict):
+        items = list(args[0].values())
+    return Container(kind, items)
+
+
+def own_container(instance: Instance) -> Container | None:
+    """The children of an object of a container subclass, as that container; None otherwise."""
+    entry = instance.attributes.get(CONTAINER_KEYS)
+    if entry is None:
+        return None
+    kind, keys = entry
+    if kind == "ModuleDict":
+        return Container(kind, {key: instance.attributes[key] for key in keys})
+    return Container(kind, [instance.attributes[key] for key in keys])
 
 
 @dataclass(eq=False)
