@@ -122,7 +122,32 @@ MODELS = [
                 assert len(self.stem) == 3
                 return x + self.project(self.stem(x))
         """, "Block", True, set(), [], False, id="sequential-subclass-and-int-shift"),
+    pytest.param("""
+        import collections.abc
+        from itertools import repeat
+
+        def to_2tuple(x):
+            if isinstance(x, collections.abc.Iterable) and not isinstance(x, str):
+                return tuple(x)
+            return tuple(repeat(x, 2))
+
+        class Mlp(nn.Module):
+            def __init__(self, d: int = 4, bias=(True, False), drop=0.1):
+                super().__init__()
+                bias, drop_probs = to_2tuple(bias), to_2tuple(drop)
+                self.fc1 = nn.Linear(d, 2 * d, bias=bias[0])
+                self.drop1 = nn.Dropout(drop_probs[0])
+                self.fc2 = nn.Linear(2 * d, d, bias=bias[1])
+
+            def forward(self, x):
+                return self.fc2(self.drop1(F.gelu(self.fc1(x))))
+        """, "Mlp", True, set(), [], False, id="timm-to-2tuple"),
 ]
+
+
+def _source(case_id: str) -> str:
+    (case,) = [case for case in MODELS if case.id == case_id]
+    return case.values[0]
 
 
 def run_model(tmp_path, source: str, name: str):
@@ -145,9 +170,33 @@ def test_model_findings(tmp_path, source, name, differentiable, kinds, cut, ste)
 
 
 def test_children_of_a_sequential_subclass_are_named_by_position(tmp_path):
-    report = run_model(tmp_path, MODELS[-1].values[0], "Block")
+    report = run_model(tmp_path, _source("sequential-subclass-and-int-shift"), "Block")
     assert report.wrt == ["stem.0.weight", "stem.1.weight", "stem.1.bias",
                           "project.0.weight", "project.1.weight", "project.1.bias"]
+
+
+def test_timm_to_2tuple_keeps_a_pair_and_repeats_a_number(tmp_path):
+    report = run_model(tmp_path, _source("timm-to-2tuple"), "Mlp")
+    assert report.wrt == ["fc1.weight", "fc1.bias", "fc2.weight"]
+
+
+def test_a_deep_conv_bn_relu_chain_has_kinks_and_no_jump(tmp_path):
+    # conv-BN-ReLU, conv-BN, conv-BN-ReLU (ShuffleNetV2's branch): the model-function
+    # stand-ins nest three cubes deep, which once read as a jump at the second ReLU
+    report = run_model(tmp_path, """
+        class Branch(nn.Module):
+            def __init__(self, c: int = 2):
+                super().__init__()
+                self.s = nn.Sequential(
+                    nn.Linear(c, c, bias=False), nn.BatchNorm1d(c), nn.ReLU(),
+                    nn.Linear(c, c, bias=False), nn.BatchNorm1d(c),
+                    nn.Linear(c, c, bias=False), nn.BatchNorm1d(c), nn.ReLU())
+
+            def forward(self, x):
+                return self.s(x)
+        """, "Branch")
+    assert report.smoothness == "C0"
+    assert {f.kind for f in report.findings} == {"kink"}
 
 
 def test_cut_points_at_the_line_of_the_detach(tmp_path):

@@ -64,6 +64,7 @@ NAMESPACES = {
     "torchvision.ops": "torchvision", "torchvision.ops.boxes": "torchvision",
     "torch.nn": "nn", "torch.nn.modules.loss": "nn", "functools": "functools",
     "typing": "typing", "torch.autograd": "torch", "jax.numpy.fft": "opaque",
+    "itertools": "itertools",
 }
 
 #: Operations that only change shapes, dtypes or devices: identities here.
@@ -530,6 +531,8 @@ class Library:
         family, name = self.canonical(dotted)
         if family == "functools" and name == "partial":
             return Partial(args[0], tuple(args[1:]), dict(keywords))
+        if family == "itertools":
+            return self.itertools(name, args, keywords, where)
         if family == "typing" or name in ("cast",):
             return args[-1] if args else None
         if family == "nn":
@@ -547,6 +550,20 @@ class Library:
         if family in ("torch", "numpy", "linalg", "lax", "jax"):
             return self.tensor_call(family, name, args, keywords, where, written=dotted)
         return self.run.opaque_call(dotted, args, where)
+
+    def itertools(self, name: str, args: list[Any], keywords: dict[str, Any],
+                  where: ast.AST) -> list[Any]:
+        """``repeat(x, n)`` and ``chain(a, b)`` as the lists they give (timm's ``to_2tuple``)."""
+        if name == "repeat" and (len(args) == 2 or "times" in keywords):
+            times = int(_number(args[1] if len(args) == 2 else keywords["times"], where))
+            from diffcheck.readers.pysource.interpreter import MAX_UNROLL
+
+            if times > MAX_UNROLL:
+                raise SourceError(f"itertools.repeat of {times} items", where, "limit")
+            return [args[0]] * max(times, 0)
+        if name == "chain":
+            return [item for arg in args for item in self.run.iterate(arg, where)]
+        raise SourceError(f"itertools.{name} is not supported here", where)
 
     def call_method(self, tensor: Any, name: str, args: list[Any], keywords: dict[str, Any],
                     where: ast.AST) -> Any:
@@ -2145,6 +2162,13 @@ def _isinstance(value: Any, kinds: Any) -> bool:
         if isinstance(value, str) and last == "str":
             return True
         if isinstance(value, (list, tuple)) and last in ("list", "tuple", "Sequence"):
+            return True
+        if isinstance(value, bool) and last == "bool":
+            return True
+        if isinstance(value, (list, tuple, dict, str, range, Container)) \
+                and last in ("Iterable", "Collection", "Sized"):
+            return True
+        if isinstance(value, dict) and last in ("dict", "Mapping"):
             return True
         if isinstance(value, Instance) and isinstance(kind, ClassDef) and value.cls is kind:
             return True
