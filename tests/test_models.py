@@ -199,6 +199,31 @@ def test_a_deep_conv_bn_relu_chain_has_kinks_and_no_jump(tmp_path):
     assert {f.kind for f in report.findings} == {"kink"}
 
 
+def test_sizes_read_from_the_command_line_are_its_defaults(tmp_path):
+    # pytorch/examples' DCGAN sizes its layers from parse_args(): nz = int(opt.nz)
+    report = run_model(tmp_path, """
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--hidden-size', type=int, default=3)
+        parser.add_argument('--use-bias', action='store_true')
+        opt = parser.parse_args()
+        hidden = int(opt.hidden_size)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(2, hidden, bias=opt.use_bias)
+                self.head = nn.Linear(hidden, 1)
+
+            def forward(self, x):
+                return self.head(torch.tanh(self.fc(x)))
+        """, "Net")
+    assert report.error is None, report.error
+    assert report.wrt == ["fc.weight", "head.weight", "head.bias"]
+    assert report.differentiable is True
+
+
 def test_cut_points_at_the_line_of_the_detach(tmp_path):
     report = run_model(tmp_path, MODELS[2].values[0], "DetachedHead")
     (cut,) = [f for f in report.findings if f.cut]

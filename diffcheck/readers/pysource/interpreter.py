@@ -185,6 +185,12 @@ class Interpreter:
                 scope["__lazy__"].setdefault(stmt.targets[0].id, stmt.value)
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
                 scope["__lazy__"].setdefault(stmt.target.id, stmt.value)
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(
+                    stmt.value.func, ast.Attribute) and isinstance(stmt.value.func.value, ast.Name):
+                # parser.add_argument(...): a call that configures a module-level object, run
+                # when that object is first read (only for a command line: see module_value)
+                calls = scope.setdefault("__calls__", {})
+                calls.setdefault(stmt.value.func.value.id, []).append(stmt.value)
             elif isinstance(stmt, ast.If):
                 # Module-level "if TYPE_CHECKING:" / version switches: take every definition,
                 # the first one of a name wins.
@@ -803,7 +809,14 @@ class Interpreter:
         if handler is None:
             raise SourceError(f"{_EXPRESSION_WORDS.get(type(node).__name__, type(node).__name__)} "
                               "is not supported here", node)
-        return handler(node, scope)
+        try:
+            return handler(node, scope)
+        except SourceError as err:
+            # an error of the tensor model (shapes it cannot align) knows no place: it is at
+            # the innermost expression being read
+            if err.node is None and err.span is None:
+                err.node = node
+            raise
 
     def expr_Constant(self, node: ast.Constant, scope: _Scope) -> Any:
         value = node.value
@@ -851,9 +864,12 @@ class Interpreter:
         self.evaluating_globals.add(key)
         try:
             value = self.evaluate(module["__lazy__"][name], _Scope({"__enclosing__": module}))
+            module[name] = value
+            if isinstance(value, library.CommandLine):
+                for call in module.get("__calls__", {}).get(name, []):
+                    self.evaluate(call, _Scope({"__enclosing__": module}))
         finally:
             self.evaluating_globals.discard(key)
-        module[name] = value
         return value
 
     def resolve_import(self, imported: _Imported, node: ast.AST) -> Any:
@@ -919,6 +935,8 @@ class Interpreter:
         if isinstance(owner, library._SortIndices):
             # perm.data, perm.long(), perm.to(device): the same permutation
             return owner if name == "data" else _Passthrough(owner)
+        if isinstance(owner, (library.CommandLine, library.ParsedOptions)):
+            return owner.attribute(name, node)
         if isinstance(owner, LibraryObject):
             if name in owner.keywords:
                 return owner.keywords[name]

@@ -64,7 +64,7 @@ NAMESPACES = {
     "torchvision.ops": "torchvision", "torchvision.ops.boxes": "torchvision",
     "torch.nn": "nn", "torch.nn.modules.loss": "nn", "functools": "functools",
     "typing": "typing", "torch.autograd": "torch", "jax.numpy.fft": "opaque",
-    "itertools": "itertools",
+    "itertools": "itertools", "argparse": "argparse",
 }
 
 #: Operations that only change shapes, dtypes or devices: identities here.
@@ -533,6 +533,8 @@ class Library:
             return Partial(args[0], tuple(args[1:]), dict(keywords))
         if family == "itertools":
             return self.itertools(name, args, keywords, where)
+        if family == "argparse" and name == "ArgumentParser":
+            return CommandLine()
         if family == "typing" or name in ("cast",):
             return args[-1] if args else None
         if family == "nn":
@@ -2030,6 +2032,58 @@ def own_container(instance: Instance) -> Container | None:
     if kind == "ModuleDict":
         return Container(kind, {key: instance.attributes[key] for key in keys})
     return Container(kind, [instance.attributes[key] for key in keys])
+
+
+@dataclass(eq=False)
+class CommandLine:
+    """``argparse.ArgumentParser()`` of a training script: what ``parse_args()`` gives with no
+    arguments, the default of each option (``nz = int(opt.nz)`` sizes DCGAN's layers)."""
+
+    defaults: dict[str, Any]
+
+    def __init__(self) -> None:
+        self.defaults = {}
+
+    def attribute(self, name: str, where: ast.AST) -> Any:
+        if name == "add_argument":
+            return LibraryObject("argparse.add_argument", (), {}, self.add_argument)
+        if name in ("parse_args", "parse_known_args"):
+            options = ParsedOptions(dict(self.defaults))
+            result: Any = options if name == "parse_args" else (options, [])
+            return LibraryObject(f"argparse.{name}", (), {}, lambda *args, **keywords: result)
+        if name in ("add_argument_group", "add_mutually_exclusive_group"):
+            return LibraryObject(f"argparse.{name}", (), {}, lambda *args, **keywords: self)
+        if name == "set_defaults":
+            return LibraryObject("argparse.set_defaults", (), {},
+                                 lambda *args, **keywords: self.defaults.update(keywords))
+        return Opaque(f"argparse.ArgumentParser.{name}")
+
+    def add_argument(self, *flags: Any, **keywords: Any) -> None:
+        names = [f for f in flags if isinstance(f, str)]
+        long = next((f for f in names if f.startswith("--")), names[0] if names else None)
+        destination = keywords.get("dest") or (long.lstrip("-").replace("-", "_") if long else None)
+        if not isinstance(destination, str):
+            return
+        action = keywords.get("action")
+        if "default" in keywords:
+            value = keywords["default"]
+        elif action in ("store_true", "store_false"):
+            value = action == "store_false"
+        else:
+            value = None
+        self.defaults[destination] = value
+
+
+@dataclass(eq=False)
+class ParsedOptions:
+    """What ``parse_args()`` returns: each option at its default."""
+
+    values: dict[str, Any]
+
+    def attribute(self, name: str, where: ast.AST) -> Any:
+        if name not in self.values:
+            raise SourceError(f"the command line has no option {name!r}", where)
+        return self.values[name]
 
 
 @dataclass(eq=False)
