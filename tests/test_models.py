@@ -142,6 +142,66 @@ MODELS = [
             def forward(self, x):
                 return self.fc2(self.drop1(F.gelu(self.fc1(x))))
         """, "Mlp", True, set(), [], False, id="timm-to-2tuple"),
+    pytest.param("""
+        from inspect import isfunction
+
+        def default(val, d):
+            if val is not None:
+                return val
+            return d() if isfunction(d) else d
+
+        class FeedForward(nn.Module):
+            def __init__(self, dim: int = 3, dim_out=None, mult: int = 2, act=None):
+                super().__init__()
+                inner_dim = int(dim * mult)
+                act = default(act, lambda: nn.GELU())
+                assert callable(act) and not callable(inner_dim)
+                self.net = nn.Sequential(nn.Linear(dim, inner_dim), act,
+                                         nn.Linear(inner_dim, default(dim_out, dim)))
+
+            def forward(self, x):
+                return self.net(x)
+        """, "FeedForward", True, set(), [], False, id="ldm-default-isfunction-callable"),
+    pytest.param("""
+        from torch.autograd import Function
+
+        class SignSTE(Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x.sign()
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                x, = ctx.saved_tensors
+                grad_input = grad_output.clone()
+                grad_input[x.abs() > 1] = 0
+                return grad_input
+
+        class BinaryLinear(nn.Linear):
+            def forward(self, x):
+                return F.linear(x, SignSTE.apply(self.weight), self.bias)
+        """, "BinaryLinear", False, {"jump"}, [], True, id="autograd-function-straight-through"),
+    pytest.param("""
+        class Scale(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, factor):
+                ctx.factor = factor
+                return x * factor
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                return None, None
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(3, 3)
+                self.head = nn.Linear(3, 1)
+
+            def forward(self, x):
+                return self.head(Scale.apply(torch.tanh(self.body(x)), 2.0))
+        """, "Net", True, {"zero-gradient"}, ["body"], False, id="autograd-function-without-gradient"),
 ]
 
 

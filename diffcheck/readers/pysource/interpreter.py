@@ -911,8 +911,18 @@ class Interpreter:
                 return value
             if name in ("training",):
                 return True
+            if name in _CONTEXT_METHODS and _is_autograd_function(owner.cls):
+                return LibraryObject(f"ctx.{name}", (), {}, lambda *args, **keywords: None)
             raise SourceError(f"the attribute self.{name} is never set", node)
         if isinstance(owner, ClassDef):
+            self.resolve_bases(owner)
+            if name == "apply" and _is_autograd_function(owner):
+                custom = owner
+
+                def apply(*args: Any, **keywords: Any) -> Any:
+                    return self.apply_custom_function(custom, list(args), keywords, node)
+
+                return LibraryObject(f"{owner.name}.apply", (), {}, apply)
             found = owner.method(name)
             if found is not None:
                 return found[0]
@@ -984,6 +994,32 @@ class Interpreter:
             # assumed differentiable like any function the reader cannot see into
             return Opaque(f"{library_bases[0]}.{name}")
         raise SourceError(f"super().{name} is not found in the bases of this file", node)
+
+    def apply_custom_function(self, cls: ClassDef, args: list[Any], keywords: dict[str, Any],
+                              node: ast.AST) -> Any:
+        """``MyFunction.apply(x, ...)`` of a ``torch.autograd.Function`` of the file.
+
+        The value is its ``forward``; the gradient is its ``backward``, which the reader does
+        not run: an input whose returned gradient is computed from the incoming one gets a
+        straight-through path (``x + (forward(x) - x).detach()``: BinaryConnect's sign, a
+        rounding with a custom backward), an input it returns None for gets none.
+        """
+        forward = cls.method("forward")
+        if forward is None:
+            raise SourceError(f"the autograd Function {cls.name} has no forward", node)
+        result = self.call_function(forward[0], [Instance(cls), *args], keywords, node)
+        backward = cls.method("backward")
+        passing = _gradient_passing(backward[0].node) if backward is not None else []
+        if not isinstance(result, Tensor):
+            return result
+        through = next((arg for position, arg in enumerate(args)
+                        if isinstance(arg, Tensor) and position < len(passing) and passing[position]),
+                       None)
+        why = f"{cls.name}.backward"
+        if through is None:
+            return self.library.detach(result, node, why=f"{why} (no gradient for the input)")
+        offset = self.binary(ast.Sub(), result, through, node)
+        return self.binary(ast.Add(), through, self.library.detach(offset, node, why=why), node)
 
     def class_attribute(self, cls: ClassDef, name: str) -> Any:
         if name in cls.attributes:
@@ -1614,6 +1650,45 @@ def _is_unknown_result(value: Tensor) -> bool:
                                       for p in value.parts)
 
 
+#: methods of the ``ctx`` of a custom autograd Function that only prepare its backward
+_CONTEXT_METHODS = frozenset(["save_for_backward", "mark_dirty", "mark_non_differentiable",
+                              "set_materialize_grads"])
+
+
+def _is_autograd_function(cls: ClassDef) -> bool:
+    """Whether a class of the file is a ``torch.autograd.Function`` (its ``apply`` runs it)."""
+    return any(base.rsplit(".", 1)[-1] in ("Function", "InplaceFunction") and "autograd" in base
+               for base in cls.library_bases())
+
+
+def _gradient_passing(backward: ast.AST) -> list[bool]:
+    """For each input of a custom Function, whether ``backward`` returns a gradient computed
+    from the incoming one (read, not run: names assigned from it carry it on)."""
+    if not isinstance(backward, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    carried = {a.arg for a in backward.args.args[1:]}
+    if backward.args.vararg is not None:
+        carried.add(backward.args.vararg.arg)
+
+    def carries(expr: ast.AST | None) -> bool:
+        return expr is not None and any(isinstance(n, ast.Name) and n.id in carried
+                                        for n in ast.walk(expr))
+
+    passing: list[bool] = []
+    for stmt in ast.walk(backward):
+        if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and carries(stmt.value):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                carried.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(stmt, ast.Return) and stmt.value is not None:
+            values = stmt.value.elts if isinstance(stmt.value, ast.Tuple) else [stmt.value]
+            for position, value in enumerate(values):
+                if position == len(passing):
+                    passing.append(False)
+                passing[position] = passing[position] or carries(value)
+    return passing
+
+
 def _is_module_base(dotted: str) -> bool:
     """Whether a base class is torch's own ``nn.Module`` (its methods are no computation)."""
     return dotted.rsplit(".", 1)[-1] in ("Module", "_Loss", "_WeightedLoss")
@@ -1665,7 +1740,7 @@ class _StrMethod:
 
 
 _BUILTINS = frozenset(
-    ["abs", "min", "max", "sum", "len", "range", "zip", "enumerate", "float", "int", "bool", "isinstance", "hasattr", "getattr", "list", "tuple", "dict", "round", "pow", "reversed", "sorted", "any", "all", "str", "super", "print", "type", "divmod", "map"]
+    ["abs", "min", "max", "sum", "len", "range", "zip", "enumerate", "float", "int", "bool", "isinstance", "hasattr", "getattr", "list", "tuple", "dict", "round", "pow", "reversed", "sorted", "any", "all", "str", "super", "print", "type", "divmod", "map", "callable"]
 )
 
 _BINARY_OPS = {

@@ -36,6 +36,7 @@ from diffcheck.readers.pysource.values import (
     DEFAULT_COMPONENTS,
     TENSORLIKE,
     Arange,
+    BoundMethod,
     ClassDef,
     Container,
     Function,
@@ -64,7 +65,7 @@ NAMESPACES = {
     "torchvision.ops": "torchvision", "torchvision.ops.boxes": "torchvision",
     "torch.nn": "nn", "torch.nn.modules.loss": "nn", "functools": "functools",
     "typing": "typing", "torch.autograd": "torch", "jax.numpy.fft": "opaque",
-    "itertools": "itertools", "argparse": "argparse",
+    "itertools": "itertools", "argparse": "argparse", "inspect": "inspect",
 }
 
 #: Operations that only change shapes, dtypes or devices: identities here.
@@ -535,6 +536,10 @@ class Library:
             return self.itertools(name, args, keywords, where)
         if family == "argparse" and name == "ArgumentParser":
             return CommandLine()
+        if family == "inspect" and name in ("isfunction", "isclass", "ismethod") and args:
+            # default(val, d): d() if isfunction(d) else d (latent diffusion's helpers)
+            kinds = {"isfunction": Function, "isclass": ClassDef}
+            return isinstance(args[0], kinds.get(name, BoundMethod))
         if family == "typing" or name in ("cast",):
             return args[-1] if args else None
         if family == "nn":
@@ -1837,6 +1842,8 @@ class Library:
             return sp.floor(_number(args[0], where) + sp.Rational(1, 2))
         if name == "isinstance":
             return _isinstance(args[0], args[1])
+        if name == "callable":
+            return _callable(args[0])
         if name == "hasattr":
             return isinstance(args[0], Instance) and str(args[1]) in args[0].attributes
         if name == "getattr":
@@ -2200,6 +2207,19 @@ def _exact(value: Any) -> Any:
     if isinstance(value, float):
         return Fraction(repr(value))
     return value
+
+
+def _callable(value: Any) -> bool:
+    """``callable(value)`` for what the reader holds: functions, classes, modules, layers."""
+    if isinstance(value, Instance):
+        return value.cls.method("forward") is not None or value.cls.method("__call__") is not None
+    if isinstance(value, Container):
+        return value.kind == "Sequential"
+    if isinstance(value, (Tensor, str, int, float, sp.Basic, list, tuple, dict)) or value is None:
+        return False
+    if isinstance(value, (Function, BoundMethod, ClassDef, Partial, Layer, LibraryObject, ModuleRef)):
+        return True
+    raise SourceError(f"callable() of {type(value).__name__} is not known")
 
 
 def _isinstance(value: Any, kinds: Any) -> bool:
