@@ -202,6 +202,24 @@ MODELS = [
             def forward(self, x):
                 return self.head(Scale.apply(torch.tanh(self.body(x)), 2.0))
         """, "Net", True, {"zero-gradient"}, ["body"], False, id="autograd-function-without-gradient"),
+    pytest.param("""
+        class GatedDense(nn.Module):
+            def __init__(self, d_model: int = 3, d_ff: int = 4):
+                super().__init__()
+                self.wi_0 = nn.Linear(d_model, d_ff, bias=False)
+                self.wi_1 = nn.Linear(d_model, d_ff, bias=False)
+                self.wo = nn.Linear(d_ff, d_model, bias=False)
+
+            def forward(self, h):
+                h = F.gelu(self.wi_0(h)) * self.wi_1(h)
+                if (
+                    isinstance(self.wo.weight, torch.Tensor)
+                    and h.dtype != self.wo.weight.dtype
+                    and self.wo.weight.dtype != torch.int8
+                ):
+                    h = h.to(self.wo.weight.dtype)
+                return self.wo(h)
+        """, "GatedDense", True, set(), [], False, id="hf-t5-undecided-dtype-test"),
 ]
 
 

@@ -1183,6 +1183,10 @@ class Interpreter:
             return value
         if len(values) == 1:
             return values[0]
+        if any(isinstance(v, _Unknown) for v in values):
+            # a dtype or shape test the source does not decide (HF's `... and
+            # hidden_states.dtype != self.wo.weight.dtype`): as undecided as its parts
+            return _Unknown()
         tensors = [self.as_condition(v, node) for v in values]
         return self.library.logical("and" if is_and else "or", tensors, node)
 
