@@ -220,6 +220,26 @@ MODELS = [
                     h = h.to(self.wo.weight.dtype)
                 return self.wo(h)
         """, "GatedDense", True, set(), [], False, id="hf-t5-undecided-dtype-test"),
+    pytest.param("""
+        from torch.nn.utils import spectral_norm
+
+        class Critic(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = spectral_norm(nn.Conv2d(2, 2, 3, 1, 1))
+                self.head = nn.utils.parametrizations.weight_norm(nn.Linear(2, 1))
+
+            def forward(self, x):
+                return self.head(torch.tanh(self.conv(x)).mean(dim=(2, 3)))
+        """, "Critic", True, set(), [], False, id="spectral-and-weight-norm-keep-the-layer"),
+    pytest.param("""
+        class BinarizeLinear(nn.Linear):
+            def forward(self, input):
+                if not hasattr(self.weight, 'org'):
+                    self.weight.org = self.weight.data.clone()
+                self.weight.data = self.weight.org.sign()
+                return F.linear(input, self.weight, self.bias)
+        """, "BinarizeLinear", False, {"jump"}, [], True, id="binarynet-data-assignment-is-straight-through"),
 ]
 
 
@@ -251,6 +271,11 @@ def test_children_of_a_sequential_subclass_are_named_by_position(tmp_path):
     report = run_model(tmp_path, _source("sequential-subclass-and-int-shift"), "Block")
     assert report.wrt == ["stem.0.weight", "stem.1.weight", "stem.1.bias",
                           "project.0.weight", "project.1.weight", "project.1.bias"]
+
+
+def test_a_normalized_layer_keeps_its_parameters(tmp_path):
+    report = run_model(tmp_path, _source("spectral-and-weight-norm-keep-the-layer"), "Critic")
+    assert report.wrt == ["conv.weight", "conv.bias", "head.weight", "head.bias"]
 
 
 def test_timm_to_2tuple_keeps_a_pair_and_repeats_a_number(tmp_path):

@@ -125,6 +125,9 @@ class Interpreter:
         self.used_values: dict[str, Any] = {}
         self.lines = text.splitlines()
         self.evaluating_globals: set[tuple[int, str]] = set()
+        #: attributes a model sets on a tensor (BinaryNet's ``self.weight.org = ...``), by the
+        #: tensor's id; the tensor is kept with them so that its id is not reused
+        self.tensor_attributes: dict[int, tuple[Tensor, dict[str, Any]]] = {}
         #: other files of the project read for their definitions (path -> module scope)
         self.modules: dict[str, dict[str, Any]] = {}
         #: the file whose code is being run, for spans: (text, lines, path)
@@ -724,6 +727,14 @@ class Interpreter:
             owner = self.evaluate(target.value, scope)
             if isinstance(owner, Instance):
                 owner.attributes[target.attr] = value
+            elif isinstance(owner, Tensor) and target.attr == "data":
+                # t.data = v: t takes v's value while the gradient still reaches t unchanged
+                # (BinaryNet's self.weight.data = sign(self.weight.org)): straight through
+                offset = self.library.detach(self.binary(ast.Sub(), value, owner, target), target,
+                                             why=".data =")
+                self.assign(target.value, self.binary(ast.Add(), owner, offset, target), scope)
+            elif isinstance(owner, Tensor):
+                self.tensor_attributes.setdefault(id(owner), (owner, {}))[1][target.attr] = value
             else:
                 raise SourceError(f"cannot set the attribute {self.snippet(target)}", target)
         elif isinstance(target, ast.Subscript):
@@ -931,6 +942,9 @@ class Interpreter:
                 return value
             raise SourceError(f"the class {owner.name} has no attribute {name!r}", node)
         if isinstance(owner, TENSORLIKE):
+            own = self.tensor_attributes.get(id(owner))
+            if own is not None and own[0] is owner and name in own[1]:
+                return own[1][name]
             return self.library.tensor_attribute(owner, name, node)
         if isinstance(owner, Layer):
             return self.library.layer_attribute(owner, name, node)

@@ -1845,6 +1845,9 @@ class Library:
         if name == "callable":
             return _callable(args[0])
         if name == "hasattr":
+            if isinstance(args[0], Tensor):
+                own = self.run.tensor_attributes.get(id(args[0]))
+                return own is not None and own[0] is args[0] and str(args[1]) in own[1]
             return isinstance(args[0], Instance) and str(args[1]) in args[0].attributes
         if name == "getattr":
             if isinstance(args[0], Instance) and isinstance(args[1], str):
@@ -1877,6 +1880,10 @@ class Library:
         """``nn.CrossEntropyLoss(...)``, ``nn.ReLU()``: objects whose call is a function."""
         if name == "Parameter":
             return self.op_Parameter(args, keywords, where)
+        if name in _REPARAMETRIZATIONS and args and isinstance(args[0], (Layer, Instance, Container)):
+            # nn.utils.spectral_norm(nn.Conv2d(...)): the same layer with its weight divided by
+            # a norm of itself, smooth in that weight (the power iteration runs under no_grad)
+            return args[0]
         if is_layer(name):
             return build_layer(name, tuple(args), dict(keywords), self.run.span(where))
         if name in CONTAINER_KINDS:
@@ -2106,6 +2113,12 @@ MAX_ARANGE = 16
 
 #: Chunks wider than this are element sets of their own rather than written-out components.
 MAX_CHUNK_COMPONENTS = 4
+
+
+#: torch.nn.utils functions that return the module they are given with a smooth
+#: reparametrization of its weight (its parameters keep their module path)
+_REPARAMETRIZATIONS = frozenset(["spectral_norm", "weight_norm", "orthogonal",
+                                 "remove_spectral_norm", "remove_weight_norm"])
 
 
 _ACTIVATION_MODULES = {
