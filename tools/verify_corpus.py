@@ -1321,6 +1321,8 @@ MODEL_INPUTS: dict[str, Callable] = {
     "timm_swiglu_packed_block": lambda r: {"x": randn(r, 2, 5, 4)},
     "ldm_geglu_feedforward": lambda r: {"x": randn(r, 6, 3)},
     "brevitas_ste_fake_quant": lambda r: {"x": randn(r, 6, 4)},
+    "hf_t5_gated_dense": lambda r: {"hidden_states": randn(r, 2, 5, 4)},
+    "binarynet_mlp": lambda r: {"x": randn(r, 6, 4)},
 }
 
 
