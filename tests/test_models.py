@@ -273,6 +273,24 @@ def test_children_of_a_sequential_subclass_are_named_by_position(tmp_path):
                           "project.0.weight", "project.1.weight", "project.1.bias"]
 
 
+def test_the_kink_of_each_channel_of_a_layer_is_reported_once(tmp_path):
+    # each channel's ReLU reads `branch.1(branch.0(x[..., 1])) = 0` once the layer calls are
+    # written without their weights (ShuffleNetV2's branch2 said it three times)
+    report = run_model(tmp_path, """
+        class Half(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.branch = nn.Sequential(nn.Conv2d(2, 2, 1, bias=False), nn.BatchNorm2d(2),
+                                            nn.ReLU())
+
+            def forward(self, x):
+                kept, sent = x.chunk(2, dim=1)
+                return torch.cat((kept, self.branch(sent)), dim=1)
+        """, "Half")
+    (kink,) = [f for f in report.findings if f.kind == "kink"]
+    assert kink.where.startswith("branch.1(branch.0(")
+
+
 def test_a_normalized_layer_keeps_its_parameters(tmp_path):
     report = run_model(tmp_path, _source("spectral-and-weight-norm-keep-the-layer"), "Critic")
     assert report.wrt == ["conv.weight", "conv.bias", "head.weight", "head.bias"]
