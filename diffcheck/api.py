@@ -459,17 +459,18 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
                         wrt=analysed.wrt)
     located = [_in_source(f, parsed, loss.implicit, texts, loss.translation.span_files)
                for f in analysed.findings]
+    if loss.is_model:
+        for finding in located:
+            finding.where = _layer_calls(finding.where, loss.parameters)
+            finding.message = _layer_calls(finding.message, loss.parameters) or finding.message
     # the sets of several rows or components read alike in the user's names
-    # (norm(x[i] - x[j]) = 1 for every other row j): one finding says it
+    # (norm(x[i] - x[j]) = 1 for every other row j; branch.1(branch.0(x)) = 0 for each of its
+    # channels, once the layer calls are written without their weights): one finding says it
     distinct: dict[tuple, Any] = {}
     for finding in located:
         distinct.setdefault((finding.kind, finding.code, finding.where, finding.line,
                              finding.column), finding)
     located = list(distinct.values())
-    if loss.is_model:
-        for finding in located:
-            finding.where = _layer_calls(finding.where, loss.parameters)
-            finding.message = _layer_calls(finding.message, loss.parameters) or finding.message
     if loss.is_model or loss.translation.cuts:
         located = _gradient_flow(loss, parameters, located, texts)
     report.findings = sorted(located, key=lambda f: (f.severity != "error", f.line or 0,

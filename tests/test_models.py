@@ -100,7 +100,148 @@ MODELS = [
                 idx = self.gate(x).argmax(dim=-1)
                 return self.value(x) * idx.float()
         """, "Router", False, {"jump"}, ["gate"], False, id="argmax-index-cuts-the-gate"),
+    pytest.param("""
+        class ConvNormAct(nn.Sequential):
+            def __init__(self, c_in: int, c_out: int, act=nn.SiLU):
+                layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out)]
+                if act is not None:
+                    layers.append(act(inplace=True))
+                super().__init__(*layers)
+
+        class Block(nn.Module):
+            def __init__(self, channels: int = 4):
+                super().__init__()
+                self.stem = ConvNormAct(channels, channels << 1)
+                self.project = ConvNormAct(channels << 1, channels, act=None)
+
+            def forward(self, x):
+                assert len(self.stem) == 3
+                return x + self.project(self.stem(x))
+        """, "Block", True, set(), [], False, id="sequential-subclass-and-int-shift"),
+    pytest.param("""
+        import collections.abc
+        from itertools import repeat
+
+        def to_2tuple(x):
+            if isinstance(x, collections.abc.Iterable) and not isinstance(x, str):
+                return tuple(x)
+            return tuple(repeat(x, 2))
+
+        class Mlp(nn.Module):
+            def __init__(self, d: int = 4, bias=(True, False), drop=0.1):
+                super().__init__()
+                bias, drop_probs = to_2tuple(bias), to_2tuple(drop)
+                self.fc1 = nn.Linear(d, 2 * d, bias=bias[0])
+                self.drop1 = nn.Dropout(drop_probs[0])
+                self.fc2 = nn.Linear(2 * d, d, bias=bias[1])
+
+            def forward(self, x):
+                return self.fc2(self.drop1(F.gelu(self.fc1(x))))
+        """, "Mlp", True, set(), [], False, id="timm-to-2tuple"),
+    pytest.param("""
+        from inspect import isfunction
+
+        def default(val, d):
+            if val is not None:
+                return val
+            return d() if isfunction(d) else d
+
+        class FeedForward(nn.Module):
+            def __init__(self, dim: int = 3, dim_out=None, mult: int = 2, act=None):
+                super().__init__()
+                inner_dim = int(dim * mult)
+                act = default(act, lambda: nn.GELU())
+                assert callable(act) and not callable(inner_dim)
+                self.net = nn.Sequential(nn.Linear(dim, inner_dim), act,
+                                         nn.Linear(inner_dim, default(dim_out, dim)))
+
+            def forward(self, x):
+                return self.net(x)
+        """, "FeedForward", True, set(), [], False, id="ldm-default-isfunction-callable"),
+    pytest.param("""
+        from torch.autograd import Function
+
+        class SignSTE(Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x.sign()
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                x, = ctx.saved_tensors
+                grad_input = grad_output.clone()
+                grad_input[x.abs() > 1] = 0
+                return grad_input
+
+        class BinaryLinear(nn.Linear):
+            def forward(self, x):
+                return F.linear(x, SignSTE.apply(self.weight), self.bias)
+        """, "BinaryLinear", False, {"jump"}, [], True, id="autograd-function-straight-through"),
+    pytest.param("""
+        class Scale(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, factor):
+                ctx.factor = factor
+                return x * factor
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                return None, None
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(3, 3)
+                self.head = nn.Linear(3, 1)
+
+            def forward(self, x):
+                return self.head(Scale.apply(torch.tanh(self.body(x)), 2.0))
+        """, "Net", True, {"zero-gradient"}, ["body"], False, id="autograd-function-without-gradient"),
+    pytest.param("""
+        class GatedDense(nn.Module):
+            def __init__(self, d_model: int = 3, d_ff: int = 4):
+                super().__init__()
+                self.wi_0 = nn.Linear(d_model, d_ff, bias=False)
+                self.wi_1 = nn.Linear(d_model, d_ff, bias=False)
+                self.wo = nn.Linear(d_ff, d_model, bias=False)
+
+            def forward(self, h):
+                h = F.gelu(self.wi_0(h)) * self.wi_1(h)
+                if (
+                    isinstance(self.wo.weight, torch.Tensor)
+                    and h.dtype != self.wo.weight.dtype
+                    and self.wo.weight.dtype != torch.int8
+                ):
+                    h = h.to(self.wo.weight.dtype)
+                return self.wo(h)
+        """, "GatedDense", True, set(), [], False, id="hf-t5-undecided-dtype-test"),
+    pytest.param("""
+        from torch.nn.utils import spectral_norm
+
+        class Critic(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = spectral_norm(nn.Conv2d(2, 2, 3, 1, 1))
+                self.head = nn.utils.parametrizations.weight_norm(nn.Linear(2, 1))
+
+            def forward(self, x):
+                return self.head(torch.tanh(self.conv(x)).mean(dim=(2, 3)))
+        """, "Critic", True, set(), [], False, id="spectral-and-weight-norm-keep-the-layer"),
+    pytest.param("""
+        class BinarizeLinear(nn.Linear):
+            def forward(self, input):
+                if not hasattr(self.weight, 'org'):
+                    self.weight.org = self.weight.data.clone()
+                self.weight.data = self.weight.org.sign()
+                return F.linear(input, self.weight, self.bias)
+        """, "BinarizeLinear", False, {"jump"}, [], True, id="binarynet-data-assignment-is-straight-through"),
 ]
+
+
+def _source(case_id: str) -> str:
+    (case,) = [case for case in MODELS if case.id == case_id]
+    return case.values[0]
 
 
 def run_model(tmp_path, source: str, name: str):
@@ -120,6 +261,84 @@ def test_model_findings(tmp_path, source, name, differentiable, kinds, cut, ste)
     assert claimed == sorted(cut)
     assert any(f.ste for f in report.findings) is ste
     assert all(p.split(".")[0] in report.input for p in report.wrt)
+
+
+def test_children_of_a_sequential_subclass_are_named_by_position(tmp_path):
+    report = run_model(tmp_path, _source("sequential-subclass-and-int-shift"), "Block")
+    assert report.wrt == ["stem.0.weight", "stem.1.weight", "stem.1.bias",
+                          "project.0.weight", "project.1.weight", "project.1.bias"]
+
+
+def test_the_kink_of_each_channel_of_a_layer_is_reported_once(tmp_path):
+    # each channel's ReLU reads `branch.1(branch.0(x[..., 1])) = 0` once the layer calls are
+    # written without their weights (ShuffleNetV2's branch2 said it three times)
+    report = run_model(tmp_path, """
+        class Half(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.branch = nn.Sequential(nn.Conv2d(2, 2, 1, bias=False), nn.BatchNorm2d(2),
+                                            nn.ReLU())
+
+            def forward(self, x):
+                kept, sent = x.chunk(2, dim=1)
+                return torch.cat((kept, self.branch(sent)), dim=1)
+        """, "Half")
+    (kink,) = [f for f in report.findings if f.kind == "kink"]
+    assert kink.where.startswith("branch.1(branch.0(")
+
+
+def test_a_normalized_layer_keeps_its_parameters(tmp_path):
+    report = run_model(tmp_path, _source("spectral-and-weight-norm-keep-the-layer"), "Critic")
+    assert report.wrt == ["conv.weight", "conv.bias", "head.weight", "head.bias"]
+
+
+def test_timm_to_2tuple_keeps_a_pair_and_repeats_a_number(tmp_path):
+    report = run_model(tmp_path, _source("timm-to-2tuple"), "Mlp")
+    assert report.wrt == ["fc1.weight", "fc1.bias", "fc2.weight"]
+
+
+def test_a_deep_conv_bn_relu_chain_has_kinks_and_no_jump(tmp_path):
+    # conv-BN-ReLU, conv-BN, conv-BN-ReLU (ShuffleNetV2's branch): the model-function
+    # stand-ins nest three cubes deep, which once read as a jump at the second ReLU
+    report = run_model(tmp_path, """
+        class Branch(nn.Module):
+            def __init__(self, c: int = 2):
+                super().__init__()
+                self.s = nn.Sequential(
+                    nn.Linear(c, c, bias=False), nn.BatchNorm1d(c), nn.ReLU(),
+                    nn.Linear(c, c, bias=False), nn.BatchNorm1d(c),
+                    nn.Linear(c, c, bias=False), nn.BatchNorm1d(c), nn.ReLU())
+
+            def forward(self, x):
+                return self.s(x)
+        """, "Branch")
+    assert report.smoothness == "C0"
+    assert {f.kind for f in report.findings} == {"kink"}
+
+
+def test_sizes_read_from_the_command_line_are_its_defaults(tmp_path):
+    # pytorch/examples' DCGAN sizes its layers from parse_args(): nz = int(opt.nz)
+    report = run_model(tmp_path, """
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--hidden-size', type=int, default=3)
+        parser.add_argument('--use-bias', action='store_true')
+        opt = parser.parse_args()
+        hidden = int(opt.hidden_size)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(2, hidden, bias=opt.use_bias)
+                self.head = nn.Linear(hidden, 1)
+
+            def forward(self, x):
+                return self.head(torch.tanh(self.fc(x)))
+        """, "Net")
+    assert report.error is None, report.error
+    assert report.wrt == ["fc.weight", "head.weight", "head.bias"]
+    assert report.differentiable is True
 
 
 def test_cut_points_at_the_line_of_the_detach(tmp_path):

@@ -534,6 +534,20 @@ def test_a_while_loop_is_an_unsupported_error_at_its_line():
     assert "while" in caught.value.message
 
 
+def test_a_shape_the_tensor_model_cannot_align_is_an_error_at_its_expression():
+    text = HEADER + textwrap.dedent("""
+        def mismatched_loss(x, y):
+            a = torch.stack([x, y, x], dim=-1)
+            b = torch.stack([x, y], dim=-1)
+            return (a * 2 + b).sum()
+        """)
+    module = read_module(text)
+    with pytest.raises(SourceError) as caught:
+        translate(module, text, find_losses(module, text)[0], {})
+    assert "different sizes" in caught.value.message
+    assert caught.value.position() == (9, 13)
+
+
 def test_which_definitions_are_losses():
     text = HEADER + textwrap.dedent("""
         def focal_loss(x): return x

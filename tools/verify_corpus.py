@@ -1313,6 +1313,16 @@ MODEL_INPUTS: dict[str, Callable] = {
     "elu_mlp": lambda r: {"x": randn(r, 6, 8)},
     "clamped_output": lambda r: {"x": randn(r, 6, 8, s=3)},
     "byol_target_detach": lambda r: {"x": randn(r, 6, 8)},
+    "torchvision_squeezenet_fire": lambda r: {"x": randn(r, 2, 4, 5, 5)},
+    "torchvision_mobilenetv2_block": lambda r: {"x": randn(r, 2, 4, 5, 5)},
+    "torchvision_shufflenetv2_block": lambda r: {"x": randn(r, 2, 4, 5, 5)},
+    "torchvision_efficientnet_mbconv": lambda r: {"x": randn(r, 2, 8, 5, 5)},
+    "timm_vit_mlp_block": lambda r: {"x": randn(r, 2, 5, 4)},
+    "timm_swiglu_packed_block": lambda r: {"x": randn(r, 2, 5, 4)},
+    "ldm_geglu_feedforward": lambda r: {"x": randn(r, 6, 3)},
+    "brevitas_ste_fake_quant": lambda r: {"x": randn(r, 6, 4)},
+    "hf_t5_gated_dense": lambda r: {"hidden_states": randn(r, 2, 5, 4)},
+    "binarynet_mlp": lambda r: {"x": randn(r, 6, 4)},
 }
 
 

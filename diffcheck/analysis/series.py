@@ -164,7 +164,10 @@ class Series:
                 if key[0] >= order:
                     continue
                 terms[key] = terms.get(key, 0) + ca * cb
-                sizes[key] = sizes.get(key, 0) + sa * other.sizes[(eb, mb)]
+                # the rounding of a*b is |a| times that of b plus |b| times that of a: with
+                # sa*sb instead, a cube of a sum that nearly cancels (nested model-function
+                # stand-ins) claimed its value was all rounding and dropped it
+                sizes[key] = sizes.get(key, 0) + abs(ca) * other.sizes[(eb, mb)] + sa * abs(cb)
         return Series(terms, sizes, order)
 
     def widened(self, uncertainty: mp.mpf) -> Series:

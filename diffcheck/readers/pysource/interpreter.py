@@ -126,6 +126,9 @@ class Interpreter:
         self.used_values: dict[str, Any] = {}
         self.lines = text.splitlines()
         self.evaluating_globals: set[tuple[int, str]] = set()
+        #: attributes a model sets on a tensor (BinaryNet's ``self.weight.org = ...``), by the
+        #: tensor's id; the tensor is kept with them so that its id is not reused
+        self.tensor_attributes: dict[int, tuple[Tensor, dict[str, Any]]] = {}
         #: other files of the project read for their definitions (path -> module scope)
         self.modules: dict[str, dict[str, Any]] = {}
         #: the file whose code is being run, for spans: (text, lines, path)
@@ -186,6 +189,12 @@ class Interpreter:
                 scope["__lazy__"].setdefault(stmt.targets[0].id, stmt.value)
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
                 scope["__lazy__"].setdefault(stmt.target.id, stmt.value)
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(
+                    stmt.value.func, ast.Attribute) and isinstance(stmt.value.func.value, ast.Name):
+                # parser.add_argument(...): a call that configures a module-level object, run
+                # when that object is first read (only for a command line: see module_value)
+                calls = scope.setdefault("__calls__", {})
+                calls.setdefault(stmt.value.func.value.id, []).append(stmt.value)
             elif isinstance(stmt, ast.If):
                 # Module-level "if TYPE_CHECKING:" / version switches: take every definition,
                 # the first one of a name wins.
@@ -722,6 +731,14 @@ class Interpreter:
             owner = self.evaluate(target.value, scope)
             if isinstance(owner, Instance):
                 owner.attributes[target.attr] = value
+            elif isinstance(owner, Tensor) and target.attr == "data":
+                # t.data = v: t takes v's value while the gradient still reaches t unchanged
+                # (BinaryNet's self.weight.data = sign(self.weight.org)): straight through
+                offset = self.library.detach(self.binary(ast.Sub(), value, owner, target), target,
+                                             why=".data =")
+                self.assign(target.value, self.binary(ast.Add(), owner, offset, target), scope)
+            elif isinstance(owner, Tensor):
+                self.tensor_attributes.setdefault(id(owner), (owner, {}))[1][target.attr] = value
             else:
                 raise SourceError(f"cannot set the attribute {self.snippet(target)}", target)
         elif isinstance(target, ast.Subscript):
@@ -784,7 +801,8 @@ class Interpreter:
             tensor = self.builder.featured(value, count)
             items = [Tensor((p,), False, value.dtype) for p in tensor.parts]
         elif isinstance(value, Instance) and "__iter__" not in value.cls.methods:
-            items = value.attributes.get("__items__") or []
+            children = library.own_container(value)
+            items = self.iterate(children, where) if children is not None else []
         else:
             raise SourceError(f"cannot iterate over {_describe(value)}", where)
         if len(items) > MAX_UNROLL:
@@ -806,7 +824,14 @@ class Interpreter:
         if handler is None:
             raise SourceError(f"{_EXPRESSION_WORDS.get(type(node).__name__, type(node).__name__)} "
                               "is not supported here", node)
-        return handler(node, scope)
+        try:
+            return handler(node, scope)
+        except SourceError as err:
+            # an error of the tensor model (shapes it cannot align) knows no place: it is at
+            # the innermost expression being read
+            if err.node is None and err.span is None:
+                err.node = node
+            raise
 
     def expr_Constant(self, node: ast.Constant, scope: _Scope) -> Any:
         value = node.value
@@ -854,9 +879,12 @@ class Interpreter:
         self.evaluating_globals.add(key)
         try:
             value = self.evaluate(module["__lazy__"][name], _Scope({"__enclosing__": module}))
+            module[name] = value
+            if isinstance(value, library.CommandLine):
+                for call in module.get("__calls__", {}).get(name, []):
+                    self.evaluate(call, _Scope({"__enclosing__": module}))
         finally:
             self.evaluating_globals.discard(key)
-        module[name] = value
         return value
 
     def resolve_import(self, imported: _Imported, node: ast.AST) -> Any:
@@ -898,8 +926,18 @@ class Interpreter:
                 return value
             if name in ("training",):
                 return True
+            if name in _CONTEXT_METHODS and _is_autograd_function(owner.cls):
+                return LibraryObject(f"ctx.{name}", (), {}, lambda *args, **keywords: None)
             raise SourceError(f"the attribute self.{name} is never set", node)
         if isinstance(owner, ClassDef):
+            self.resolve_bases(owner)
+            if name == "apply" and _is_autograd_function(owner):
+                custom = owner
+
+                def apply(*args: Any, **keywords: Any) -> Any:
+                    return self.apply_custom_function(custom, list(args), keywords, node)
+
+                return LibraryObject(f"{owner.name}.apply", (), {}, apply)
             found = owner.method(name)
             if found is not None:
                 return found[0]
@@ -908,6 +946,9 @@ class Interpreter:
                 return value
             raise SourceError(f"the class {owner.name} has no attribute {name!r}", node)
         if isinstance(owner, TENSORLIKE):
+            own = self.tensor_attributes.get(id(owner))
+            if own is not None and own[0] is owner and name in own[1]:
+                return own[1][name]
             return self.library.tensor_attribute(owner, name, node)
         if isinstance(owner, Layer):
             return self.library.layer_attribute(owner, name, node)
@@ -922,6 +963,8 @@ class Interpreter:
         if isinstance(owner, library._SortIndices):
             # perm.data, perm.long(), perm.to(device): the same permutation
             return owner if name == "data" else _Passthrough(owner)
+        if isinstance(owner, (library.CommandLine, library.ParsedOptions)):
+            return owner.attribute(name, node)
         if isinstance(owner, LibraryObject):
             if name in owner.keywords:
                 return owner.keywords[name]
@@ -970,6 +1013,32 @@ class Interpreter:
             return Opaque(f"{library_bases[0]}.{name}")
         raise SourceError(f"super().{name} is not found in the bases of this file", node)
 
+    def apply_custom_function(self, cls: ClassDef, args: list[Any], keywords: dict[str, Any],
+                              node: ast.AST) -> Any:
+        """``MyFunction.apply(x, ...)`` of a ``torch.autograd.Function`` of the file.
+
+        The value is its ``forward``; the gradient is its ``backward``, which the reader does
+        not run: an input whose returned gradient is computed from the incoming one gets a
+        straight-through path (``x + (forward(x) - x).detach()``: BinaryConnect's sign, a
+        rounding with a custom backward), an input it returns None for gets none.
+        """
+        forward = cls.method("forward")
+        if forward is None:
+            raise SourceError(f"the autograd Function {cls.name} has no forward", node)
+        result = self.call_function(forward[0], [Instance(cls), *args], keywords, node)
+        backward = cls.method("backward")
+        passing = _gradient_passing(backward[0].node) if backward is not None else []
+        if not isinstance(result, Tensor):
+            return result
+        through = next((arg for position, arg in enumerate(args)
+                        if isinstance(arg, Tensor) and position < len(passing) and passing[position]),
+                       None)
+        why = f"{cls.name}.backward"
+        if through is None:
+            return self.library.detach(result, node, why=f"{why} (no gradient for the input)")
+        offset = self.binary(ast.Sub(), result, through, node)
+        return self.binary(ast.Add(), through, self.library.detach(offset, node, why=why), node)
+
     def class_attribute(self, cls: ClassDef, name: str) -> Any:
         if name in cls.attributes:
             return self.evaluate(cls.attributes[name],
@@ -995,6 +1064,8 @@ class Interpreter:
             if len(ranks) != 1:
                 raise SourceError("indexing sort indices other than by one rank", node)
             return self.library.rank_index(container, int(ranks[0]), node)
+        if isinstance(container, Instance) and library.own_container(container) is not None:
+            container = library.own_container(container)
         if isinstance(container, Container):
             if isinstance(container.items, dict):
                 return container.items[_hashable(key)]
@@ -1130,6 +1201,10 @@ class Interpreter:
             return value
         if len(values) == 1:
             return values[0]
+        if any(isinstance(v, _Unknown) for v in values):
+            # a dtype or shape test the source does not decide (HF's `... and
+            # hidden_states.dtype != self.wo.weight.dtype`): as undecided as its parts
+            return _Unknown()
         tensors = [self.as_condition(v, node) for v in values]
         return self.library.logical("and" if is_and else "or", tensors, node)
 
@@ -1299,6 +1374,9 @@ class Interpreter:
         if isinstance(callee, Instance):
             found = callee.cls.method("forward") or callee.cls.method("__call__")
             if found is None:
+                children = library.own_container(callee)
+                if children is not None:
+                    return self.call(children, args, keywords, node)
                 raise SourceError(f"{callee.cls.name} objects cannot be called", node)
             return self.call_function(found[0], [callee, *args], keywords, node)
         if isinstance(callee, Layer):
@@ -1598,6 +1676,45 @@ def _is_unknown_result(value: Tensor) -> bool:
                                       for p in value.parts)
 
 
+#: methods of the ``ctx`` of a custom autograd Function that only prepare its backward
+_CONTEXT_METHODS = frozenset(["save_for_backward", "mark_dirty", "mark_non_differentiable",
+                              "set_materialize_grads"])
+
+
+def _is_autograd_function(cls: ClassDef) -> bool:
+    """Whether a class of the file is a ``torch.autograd.Function`` (its ``apply`` runs it)."""
+    return any(base.rsplit(".", 1)[-1] in ("Function", "InplaceFunction") and "autograd" in base
+               for base in cls.library_bases())
+
+
+def _gradient_passing(backward: ast.AST) -> list[bool]:
+    """For each input of a custom Function, whether ``backward`` returns a gradient computed
+    from the incoming one (read, not run: names assigned from it carry it on)."""
+    if not isinstance(backward, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    carried = {a.arg for a in backward.args.args[1:]}
+    if backward.args.vararg is not None:
+        carried.add(backward.args.vararg.arg)
+
+    def carries(expr: ast.AST | None) -> bool:
+        return expr is not None and any(isinstance(n, ast.Name) and n.id in carried
+                                        for n in ast.walk(expr))
+
+    passing: list[bool] = []
+    for stmt in ast.walk(backward):
+        if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and carries(stmt.value):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                carried.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(stmt, ast.Return) and stmt.value is not None:
+            values = stmt.value.elts if isinstance(stmt.value, ast.Tuple) else [stmt.value]
+            for position, value in enumerate(values):
+                if position == len(passing):
+                    passing.append(False)
+                passing[position] = passing[position] or carries(value)
+    return passing
+
+
 def _is_module_base(dotted: str) -> bool:
     """Whether a base class is torch's own ``nn.Module`` (its methods are no computation)."""
     return dotted.rsplit(".", 1)[-1] in ("Module", "_Loss", "_WeightedLoss")
@@ -1649,17 +1766,19 @@ class _StrMethod:
 
 
 _BUILTINS = frozenset(
-    ["abs", "min", "max", "sum", "len", "range", "zip", "enumerate", "float", "int", "bool", "isinstance", "hasattr", "getattr", "list", "tuple", "dict", "round", "pow", "reversed", "sorted", "any", "all", "str", "super", "print", "type", "divmod", "map"]
+    ["abs", "min", "max", "sum", "len", "range", "zip", "enumerate", "float", "int", "bool", "isinstance", "hasattr", "getattr", "list", "tuple", "dict", "round", "pow", "reversed", "sorted", "any", "all", "str", "super", "print", "type", "divmod", "map", "callable"]
 )
 
 _BINARY_OPS = {
     "Add": "add", "Sub": "sub", "Mult": "mul", "Div": "div", "Pow": "pow", "Mod": "mod",
     "FloorDiv": "floordiv", "MatMult": "matmul", "BitAnd": "and", "BitOr": "or", "BitXor": "xor",
+    "LShift": "lshift", "RShift": "rshift",
 }
 _PYTHON_OPS = {
     "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
     "pow": operator.pow, "mod": operator.mod, "floordiv": operator.floordiv,
     "and": operator.and_, "or": operator.or_, "xor": operator.xor,
+    "lshift": operator.lshift, "rshift": operator.rshift,
 }
 _COMPARISONS = {"Lt": "lt", "LtE": "le", "Gt": "gt", "GtE": "ge", "Eq": "eq", "NotEq": "ne"}
 _PYTHON_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {

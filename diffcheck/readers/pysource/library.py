@@ -37,6 +37,7 @@ from diffcheck.readers.pysource.values import (
     DEFAULT_COMPONENTS,
     TENSORLIKE,
     Arange,
+    BoundMethod,
     ClassDef,
     Container,
     Function,
@@ -66,6 +67,7 @@ NAMESPACES = {
     "torchvision.ops": "torchvision", "torchvision.ops.boxes": "torchvision",
     "torch.nn": "nn", "torch.nn.modules.loss": "nn", "functools": "functools",
     "typing": "typing", "torch.autograd": "torch", "jax.numpy.fft": "opaque",
+    "itertools": "itertools", "argparse": "argparse", "inspect": "inspect",
 }
 
 #: Operations that only change shapes, dtypes or devices: identities here.
@@ -215,6 +217,8 @@ class Library:
                         lambda x, y: self.node("ne", (x, y), where), a, b, dtype="bool")
                 return self.logical(name, [a, b], where)
             raise SourceError(f"bitwise {name} on numbers is not supported", where)
+        if name in ("lshift", "rshift"):
+            raise SourceError("a bit shift of a tensor is not supported", where)
         return self.apply(lambda a, b: self.node(name, (a, b), where),
                           self.operand(left, where), self.operand(right, where), where=where)
 
@@ -599,6 +603,14 @@ class Library:
         family, name = self.canonical(dotted)
         if family == "functools" and name == "partial":
             return Partial(args[0], tuple(args[1:]), dict(keywords))
+        if family == "itertools":
+            return self.itertools(name, args, keywords, where)
+        if family == "argparse" and name == "ArgumentParser":
+            return CommandLine()
+        if family == "inspect" and name in ("isfunction", "isclass", "ismethod") and args:
+            # default(val, d): d() if isfunction(d) else d (latent diffusion's helpers)
+            kinds = {"isfunction": Function, "isclass": ClassDef}
+            return isinstance(args[0], kinds.get(name, BoundMethod))
         if family == "typing" or name in ("cast",):
             return args[-1] if args else None
         if family == "nn":
@@ -616,6 +628,20 @@ class Library:
         if family in ("torch", "numpy", "linalg", "lax", "jax"):
             return self.tensor_call(family, name, args, keywords, where, written=dotted)
         return self.run.opaque_call(dotted, args, where)
+
+    def itertools(self, name: str, args: list[Any], keywords: dict[str, Any],
+                  where: ast.AST) -> list[Any]:
+        """``repeat(x, n)`` and ``chain(a, b)`` as the lists they give (timm's ``to_2tuple``)."""
+        if name == "repeat" and (len(args) == 2 or "times" in keywords):
+            times = int(_number(args[1] if len(args) == 2 else keywords["times"], where))
+            from diffcheck.readers.pysource.interpreter import MAX_UNROLL
+
+            if times > MAX_UNROLL:
+                raise SourceError(f"itertools.repeat of {times} items", where, "limit")
+            return [args[0]] * max(times, 0)
+        if name == "chain":
+            return [item for arg in args for item in self.run.iterate(arg, where)]
+        raise SourceError(f"itertools.{name} is not supported here", where)
 
     def call_method(self, tensor: Any, name: str, args: list[Any], keywords: dict[str, Any],
                     where: ast.AST) -> Any:
@@ -1912,6 +1938,8 @@ class Library:
             return range(*numbers)
         if name == "len":
             value = args[0]
+            if isinstance(value, Instance) and own_container(value) is not None:
+                value = own_container(value)
             if isinstance(value, Container):
                 value = value.items
             if isinstance(value, (list, tuple, dict, str, range)):
@@ -1972,7 +2000,12 @@ class Library:
             return sp.floor(_number(args[0], where) + sp.Rational(1, 2))
         if name == "isinstance":
             return _isinstance(args[0], args[1])
+        if name == "callable":
+            return _callable(args[0])
         if name == "hasattr":
+            if isinstance(args[0], Tensor):
+                own = self.run.tensor_attributes.get(id(args[0]))
+                return own is not None and own[0] is args[0] and str(args[1]) in own[1]
             return isinstance(args[0], Instance) and str(args[1]) in args[0].attributes
         if name == "getattr":
             if isinstance(args[0], Instance) and isinstance(args[1], str):
@@ -2005,15 +2038,14 @@ class Library:
         """``nn.CrossEntropyLoss(...)``, ``nn.ReLU()``: objects whose call is a function."""
         if name == "Parameter":
             return self.op_Parameter(args, keywords, where)
+        if name in _REPARAMETRIZATIONS and args and isinstance(args[0], (Layer, Instance, Container)):
+            # nn.utils.spectral_norm(nn.Conv2d(...)): the same layer with its weight divided by
+            # a norm of itself, smooth in that weight (the power iteration runs under no_grad)
+            return args[0]
         if is_layer(name):
             return build_layer(name, tuple(args), dict(keywords), self.run.span(where))
-        if name in ("Sequential", "ModuleList"):
-            items = list(args[0]) if name == "ModuleList" and args else list(args)
-            if name == "Sequential" and len(args) == 1 and isinstance(args[0], dict):
-                items = list(args[0].values())
-            return Container(name, items)
-        if name == "ModuleDict":
-            return Container(name, dict(args[0]) if args else {})
+        if name in CONTAINER_KINDS:
+            return container(name, args)
         loss_functions = {
             "CrossEntropyLoss": "cross_entropy", "NLLLoss": "nll_loss", "MSELoss": "mse_loss",
             "L1Loss": "l1_loss", "SmoothL1Loss": "smooth_l1_loss", "HuberLoss": "huber_loss",
@@ -2119,6 +2151,18 @@ class Library:
         """
         for base in bases:
             kind = base.rsplit(".", 1)[-1]
+            if kind in CONTAINER_KINDS:
+                # class ConvNormActivation(nn.Sequential): super().__init__(*layers) makes the
+                # layers children named by position (or key), as PyTorch names them
+                built = container(kind, args)
+                entries = built.items.items() if isinstance(built.items, dict) \
+                    else enumerate(built.items)
+                keys = []
+                for key, item in entries:
+                    instance.attributes[str(key)] = item
+                    keys.append(str(key))
+                instance.attributes[CONTAINER_KEYS] = (kind, tuple(keys))
+                break
             if is_layer(kind):
                 layer = build_layer(kind, tuple(args), dict(keywords), None)
                 for name in layer.parameters:
@@ -2135,6 +2179,85 @@ class Library:
                 instance.attributes.setdefault("weight", keywords.get("weight"))
 
 
+#: library classes whose objects hold modules (a subclass of one is a container too)
+CONTAINER_KINDS = ("Sequential", "ModuleList", "ModuleDict")
+#: the attribute of an object of such a subclass that lists its kind and its children's names
+CONTAINER_KEYS = "__container__"
+
+
+def container(kind: str, args: list[Any]) -> Container:
+    """``nn.Sequential(a, b)``, ``nn.Sequential(OrderedDict(...))``, ``nn.ModuleList([a, b])``."""
+    if kind == "ModuleDict":
+        return Container(kind, dict(args[0]) if args else {})
+    items = list(args[0]) if kind == "ModuleList" and args else list(args)
+    if kind == "Sequential" and len(args) == 1 and isinstance(args[0], dict):
+        items = list(args[0].values())
+    return Container(kind, items)
+
+
+def own_container(instance: Instance) -> Container | None:
+    """The children of an object of a container subclass, as that container; None otherwise."""
+    entry = instance.attributes.get(CONTAINER_KEYS)
+    if entry is None:
+        return None
+    kind, keys = entry
+    if kind == "ModuleDict":
+        return Container(kind, {key: instance.attributes[key] for key in keys})
+    return Container(kind, [instance.attributes[key] for key in keys])
+
+
+@dataclass(eq=False)
+class CommandLine:
+    """``argparse.ArgumentParser()`` of a training script: what ``parse_args()`` gives with no
+    arguments, the default of each option (``nz = int(opt.nz)`` sizes DCGAN's layers)."""
+
+    defaults: dict[str, Any]
+
+    def __init__(self) -> None:
+        self.defaults = {}
+
+    def attribute(self, name: str, where: ast.AST) -> Any:
+        if name == "add_argument":
+            return LibraryObject("argparse.add_argument", (), {}, self.add_argument)
+        if name in ("parse_args", "parse_known_args"):
+            options = ParsedOptions(dict(self.defaults))
+            result: Any = options if name == "parse_args" else (options, [])
+            return LibraryObject(f"argparse.{name}", (), {}, lambda *args, **keywords: result)
+        if name in ("add_argument_group", "add_mutually_exclusive_group"):
+            return LibraryObject(f"argparse.{name}", (), {}, lambda *args, **keywords: self)
+        if name == "set_defaults":
+            return LibraryObject("argparse.set_defaults", (), {},
+                                 lambda *args, **keywords: self.defaults.update(keywords))
+        return Opaque(f"argparse.ArgumentParser.{name}")
+
+    def add_argument(self, *flags: Any, **keywords: Any) -> None:
+        names = [f for f in flags if isinstance(f, str)]
+        long = next((f for f in names if f.startswith("--")), names[0] if names else None)
+        destination = keywords.get("dest") or (long.lstrip("-").replace("-", "_") if long else None)
+        if not isinstance(destination, str):
+            return
+        action = keywords.get("action")
+        if "default" in keywords:
+            value = keywords["default"]
+        elif action in ("store_true", "store_false"):
+            value = action == "store_false"
+        else:
+            value = None
+        self.defaults[destination] = value
+
+
+@dataclass(eq=False)
+class ParsedOptions:
+    """What ``parse_args()`` returns: each option at its default."""
+
+    values: dict[str, Any]
+
+    def attribute(self, name: str, where: ast.AST) -> Any:
+        if name not in self.values:
+            raise SourceError(f"the command line has no option {name!r}", where)
+        return self.values[name]
+
+
 @dataclass(eq=False)
 class _SortIndices:
     """The indices ``sort``/``topk`` return: which element is at each rank."""
@@ -2148,6 +2271,12 @@ MAX_ARANGE = 16
 
 #: Chunks wider than this are element sets of their own rather than written-out components.
 MAX_CHUNK_COMPONENTS = 4
+
+
+#: torch.nn.utils functions that return the module they are given with a smooth
+#: reparametrization of its weight (its parameters keep their module path)
+_REPARAMETRIZATIONS = frozenset(["spectral_norm", "weight_norm", "orthogonal",
+                                 "remove_spectral_norm", "remove_weight_norm"])
 
 
 _ACTIVATION_MODULES = {
@@ -2286,6 +2415,19 @@ def _exact(value: Any) -> Any:
     return value
 
 
+def _callable(value: Any) -> bool:
+    """``callable(value)`` for what the reader holds: functions, classes, modules, layers."""
+    if isinstance(value, Instance):
+        return value.cls.method("forward") is not None or value.cls.method("__call__") is not None
+    if isinstance(value, Container):
+        return value.kind == "Sequential"
+    if isinstance(value, (Tensor, str, int, float, sp.Basic, list, tuple, dict)) or value is None:
+        return False
+    if isinstance(value, (Function, BoundMethod, ClassDef, Partial, Layer, LibraryObject, ModuleRef)):
+        return True
+    raise SourceError(f"callable() of {type(value).__name__} is not known")
+
+
 def _isinstance(value: Any, kinds: Any) -> bool:
     names = kinds if isinstance(kinds, (tuple, list)) else (kinds,)
     for kind in names:
@@ -2300,6 +2442,13 @@ def _isinstance(value: Any, kinds: Any) -> bool:
         if isinstance(value, str) and last == "str":
             return True
         if isinstance(value, (list, tuple)) and last in ("list", "tuple", "Sequence"):
+            return True
+        if isinstance(value, bool) and last == "bool":
+            return True
+        if isinstance(value, (list, tuple, dict, str, range, Container)) \
+                and last in ("Iterable", "Collection", "Sized"):
+            return True
+        if isinstance(value, dict) and last in ("dict", "Mapping"):
             return True
         if isinstance(value, Instance) and isinstance(kind, ClassDef) and value.cls is kind:
             return True
