@@ -314,6 +314,55 @@ CONSTRUCTS = [
             difference = LA.vector_norm(pred - target, ord=1, dim=spatial)
             return (LA.vector_norm(pred, ord=1, dim=spatial) - difference).mean()
         """, "Abs(pred) - Abs(pred - target)", ["pred", "target"], id="l1-norm-over-spatial-axes"),
+    pytest.param("""
+        class WrappedLoss(nn.Module):
+            def __init__(self, loss_fcn=nn.BCEWithLogitsLoss()):
+                super().__init__()
+                self.loss_fcn = loss_fcn
+                self.reduction = loss_fcn.reduction
+                self.loss_fcn.reduction = "none"
+
+            def forward(self, pred, true):
+                loss = self.loss_fcn(pred, true) * pred ** 2
+                return loss.mean() if self.reduction == "mean" else loss
+        """, "pred**2*(-true*log(1/(1 + exp(-pred))) - (1 - true)*log(1 - 1/(1 + exp(-pred))))",
+        ["pred", "true"], id="reduction-of-a-wrapped-loss-module-read-then-set"),
+    pytest.param("""
+        import jax.numpy as jnp
+        import optax
+        from flax.training import common_utils
+
+        def ce_loss(logits, labels):
+            one_hot = common_utils.onehot(labels, num_classes=3)
+            return jnp.mean(optax.softmax_cross_entropy(logits=logits, labels=one_hot))
+        """, "-logits[0] + log(exp(logits[0]) + exp(logits[1]) + exp(logits[2]))", ["logits"],
+        id="optax-loss-by-keywords-of-flax-one-hot-labels"),
+    pytest.param("""
+        import optax
+
+        def margin_loss(scores, targets):
+            return optax.hinge_loss(predictor_outputs=scores, targets=targets).mean()
+        """, "Max(0, 1 - scores*targets)", ["scores", "targets"], id="optax-hinge-by-keywords"),
+    pytest.param("""
+        import jax
+        import jax.numpy as jnp
+
+        def decayed_loss(pred, params):
+            l2 = 0.5 * sum(jnp.sum(jnp.square(p)) for p in jax.tree_util.tree_leaves(params))
+            return jnp.mean(pred ** 2) + l2
+        """, "pred**2 + params**2/2", ["pred", "params"], id="leaves-of-a-parameter-tree"),
+    pytest.param("""
+        class ScaledLoss(nn.Module):
+            def __init__(self, features: int = 3):
+                super().__init__()
+                self.weight = nn.Parameter(torch.FloatTensor(features))
+                nn.init.xavier_uniform_(self.weight)
+
+            def forward(self, x):
+                y = x * self.weight
+                torch.exp_(y)
+                return y.sum()
+        """, "exp(weight*x)", ["x", "weight"], id="in-place-library-functions-init-and-exp"),
 ]
 
 

@@ -64,6 +64,7 @@ NAMESPACES = {
     "torchvision.ops": "torchvision", "torchvision.ops.boxes": "torchvision",
     "torch.nn": "nn", "torch.nn.modules.loss": "nn", "functools": "functools",
     "typing": "typing", "torch.autograd": "torch", "jax.numpy.fft": "opaque",
+    "flax.training.common_utils": "flax",
 }
 
 #: Operations that only change shapes, dtypes or devices: identities here.
@@ -94,6 +95,34 @@ _INTEGER_DTYPES = frozenset({"long", "int", "int64", "int32", "int16", "int8", "
 #: Integer casts: the value is truncated (piecewise constant), no gradient flows.
 _INTEGER_CASTS = frozenset({"long", "int", "short", "byte", "char", "bool"})
 
+
+
+def _tree_leaves(tree: Any) -> list[Any]:
+    """The leaves of a pytree in JAX's order (a dict by sorted keys; ``None`` is an empty subtree).
+
+    >>> _tree_leaves({"w": 1, "b": [2, (3, None)]})
+    [2, 3, 1]
+    """
+    if tree is None:
+        return []
+    if isinstance(tree, dict):
+        return [leaf for key in sorted(tree, key=str) for leaf in _tree_leaves(tree[key])]
+    if isinstance(tree, (list, tuple)):
+        return [leaf for item in tree for leaf in _tree_leaves(item)]
+    return [tree]
+
+
+#: optax losses: the names of their leading parameters, in order
+_OPTAX_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "l2_loss": ("predictions", "targets"), "squared_error": ("predictions", "targets"),
+    "huber_loss": ("predictions", "targets", "delta"), "log_cosh": ("predictions", "targets"),
+    "sigmoid_binary_cross_entropy": ("logits", "labels"),
+    "softmax_cross_entropy": ("logits", "labels"), "safe_softmax_cross_entropy": ("logits", "labels"),
+    "softmax_cross_entropy_with_integer_labels": ("logits", "labels"),
+    "hinge_loss": ("predictor_outputs", "targets"),
+    "cosine_similarity": ("predictions", "targets"), "cosine_distance": ("predictions", "targets"),
+    "kl_divergence": ("log_predictions", "targets"),
+}
 
 class LazySequence:
     """A sequence whose length the source tells only when it is unpacked (``x.unbind(-1)``)."""
@@ -534,6 +563,13 @@ class Library:
             return self.module_object(dotted, name, args, keywords, where)
         if family == "optax":
             return self.optax(name, args, keywords, where)
+        if family == "jax" and name in ("tree_leaves", "leaves"):
+            # jax.tree_util.tree_leaves(params): a parameter tree given as one argument is one
+            # tensor here, standing for all of its leaves
+            return _tree_leaves(args[0] if args else None)
+        if family == "flax" and name == "onehot":
+            # flax.training.common_utils.onehot(labels, num_classes): jax.nn.one_hot's signature
+            return self.tensor_call("torch", "one_hot", args, keywords, where, written=dotted)
         if family == "torchvision" and name == "sigmoid_focal_loss":
             return self.sigmoid_focal_loss(args, keywords, where)
         if family == "math":
@@ -543,6 +579,8 @@ class Library:
             # tensor model already applies every operation row by row, so it is f itself
             return args[0]
         if family in ("torch", "numpy", "linalg", "lax", "jax"):
+            if name.endswith("_") and not name.startswith("_"):
+                name = name[:-1]  # torch.relu_(x): the in-place form computes the same values
             return self.tensor_call(family, name, args, keywords, where, written=dotted)
         return self.run.opaque_call(dotted, args, where)
 
@@ -1690,6 +1728,13 @@ class Library:
 
     def optax(self, name: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
         none = {"reduction": "none"}
+        # arguments given by keyword (flax's examples: logits=..., labels=...) move to their
+        # positions, so that each loss below reads args[0], args[1] however it was called
+        args = list(args)
+        for parameter in _OPTAX_PARAMETERS.get(name, ())[len(args):]:
+            if parameter not in keywords:
+                break
+            args.append(keywords[parameter])
         if name == "l2_loss":
             target = keywords.get("targets", args[1] if len(args) > 1 else 0)
             diff = self.binary("sub", self.tensor(args[0], where), self.tensor(target or 0, where), where)
@@ -1880,6 +1925,9 @@ class Library:
         elif name == "CrossEntropyLoss" and args:
             stored["weight"] = args[0]
         stored = {k: v for k, v in stored.items() if k not in ("inplace", "size_average", "reduce")}
+        if name.endswith("Loss"):
+            # read back as loss_fcn.reduction before it is changed (yolov5's FocalLoss)
+            stored.setdefault("reduction", "mean")
 
         def call(*call_args: Any, **call_keywords: Any) -> Any:
             # The call site (self.act(h)) is where a finding points, not the constructor.
