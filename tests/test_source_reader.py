@@ -363,6 +363,16 @@ CONSTRUCTS = [
                 torch.exp_(y)
                 return y.sum()
         """, "exp(weight*x)", ["x", "weight"], id="in-place-library-functions-init-and-exp"),
+    pytest.param("""
+        def triplet_loss(a, p, n):
+            return F.triplet_margin_with_distance_loss(
+                a, p, n, distance_function=lambda u, v: (u - v) ** 2, margin=0.5)
+        """, "Max(0, (a - p)**2 - (a - n)**2 + 1/2)", ["a", "p", "n"],
+        id="triplet-loss-with-the-users-distance-function"),
+    pytest.param("""
+        def gelu_loss(x):
+            return F.gelu(x, approximate="tanh").sum()
+        """, "x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x**3)))/2", ["x"], id="gelu-tanh-option"),
 ]
 
 
@@ -421,6 +431,15 @@ def test_a_while_loop_is_an_unsupported_error_at_its_line():
         translate(module, text, find_losses(module, text)[0], {})
     assert caught.value.position() == (6, 5)
     assert "while" in caught.value.message
+
+
+def test_an_option_outside_its_literal_choices_is_an_error_at_the_call():
+    text = HEADER + "def gelu_loss(x):\n    return F.gelu(x, approximate='cubic').sum()\n"
+    module = read_module(text)
+    with pytest.raises(SourceError) as caught:
+        translate(module, text, find_losses(module, text)[0], {})
+    assert caught.value.position() == (6, 12)
+    assert "approximate='cubic' is not one of" in caught.value.message
 
 
 def test_which_definitions_are_losses():

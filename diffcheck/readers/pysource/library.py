@@ -631,8 +631,16 @@ class Library:
         parameters = entry.parameters()
         positional = list(args)
         named: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         for key, value in keywords.items():
             if key in entry.ignored_keywords or key in ("out", "inplace", "name"):
+                continue
+            if key in entry.options:
+                # a literal choice of formula (F.gelu(x, approximate="tanh")), kept as written
+                if not isinstance(value, (str, bool)) or value not in entry.options[key]:
+                    raise SourceError(f"{written or name}: {key}={value!r} is not one of "
+                                      f"{sorted(map(repr, entry.options[key]))}", where)
+                options[key] = value
                 continue
             parameter = entry.keywords.get(key)
             if parameter is None:
@@ -674,6 +682,7 @@ class Library:
                     pos_nodes.append(node)
                 else:
                     kw_nodes.append((slot, node))
+            kw_nodes.extend((key, Node("const", value=value)) for key, value in options.items())
             return self.node(name, pos_nodes, where, written=written, keywords=kw_nodes)
 
         del parameters
@@ -1625,6 +1634,25 @@ class Library:
             d_pn = self.op_pairwise_distance([positive, negative, order, eps], {}, where)
             entry = _vocabulary("minimum")
             d_an = self.vocabulary_call("min", entry, [d_an, d_pn], {}, where, "min")
+        inner = self.binary("add", self.binary("sub", d_ap, d_an, where), self.tensor(margin, where), where)
+        return self.reduce_loss(self.relu(inner, where), keywords, where)
+
+    def op_triplet_margin_with_distance_loss(self, args, keywords, where, **_):
+        anchor, positive, negative = args[:3]
+        distance_function = keywords.get("distance_function")
+        margin = _number(keywords.get("margin", 1), where)
+
+        def distance(first: Any, second: Any) -> Tensor:
+            if distance_function is None:  # PyTorch's default: pairwise_distance
+                return self.op_pairwise_distance([first, second], {}, where)
+            # the user's distance (a lambda, a function of the file, nn.PairwiseDistance())
+            return self.tensor(self.run.call(distance_function, [first, second], {}, where), where)
+
+        d_ap, d_an = distance(anchor, positive), distance(anchor, negative)
+        if keywords.get("swap"):
+            entry = _vocabulary("minimum")
+            d_an = self.vocabulary_call("min", entry, [d_an, distance(positive, negative)], {},
+                                        where, "min")
         inner = self.binary("add", self.binary("sub", d_ap, d_an, where), self.tensor(margin, where), where)
         return self.reduce_loss(self.relu(inner, where), keywords, where)
 
