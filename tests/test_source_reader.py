@@ -373,6 +373,16 @@ CONSTRUCTS = [
         def gelu_loss(x):
             return F.gelu(x, approximate="tanh").sum()
         """, "x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x**3)))/2", ["x"], id="gelu-tanh-option"),
+    pytest.param("""
+        def wrap_loss(x, y):
+            return (torch.fmod(x, 1.5) + torch.remainder(y, 2.0) + torch.floor_divide(x, 3)).sum()
+        """, "x - 3*sign(x)*floor(2*Abs(x)/3)/2 + Mod(y, 2) + floor(x/3)", ["x", "y"],
+        id="fmod-remainder-floor-divide"),
+    pytest.param("""
+        def entropy_loss(p, q):
+            return torch.special.entr(p).sum() + torch.lerp(p, q, 0.25)
+        """, "-Piecewise((0, Eq(p, 0)), (p*log(p), True)) + 3*p/4 + q/4", ["p", "q"],
+        id="entr-and-lerp"),
 ]
 
 

@@ -1011,6 +1011,41 @@ class Library:
             return self.unary("round", tensor, where)
         return self.unary("round", tensor, where, decimals=_number(decimals, where))
 
+    def op_remainder(self, args, keywords, where, **_):
+        """torch.remainder / jnp.mod: Python's %, the sign of the divisor."""
+        divisor = keywords.get("other", args[1] if len(args) > 1 else None)
+        return self.binary("mod", self.tensor(args[0], where), self.tensor(divisor, where), where)
+
+    op_mod = op_remainder
+
+    def op_fmod(self, args, keywords, where, **_):
+        """torch.fmod / jnp.fmod: C's fmod, x - d*trunc(x/d), the sign of the dividend.
+
+        Unlike x % d it is continuous at 0: the jumps are at the other multiples of d.
+        """
+        x = self.tensor(args[0], where)
+        d = self.tensor(keywords.get("other", args[1] if len(args) > 1 else None), where)
+        ratio = self.binary("div", x, d, where)
+        truncated = self.binary("mul", self.unary("sign", ratio, where),
+                                self.unary("floor", self.unary("abs", ratio, where), where), where)
+        return self.binary("sub", x, self.binary("mul", d, truncated, where), where)
+
+    def op_floor_divide(self, args, keywords, where, **_):
+        divisor = keywords.get("other", args[1] if len(args) > 1 else None)
+        return self.binary("floordiv", self.tensor(args[0], where), self.tensor(divisor, where), where)
+
+    def op_entr(self, args, keywords, where, **_):
+        """torch.special.entr / jax.scipy.special.entr: -x log x, 0 at x = 0 (xlogy's convention)."""
+        x = self.tensor(args[0], where)
+        entry = _vocabulary("xlogy")
+        return self.unary("neg", self.vocabulary_call("xlogy", entry, [x, x], {}, where, "entr"), where)
+
+    def op_lerp(self, args, keywords, where, **_):
+        """torch.lerp(start, end, weight) = start + weight*(end - start)."""
+        start, end = self.tensor(args[0], where), self.tensor(args[1], where)
+        weight = self.tensor(keywords.get("weight", args[2] if len(args) > 2 else None), where)
+        return self.binary("add", start, self.binary("mul", weight, self.binary("sub", end, start, where), where), where)
+
     def op_one_hot(self, args, keywords, where, **_):
         label = self.label_name(args[0])
         count = keywords.get("num_classes", args[1] if len(args) > 1 else None)
