@@ -1137,6 +1137,13 @@ SPECS["torchmetrics_tweedie_deviance"] = Spec(lambda r: {"preds": r.uniform(0.5,
                                               dir_scale=0.1)
 SPECS["haiku_mnist_l2_loss"] = Spec(lambda r: {"logits": randn(r, 4, 10), "labels": labels(r, 4, 10), "params": randn(r, 6)})
 SPECS["gram_style_loss"] = Spec(lambda r: {"input": randn(r, 1, 2, 3, 3), "target_feature": randn(r, 1, 2, 3, 3)})
+SPECS["auraloss_esr_loss"] = Spec(lambda r: {"input": randn(r, 2, 16), "target": randn(r, 2, 16)})
+SPECS["auraloss_dc_loss"] = Spec(lambda r: {"input": randn(r, 2, 16), "target": randn(r, 2, 16)})
+SPECS["auraloss_snr_loss"] = Spec(lambda r: {"input": randn(r, 2, 16), "target": randn(r, 2, 16)})
+SPECS["smp_mcc_loss"] = Spec(lambda r: {"y_pred": r.uniform(0.05, 0.95, (2, 1, 8)), "y_true": binary(r, 2, 1, 8)})
+SPECS["mmseg_dice_loss"] = Spec(lambda r: {"pred": randn(r, 2, 3, 4), "target": labels(r, 8, 3).reshape(2, 4),
+                                           "valid_mask": np.ones((2, 4))})
+SPECS["kornia_binary_focal_logits"] = Spec(lambda r: {"pred": randn(r, 8, s=2), "target": binary(r, 8)})
 
 
 # --------------------------------------------------------------------------------------------
