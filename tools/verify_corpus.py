@@ -1146,6 +1146,25 @@ SPECS["mmseg_dice_loss"] = Spec(lambda r: {"pred": randn(r, 2, 3, 4), "target": 
 SPECS["kornia_binary_focal_logits"] = Spec(lambda r: {"pred": randn(r, 8, s=2), "target": binary(r, 8)})
 
 
+def _pair_masks(r):
+    positive = binary(r, 4, 4)
+    positive[:, 0], positive[:, 1] = 1.0, 0.0  # every row has a positive and a negative pair
+    return {"mat": r.uniform(-1.0, 1.0, (4, 4)), "pos_mask": positive, "neg_mask": 1.0 - positive}
+
+
+def _circle_negative_edge(x, r, o):  # s = -m on a negative pair whose row's other negatives are below -m
+    row = x["neg_mask"][1] > 0
+    x["mat"][1, row] = -0.6  # relu(s + m) = 0: they do not swamp the kink of the logsumexp
+    x["mat"][1, 1] = -0.4
+    return x
+
+
+SPECS["pml_circle_loss"] = Spec(_pair_masks, [pt("positive_at_1_plus_m", "kink", 1e-2, _set("mat", (0, 0), lambda x: 1.4)),
+                                              pt("negative_at_minus_m", "kink", 1e-2, _circle_negative_edge)],
+                                dir_scale=0.1)
+SPECS["pml_multi_similarity_loss"] = Spec(_pair_masks, dir_scale=0.1)
+
+
 # --------------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------------
