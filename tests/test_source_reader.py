@@ -383,6 +383,19 @@ CONSTRUCTS = [
             return torch.special.entr(p).sum() + torch.lerp(p, q, 0.25)
         """, "-Piecewise((0, Eq(p, 0)), (p*log(p), True)) + 3*p/4 + q/4", ["p", "q"],
         id="entr-and-lerp"),
+    pytest.param("""
+        import jax.numpy as jnp
+        import numpy as np
+        from flax import linen
+        from flax.training import common_utils
+
+        def smoothed_loss(logits, targets):
+            soft = common_utils.onehot(targets, 3, on_value=0.9, off_value=0.05)
+            loss = -jnp.sum(soft * linen.log_softmax(logits), axis=-1)
+            return loss.sum() / np.prod(targets.shape)
+        """, "(-(9*logits[0] + logits[1]/2 + logits[2]/2)/10"
+             " + log(exp(logits[0]) + exp(logits[1]) + exp(logits[2])))/3", ["logits"],
+        id="soft-one-hot-flax-linen-and-a-count-from-a-shape"),
 ]
 
 

@@ -64,7 +64,7 @@ NAMESPACES = {
     "torchvision.ops": "torchvision", "torchvision.ops.boxes": "torchvision",
     "torch.nn": "nn", "torch.nn.modules.loss": "nn", "functools": "functools",
     "typing": "typing", "torch.autograd": "torch", "jax.numpy.fft": "opaque",
-    "flax.training.common_utils": "flax",
+    "flax.training.common_utils": "flax", "flax.linen": "torch",
 }
 
 #: Operations that only change shapes, dtypes or devices: identities here.
@@ -559,6 +559,9 @@ class Library:
             return Partial(args[0], tuple(args[1:]), dict(keywords))
         if family == "typing" or name in ("cast",):
             return args[-1] if args else None
+        if name == "prod" and args and isinstance(args[0], Shape):
+            # np.prod(x.shape), math.prod(x.shape): the number of elements, a size
+            return Size("numel")
         if family == "nn":
             return self.module_object(dotted, name, args, keywords, where)
         if family == "optax":
@@ -1052,7 +1055,10 @@ class Library:
         size = int(count) if _is_integer(count) and int(count) > 0 else DEFAULT_COMPONENTS
         if label is not None and label != _ROWS:
             self.run.label_names.add(label)
-        parts = [self.number(1 if k == 0 else 0, where) for k in range(size)]
+        # flax's onehot(labels, n, on_value=, off_value=): label smoothing written as soft targets
+        on = _number(keywords.get("on_value", args[2] if len(args) > 2 else 1), where)
+        off = _number(keywords.get("off_value", args[3] if len(args) > 3 else 0), where)
+        parts = [self.number(on if k == 0 else off, where) for k in range(size)]
         return Tensor(tuple(parts), True, "float")
 
     def op_gather(self, args, keywords, where, **_):
