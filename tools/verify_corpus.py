@@ -1163,6 +1163,7 @@ SPECS["pml_circle_loss"] = Spec(_pair_masks, [pt("positive_at_1_plus_m", "kink",
                                               pt("negative_at_minus_m", "kink", 1e-2, _circle_negative_edge)],
                                 dir_scale=0.1)
 SPECS["pml_multi_similarity_loss"] = Spec(_pair_masks, dir_scale=0.1)
+SPECS["monai_generalized_dice"] = Spec(lambda r: {"input": randn(r, 2, 2, 4), "target": binary(r, 2, 2, 4)})
 
 
 # --------------------------------------------------------------------------------------------
