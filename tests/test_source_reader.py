@@ -396,6 +396,20 @@ CONSTRUCTS = [
         """, "(-(9*logits[0] + logits[1]/2 + logits[2]/2)/10"
              " + log(exp(logits[0]) + exp(logits[1]) + exp(logits[2])))/3", ["logits"],
         id="soft-one-hot-flax-linen-and-a-count-from-a-shape"),
+    pytest.param("""
+        from torch.distributions import Laplace
+
+        def laplace_nll_loss(mu, b, y):
+            return -Laplace(mu, b).log_prob(y).mean()
+        """, "log(2*b) + Abs(y - mu)/b", ["mu", "b", "y"], id="laplace-log-prob"),
+    pytest.param("""
+        import torch.distributions as D
+
+        def vae_kl_loss(mu, sigma):
+            posterior = D.Normal(loc=mu, scale=sigma)
+            return D.kl_divergence(posterior, D.Normal(0.0, 1.0)).sum() - posterior.entropy()
+        """, "log(1/sigma) + (sigma**2 + mu**2)/2 - 1/2 - log(sigma) - 1/2 - log(2*pi)/2",
+        ["mu", "sigma"], id="normal-kl-divergence-and-entropy"),
 ]
 
 

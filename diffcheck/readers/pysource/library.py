@@ -112,6 +112,9 @@ def _tree_leaves(tree: Any) -> list[Any]:
     return [tree]
 
 
+#: torch.distributions whose densities are modelled (Library.distribution)
+_DISTRIBUTIONS = frozenset({"Normal", "Laplace"})
+
 #: optax losses: the names of their leading parameters, in order
 _OPTAX_PARAMETERS: dict[str, tuple[str, ...]] = {
     "l2_loss": ("predictions", "targets"), "squared_error": ("predictions", "targets"),
@@ -559,6 +562,12 @@ class Library:
             return Partial(args[0], tuple(args[1:]), dict(keywords))
         if family == "typing" or name in ("cast",):
             return args[-1] if args else None
+        if "distributions" in dotted.split("."):
+            if name in _DISTRIBUTIONS:
+                return self.distribution(name, args, keywords, where)
+            if name == "kl_divergence" and len(args) == 2 and all(
+                    isinstance(a, LibraryObject) and a.dotted in _DISTRIBUTIONS for a in args):
+                return self.normal_kl(args[0], args[1], where)
         if name == "prod" and args and isinstance(args[0], Shape):
             # np.prod(x.shape), math.prod(x.shape): the number of elements, a size
             return Size("numel")
@@ -1013,6 +1022,58 @@ class Library:
         if decimals is None:
             return self.unary("round", tensor, where)
         return self.unary("round", tensor, where, decimals=_number(decimals, where))
+
+    def distribution(self, name: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+        """``torch.distributions.Normal(loc, scale)`` (or Laplace): its log_prob and entropy.
+
+        The object keeps ``loc``/``scale`` (and ``mean``/``stddev``) as attributes; its methods
+        are library objects that build the density's formula, so ``-Laplace(mu, b).log_prob(y)``
+        shows the kink of |y - mu| instead of an unknown function assumed smooth.
+        """
+        loc = self.tensor(keywords.get("loc", args[0] if args else None), where)
+        scale = self.tensor(keywords.get("scale", args[1] if len(args) > 1 else None), where)
+        half_log_two_pi = self.tensor(sp.log(2 * sp.pi) / 2, where)
+
+        def log_prob(value: Any, **_: Any) -> Tensor:
+            x = self.tensor(value, where)
+            error = self.binary("sub", x, loc, where)
+            log_scale = self.unary("log", scale, where)
+            if name == "Laplace":  # -log(2 b) - |x - mu| / b
+                spread = self.binary("div", self.unary("abs", error, where), scale, where)
+                return self.unary("neg", self.binary("add", self.binary(
+                    "add", log_scale, self.tensor(sp.log(2), where), where), spread, where), where)
+            squared = self.binary("div", self.binary("pow", error, self.tensor(2, where), where),
+                                  self.binary("mul", self.tensor(2, where), self.binary(
+                                      "pow", scale, self.tensor(2, where), where), where), where)
+            return self.unary("neg", self.binary("add", self.binary(
+                "add", squared, log_scale, where), half_log_two_pi, where), where)
+
+        def entropy(**_: Any) -> Tensor:
+            log_scale = self.unary("log", scale, where)
+            if name == "Laplace":  # 1 + log(2 b)
+                return self.binary("add", log_scale, self.tensor(1 + sp.log(2), where), where)
+            return self.binary("add", log_scale, self.tensor(sp.Rational(1, 2) + sp.log(2 * sp.pi) / 2,
+                                                             where), where)
+
+        members = {"loc": loc, "scale": scale, "mean": loc,
+                   "log_prob": LibraryObject(f"{name}.log_prob", (), {}, log_prob),
+                   "entropy": LibraryObject(f"{name}.entropy", (), {}, entropy)}
+        if name == "Normal":
+            members["stddev"] = scale
+        return LibraryObject(name, (), members)
+
+    def normal_kl(self, p: LibraryObject, q: LibraryObject, where: ast.AST) -> Tensor:
+        """KL(p || q) of two Normals: log(s_q/s_p) + (s_p^2 + (m_p - m_q)^2)/(2 s_q^2) - 1/2."""
+        if p.dotted != "Normal" or q.dotted != "Normal":
+            raise SourceError("kl_divergence is modelled between two Normal distributions only", where)
+        two = self.tensor(2, where)
+        ratio = self.unary("log", self.binary("div", q.keywords["scale"], p.keywords["scale"], where), where)
+        spread = self.binary("add", self.binary("pow", p.keywords["scale"], two, where), self.binary(
+            "pow", self.binary("sub", p.keywords["loc"], q.keywords["loc"], where), two, where), where)
+        scaled = self.binary("div", spread, self.binary("mul", two, self.binary(
+            "pow", q.keywords["scale"], two, where), where), where)
+        return self.binary("sub", self.binary("add", ratio, scaled, where),
+                           self.tensor(sp.Rational(1, 2), where), where)
 
     def op_remainder(self, args, keywords, where, **_):
         """torch.remainder / jnp.mod: Python's %, the sign of the divisor."""
