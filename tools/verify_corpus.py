@@ -1164,6 +1164,9 @@ SPECS["pml_circle_loss"] = Spec(_pair_masks, [pt("positive_at_1_plus_m", "kink",
                                 dir_scale=0.1)
 SPECS["pml_multi_similarity_loss"] = Spec(_pair_masks, dir_scale=0.1)
 SPECS["monai_generalized_dice"] = Spec(lambda r: {"input": randn(r, 2, 2, 4), "target": binary(r, 2, 2, 4)})
+SPECS["yolo_bce_blur_loss"] = Spec(lambda r: {"pred": randn(r, 8, s=2), "true": binary(r, 8)})
+SPECS["pytorch_examples_vae_loss"] = Spec(lambda r: {"recon_x": r.uniform(0.1, 0.9, (2, 784)), "x": r.uniform(0.0, 1.0, (2, 784)),
+                                                     "mu": randn(r, 2, 4), "logvar": randn(r, 2, 4)}, dir_scale=0.01)
 
 
 # --------------------------------------------------------------------------------------------
