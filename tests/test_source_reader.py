@@ -410,6 +410,23 @@ CONSTRUCTS = [
             return D.kl_divergence(posterior, D.Normal(0.0, 1.0)).sum() - posterior.entropy()
         """, "log(1/sigma) + (sigma**2 + mu**2)/2 - 1/2 - log(sigma) - 1/2 - log(2*pi)/2",
         ["mu", "sigma"], id="normal-kl-divergence-and-entropy"),
+    pytest.param("""
+        import optax
+
+        def optax_mix_loss(s, t, lp, lt):
+            return (optax.perceptron_loss(s, t) + optax.kl_divergence_with_log_targets(lp, lt)
+                    + optax.convex_kl_divergence(lp, lt))
+        """, "Max(0, -s*t) + exp(lt)*(lt - lp) + Piecewise((0, Eq(lt, 0)), (lt*log(lt), True))"
+             " - lt*lp + exp(lp) - lt", ["s", "t", "lp", "lt"], id="optax-perceptron-and-kl-variants"),
+    pytest.param("""
+        import optax
+
+        def optax_metric_loss(a, p, n, z, y):
+            return optax.triplet_margin_loss(a, p, n, margin=0.5, eps=0) + optax.sigmoid_focal_loss(z, y)
+        """, "Max(0, sqrt((a[0] - p[0])**2 + (a[1] - p[1])**2 + (a[2] - p[2])**2)"
+             " - sqrt((a[0] - n[0])**2 + (a[1] - n[1])**2 + (a[2] - n[2])**2) + 1/2)"
+             " + (y*log(1 + exp(-z)) + (1 - y)*log(1 + exp(z)))*(1 - y/(1 + exp(-z)) - (1 - y)*(1 - 1/(1 + exp(-z))))**2",
+        ["a", "p", "n", "z", "y"], id="optax-triplet-and-sigmoid-focal"),
 ]
 
 

@@ -125,6 +125,11 @@ _OPTAX_PARAMETERS: dict[str, tuple[str, ...]] = {
     "hinge_loss": ("predictor_outputs", "targets"),
     "cosine_similarity": ("predictions", "targets"), "cosine_distance": ("predictions", "targets"),
     "kl_divergence": ("log_predictions", "targets"),
+    "kl_divergence_with_log_targets": ("log_predictions", "log_targets"),
+    "convex_kl_divergence": ("log_predictions", "targets"),
+    "perceptron_loss": ("predictor_outputs", "targets"),
+    "sigmoid_focal_loss": ("logits", "labels", "alpha", "gamma"),
+    "triplet_margin_loss": ("anchors", "positives", "negatives"),
 }
 
 class LazySequence:
@@ -1904,6 +1909,27 @@ class Library:
             return self.binary("sub", self.tensor(1, where), similarity, where)
         if name == "kl_divergence":
             return self.op_kl_div(args[:2], none, where)
+        if name == "kl_divergence_with_log_targets":
+            return self.op_kl_div(args[:2], {**none, "log_target": True}, where)
+        if name == "convex_kl_divergence":
+            # kl_divergence + exp(log_predictions) - targets, summed with it over the last axis
+            kl = self.op_kl_div(args[:2], none, where)
+            mass = self.binary("sub", self.unary("exp", self.tensor(args[0], where), where),
+                               self.tensor(args[1], where), where)
+            return self.binary("add", kl, mass, where)
+        if name == "perceptron_loss":
+            return self.relu(self.unary("neg", self.binary(
+                "mul", self.tensor(args[0], where), self.tensor(args[1], where), where), where), where)
+        if name == "sigmoid_focal_loss":
+            alpha = keywords.get("alpha", args[2] if len(args) > 2 else None)
+            gamma = keywords.get("gamma", args[3] if len(args) > 3 else 2)
+            # optax's alpha=None is torchvision's negative alpha: no class weighting
+            return self.sigmoid_focal_loss(args[:2], {"alpha": -1 if alpha is None else alpha,
+                                                      "gamma": gamma}, where)
+        if name == "triplet_margin_loss":
+            return self.op_triplet_margin_loss(args[:3], {
+                **none, "margin": keywords.get("margin", 1), "p": keywords.get("norm_degree", 2),
+                "eps": keywords.get("eps", Fraction(1, 10**6))}, where)
         return self.run.opaque_call(f"optax.{name}", args, where)
 
     # --- math and builtins -------------------------------------------------------------------
