@@ -427,6 +427,24 @@ CONSTRUCTS = [
              " - sqrt((a[0] - n[0])**2 + (a[1] - n[1])**2 + (a[2] - n[2])**2) + 1/2)"
              " + (y*log(1 + exp(-z)) + (1 - y)*log(1 + exp(z)))*(1 - y/(1 + exp(-z)) - (1 - y)*(1 - 1/(1 + exp(-z))))**2",
         ["a", "p", "n", "z", "y"], id="optax-triplet-and-sigmoid-focal"),
+    pytest.param("""
+        def rounding_loss(x, y):
+            return torch.frac(x) + torch.trunc(y) + torch.sgn(x) + torch.signbit(y).float() + torch.copysign(x, y)
+        """, "x - sign(x)*floor(Abs(x)) + sign(y)*floor(Abs(y)) + sign(x) + Piecewise((1, y < 0), (0, True))"
+             " + Piecewise((-Abs(x), y < 0), (Abs(x), True))", ["x", "y"],
+        id="trunc-frac-sgn-signbit-copysign"),
+    pytest.param("""
+        def activation_loss(x, w):
+            return (F.prelu(x, w) + F.rrelu(x) + torch.logit(x, eps=0.25) + torch.exp2(x)).sum()
+        """, "Max(0, x) - w*Max(0, -x) + Piecewise((x, x > 0), (11*x/48, True))"
+             " + log(Min(3/4, Max(1/4, x))/(1 - Min(3/4, Max(1/4, x)))) + 2**x", ["x", "w"],
+        id="prelu-rrelu-logit-with-eps-exp2"),
+    pytest.param("""
+        def soft_loss(x):
+            return F.softmin(x, dim=-1)[..., 0] + torch.nanmedian(x)
+        """, "exp(-x[0])/(exp(-x[0]) + exp(-x[1]) + exp(-x[2]))"
+             " + Min(Max(x[0], x[1]), Max(x[0], x[2]), Max(x[1], x[2]))", ["x"],
+        id="softmin-and-nanmedian"),
 ]
 
 

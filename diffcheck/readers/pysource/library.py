@@ -1080,6 +1080,69 @@ class Library:
         return self.binary("sub", self.binary("add", ratio, scaled, where),
                            self.tensor(sp.Rational(1, 2), where), where)
 
+    def truncated(self, x: Tensor, where: ast.AST) -> Tensor:
+        """trunc(x) = sign(x)*floor(|x|): rounding toward zero."""
+        return self.binary("mul", self.unary("sign", x, where),
+                           self.unary("floor", self.unary("abs", x, where), where), where)
+
+    def op_trunc(self, args, keywords, where, **_):
+        return self.truncated(self.tensor(args[0], where), where)
+
+    op_fix = op_trunc
+
+    def op_frac(self, args, keywords, where, **_):
+        x = self.tensor(args[0], where)
+        return self.binary("sub", x, self.truncated(x, where), where)
+
+    def op_sgn(self, args, keywords, where, **_):
+        return self.unary("sign", self.tensor(args[0], where), where)
+
+    def op_signbit(self, args, keywords, where, **_):
+        return self.comparison("lt", args[0], 0, where)
+
+    def op_copysign(self, args, keywords, where, **_):
+        """copysign(a, b): |a| with the sign of b (+ for b = +0)."""
+        magnitude = self.unary("abs", self.tensor(args[0], where), where)
+        other = keywords.get("other", args[1] if len(args) > 1 else None)
+        return self.where(self.comparison("lt", other, 0, where),
+                          self.unary("neg", magnitude, where), magnitude, where)
+
+    def op_prelu(self, args, keywords, where, **_):
+        """prelu(x, w) = max(0, x) + w*min(0, x)."""
+        x = self.tensor(args[0], where)
+        weight = self.tensor(keywords.get("weight", args[1] if len(args) > 1 else None), where)
+        negative = self.unary("neg", self.relu(self.unary("neg", x, where), where), where)
+        return self.binary("add", self.relu(x, where), self.binary("mul", weight, negative, where), where)
+
+    def op_rrelu(self, args, keywords, where, **_):
+        """rrelu outside training: leaky_relu with the mean slope (lower + upper)/2.
+
+        In training the slope is random per element; either way the kink at 0 stays.
+        """
+        lower = _number(keywords.get("lower", args[1] if len(args) > 1 else Fraction(1, 8)), where)
+        upper = _number(keywords.get("upper", args[2] if len(args) > 2 else Fraction(1, 3)), where)
+        entry = _vocabulary("leaky_relu")
+        return self.vocabulary_call("leaky_relu", entry, [args[0], (lower + upper) / 2], {}, where, "rrelu")
+
+    def op_logit(self, args, keywords, where, **_):
+        """logit(x, eps) = log(z/(1 - z)) with z = x clamped to [eps, 1 - eps] when eps is given."""
+        eps = keywords.get("eps", args[1] if len(args) > 1 else None)
+        x = self.tensor(args[0], where)
+        if eps is not None:
+            x = self.op_clamp([x, eps, 1 - _number(eps, where)], {}, where)
+        ratio = self.binary("div", x, self.binary("sub", self.tensor(1, where), x, where), where)
+        return self.unary("log", ratio, where)
+
+    def op_softmin(self, args, keywords, where, **_):
+        return self.softmax("softmax", [self.unary("neg", self.tensor(args[0], where), where), *args[1:]],
+                            keywords, where)
+
+    def op_exp2(self, args, keywords, where, **_):
+        return self.binary("pow", self.tensor(2, where), self.tensor(args[0], where), where)
+
+    def op_nanmedian(self, args, keywords, where, **kwargs):
+        return self.op_median(args, keywords, where, **kwargs)
+
     def op_remainder(self, args, keywords, where, **_):
         """torch.remainder / jnp.mod: Python's %, the sign of the divisor."""
         divisor = keywords.get("other", args[1] if len(args) > 1 else None)
