@@ -445,6 +445,24 @@ CONSTRUCTS = [
         """, "exp(-x[0])/(exp(-x[0]) + exp(-x[1]) + exp(-x[2]))"
              " + Min(Max(x[0], x[1]), Max(x[0], x[2]), Max(x[1], x[2]))", ["x"],
         id="softmin-and-nanmedian"),
+    pytest.param("""
+        import jax.numpy as jnp
+
+        def stats_loss(x, y):
+            return jnp.rint(y) + jnp.fabs(y) + jnp.ptp(x) + jnp.percentile(x, 50.0) + jnp.nanmax(x)
+        """, "floor(y + 1/2) + Abs(y) + 2*Max(x[0], x[1], x[2]) - Min(x[0], x[1], x[2])"
+             " + Min(Max(x[0], x[1]), Max(x[0], x[2]), Max(x[1], x[2]))", ["x", "y"],
+        id="numpy-rint-fabs-ptp-percentile-nanmax"),
+    pytest.param("""
+        import jax
+        import jax.numpy as jnp
+
+        def lax_loss(x, y):
+            z = jax.lax.select(x > 0, x, -x) + jax.lax.max(y, 0.0) + jax.lax.integer_pow(y, 3)
+            return z + jax.nn.sparse_plus(x) + jax.scipy.special.rel_entr(y, 2.0)
+        """, "Abs(x) + Max(0, y) + y**3 + Piecewise((0, x <= -1), ((x + 1)**2/4, x <= 1), (x, True))"
+             " + Piecewise((0, Eq(y, 0)), (y*log(y/2), True))", ["x", "y"],
+        id="lax-select-max-integer-pow-sparse-plus-rel-entr"),
 ]
 
 

@@ -112,6 +112,9 @@ def _tree_leaves(tree: Any) -> list[Any]:
     return [tree]
 
 
+#: jax.lax operations that are another name's operation
+_LAX_NAMES = {"max": "maximum", "min": "minimum", "select": "where", "integer_pow": "pow"}
+
 #: torch.distributions whose densities are modelled (Library.distribution)
 _DISTRIBUTIONS = frozenset({"Normal", "Laplace"})
 
@@ -609,6 +612,9 @@ class Library:
     def tensor_call(self, family: str, name: str, args: list[Any], keywords: dict[str, Any],
                     where: ast.AST, written: str) -> Any:
         args, keywords = _positional_by_name(args, keywords)
+        if family == "lax":
+            # lax.max/min are elementwise (not torch.max's reduction), lax.select is where
+            name = _LAX_NAMES.get(name, name)
         handler = getattr(self, f"op_{name}", None)
         if handler is not None:
             return handler(args, keywords, where, family=family, written=written)
@@ -1591,6 +1597,50 @@ class Library:
         if family == "numpy" or dim is None:
             return result
         return ResultPair(result, _SortIndices(tensor, False))
+
+    def op_rint(self, args, keywords, where, **_):
+        return self.unary("round", self.tensor(args[0], where), where)
+
+    op_around = op_round
+
+    def op_fabs(self, args, keywords, where, **_):
+        return self.unary("abs", self.tensor(args[0], where), where)
+
+    def op_percentile(self, args, keywords, where, **_):
+        q = _number(keywords.get("q", args[1] if len(args) > 1 else 50), where)
+        return self.op_quantile([args[0], q / 100], {}, where)
+
+    op_nanpercentile = op_percentile
+
+    def op_nanquantile(self, args, keywords, where, **kwargs):
+        return self.op_quantile(args, keywords, where, **kwargs)
+
+    def op_nanmax(self, args, keywords, where, **_):
+        return self.extremum("max", args, keywords, where, "numpy")
+
+    def op_nanmin(self, args, keywords, where, **_):
+        return self.extremum("min", args, keywords, where, "numpy")
+
+    def op_ptp(self, args, keywords, where, **_):
+        """np.ptp(x) = max(x) - min(x)."""
+        return self.binary("sub", self.extremum("max", args, keywords, where, "numpy"),
+                           self.extremum("min", args, keywords, where, "numpy"), where)
+
+    def op_sparse_plus(self, args, keywords, where, **_):
+        """jax.nn.sparse_plus: 0 below -1, (x + 1)^2/4 on [-1, 1], x above 1 (C1)."""
+        x = self.tensor(args[0], where)
+        one = self.tensor(1, where)
+        quadratic = self.binary("div", self.binary("pow", self.binary("add", x, one, where),
+                                                   self.tensor(2, where), where), self.tensor(4, where), where)
+        middle = self.where(self.comparison("le", x, 1, where), quadratic, x, where)
+        return self.where(self.comparison("le", x, -1, where), self.tensor(0, where), middle, where)
+
+    def op_rel_entr(self, args, keywords, where, **_):
+        """scipy's rel_entr(x, y) = x log(x/y) (0 at x = 0): xlogy(x, x/y)."""
+        x, y = self.tensor(args[0], where), self.tensor(args[1], where)
+        entry = _vocabulary("xlogy")
+        return self.vocabulary_call("xlogy", entry, [x, self.binary("div", x, y, where)], {}, where,
+                                    "rel_entr")
 
     def op_quantile(self, args, keywords, where, **_):
         tensor = self.builder.featured(self.tensor(args[0], where))
