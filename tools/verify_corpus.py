@@ -1090,7 +1090,6 @@ SPECS["mmseg_silog_loss"] = Spec(lambda r: {"pred": r.uniform(0.5, 2.0, (2, 8)),
                                  [pt("pred_at_eps", "kink", 1e-5, _set("pred", (0, 0), lambda x: 1e-4))], dir_scale=0.01)
 SPECS["toolbelt_jaccard_loss"] = Spec(lambda r: {"y_pred": randn(r, 2, 1, 4, 4), "y_true": binary(r, 2, 1, 4, 4)},
                                       [pt("union_eq_eps", "kink", 1e-1, _dice_reach_eps)])
-SPECS["torchmetrics_si_sdr_loss"] = Spec(lambda r: {"preds": randn(r, 2, 16), "target": randn(r, 2, 16)})
 
 
 def _mags(r):
@@ -1159,7 +1158,14 @@ def _circle_negative_edge(x, r, o):  # s = -m on a negative pair whose row's oth
     return x
 
 
-SPECS["pml_circle_loss"] = Spec(_pair_masks, [pt("positive_at_1_plus_m", "kink", 1e-2, _set("mat", (0, 0), lambda x: 1.4)),
+def _circle_positive_edge(x, r, o):  # s = 1 + m on a positive pair whose row's other positives are above 1 + m
+    row = x["pos_mask"][0] > 0
+    x["mat"][0, row] = 1.6  # relu(1 + m - s) = 0: they do not swamp the kink of the logsumexp
+    x["mat"][0, 0] = 1.4
+    return x
+
+
+SPECS["pml_circle_loss"] = Spec(_pair_masks, [pt("positive_at_1_plus_m", "kink", 1e-2, _circle_positive_edge),
                                               pt("negative_at_minus_m", "kink", 1e-2, _circle_negative_edge)],
                                 dir_scale=0.1)
 SPECS["pml_multi_similarity_loss"] = Spec(_pair_masks, dir_scale=0.1)
