@@ -314,6 +314,155 @@ CONSTRUCTS = [
             difference = LA.vector_norm(pred - target, ord=1, dim=spatial)
             return (LA.vector_norm(pred, ord=1, dim=spatial) - difference).mean()
         """, "Abs(pred) - Abs(pred - target)", ["pred", "target"], id="l1-norm-over-spatial-axes"),
+    pytest.param("""
+        class WrappedLoss(nn.Module):
+            def __init__(self, loss_fcn=nn.BCEWithLogitsLoss()):
+                super().__init__()
+                self.loss_fcn = loss_fcn
+                self.reduction = loss_fcn.reduction
+                self.loss_fcn.reduction = "none"
+
+            def forward(self, pred, true):
+                loss = self.loss_fcn(pred, true) * pred ** 2
+                return loss.mean() if self.reduction == "mean" else loss
+        """, "pred**2*(-true*log(1/(1 + exp(-pred))) - (1 - true)*log(1 - 1/(1 + exp(-pred))))",
+        ["pred", "true"], id="reduction-of-a-wrapped-loss-module-read-then-set"),
+    pytest.param("""
+        import jax.numpy as jnp
+        import optax
+        from flax.training import common_utils
+
+        def ce_loss(logits, labels):
+            one_hot = common_utils.onehot(labels, num_classes=3)
+            return jnp.mean(optax.softmax_cross_entropy(logits=logits, labels=one_hot))
+        """, "-logits[0] + log(exp(logits[0]) + exp(logits[1]) + exp(logits[2]))", ["logits"],
+        id="optax-loss-by-keywords-of-flax-one-hot-labels"),
+    pytest.param("""
+        import optax
+
+        def margin_loss(scores, targets):
+            return optax.hinge_loss(predictor_outputs=scores, targets=targets).mean()
+        """, "Max(0, 1 - scores*targets)", ["scores", "targets"], id="optax-hinge-by-keywords"),
+    pytest.param("""
+        import jax
+        import jax.numpy as jnp
+
+        def decayed_loss(pred, params):
+            l2 = 0.5 * sum(jnp.sum(jnp.square(p)) for p in jax.tree_util.tree_leaves(params))
+            return jnp.mean(pred ** 2) + l2
+        """, "pred**2 + params**2/2", ["pred", "params"], id="leaves-of-a-parameter-tree"),
+    pytest.param("""
+        class ScaledLoss(nn.Module):
+            def __init__(self, features: int = 3):
+                super().__init__()
+                self.weight = nn.Parameter(torch.FloatTensor(features))
+                nn.init.xavier_uniform_(self.weight)
+
+            def forward(self, x):
+                y = x * self.weight
+                torch.exp_(y)
+                return y.sum()
+        """, "exp(weight*x)", ["x", "weight"], id="in-place-library-functions-init-and-exp"),
+    pytest.param("""
+        def triplet_loss(a, p, n):
+            return F.triplet_margin_with_distance_loss(
+                a, p, n, distance_function=lambda u, v: (u - v) ** 2, margin=0.5)
+        """, "Max(0, (a - p)**2 - (a - n)**2 + 1/2)", ["a", "p", "n"],
+        id="triplet-loss-with-the-users-distance-function"),
+    pytest.param("""
+        def gelu_loss(x):
+            return F.gelu(x, approximate="tanh").sum()
+        """, "x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x**3)))/2", ["x"], id="gelu-tanh-option"),
+    pytest.param("""
+        def wrap_loss(x, y):
+            return (torch.fmod(x, 1.5) + torch.remainder(y, 2.0) + torch.floor_divide(x, 3)).sum()
+        """, "x - 3*sign(x)*floor(2*Abs(x)/3)/2 + Mod(y, 2) + floor(x/3)", ["x", "y"],
+        id="fmod-remainder-floor-divide"),
+    pytest.param("""
+        def entropy_loss(p, q):
+            return torch.special.entr(p).sum() + torch.lerp(p, q, 0.25)
+        """, "-Piecewise((0, Eq(p, 0)), (p*log(p), True)) + 3*p/4 + q/4", ["p", "q"],
+        id="entr-and-lerp"),
+    pytest.param("""
+        import jax.numpy as jnp
+        import numpy as np
+        from flax import linen
+        from flax.training import common_utils
+
+        def smoothed_loss(logits, targets):
+            soft = common_utils.onehot(targets, 3, on_value=0.9, off_value=0.05)
+            loss = -jnp.sum(soft * linen.log_softmax(logits), axis=-1)
+            return loss.sum() / np.prod(targets.shape)
+        """, "(-(9*logits[0] + logits[1]/2 + logits[2]/2)/10"
+             " + log(exp(logits[0]) + exp(logits[1]) + exp(logits[2])))/3", ["logits"],
+        id="soft-one-hot-flax-linen-and-a-count-from-a-shape"),
+    pytest.param("""
+        from torch.distributions import Laplace
+
+        def laplace_nll_loss(mu, b, y):
+            return -Laplace(mu, b).log_prob(y).mean()
+        """, "log(2*b) + Abs(y - mu)/b", ["mu", "b", "y"], id="laplace-log-prob"),
+    pytest.param("""
+        import torch.distributions as D
+
+        def vae_kl_loss(mu, sigma):
+            posterior = D.Normal(loc=mu, scale=sigma)
+            return D.kl_divergence(posterior, D.Normal(0.0, 1.0)).sum() - posterior.entropy()
+        """, "log(1/sigma) + (sigma**2 + mu**2)/2 - 1/2 - log(sigma) - 1/2 - log(2*pi)/2",
+        ["mu", "sigma"], id="normal-kl-divergence-and-entropy"),
+    pytest.param("""
+        import optax
+
+        def optax_mix_loss(s, t, lp, lt):
+            return (optax.perceptron_loss(s, t) + optax.kl_divergence_with_log_targets(lp, lt)
+                    + optax.convex_kl_divergence(lp, lt))
+        """, "Max(0, -s*t) + exp(lt)*(lt - lp) + Piecewise((0, Eq(lt, 0)), (lt*log(lt), True))"
+             " - lt*lp + exp(lp) - lt", ["s", "t", "lp", "lt"], id="optax-perceptron-and-kl-variants"),
+    pytest.param("""
+        import optax
+
+        def optax_metric_loss(a, p, n, z, y):
+            return optax.triplet_margin_loss(a, p, n, margin=0.5, eps=0) + optax.sigmoid_focal_loss(z, y)
+        """, "Max(0, sqrt((a[0] - p[0])**2 + (a[1] - p[1])**2 + (a[2] - p[2])**2)"
+             " - sqrt((a[0] - n[0])**2 + (a[1] - n[1])**2 + (a[2] - n[2])**2) + 1/2)"
+             " + (y*log(1 + exp(-z)) + (1 - y)*log(1 + exp(z)))*(1 - y/(1 + exp(-z)) - (1 - y)*(1 - 1/(1 + exp(-z))))**2",
+        ["a", "p", "n", "z", "y"], id="optax-triplet-and-sigmoid-focal"),
+    pytest.param("""
+        def rounding_loss(x, y):
+            return torch.frac(x) + torch.trunc(y) + torch.sgn(x) + torch.signbit(y).float() + torch.copysign(x, y)
+        """, "x - sign(x)*floor(Abs(x)) + sign(y)*floor(Abs(y)) + sign(x) + Piecewise((1, y < 0), (0, True))"
+             " + Piecewise((-Abs(x), y < 0), (Abs(x), True))", ["x", "y"],
+        id="trunc-frac-sgn-signbit-copysign"),
+    pytest.param("""
+        def activation_loss(x, w):
+            return (F.prelu(x, w) + F.rrelu(x) + torch.logit(x, eps=0.25) + torch.exp2(x)).sum()
+        """, "Max(0, x) - w*Max(0, -x) + Piecewise((x, x > 0), (11*x/48, True))"
+             " + log(Min(3/4, Max(1/4, x))/(1 - Min(3/4, Max(1/4, x)))) + 2**x", ["x", "w"],
+        id="prelu-rrelu-logit-with-eps-exp2"),
+    pytest.param("""
+        def soft_loss(x):
+            return F.softmin(x, dim=-1)[..., 0] + torch.nanmedian(x)
+        """, "exp(-x[0])/(exp(-x[0]) + exp(-x[1]) + exp(-x[2]))"
+             " + Min(Max(x[0], x[1]), Max(x[0], x[2]), Max(x[1], x[2]))", ["x"],
+        id="softmin-and-nanmedian"),
+    pytest.param("""
+        import jax.numpy as jnp
+
+        def stats_loss(x, y):
+            return jnp.rint(y) + jnp.fabs(y) + jnp.ptp(x) + jnp.percentile(x, 50.0) + jnp.nanmax(x)
+        """, "floor(y + 1/2) + Abs(y) + 2*Max(x[0], x[1], x[2]) - Min(x[0], x[1], x[2])"
+             " + Min(Max(x[0], x[1]), Max(x[0], x[2]), Max(x[1], x[2]))", ["x", "y"],
+        id="numpy-rint-fabs-ptp-percentile-nanmax"),
+    pytest.param("""
+        import jax
+        import jax.numpy as jnp
+
+        def lax_loss(x, y):
+            z = jax.lax.select(x > 0, x, -x) + jax.lax.max(y, 0.0) + jax.lax.integer_pow(y, 3)
+            return z + jax.nn.sparse_plus(x) + jax.scipy.special.rel_entr(y, 2.0)
+        """, "Abs(x) + Max(0, y) + y**3 + Piecewise((0, x <= -1), ((x + 1)**2/4, x <= 1), (x, True))"
+             " + Piecewise((0, Eq(y, 0)), (y*log(y/2), True))", ["x", "y"],
+        id="lax-select-max-integer-pow-sparse-plus-rel-entr"),
 ]
 
 
@@ -546,6 +695,15 @@ def test_a_shape_the_tensor_model_cannot_align_is_an_error_at_its_expression():
         translate(module, text, find_losses(module, text)[0], {})
     assert "different sizes" in caught.value.message
     assert caught.value.position() == (9, 13)
+
+
+def test_an_option_outside_its_literal_choices_is_an_error_at_the_call():
+    text = HEADER + "def gelu_loss(x):\n    return F.gelu(x, approximate='cubic').sum()\n"
+    module = read_module(text)
+    with pytest.raises(SourceError) as caught:
+        translate(module, text, find_losses(module, text)[0], {})
+    assert caught.value.position() == (6, 12)
+    assert "approximate='cubic' is not one of" in caught.value.message
 
 
 def test_which_definitions_are_losses():

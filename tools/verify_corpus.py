@@ -1061,6 +1061,120 @@ SPECS["optax_triplet_margin"] = Spec(lambda r: {k: randn(r, 4, 3) for k in ("anc
 SPECS["timm_binary_ce"] = Spec(lambda r: {"x": randn(r, 4, 5, s=2), "target": labels(r, 4, 5)})
 
 
+# --- second sweep (sweep2) ----------------------------------------------------------------------
+
+def _softmax_rows(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _qfocal_tie(x, r, o):  # sigmoid(pred) = true: |true - sigmoid(pred)|**1.5, C1 not C2
+    x["pred"][0] = logit(x["true"][0])
+    return x
+
+
+SPECS["yolo_qfocal_loss"] = Spec(lambda r: {"pred": randn(r, 8, s=2), "true": r.uniform(0.1, 0.9, 8)},
+                                 [pt("sigmoid_eq_true", "order1", 1e-2, _qfocal_tie)])
+
+
+def _gaussian_target(r):
+    t = r.uniform(0.0, 0.9, 8)
+    t[:2] = 1.0  # peaks of the heatmap: the positive terms
+    return t
+
+
+SPECS["mmdet_gaussian_focal_loss"] = Spec(lambda r: {"pred": r.uniform(0.05, 0.95, 8), "gaussian_target": _gaussian_target(r)},
+                                          dir_scale=0.02)
+SPECS["mmdet_dice_loss"] = Spec(lambda r: {"pred": randn(r, 2, 1, 4, 4), "target": binary(r, 2, 1, 4, 4)})
+SPECS["mmseg_silog_loss"] = Spec(lambda r: {"pred": r.uniform(0.5, 2.0, (2, 8)), "target": r.uniform(0.5, 2.0, (2, 8))},
+                                 [pt("pred_at_eps", "kink", 1e-5, _set("pred", (0, 0), lambda x: 1e-4))], dir_scale=0.01)
+SPECS["toolbelt_jaccard_loss"] = Spec(lambda r: {"y_pred": randn(r, 2, 1, 4, 4), "y_true": binary(r, 2, 1, 4, 4)},
+                                      [pt("union_eq_eps", "kink", 1e-1, _dice_reach_eps)])
+
+
+def _mags(r):
+    return {"x_mag": r.uniform(0.5, 2.0, (2, 4, 5)), "y_mag": r.uniform(0.5, 2.0, (2, 4, 5))}
+
+
+def _equal_spectra(x, r, o):  # x_mag = y_mag: the Frobenius norm of the difference at 0
+    x["x_mag"] = x["y_mag"].copy()
+    return x
+
+
+SPECS["pwg_spectral_convergence"] = Spec(_mags, [pt("x_eq_y", "kink", 1e-2, _equal_spectra)], dir_scale=0.1)
+SPECS["pwg_log_stft_magnitude"] = Spec(_mags, [pt("one_bin_equal", "kink", 1e-2, _set("x_mag", (0, 0, 0), lambda x: x["y_mag"][0, 0, 0]))],
+                                       dir_scale=0.1)
+SPECS["kornia_depth_smoothness"] = Spec(
+    lambda r: {"idepth": r.uniform(0.5, 2.0, (1, 1, 4, 5)), "image": r.uniform(0.0, 1.0, (1, 3, 4, 5))},
+    [pt("neighbours_equal", "kink", 1e-2, _set("idepth", (0, 0, 0, 1), lambda x: x["idepth"][0, 0, 0, 0]))], dir_scale=0.1)
+SPECS["kornia_cauchy_loss"] = Spec(lambda r: _reg(r, "img", "target"))
+SPECS["kornia_geman_mcclure_loss"] = Spec(lambda r: _reg(r, "img", "target"))
+SPECS["kornia_charbonnier_loss"] = Spec(lambda r: _reg(r, "img", "target"))
+
+
+def _unit_std(x, r, o):  # one embedding dimension with (unbiased) variance 1 - eps: std = 1
+    column = x["emb"][:, 0] - x["emb"][:, 0].mean()
+    x["emb"][:, 0] = column / column.std(ddof=1) * math.sqrt(1 - 1e-4)
+    return x
+
+
+SPECS["pml_vicreg_loss"] = Spec(lambda r: {"emb": randn(r, 6, 4), "ref_emb": randn(r, 6, 4)},
+                                [pt("std_eq_1", "kink", 1e-2, _unit_std)], dir_scale=0.1)
+SPECS["optax_convex_kl_divergence"] = Spec(lambda r: {"log_predictions": randn(r, 4, 5), "targets": _softmax_rows(randn(r, 4, 5))})
+SPECS["optax_kl_with_log_targets"] = Spec(lambda r: {"log_predictions": randn(r, 4, 5),
+                                                     "log_targets": np.log(_softmax_rows(randn(r, 4, 5)))})
+SPECS["optax_safe_ce_smoothed_labels"] = Spec(lambda r: {"logits": randn(r, 4, 5, s=2), "labels": np.eye(5)[labels(r, 4, 5)]})
+SPECS["sklearn_mape_loss"] = Spec(lambda r: {"y_true": r.uniform(0.5, 3.0, 8), "y_pred": r.uniform(0.5, 3.0, 8)},
+                                  [pt("exact_prediction", "kink", 1e-2, _set("y_pred", 0, lambda x: x["y_true"][0]))])
+_positive_pair = lambda r: {"y_true": r.uniform(0.5, 3.0, 8), "y_pred": r.uniform(0.5, 3.0, 8)}
+SPECS["sklearn_poisson_deviance"] = Spec(_positive_pair, dir_scale=0.1)
+SPECS["sklearn_gamma_deviance"] = Spec(_positive_pair, dir_scale=0.1)
+SPECS["torchmetrics_smape_loss"] = Spec(lambda r: _reg(r, "preds", "target"),
+                                        [pt("exact_prediction", "kink", 1e-2, _set("preds", 0, lambda x: x["target"][0])),
+                                         pt("zero_prediction", "kink", 1e-2, _set("preds", 1, lambda x: 0.0))], dir_scale=0.1)
+SPECS["torchmetrics_tweedie_deviance"] = Spec(lambda r: {"preds": r.uniform(0.5, 3.0, 8), "targets": r.uniform(0.0, 3.0, 8)},
+                                              dir_scale=0.1)
+SPECS["haiku_mnist_l2_loss"] = Spec(lambda r: {"logits": randn(r, 4, 10), "labels": labels(r, 4, 10), "params": randn(r, 6)})
+SPECS["gram_style_loss"] = Spec(lambda r: {"input": randn(r, 1, 2, 3, 3), "target_feature": randn(r, 1, 2, 3, 3)})
+SPECS["auraloss_esr_loss"] = Spec(lambda r: {"input": randn(r, 2, 16), "target": randn(r, 2, 16)})
+SPECS["auraloss_dc_loss"] = Spec(lambda r: {"input": randn(r, 2, 16), "target": randn(r, 2, 16)})
+SPECS["auraloss_snr_loss"] = Spec(lambda r: {"input": randn(r, 2, 16), "target": randn(r, 2, 16)})
+SPECS["smp_mcc_loss"] = Spec(lambda r: {"y_pred": r.uniform(0.05, 0.95, (2, 1, 8)), "y_true": binary(r, 2, 1, 8)})
+SPECS["mmseg_dice_loss"] = Spec(lambda r: {"pred": randn(r, 2, 3, 4), "target": labels(r, 8, 3).reshape(2, 4),
+                                           "valid_mask": np.ones((2, 4))})
+SPECS["kornia_binary_focal_logits"] = Spec(lambda r: {"pred": randn(r, 8, s=2), "target": binary(r, 8)})
+
+
+def _pair_masks(r):
+    positive = binary(r, 4, 4)
+    positive[:, 0], positive[:, 1] = 1.0, 0.0  # every row has a positive and a negative pair
+    return {"mat": r.uniform(-1.0, 1.0, (4, 4)), "pos_mask": positive, "neg_mask": 1.0 - positive}
+
+
+def _circle_negative_edge(x, r, o):  # s = -m on a negative pair whose row's other negatives are below -m
+    row = x["neg_mask"][1] > 0
+    x["mat"][1, row] = -0.6  # relu(s + m) = 0: they do not swamp the kink of the logsumexp
+    x["mat"][1, 1] = -0.4
+    return x
+
+
+def _circle_positive_edge(x, r, o):  # s = 1 + m on a positive pair whose row's other positives are above 1 + m
+    row = x["pos_mask"][0] > 0
+    x["mat"][0, row] = 1.6  # relu(1 + m - s) = 0: they do not swamp the kink of the logsumexp
+    x["mat"][0, 0] = 1.4
+    return x
+
+
+SPECS["pml_circle_loss"] = Spec(_pair_masks, [pt("positive_at_1_plus_m", "kink", 1e-2, _circle_positive_edge),
+                                              pt("negative_at_minus_m", "kink", 1e-2, _circle_negative_edge)],
+                                dir_scale=0.1)
+SPECS["pml_multi_similarity_loss"] = Spec(_pair_masks, dir_scale=0.1)
+SPECS["monai_generalized_dice"] = Spec(lambda r: {"input": randn(r, 2, 2, 4), "target": binary(r, 2, 2, 4)})
+SPECS["yolo_bce_blur_loss"] = Spec(lambda r: {"pred": randn(r, 8, s=2), "true": binary(r, 8)})
+SPECS["pytorch_examples_vae_loss"] = Spec(lambda r: {"recon_x": r.uniform(0.1, 0.9, (2, 784)), "x": r.uniform(0.0, 1.0, (2, 784)),
+                                                     "mu": randn(r, 2, 4), "logvar": randn(r, 2, 4)}, dir_scale=0.01)
+
+
 # --------------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------------

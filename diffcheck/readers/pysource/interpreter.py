@@ -554,6 +554,13 @@ class Interpreter:
             func = value.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if isinstance(func, ast.Attribute) and name.endswith("_") and not name.startswith("_"):
+                owner = self.try_evaluate(func.value, scope)
+                if isinstance(owner, ModuleRef):
+                    # a library function: nn.init.xavier_uniform_(self.weight) only picks the
+                    # parameter's starting values; torch.relu_(x) changes its first argument
+                    if not owner.dotted.endswith("nn.init") and value.args:
+                        self.assign(value.args[0], self.evaluate(value, scope), scope)
+                    return _FALL
                 # In-place tensor method: x.clamp_(min=0) changes x.
                 result = self.evaluate(value, scope)
                 self.assign(func.value, result, scope)
@@ -739,6 +746,10 @@ class Interpreter:
                 self.assign(target.value, self.binary(ast.Add(), owner, offset, target), scope)
             elif isinstance(owner, Tensor):
                 self.tensor_attributes.setdefault(id(owner), (owner, {}))[1][target.attr] = value
+            elif isinstance(owner, LibraryObject):
+                # a library module's attributes are its constructor's keywords: yolov5 sets
+                # self.loss_fcn.reduction = "none" on a BCEWithLogitsLoss built elsewhere
+                owner.keywords[target.attr] = value
             else:
                 raise SourceError(f"cannot set the attribute {self.snippet(target)}", target)
         elif isinstance(target, ast.Subscript):

@@ -68,6 +68,7 @@ NAMESPACES = {
     "torch.nn": "nn", "torch.nn.modules.loss": "nn", "functools": "functools",
     "typing": "typing", "torch.autograd": "torch", "jax.numpy.fft": "opaque",
     "itertools": "itertools", "argparse": "argparse", "inspect": "inspect",
+    "flax.training.common_utils": "flax", "flax.linen": "torch",
 }
 
 #: Operations that only change shapes, dtypes or devices: identities here.
@@ -98,6 +99,45 @@ _INTEGER_DTYPES = frozenset({"long", "int", "int64", "int32", "int16", "int8", "
 #: Integer casts: the value is truncated (piecewise constant), no gradient flows.
 _INTEGER_CASTS = frozenset({"long", "int", "short", "byte", "char", "bool"})
 
+
+
+def _tree_leaves(tree: Any) -> list[Any]:
+    """The leaves of a pytree in JAX's order (a dict by sorted keys; ``None`` is an empty subtree).
+
+    >>> _tree_leaves({"w": 1, "b": [2, (3, None)]})
+    [2, 3, 1]
+    """
+    if tree is None:
+        return []
+    if isinstance(tree, dict):
+        return [leaf for key in sorted(tree, key=str) for leaf in _tree_leaves(tree[key])]
+    if isinstance(tree, (list, tuple)):
+        return [leaf for item in tree for leaf in _tree_leaves(item)]
+    return [tree]
+
+
+#: jax.lax operations that are another name's operation
+_LAX_NAMES = {"max": "maximum", "min": "minimum", "select": "where", "integer_pow": "pow"}
+
+#: torch.distributions whose densities are modelled (Library.distribution)
+_DISTRIBUTIONS = frozenset({"Normal", "Laplace"})
+
+#: optax losses: the names of their leading parameters, in order
+_OPTAX_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "l2_loss": ("predictions", "targets"), "squared_error": ("predictions", "targets"),
+    "huber_loss": ("predictions", "targets", "delta"), "log_cosh": ("predictions", "targets"),
+    "sigmoid_binary_cross_entropy": ("logits", "labels"),
+    "softmax_cross_entropy": ("logits", "labels"), "safe_softmax_cross_entropy": ("logits", "labels"),
+    "softmax_cross_entropy_with_integer_labels": ("logits", "labels"),
+    "hinge_loss": ("predictor_outputs", "targets"),
+    "cosine_similarity": ("predictions", "targets"), "cosine_distance": ("predictions", "targets"),
+    "kl_divergence": ("log_predictions", "targets"),
+    "kl_divergence_with_log_targets": ("log_predictions", "log_targets"),
+    "convex_kl_divergence": ("log_predictions", "targets"),
+    "perceptron_loss": ("predictor_outputs", "targets"),
+    "sigmoid_focal_loss": ("logits", "labels", "alpha", "gamma"),
+    "triplet_margin_loss": ("anchors", "positives", "negatives"),
+}
 
 class LazySequence:
     """A sequence whose length the source tells only when it is unpacked (``x.unbind(-1)``)."""
@@ -613,10 +653,26 @@ class Library:
             return isinstance(args[0], kinds.get(name, BoundMethod))
         if family == "typing" or name in ("cast",):
             return args[-1] if args else None
+        if "distributions" in dotted.split("."):
+            if name in _DISTRIBUTIONS:
+                return self.distribution(name, args, keywords, where)
+            if name == "kl_divergence" and len(args) == 2 and all(
+                    isinstance(a, LibraryObject) and a.dotted in _DISTRIBUTIONS for a in args):
+                return self.normal_kl(args[0], args[1], where)
+        if name == "prod" and args and isinstance(args[0], Shape):
+            # np.prod(x.shape), math.prod(x.shape): the number of elements, a size
+            return Size("numel")
         if family == "nn":
             return self.module_object(dotted, name, args, keywords, where)
         if family == "optax":
             return self.optax(name, args, keywords, where)
+        if family == "jax" and name in ("tree_leaves", "leaves"):
+            # jax.tree_util.tree_leaves(params): a parameter tree given as one argument is one
+            # tensor here, standing for all of its leaves
+            return _tree_leaves(args[0] if args else None)
+        if family == "flax" and name == "onehot":
+            # flax.training.common_utils.onehot(labels, num_classes): jax.nn.one_hot's signature
+            return self.tensor_call("torch", "one_hot", args, keywords, where, written=dotted)
         if family == "torchvision" and name == "sigmoid_focal_loss":
             return self.sigmoid_focal_loss(args, keywords, where)
         if family == "math":
@@ -626,6 +682,8 @@ class Library:
             # tensor model already applies every operation row by row, so it is f itself
             return args[0]
         if family in ("torch", "numpy", "linalg", "lax", "jax"):
+            if name.endswith("_") and not name.startswith("_"):
+                name = name[:-1]  # torch.relu_(x): the in-place form computes the same values
             return self.tensor_call(family, name, args, keywords, where, written=dotted)
         return self.run.opaque_call(dotted, args, where)
 
@@ -651,6 +709,9 @@ class Library:
     def tensor_call(self, family: str, name: str, args: list[Any], keywords: dict[str, Any],
                     where: ast.AST, written: str) -> Any:
         args, keywords = _positional_by_name(args, keywords)
+        if family == "lax":
+            # lax.max/min are elementwise (not torch.max's reduction), lax.select is where
+            name = _LAX_NAMES.get(name, name)
         handler = getattr(self, f"op_{name}", None)
         if handler is not None:
             return handler(args, keywords, where, family=family, written=written)
@@ -696,8 +757,16 @@ class Library:
         parameters = entry.parameters()
         positional = list(args)
         named: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         for key, value in keywords.items():
             if key in entry.ignored_keywords or key in ("out", "inplace", "name"):
+                continue
+            if key in entry.options:
+                # a literal choice of formula (F.gelu(x, approximate="tanh")), kept as written
+                if not isinstance(value, (str, bool)) or value not in entry.options[key]:
+                    raise SourceError(f"{written or name}: {key}={value!r} is not one of "
+                                      f"{sorted(map(repr, entry.options[key]))}", where)
+                options[key] = value
                 continue
             parameter = entry.keywords.get(key)
             if parameter is None:
@@ -739,6 +808,7 @@ class Library:
                     pos_nodes.append(node)
                 else:
                     kw_nodes.append((slot, node))
+            kw_nodes.extend((key, Node("const", value=value)) for key, value in options.items())
             return self.node(name, pos_nodes, where, written=written, keywords=kw_nodes)
 
         del parameters
@@ -1106,13 +1176,166 @@ class Library:
             return self.unary("round", tensor, where)
         return self.unary("round", tensor, where, decimals=_number(decimals, where))
 
+    def distribution(self, name: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+        """``torch.distributions.Normal(loc, scale)`` (or Laplace): its log_prob and entropy.
+
+        The object keeps ``loc``/``scale`` (and ``mean``/``stddev``) as attributes; its methods
+        are library objects that build the density's formula, so ``-Laplace(mu, b).log_prob(y)``
+        shows the kink of |y - mu| instead of an unknown function assumed smooth.
+        """
+        loc = self.tensor(keywords.get("loc", args[0] if args else None), where)
+        scale = self.tensor(keywords.get("scale", args[1] if len(args) > 1 else None), where)
+        half_log_two_pi = self.tensor(sp.log(2 * sp.pi) / 2, where)
+
+        def log_prob(value: Any, **_: Any) -> Tensor:
+            x = self.tensor(value, where)
+            error = self.binary("sub", x, loc, where)
+            log_scale = self.unary("log", scale, where)
+            if name == "Laplace":  # -log(2 b) - |x - mu| / b
+                spread = self.binary("div", self.unary("abs", error, where), scale, where)
+                return self.unary("neg", self.binary("add", self.binary(
+                    "add", log_scale, self.tensor(sp.log(2), where), where), spread, where), where)
+            squared = self.binary("div", self.binary("pow", error, self.tensor(2, where), where),
+                                  self.binary("mul", self.tensor(2, where), self.binary(
+                                      "pow", scale, self.tensor(2, where), where), where), where)
+            return self.unary("neg", self.binary("add", self.binary(
+                "add", squared, log_scale, where), half_log_two_pi, where), where)
+
+        def entropy(**_: Any) -> Tensor:
+            log_scale = self.unary("log", scale, where)
+            if name == "Laplace":  # 1 + log(2 b)
+                return self.binary("add", log_scale, self.tensor(1 + sp.log(2), where), where)
+            return self.binary("add", log_scale, self.tensor(sp.Rational(1, 2) + sp.log(2 * sp.pi) / 2,
+                                                             where), where)
+
+        members = {"loc": loc, "scale": scale, "mean": loc,
+                   "log_prob": LibraryObject(f"{name}.log_prob", (), {}, log_prob),
+                   "entropy": LibraryObject(f"{name}.entropy", (), {}, entropy)}
+        if name == "Normal":
+            members["stddev"] = scale
+        return LibraryObject(name, (), members)
+
+    def normal_kl(self, p: LibraryObject, q: LibraryObject, where: ast.AST) -> Tensor:
+        """KL(p || q) of two Normals: log(s_q/s_p) + (s_p^2 + (m_p - m_q)^2)/(2 s_q^2) - 1/2."""
+        if p.dotted != "Normal" or q.dotted != "Normal":
+            raise SourceError("kl_divergence is modelled between two Normal distributions only", where)
+        two = self.tensor(2, where)
+        ratio = self.unary("log", self.binary("div", q.keywords["scale"], p.keywords["scale"], where), where)
+        spread = self.binary("add", self.binary("pow", p.keywords["scale"], two, where), self.binary(
+            "pow", self.binary("sub", p.keywords["loc"], q.keywords["loc"], where), two, where), where)
+        scaled = self.binary("div", spread, self.binary("mul", two, self.binary(
+            "pow", q.keywords["scale"], two, where), where), where)
+        return self.binary("sub", self.binary("add", ratio, scaled, where),
+                           self.tensor(sp.Rational(1, 2), where), where)
+
+    def truncated(self, x: Tensor, where: ast.AST) -> Tensor:
+        """trunc(x) = sign(x)*floor(|x|): rounding toward zero."""
+        return self.binary("mul", self.unary("sign", x, where),
+                           self.unary("floor", self.unary("abs", x, where), where), where)
+
+    def op_trunc(self, args, keywords, where, **_):
+        return self.truncated(self.tensor(args[0], where), where)
+
+    op_fix = op_trunc
+
+    def op_frac(self, args, keywords, where, **_):
+        x = self.tensor(args[0], where)
+        return self.binary("sub", x, self.truncated(x, where), where)
+
+    def op_sgn(self, args, keywords, where, **_):
+        return self.unary("sign", self.tensor(args[0], where), where)
+
+    def op_signbit(self, args, keywords, where, **_):
+        return self.comparison("lt", args[0], 0, where)
+
+    def op_copysign(self, args, keywords, where, **_):
+        """copysign(a, b): |a| with the sign of b (+ for b = +0)."""
+        magnitude = self.unary("abs", self.tensor(args[0], where), where)
+        other = keywords.get("other", args[1] if len(args) > 1 else None)
+        return self.where(self.comparison("lt", other, 0, where),
+                          self.unary("neg", magnitude, where), magnitude, where)
+
+    def op_prelu(self, args, keywords, where, **_):
+        """prelu(x, w) = max(0, x) + w*min(0, x)."""
+        x = self.tensor(args[0], where)
+        weight = self.tensor(keywords.get("weight", args[1] if len(args) > 1 else None), where)
+        negative = self.unary("neg", self.relu(self.unary("neg", x, where), where), where)
+        return self.binary("add", self.relu(x, where), self.binary("mul", weight, negative, where), where)
+
+    def op_rrelu(self, args, keywords, where, **_):
+        """rrelu outside training: leaky_relu with the mean slope (lower + upper)/2.
+
+        In training the slope is random per element; either way the kink at 0 stays.
+        """
+        lower = _number(keywords.get("lower", args[1] if len(args) > 1 else Fraction(1, 8)), where)
+        upper = _number(keywords.get("upper", args[2] if len(args) > 2 else Fraction(1, 3)), where)
+        entry = _vocabulary("leaky_relu")
+        return self.vocabulary_call("leaky_relu", entry, [args[0], (lower + upper) / 2], {}, where, "rrelu")
+
+    def op_logit(self, args, keywords, where, **_):
+        """logit(x, eps) = log(z/(1 - z)) with z = x clamped to [eps, 1 - eps] when eps is given."""
+        eps = keywords.get("eps", args[1] if len(args) > 1 else None)
+        x = self.tensor(args[0], where)
+        if eps is not None:
+            x = self.op_clamp([x, eps, 1 - _number(eps, where)], {}, where)
+        ratio = self.binary("div", x, self.binary("sub", self.tensor(1, where), x, where), where)
+        return self.unary("log", ratio, where)
+
+    def op_softmin(self, args, keywords, where, **_):
+        return self.softmax("softmax", [self.unary("neg", self.tensor(args[0], where), where), *args[1:]],
+                            keywords, where)
+
+    def op_exp2(self, args, keywords, where, **_):
+        return self.binary("pow", self.tensor(2, where), self.tensor(args[0], where), where)
+
+    def op_nanmedian(self, args, keywords, where, **kwargs):
+        return self.op_median(args, keywords, where, **kwargs)
+
+    def op_remainder(self, args, keywords, where, **_):
+        """torch.remainder / jnp.mod: Python's %, the sign of the divisor."""
+        divisor = keywords.get("other", args[1] if len(args) > 1 else None)
+        return self.binary("mod", self.tensor(args[0], where), self.tensor(divisor, where), where)
+
+    op_mod = op_remainder
+
+    def op_fmod(self, args, keywords, where, **_):
+        """torch.fmod / jnp.fmod: C's fmod, x - d*trunc(x/d), the sign of the dividend.
+
+        Unlike x % d it is continuous at 0: the jumps are at the other multiples of d.
+        """
+        x = self.tensor(args[0], where)
+        d = self.tensor(keywords.get("other", args[1] if len(args) > 1 else None), where)
+        ratio = self.binary("div", x, d, where)
+        truncated = self.binary("mul", self.unary("sign", ratio, where),
+                                self.unary("floor", self.unary("abs", ratio, where), where), where)
+        return self.binary("sub", x, self.binary("mul", d, truncated, where), where)
+
+    def op_floor_divide(self, args, keywords, where, **_):
+        divisor = keywords.get("other", args[1] if len(args) > 1 else None)
+        return self.binary("floordiv", self.tensor(args[0], where), self.tensor(divisor, where), where)
+
+    def op_entr(self, args, keywords, where, **_):
+        """torch.special.entr / jax.scipy.special.entr: -x log x, 0 at x = 0 (xlogy's convention)."""
+        x = self.tensor(args[0], where)
+        entry = _vocabulary("xlogy")
+        return self.unary("neg", self.vocabulary_call("xlogy", entry, [x, x], {}, where, "entr"), where)
+
+    def op_lerp(self, args, keywords, where, **_):
+        """torch.lerp(start, end, weight) = start + weight*(end - start)."""
+        start, end = self.tensor(args[0], where), self.tensor(args[1], where)
+        weight = self.tensor(keywords.get("weight", args[2] if len(args) > 2 else None), where)
+        return self.binary("add", start, self.binary("mul", weight, self.binary("sub", end, start, where), where), where)
+
     def op_one_hot(self, args, keywords, where, **_):
         label = self.label_name(args[0])
         count = keywords.get("num_classes", args[1] if len(args) > 1 else None)
         size = int(count) if _is_integer(count) and int(count) > 0 else DEFAULT_COMPONENTS
         if label is not None and label != _ROWS:
             self.run.label_names.add(label)
-        parts = [self.number(1 if k == 0 else 0, where) for k in range(size)]
+        # flax's onehot(labels, n, on_value=, off_value=): label smoothing written as soft targets
+        on = _number(keywords.get("on_value", args[2] if len(args) > 2 else 1), where)
+        off = _number(keywords.get("off_value", args[3] if len(args) > 3 else 0), where)
+        parts = [self.number(on if k == 0 else off, where) for k in range(size)]
         return Tensor(tuple(parts), True, "float")
 
     def op_gather(self, args, keywords, where, **_):
@@ -1559,6 +1782,50 @@ class Library:
             return result
         return ResultPair(result, _SortIndices(tensor, False))
 
+    def op_rint(self, args, keywords, where, **_):
+        return self.unary("round", self.tensor(args[0], where), where)
+
+    op_around = op_round
+
+    def op_fabs(self, args, keywords, where, **_):
+        return self.unary("abs", self.tensor(args[0], where), where)
+
+    def op_percentile(self, args, keywords, where, **_):
+        q = _number(keywords.get("q", args[1] if len(args) > 1 else 50), where)
+        return self.op_quantile([args[0], q / 100], {}, where)
+
+    op_nanpercentile = op_percentile
+
+    def op_nanquantile(self, args, keywords, where, **kwargs):
+        return self.op_quantile(args, keywords, where, **kwargs)
+
+    def op_nanmax(self, args, keywords, where, **_):
+        return self.extremum("max", args, keywords, where, "numpy")
+
+    def op_nanmin(self, args, keywords, where, **_):
+        return self.extremum("min", args, keywords, where, "numpy")
+
+    def op_ptp(self, args, keywords, where, **_):
+        """np.ptp(x) = max(x) - min(x)."""
+        return self.binary("sub", self.extremum("max", args, keywords, where, "numpy"),
+                           self.extremum("min", args, keywords, where, "numpy"), where)
+
+    def op_sparse_plus(self, args, keywords, where, **_):
+        """jax.nn.sparse_plus: 0 below -1, (x + 1)^2/4 on [-1, 1], x above 1 (C1)."""
+        x = self.tensor(args[0], where)
+        one = self.tensor(1, where)
+        quadratic = self.binary("div", self.binary("pow", self.binary("add", x, one, where),
+                                                   self.tensor(2, where), where), self.tensor(4, where), where)
+        middle = self.where(self.comparison("le", x, 1, where), quadratic, x, where)
+        return self.where(self.comparison("le", x, -1, where), self.tensor(0, where), middle, where)
+
+    def op_rel_entr(self, args, keywords, where, **_):
+        """scipy's rel_entr(x, y) = x log(x/y) (0 at x = 0): xlogy(x, x/y)."""
+        x, y = self.tensor(args[0], where), self.tensor(args[1], where)
+        entry = _vocabulary("xlogy")
+        return self.vocabulary_call("xlogy", entry, [x, self.binary("div", x, y, where)], {}, where,
+                                    "rel_entr")
+
     def op_quantile(self, args, keywords, where, **_):
         tensor = self.builder.featured(self.tensor(args[0], where))
         q = _number(keywords.get("q", args[1] if len(args) > 1 else Fraction(1, 2)), where)
@@ -1774,6 +2041,25 @@ class Library:
         inner = self.binary("add", self.binary("sub", d_ap, d_an, where), self.operand(margin, where), where)
         return self.reduce_loss(self.relu(inner, where), keywords, where)
 
+    def op_triplet_margin_with_distance_loss(self, args, keywords, where, **_):
+        anchor, positive, negative = args[:3]
+        distance_function = keywords.get("distance_function")
+        margin = _number(keywords.get("margin", 1), where)
+
+        def distance(first: Any, second: Any) -> Tensor:
+            if distance_function is None:  # PyTorch's default: pairwise_distance
+                return self.op_pairwise_distance([first, second], {}, where)
+            # the user's distance (a lambda, a function of the file, nn.PairwiseDistance())
+            return self.tensor(self.run.call(distance_function, [first, second], {}, where), where)
+
+        d_ap, d_an = distance(anchor, positive), distance(anchor, negative)
+        if keywords.get("swap"):
+            entry = _vocabulary("minimum")
+            d_an = self.vocabulary_call("min", entry, [d_an, distance(positive, negative)], {},
+                                        where, "min")
+        inner = self.binary("add", self.binary("sub", d_ap, d_an, where), self.tensor(margin, where), where)
+        return self.reduce_loss(self.relu(inner, where), keywords, where)
+
     def op_cosine_embedding_loss(self, args, keywords, where, **_):
         x1, x2, y = args[:3]
         margin = _number(keywords.get("margin", args[3] if len(args) > 3 else 0), where)
@@ -1874,6 +2160,13 @@ class Library:
 
     def optax(self, name: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
         none = {"reduction": "none"}
+        # arguments given by keyword (flax's examples: logits=..., labels=...) move to their
+        # positions, so that each loss below reads args[0], args[1] however it was called
+        args = list(args)
+        for parameter in _OPTAX_PARAMETERS.get(name, ())[len(args):]:
+            if parameter not in keywords:
+                break
+            args.append(keywords[parameter])
         if name == "l2_loss":
             target = keywords.get("targets", args[1] if len(args) > 1 else 0)
             diff = self.binary("sub", self.operand(args[0], where), self.operand(target or 0, where), where)
@@ -1913,6 +2206,27 @@ class Library:
             return self.binary("sub", self.operand(1, where), similarity, where)
         if name == "kl_divergence":
             return self.op_kl_div(args[:2], none, where)
+        if name == "kl_divergence_with_log_targets":
+            return self.op_kl_div(args[:2], {**none, "log_target": True}, where)
+        if name == "convex_kl_divergence":
+            # kl_divergence + exp(log_predictions) - targets, summed with it over the last axis
+            kl = self.op_kl_div(args[:2], none, where)
+            mass = self.binary("sub", self.unary("exp", self.tensor(args[0], where), where),
+                               self.tensor(args[1], where), where)
+            return self.binary("add", kl, mass, where)
+        if name == "perceptron_loss":
+            return self.relu(self.unary("neg", self.binary(
+                "mul", self.tensor(args[0], where), self.tensor(args[1], where), where), where), where)
+        if name == "sigmoid_focal_loss":
+            alpha = keywords.get("alpha", args[2] if len(args) > 2 else None)
+            gamma = keywords.get("gamma", args[3] if len(args) > 3 else 2)
+            # optax's alpha=None is torchvision's negative alpha: no class weighting
+            return self.sigmoid_focal_loss(args[:2], {"alpha": -1 if alpha is None else alpha,
+                                                      "gamma": gamma}, where)
+        if name == "triplet_margin_loss":
+            return self.op_triplet_margin_loss(args[:3], {
+                **none, "margin": keywords.get("margin", 1), "p": keywords.get("norm_degree", 2),
+                "eps": keywords.get("eps", Fraction(1, 10**6))}, where)
         return self.run.opaque_call(f"optax.{name}", args, where)
 
     # --- math and builtins -------------------------------------------------------------------
@@ -2070,6 +2384,9 @@ class Library:
         elif name == "CrossEntropyLoss" and args:
             stored["weight"] = args[0]
         stored = {k: v for k, v in stored.items() if k not in ("inplace", "size_average", "reduce")}
+        if name.endswith("Loss"):
+            # read back as loss_fcn.reduction before it is changed (yolov5's FocalLoss)
+            stored.setdefault("reduction", "mean")
 
         def call(*call_args: Any, **call_keywords: Any) -> Any:
             # The call site (self.act(h)) is where a finding points, not the constructor.

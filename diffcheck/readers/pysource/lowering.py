@@ -119,6 +119,9 @@ class _Lowering:
                 args.append(self.value(arg))
         keywords = {}
         for name, arg in node.keywords:
+            if name in entry.options:
+                keywords[name] = arg.value  # a literal option (approximate="tanh")
+                continue
             keywords[name] = None if (arg.op == "const" and arg.value is None) else self.value(arg)
         return entry.build(*args, **keywords)
 
