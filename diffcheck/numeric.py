@@ -245,7 +245,37 @@ def concrete_model_functions(expr: sp.Expr) -> sp.Expr:
     """
     if not expr.has(AppliedUndef):
         return expr
-    return expr.replace(lambda e: isinstance(e, AppliedUndef), _generic_stand_in)
+    return _rebuilt_without_switch_evaluation(expr, _generic_stand_in)
+
+
+def _rebuilt_without_switch_evaluation(expr: sp.Expr,
+                                       stand_in: Callable[[sp.Expr], sp.Expr]) -> sp.Expr:
+    """``expr`` with each model function replaced by ``stand_in`` of it, bottom up.
+
+    ``replace`` would rebuild every max, min and piecewise above a model function with
+    evaluation, and SymPy compares their arguments pairwise there (minutes for a
+    mixture-of-experts router whose gates are sorted). The stand-in changes no branch
+    structure, so those are rebuilt unevaluated; everything else evaluates as usual.
+    """
+    memo: dict[sp.Basic, sp.Basic] = {}
+
+    def visit(node: sp.Basic) -> sp.Basic:
+        if node in memo:
+            return memo[node]
+        if not node.args or not node.has(AppliedUndef):
+            result = node
+        else:
+            args = [visit(arg) for arg in node.args]
+            if isinstance(node, AppliedUndef):
+                result = stand_in(node.func(*args))
+            elif isinstance(node, (sp.Max, sp.Min, sp.Piecewise)):
+                result = node.func(*args, evaluate=False)
+            else:
+                result = node.func(*args)
+        memo[node] = result
+        return result
+
+    return visit(expr)
 
 
 def _generic_stand_in(application: sp.Expr) -> sp.Expr:

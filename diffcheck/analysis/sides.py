@@ -33,6 +33,7 @@ from typing import Any
 
 import mpmath as mp
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from diffcheck.analysis.localize import LineBranches, PointBranches
 from diffcheck.analysis.series import Series, Undefined, Unsupported
@@ -81,8 +82,23 @@ def _kind(order: int | None, infinite_at_one: bool) -> str | None:
     return None
 
 
+#: what can give a loss a value at a point that differs from both sides there
+_POINT_VALUED = (sp.Piecewise, sp.Heaviside, sp.sign, sp.floor, sp.ceiling, sp.frac, sp.Mod,
+                 sp.core.relational.Relational, sp.logic.boolalg.Boolean)
+
+
 def exact_value(loss: sp.Expr, point: Mapping[sp.Symbol, Any]) -> mp.mpf | None:
-    """The loss's own value at the point (it can differ from both sides: where(u == 0, 1, u))."""
+    """The loss's own value at the point (it can differ from both sides: where(u == 0, 1, u)).
+
+    Only a branch decided at the point itself (a piecewise condition, sign, floor, an
+    indicator) needs the exact point; a loss built from continuous pieces (max, min, abs
+    included) has there the value its numbers give, and substituting the exact point into it
+    makes SymPy compare every max's arguments exactly (minutes for a sorted router's gates).
+    """
+    if not loss.has(*_POINT_VALUED, AppliedUndef):
+        symbols = tuple(point)  # the order defined_at compiled it with: one compilation
+        value = evaluate(compile_expr(loss, symbols), [point[s] for s in symbols])
+        return None if value is None else to_mpf(value)
     try:
         value = loss.xreplace(dict(point))
         if not value.is_number:
