@@ -283,10 +283,14 @@ def _generic_stand_in(application: sp.Expr) -> sp.Expr:
     digest = hashlib.sha256(name.encode()).digest()
     offset = sp.Rational(digest[0] % 50 + 10, 97)
     args = application.args
-    terms = [sp.Rational(digest[i + 1] % 40 + 60, 71 * (i + 1)) * a for i, a in enumerate(args)]
-    # Products of the arguments: a layer is bilinear in its input and its weights
+    if not args:
+        return offset
+    slopes = [sp.Rational(digest[i + 1] % 40 + 60, 71 * (i + 1)) for i in range(len(args))]
+    # Products with the input: a layer is bilinear in its input and its weights
     # (``w @ x``), so its derivative in ``w`` depends on ``x``; a separable stand-in would make
     # ``G(x0, w) - G(x1, w)`` (a max-pool tie, an argmax gate) independent of the weights.
-    pairs = [sp.Rational(digest[(i * 7 + j) % 31 + 1] % 30 + 20, 97) * args[i] * args[j]
-             for i in range(len(args)) for j in range(i + 1, len(args))]
-    return offset + sp.Add(*terms) + sp.Add(*pairs) + (args[0] ** 3 / 9 if args else 0)
+    # The input is written twice only, as in c*x + x**3/9: a stand-in inside a stand-in
+    # repeats it, and a layer deep the repetitions multiply.
+    couplings = [sp.Rational(digest[j % 31 + 1] % 30 + 20, 97) * args[j] for j in range(1, len(args))]
+    head = args[0] * (slopes[0] + args[0] ** 2 / 9 + sp.Add(*couplings))
+    return offset + head + sp.Add(*[c * a for c, a in zip(slopes[1:], args[1:])])
