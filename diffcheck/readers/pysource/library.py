@@ -32,7 +32,12 @@ from diffcheck.readers.pysource.layers import (
     build_layer,
     is_layer,
 )
-from diffcheck.readers.pysource.tensors import const, order_statistic, sum_of_ranked
+from diffcheck.readers.pysource.tensors import (
+    STATISTIC_ROWS,
+    const,
+    order_statistic,
+    sum_of_ranked,
+)
 from diffcheck.readers.pysource.values import (
     DEFAULT_COMPONENTS,
     TENSORLIKE,
@@ -259,6 +264,11 @@ class Library:
         dot product over the feature axis, per element.
         """
         a, b = self.tensor(left, where), self.tensor(right, where)
+        if a.transposed and not a.featured and not b.transposed and \
+                self.builder.feature_variables(a):
+            # x.T @ y of (N, D) data: a (D, D) matrix of sums over the batch (a covariance)
+            raise SourceError("unsupported: a product contracting the batch axis (x.T @ y, a "
+                              "covariance or cross-correlation matrix)", where)
         if b.transposed and not b.featured:
             rows = self.builder.rows(b)
             scores = [self.dot(a, Tensor((row,)), where) for row in rows.parts]
@@ -1402,14 +1412,15 @@ class Library:
             return PairGrid(tuple(cells), grid.size, False, offset=grid.offset)
         tensor = self.tensor(args[0], where)
         features = self.over_features(dim)
-        if features is False and _number(order, where) == 1:
-            # the L1 norm over batch or spatial axes is a sum of |x| over them, which the
-            # tensor model writes as |x| of the generic element (as any sum over the batch)
-            return self.unary("abs", tensor, where)
+        if features is False:
+            # over the samples: one per feature, the norm of the rows of the batch where it
+            # meets the samples again (x / x.norm(dim=0)), |x| alone
+            norm = self.builder.batch_reduce(
+                tensor, lambda ps: self.norm_node(ps, order, where),
+                lambda p: self.norm_node([p], order, where))
+            return norm.spreading() if keywords.get("keepdim") else norm
         featured = self.builder.featured(tensor)
         node = self.norm_node(list(featured.parts), order, where)
-        if features is False:
-            raise SourceError("a norm other than L1 over the batch axis is not supported", where)
         return Tensor((node,))
 
     op_vector_norm = op_norm
@@ -1556,14 +1567,34 @@ class Library:
     op_absolute = op_abs
 
     def op_var(self, args, keywords, where, **_):
+        correction = keywords.get("correction", 0 if keywords.get("unbiased") is False else 1)
+        if not _is_integer(correction):
+            raise SourceError(f"unsupported: a correction of {correction!r} in a variance", where)
+        if self.over_features(self.dims(keywords, args, 1)) is False:
+            variance = self.batch_variance(self.tensor(args[0], where), int(correction), where)
+            return variance.spreading() if keywords.get("keepdim") else variance
         tensor = self.builder.featured(self.tensor(args[0], where))
         n = len(tensor.parts)
         mean = self.combine("mean", list(tensor.parts), where)
         squares = [self.node("pow", (self.node("sub", (p, mean), where), self.number(2, where)), where)
                    for p in tensor.parts]
-        correction = keywords.get("correction", 0 if keywords.get("unbiased") is False else 1)
         return Tensor((self.node("div", (self.node("add", squares, where),
                                          self.number(n - int(correction), where)), where),))
+
+    def batch_variance(self, tensor: Tensor, correction: int, where: ast.AST) -> Tensor:
+        """The variance over the batch (``x.var(0)``), written over rows of it: one value for all
+        samples, zero where the rows are all equal (the generic element alone would read 0)."""
+        if (tensor.featured and tensor.axis != "feature") or tensor.stacked:
+            raise SourceError("unsupported: a variance over the batch of this tensor", where)
+        rows = STATISTIC_ROWS - correction
+        if rows <= 0:
+            raise SourceError(f"unsupported: a correction of {correction} in a variance", where)
+        mean = self.builder.batch_reduce(tensor, lambda ps: self.combine("mean", ps, where))
+        squares = self.builder.elementwise(lambda a, m: self.node("pow", (
+            self.node("sub", (a, m), where), self.number(2, where)), where), tensor, mean)
+        total = self.builder.batch_reduce(squares, lambda ps: self.combine("sum", ps, where))
+        return self.builder.elementwise(
+            lambda t: self.node("div", (t, self.number(rows, where)), where), total)
 
     def op_std(self, args, keywords, where, **_):
         return self.unary("sqrt", self.op_var(args, keywords, where), where)
