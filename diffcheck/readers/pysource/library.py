@@ -1570,7 +1570,9 @@ class Library:
         correction = keywords.get("correction", 0 if keywords.get("unbiased") is False else 1)
         if not _is_integer(correction):
             raise SourceError(f"unsupported: a correction of {correction!r} in a variance", where)
-        if self.over_features(self.dims(keywords, args, 1)) is False:
+        features = self.over_features(self.dims(keywords, args, 1))
+        if features is False or (features is None and not self.tensor(args[0], where).featured):
+            # over the batch (of every element of a generic tensor, as a full mean is)
             variance = self.batch_variance(self.tensor(args[0], where), int(correction), where)
             return variance.spreading() if keywords.get("keepdim") else variance
         tensor = self.builder.featured(self.tensor(args[0], where))

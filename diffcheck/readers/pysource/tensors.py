@@ -604,12 +604,14 @@ class Builder:
 
     def meet(self, parts: Sequence[Node]) -> list[Node]:
         """``parts`` (operands about to be combined) with every reduction over the batch read
-        as the identity whose data meet per-sample values of the same data written over rows
-        of the batch instead (see :meth:`batch_reduce`)."""
+        as the identity whose data meet per-sample values of the same data, or statistics of
+        it written over rows, written over rows of the batch instead (see
+        :meth:`batch_reduce`)."""
         parts = list(parts)
         while True:
-            outside, reductions, _ = self.scan(parts)
-            bases = self.data_bases(outside)
+            outside, reductions, statistics = self.scan(parts)
+            # the data met: per-sample values, and the rows of statistics already written
+            bases = self.data_bases(outside, *[s.variables() for s in statistics])
             chosen = {id(r): r for r in reductions
                       if self.data_bases(self.scan(_BATCH_REDUCTIONS[r].of)[0]) & bases}
             if not chosen:
