@@ -795,6 +795,15 @@ def test_a_standard_deviation_over_the_batch_is_not_smooth_where_the_samples_are
         assert all("x@1" in f.where and "x@2" in f.where for f in report.findings)
 
 
+def test_batch_norm_with_a_training_flag_not_written_is_refused_at_its_column():
+    text = HEADER + "def loss(x, train):\n    return F.batch_norm(x, None, None, training=train)\n"
+    module = read_module(text)
+    with pytest.raises(SourceError) as caught:
+        translate(module, text, find_losses(module, text)[0], {})
+    assert caught.value.position() == (6, 12)
+    assert "training flag" in caught.value.message
+
+
 def test_a_product_contracting_the_batch_axis_is_refused_at_its_column():
     text = HEADER + ("def barlow_twins_loss(z1, z2):\n    z1 = (z1 - z1.mean(0)) / z1.std(0)\n"
                      "    c = z1.T @ z2\n    return (c - 1).pow(2).sum()\n")

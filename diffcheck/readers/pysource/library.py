@@ -1311,7 +1311,31 @@ class Library:
         return self.functional_layer("layer_norm", [*args, *keywords.values()], where)
 
     def op_batch_norm(self, args, keywords, where, **_):
-        return self.functional_layer("batch_norm", [*args, *keywords.values()], where)
+        names = ("input", "running_mean", "running_var", "weight", "bias", "training",
+                 "momentum", "eps")
+        given = {**dict(zip(names, args)), **keywords}
+        training = given.get("training", False)
+        if not isinstance(training, bool):
+            raise SourceError("unsupported: F.batch_norm with a training flag that is not a "
+                              "literal True or False", where)
+        if not training:
+            # running statistics: an affine map of the input with learned numbers
+            return self.functional_layer("batch_norm", [*args, *keywords.values()], where)
+        # training: standardised by the batch's own mean and (biased) variance
+        tensor = self.tensor(given["input"], where)
+        eps = _number(given.get("eps", Fraction(1, 10**5)), where)
+        mean = self.builder.batch_reduce(tensor, lambda ps: self.combine("mean", ps, where))
+        variance = self.batch_variance(tensor, 0, where)
+        out = self.builder.elementwise(lambda a, m, v: self.node("div", (
+            self.node("sub", (a, m), where),
+            self.node("pow", (self.node("add", (v, self.number(eps, where)), where),
+                              self.number(Fraction(1, 2), where)), where)), where),
+            tensor, mean, variance)
+        for key, op in (("weight", "mul"), ("bias", "add")):
+            if isinstance(given.get(key), TENSORLIKE):
+                out = self.builder.elementwise(lambda a, w, op=op: self.node(op, (a, w), where),
+                                               out, self.tensor(given[key], where))
+        return out
 
     def op_group_norm(self, args, keywords, where, **_):
         return self.functional_layer("group_norm", [*args, *keywords.values()], where)
