@@ -804,9 +804,21 @@ def test_batch_norm_with_a_training_flag_not_written_is_refused_at_its_column():
     assert "training flag" in caught.value.message
 
 
-def test_a_product_contracting_the_batch_axis_is_refused_at_its_column():
+def test_a_product_contracting_the_batch_axis_is_a_matrix_of_sums_over_rows():
+    # Barlow Twins' cross-correlation z1.T @ z2: cell (i, j) sums z1[i] * z2[j] over the batch
+    loss = lowered("""
+        def cross_correlation_loss(x, y):
+            c = x.T @ y
+            return (c - 1).pow(2).sum()
+        """)
+    cells = [f"(x[{i}]*y[{j}] + x[{i}]@1*y[{j}]@1 + x[{i}]@2*y[{j}]@2 - 1)**2"
+             for i in range(2) for j in range(2)]
+    assert same_function(loss.parsed.expr, " + ".join(cells)), str(loss.parsed.expr)
+
+
+def test_a_product_contracting_the_batch_axis_with_a_reduced_tensor_is_refused_at_its_column():
     text = HEADER + ("def barlow_twins_loss(z1, z2):\n    z1 = (z1 - z1.mean(0)) / z1.std(0)\n"
-                     "    c = z1.T @ z2\n    return (c - 1).pow(2).sum()\n")
+                     "    c = z1.T @ z2.sum(1)\n    return (c - 1).pow(2).sum()\n")
     module = read_module(text)
     with pytest.raises(SourceError) as caught:
         translate(module, text, find_losses(module, text)[0], {})

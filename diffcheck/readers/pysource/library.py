@@ -33,6 +33,7 @@ from diffcheck.readers.pysource.layers import (
     is_layer,
 )
 from diffcheck.readers.pysource.tensors import (
+    PAIR_ROWS,
     STATISTIC_ROWS,
     const,
     order_statistic,
@@ -266,9 +267,18 @@ class Library:
         a, b = self.tensor(left, where), self.tensor(right, where)
         if a.transposed and not a.featured and not b.transposed and \
                 self.builder.feature_variables(a):
-            # x.T @ y of (N, D) data: a (D, D) matrix of sums over the batch (a covariance)
-            raise SourceError("unsupported: a product contracting the batch axis (x.T @ y, a "
-                              "covariance or cross-correlation matrix)", where)
+            # x.T @ y of (N, D) data: a (D, D) matrix of sums over the batch (a covariance),
+            # cell (i, j) the sum over rows of the batch of x[i] * y[j]: pairs of features
+            if b.featured or not self.builder.feature_variables(b):
+                raise SourceError("unsupported: a product contracting the batch axis (x.T @ y) "
+                                  "of tensors of different layouts", where)
+            size = PAIR_ROWS
+            left, right = self.builder.featured(a, size), self.builder.featured(b, size)
+            cells = tuple(self.builder.batch_statistic(
+                Tensor((self.node("mul", (left.parts[i], right.parts[j]), where),)),
+                lambda ps: self.combine("sum", ps, where))
+                for i in range(size) for j in range(size))
+            return PairGrid(cells, size, False)  # type: ignore[return-value]
         if b.transposed and not b.featured:
             rows = self.builder.rows(b)
             scores = [self.dot(a, Tensor((row,)), where) for row in rows.parts]

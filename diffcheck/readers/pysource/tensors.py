@@ -536,6 +536,13 @@ class Builder:
         reduced = [self.batch_reduced([p], combine, single(p) if single else p) for p in parts]
         return replace(tensor, parts=tuple(reduced))
 
+    def batch_statistic(self, tensor: Tensor, combine: Callable[[list[Node]], Node]) -> Tensor:
+        """``combine`` over the batch of each part of ``tensor`` written over rows of it at once:
+        a matrix of sums over the batch (``x.T @ y``) is a statistic whatever meets it."""
+        parts = [self.rows_reading(BatchReduction((p,), combine))
+                 if self.data_bases(self.scan([p])[0]) else p for p in self.meet(tensor.parts)]
+        return replace(tensor, parts=tuple(parts))
+
     def batch_reduced(self, of: Sequence[Node], combine: Callable[[list[Node]], Node],
                       identity: Node) -> Node:
         """The node of ``combine`` over the batch of the elements ``of`` (see
