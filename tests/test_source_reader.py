@@ -224,8 +224,10 @@ CONSTRUCTS = [
     pytest.param("""
         def keyword_loss(pred, target):
             return F.smooth_l1_loss(input=pred, target=target, beta=1.0) + torch.clamp(input=pred, min=0)
-        """, "Piecewise(((pred - target)**2/2, Abs(pred - target) < 1), (Abs(pred - target) - 1/2, True))"
-             " + Max(0, pred)", ["pred", "target"], id="first-arguments-by-keyword"),
+        """, "(" + " + ".join(  # the batch mean meets pred itself: written over rows of the batch
+            f"Piecewise(((pred{r} - target{r})**2/2, Abs(pred{r} - target{r}) < 1),"
+            f" (Abs(pred{r} - target{r}) - 1/2, True))" for r in ("", "@1", "@2"))
+        + ")/3 + Max(0, pred)", ["pred", "target"], id="first-arguments-by-keyword"),
     pytest.param("""
         import jax.numpy as jnp
         _dot_last_dim = jnp.vectorize(jnp.dot, signature='(n),(n)->()')
@@ -926,3 +928,71 @@ def test_show_parse_prints_what_each_python_loss_is_read_as(tmp_path):
     assert result.exit_code == 2  # the untranslatable one is an error; the other is printed
     assert f"{path}::l1_loss: abs(pred - target)" in result.stdout
     assert re.search(rf"{re.escape(str(path))}:10:5: while", result.stderr)
+
+
+def _batch_statistic_cases() -> list:
+    table = json.loads((Path(__file__).parent / "data" / "batch_statistics.json").read_text())
+    rows = ["", "@1", "@2"]
+    names = {"m": "(x + x@1 + x@2)/3", "my": "(y + y@1 + y@2)/3"}
+    for k, row in enumerate(rows):
+        names[f"c{k}"] = f"x{row} - {names['m']}"
+        names[f"d{k}"] = f"y{row} - {names['my']}"
+    return [pytest.param(case["body"], case["formula"].format(**names), id=case["id"])
+            for case in table["cases"]]
+
+
+@pytest.mark.parametrize("body, expected", _batch_statistic_cases())
+def test_a_statistic_over_the_batch_met_by_the_samples_is_written_over_rows(body, expected):
+    loss = lowered(f"def loss(x, y):\n    {body}\n")
+    assert same_function(loss.parsed.expr, expected), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("body", [
+    "z = (x - x.mean(0)) / x.std(0)\n    return (z * y).mean()",  # Barlow Twins' standardisation
+    "return torch.sqrt(x.var(dim=0) + 0.0001).mean()",  # VICReg's variance term
+])
+def test_a_standard_deviation_over_the_batch_is_not_smooth_where_the_samples_are_equal(
+        tmp_path, body):
+    path = tmp_path / "losses.py"
+    path.write_text(HEADER + f"def loss(x, y):\n    {body}\n")
+    (report,) = check_source(path, ["x"])
+    # read as one element, (x - x.mean(0)) was 0 and the loss a smooth constant of y alone
+    assert report.error is None and report.wrt == ["x"]
+    kinds = {f.kind for f in report.findings}
+    if "0.0001" in body:
+        assert kinds == set() and report.smoothness == "Cinf"
+    else:
+        # std = 0 where the rows are all equal: a division by zero, not a kink
+        assert kinds and kinds <= {"pole", "domain"}, report.findings
+        assert all("x@1" in f.where and "x@2" in f.where for f in report.findings)
+
+
+def test_batch_norm_with_a_training_flag_not_written_is_refused_at_its_column():
+    text = HEADER + "def loss(x, train):\n    return F.batch_norm(x, None, None, training=train)\n"
+    module = read_module(text)
+    with pytest.raises(SourceError) as caught:
+        translate(module, text, find_losses(module, text)[0], {})
+    assert caught.value.position() == (6, 12)
+    assert "training flag" in caught.value.message
+
+
+def test_a_product_contracting_the_batch_axis_is_a_matrix_of_sums_over_rows():
+    # Barlow Twins' cross-correlation z1.T @ z2: cell (i, j) sums z1[i] * z2[j] over the batch
+    loss = lowered("""
+        def cross_correlation_loss(x, y):
+            c = x.T @ y
+            return (c - 1).pow(2).sum()
+        """)
+    cells = [f"(x[{i}]*y[{j}] + x[{i}]@1*y[{j}]@1 + x[{i}]@2*y[{j}]@2 - 1)**2"
+             for i in range(2) for j in range(2)]
+    assert same_function(loss.parsed.expr, " + ".join(cells)), str(loss.parsed.expr)
+
+
+def test_a_product_contracting_the_batch_axis_with_a_reduced_tensor_is_refused_at_its_column():
+    text = HEADER + ("def barlow_twins_loss(z1, z2):\n    z1 = (z1 - z1.mean(0)) / z1.std(0)\n"
+                     "    c = z1.T @ z2.sum(1)\n    return (c - 1).pow(2).sum()\n")
+    module = read_module(text)
+    with pytest.raises(SourceError) as caught:
+        translate(module, text, find_losses(module, text)[0], {})
+    assert caught.value.position() == (7, 9)
+    assert "contracting the batch axis" in caught.value.message

@@ -405,8 +405,8 @@ class Interpreter:
         tensor = self.as_tensor(value, where)
         if tensor.featured:
             # Unreduced components: the loss is their sum (a reduction never changes the verdict).
-            return Node("add", tensor.parts, span=self.span(where))
-        return tensor.parts[0]
+            return self.builder.meet([Node("add", tensor.parts, span=self.span(where))])[0]
+        return self.builder.meet([tensor.parts[0]])[0]
 
     def use_value(self, name: str) -> Any:
         value = self.values[name]

@@ -32,7 +32,13 @@ from diffcheck.readers.pysource.layers import (
     build_layer,
     is_layer,
 )
-from diffcheck.readers.pysource.tensors import const, order_statistic, sum_of_ranked
+from diffcheck.readers.pysource.tensors import (
+    PAIR_ROWS,
+    STATISTIC_ROWS,
+    const,
+    order_statistic,
+    sum_of_ranked,
+)
 from diffcheck.readers.pysource.values import (
     DEFAULT_COMPONENTS,
     TENSORLIKE,
@@ -303,6 +309,20 @@ class Library:
         dot product over the feature axis, per element.
         """
         a, b = self.tensor(left, where), self.tensor(right, where)
+        if a.transposed and not a.featured and not b.transposed and \
+                self.builder.feature_variables(a):
+            # x.T @ y of (N, D) data: a (D, D) matrix of sums over the batch (a covariance),
+            # cell (i, j) the sum over rows of the batch of x[i] * y[j]: pairs of features
+            if b.featured or not self.builder.feature_variables(b):
+                raise SourceError("unsupported: a product contracting the batch axis (x.T @ y) "
+                                  "of tensors of different layouts", where)
+            size = PAIR_ROWS
+            left, right = self.builder.featured(a, size), self.builder.featured(b, size)
+            cells = tuple(self.builder.batch_statistic(
+                Tensor((self.node("mul", (left.parts[i], right.parts[j]), where),)),
+                lambda ps: self.combine("sum", ps, where))
+                for i in range(size) for j in range(size))
+            return PairGrid(cells, size, False)  # type: ignore[return-value]
         if b.transposed and not b.featured:
             rows = self.builder.rows(b)
             scores = [self.dot(a, Tensor((row,)), where) for row in rows.parts]
@@ -1550,7 +1570,31 @@ class Library:
         return self.functional_layer("layer_norm", [*args, *keywords.values()], where)
 
     def op_batch_norm(self, args, keywords, where, **_):
-        return self.functional_layer("batch_norm", [*args, *keywords.values()], where)
+        names = ("input", "running_mean", "running_var", "weight", "bias", "training",
+                 "momentum", "eps")
+        given = {**dict(zip(names, args)), **keywords}
+        training = given.get("training", False)
+        if not isinstance(training, bool):
+            raise SourceError("unsupported: F.batch_norm with a training flag that is not a "
+                              "literal True or False", where)
+        if not training:
+            # running statistics: an affine map of the input with learned numbers
+            return self.functional_layer("batch_norm", [*args, *keywords.values()], where)
+        # training: standardised by the batch's own mean and (biased) variance
+        tensor = self.tensor(given["input"], where)
+        eps = _number(given.get("eps", Fraction(1, 10**5)), where)
+        mean = self.builder.batch_reduce(tensor, lambda ps: self.combine("mean", ps, where))
+        variance = self.batch_variance(tensor, 0, where)
+        out = self.builder.elementwise(lambda a, m, v: self.node("div", (
+            self.node("sub", (a, m), where),
+            self.node("pow", (self.node("add", (v, self.number(eps, where)), where),
+                              self.number(Fraction(1, 2), where)), where)), where),
+            tensor, mean, variance)
+        for key, op in (("weight", "mul"), ("bias", "add")):
+            if isinstance(given.get(key), TENSORLIKE):
+                out = self.builder.elementwise(lambda a, w, op=op: self.node(op, (a, w), where),
+                                               out, self.tensor(given[key], where))
+        return out
 
     def op_group_norm(self, args, keywords, where, **_):
         return self.functional_layer("group_norm", [*args, *keywords.values()], where)
@@ -1651,14 +1695,15 @@ class Library:
             return PairGrid(tuple(cells), grid.size, False, offset=grid.offset)
         tensor = self.tensor(args[0], where)
         features = self.over_features(dim)
-        if features is False and _number(order, where) == 1:
-            # the L1 norm over batch or spatial axes is a sum of |x| over them, which the
-            # tensor model writes as |x| of the generic element (as any sum over the batch)
-            return self.unary("abs", tensor, where)
+        if features is False:
+            # over the samples: one per feature, the norm of the rows of the batch where it
+            # meets the samples again (x / x.norm(dim=0)), |x| alone
+            norm = self.builder.batch_reduce(
+                tensor, lambda ps: self.norm_node(ps, order, where),
+                lambda p: self.norm_node([p], order, where))
+            return norm.spreading() if keywords.get("keepdim") else norm
         featured = self.builder.featured(tensor)
         node = self.norm_node(list(featured.parts), order, where)
-        if features is False:
-            raise SourceError("a norm other than L1 over the batch axis is not supported", where)
         return Tensor((node,))
 
     op_vector_norm = op_norm
@@ -1849,14 +1894,36 @@ class Library:
     op_absolute = op_abs
 
     def op_var(self, args, keywords, where, **_):
+        correction = keywords.get("correction", 0 if keywords.get("unbiased") is False else 1)
+        if not _is_integer(correction):
+            raise SourceError(f"unsupported: a correction of {correction!r} in a variance", where)
+        features = self.over_features(self.dims(keywords, args, 1))
+        if features is False or (features is None and not self.tensor(args[0], where).featured):
+            # over the batch (of every element of a generic tensor, as a full mean is)
+            variance = self.batch_variance(self.tensor(args[0], where), int(correction), where)
+            return variance.spreading() if keywords.get("keepdim") else variance
         tensor = self.builder.featured(self.tensor(args[0], where))
         n = len(tensor.parts)
         mean = self.combine("mean", list(tensor.parts), where)
         squares = [self.node("pow", (self.node("sub", (p, mean), where), self.number(2, where)), where)
                    for p in tensor.parts]
-        correction = keywords.get("correction", 0 if keywords.get("unbiased") is False else 1)
         return Tensor((self.node("div", (self.node("add", squares, where),
                                          self.number(n - int(correction), where)), where),))
+
+    def batch_variance(self, tensor: Tensor, correction: int, where: ast.AST) -> Tensor:
+        """The variance over the batch (``x.var(0)``), written over rows of it: one value for all
+        samples, zero where the rows are all equal (the generic element alone would read 0)."""
+        if (tensor.featured and tensor.axis != "feature") or tensor.stacked:
+            raise SourceError("unsupported: a variance over the batch of this tensor", where)
+        rows = STATISTIC_ROWS - correction
+        if rows <= 0:
+            raise SourceError(f"unsupported: a correction of {correction} in a variance", where)
+        mean = self.builder.batch_reduce(tensor, lambda ps: self.combine("mean", ps, where))
+        squares = self.builder.elementwise(lambda a, m: self.node("pow", (
+            self.node("sub", (a, m), where), self.number(2, where)), where), tensor, mean)
+        total = self.builder.batch_reduce(squares, lambda ps: self.combine("sum", ps, where))
+        return self.builder.elementwise(
+            lambda t: self.node("div", (t, self.number(rows, where)), where), total)
 
     def op_std(self, args, keywords, where, **_):
         return self.unary("sqrt", self.op_var(args, keywords, where), where)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 from diffcheck.program import Node, Span
@@ -65,6 +66,8 @@ class Builder:
         #: learnable parameters of a model: shared by every element, so never split into
         #: components or rows unless the parameter itself is indexed (a codebook's rows)
         self.parameters: set[str] = set()
+        #: variables of other rows of the batch written for statistics over it (``x@1``)
+        self.row_names: set[str] = set()
 
     # --- leaves ---------------------------------------------------------------------------
 
@@ -285,6 +288,7 @@ class Builder:
 
     def elementwise(self, make: Callable[..., Node], *tensors: Tensor, dtype: str = "float") -> Tensor:
         marks = {t.new_axis for t in tensors if t.new_axis >= 0}
+        tensors = self.meeting(tensors)
         aligned = self.broadcast(*tensors)
         featured = aligned[0].featured
         count = len(aligned[0].parts)
@@ -488,11 +492,11 @@ class Builder:
 
     def reduce(self, tensor: Tensor, combine: Callable[[list[Node]], Node],
                over_features: bool) -> Tensor:
-        """Combine the components (``over_features``) or reduce over the batch (identity: a
-        sum or mean over the batch is as differentiable as one element; the coupled
-        reductions, max and min over the batch, go through :meth:`over_batch`)."""
+        """Combine the components (``over_features``) or reduce over the batch (a sum or mean
+        over the batch is as differentiable as one element, see :meth:`batch_reduce`; the
+        coupled reductions, max and min over the batch, go through :meth:`over_batch`)."""
         if not over_features:
-            return tensor
+            return self.batch_reduce(tensor, combine)
         featured = self.featured(tensor)
         return Tensor((combine(list(featured.parts)),), False, tensor.dtype)
 
@@ -507,16 +511,172 @@ class Builder:
         return Tensor(tuple(parts), True, tensor.dtype, axis=tensor.axis)
 
     def full_reduce(self, tensor: Tensor, combine: Callable[[list[Node]], Node]) -> Tensor:
-        """Reduce over every element: the batch (identity) and the components if any."""
+        """Reduce over every element: the batch (see :meth:`batch_reduce`) and the components."""
         if not tensor.featured:
-            return tensor
-        return Tensor((combine(list(tensor.parts)),), False, tensor.dtype)
+            return self.batch_reduce(tensor, combine)
+        parts = self.meet(tensor.parts)
+        return Tensor((self.batch_reduced(parts, combine, combine(parts)),), False, tensor.dtype)
+
+    # --- statistics over the batch (x - x.mean(0)) -----------------------------------------
+
+    def batch_reduce(self, tensor: Tensor, combine: Callable[[list[Node]], Node],
+                     single: Callable[[Node], Node] | None = None) -> Tensor:
+        """A sum or mean (``combine``) over the batch of each part of ``tensor``.
+
+        Alone it is the identity (``single`` for other reductions: the L2 norm of one element
+        is its absolute value): the loss ``l.mean()`` is as differentiable as one ``l``. But
+        the statistic can meet per-sample values of the same data again (``x - x.mean(0)``),
+        and then the identity is wrong (it reads 0): the node is remembered with what it
+        reduces, and :meth:`meet` writes it over :data:`STATISTIC_ROWS` rows of the batch, the
+        generic element being row 0 (``x - (x + x@1 + x@2)/3``). A reduction of values that
+        depend on a statistic of the same data (a variance, a Pearson correlation) is written
+        over the rows at once.
+        """
+        parts = self.meet(tensor.parts)
+        reduced = [self.batch_reduced([p], combine, single(p) if single else p) for p in parts]
+        return replace(tensor, parts=tuple(reduced))
+
+    def batch_statistic(self, tensor: Tensor, combine: Callable[[list[Node]], Node]) -> Tensor:
+        """``combine`` over the batch of each part of ``tensor`` written over rows of it at once:
+        a matrix of sums over the batch (``x.T @ y``) is a statistic whatever meets it."""
+        parts = [self.rows_reading(BatchReduction((p,), combine))
+                 if self.data_bases(self.scan([p])[0]) else p for p in self.meet(tensor.parts)]
+        return replace(tensor, parts=tuple(parts))
+
+    def batch_reduced(self, of: Sequence[Node], combine: Callable[[list[Node]], Node],
+                      identity: Node) -> Node:
+        """The node of ``combine`` over the batch of the elements ``of`` (see
+        :meth:`batch_reduce`); ``identity`` is its reading as one generic element."""
+        outside, _, statistics = self.scan(of)
+        bases = self.data_bases(outside)
+        if not bases or any("@" in name and name not in self.row_names for name in outside):
+            # already the same for every sample (a constant over the batch), or written over
+            # rows of the batch already (values sorted over it): nothing is left to reduce
+            return identity
+        if bases & self.data_bases(*[s.variables() for s in statistics]):
+            # values centred by a statistic of the same data (((x - x.mean(0))**2).sum(0)):
+            # read as one element they would lose the sum's zero at equal rows
+            return self.rows_reading(BatchReduction(tuple(of), combine))
+        if any(identity is p for p in of):
+            identity = Node(identity.op, identity.args, identity.value, identity.keywords,
+                            identity.written, identity.span)
+        _BATCH_REDUCTIONS[identity] = BatchReduction(tuple(of), combine)
+        return identity
+
+    def data_bases(self, *names: set[str]) -> set[str]:
+        """The data tensors (not model parameters) the variables ``names`` are elements of:
+        ``x`` for ``x``, ``x@1`` and ``x[..., 0]@2``."""
+        bases = set()
+        for name in set().union(*names):
+            base = self.component_of[name][0] if name in self.component_of else name
+            base = base.partition("@")[0]
+            if base in self.feature_parameters and base not in self.parameters:
+                bases.add(base)
+        return bases
+
+    def scan(self, nodes: Sequence[Node]) -> tuple[set[str], list[Node], list[Node]]:
+        """The variables of ``nodes`` outside statistics over the batch, the reductions read as
+        the identity and the statistics written over rows found on the way (not entered)."""
+        outside: set[str] = set()
+        statistics: list[Node] = []
+        reductions: list[Node] = []
+        seen: set[int] = set()
+        stack = list(nodes)
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if node in _STATISTICS:
+                statistics.append(node)
+            elif node in _BATCH_REDUCTIONS:
+                reductions.append(node)
+            elif node.op == "var":
+                outside.add(node.value)
+            else:
+                stack.extend([*node.args, *(arg for _, arg in node.keywords)])
+        return outside, reductions, statistics
+
+    def meeting(self, tensors: Sequence[Tensor]) -> tuple[Tensor, ...]:
+        """``tensors`` after :meth:`meet` of all their parts."""
+        parts = [p for t in tensors for p in t.parts]
+        met = self.meet(parts)
+        if all(a is b for a, b in zip(parts, met)):
+            return tuple(tensors)
+        out, start = [], 0
+        for t in tensors:
+            out.append(replace(t, parts=tuple(met[start:start + len(t.parts)])))
+            start += len(t.parts)
+        return tuple(out)
+
+    def meet(self, parts: Sequence[Node]) -> list[Node]:
+        """``parts`` (operands about to be combined) with every reduction over the batch read
+        as the identity whose data meet per-sample values of the same data, or statistics of
+        it written over rows, written over rows of the batch instead (see
+        :meth:`batch_reduce`)."""
+        parts = list(parts)
+        while True:
+            outside, reductions, statistics = self.scan(parts)
+            # the data met: per-sample values, and the rows of statistics already written
+            bases = self.data_bases(outside, *[s.variables() for s in statistics])
+            chosen = {id(r): r for r in reductions
+                      if self.data_bases(self.scan(_BATCH_REDUCTIONS[r].of)[0]) & bases}
+            if not chosen:
+                return parts
+            readings = {key: self.rows_reading(_BATCH_REDUCTIONS[r]) for key, r in chosen.items()}
+            parts = [rewrite(p, partial(_reading, readings)) for p in parts]
+
+    def rows_reading(self, reduction: BatchReduction) -> Node:
+        """``reduction`` written over rows of the batch: what it reduces with the generic element
+        as row 0, then with the roles of row 0 and row k swapped, for k = 1, 2."""
+        rows = [self.swap_rows(p, k) for k in range(STATISTIC_ROWS) for p in reduction.of]
+        node = reduction.combine(rows)
+        _STATISTICS.add(node)
+        return node
+
+    def swap_rows(self, node: Node, row: int) -> Node:
+        """``node`` with the data of the generic element (row 0) and of row ``row`` swapped;
+        statistics over the batch inside are the same for every order of the rows."""
+        if row == 0:
+            return node
+        outside, _, _ = self.scan([node])
+        mapping: dict[str, str] = {}
+        for name in outside:
+            if not self.data_bases({name}):
+                continue
+            head, at, tail = name.partition("@")
+            if not at:
+                renamed = f"{name}@{row}"
+                if name in self.component_of:
+                    self.component_of[renamed] = self.component_of[name]
+                else:
+                    self.feature_parameters.add(renamed)
+                    if self.sizes.get(name):
+                        self.sizes[renamed] = self.sizes[name]
+                self.row_names.add(renamed)
+                mapping[name] = renamed
+            elif tail == str(row) and name in self.row_names:
+                mapping[name] = head
+
+        def visit(current: Node) -> Node | None:
+            if current in _STATISTICS or current in _BATCH_REDUCTIONS:
+                return current
+            if current.op == "var":
+                renamed = mapping.get(current.value)
+                return current if renamed is None else Node("var", value=renamed, span=current.span)
+            return None
+
+        return rewrite(node, visit)
 
     def coupled(self, tensor: Tensor, make: Callable[[list[Node], int], Node]) -> Tensor:
         """A featured result whose component k depends on every component (softmax)."""
         featured = self.featured(tensor)
         parts = [make(list(featured.parts), k) for k in range(len(featured.parts))]
         return Tensor(tuple(parts), True, tensor.dtype)
+
+
+def _reading(readings: dict[int, Node], node: Node) -> Node | None:
+    return readings.get(id(node))
 
 
 def _constant(tensor: Tensor) -> bool:
@@ -527,28 +687,71 @@ def rename(node: Node, mapping: dict[str, str]) -> Node:
     """``node`` with the variables of ``mapping`` renamed (spans kept)."""
     if not mapping:
         return node
+
+    def visit(current: Node) -> Node | None:
+        if current.op == "var":
+            return (Node("var", value=mapping[current.value], span=current.span)
+                    if current.value in mapping else current)
+        return None
+
+    return rewrite(node, visit)
+
+
+def rewrite(node: Node, replacement: Callable[[Node], Node | None]) -> Node:
+    """``node`` with each node for which ``replacement`` gives a node replaced by it (and not
+    entered); shared nodes stay shared. A statistic over the batch or a reduction read as the
+    identity stays one when its inside changes (a component of ``x.mean(0)``)."""
     memo: dict[int, Node] = {}
 
     def visit(current: Node) -> Node:
         key = id(current)
         if key in memo:
             return memo[key]
-        if current.op == "var":
-            result = (Node("var", value=mapping[current.value], span=current.span)
-                      if current.value in mapping else current)
-        elif not current.args and not current.keywords:
-            result = current
-        else:
-            args = tuple(visit(arg) for arg in current.args)
-            keywords = tuple((k, visit(v)) for k, v in current.keywords)
-            unchanged = all(a is b for a, b in zip(args, current.args)) and all(
-                a is b for (_, a), (_, b) in zip(keywords, current.keywords))
-            result = current if unchanged else Node(current.op, args, current.value, keywords,
-                                                   current.written, current.span)
+        result = replacement(current)
+        if result is None:
+            if not current.args and not current.keywords:
+                result = current
+            else:
+                args = tuple(visit(arg) for arg in current.args)
+                keywords = tuple((k, visit(v)) for k, v in current.keywords)
+                unchanged = all(a is b for a, b in zip(args, current.args)) and all(
+                    a is b for (_, a), (_, b) in zip(keywords, current.keywords))
+                result = current if unchanged else Node(current.op, args, current.value,
+                                                       keywords, current.written, current.span)
+        if result is not current:
+            reduction = _BATCH_REDUCTIONS.get(current)
+            if reduction is not None and result not in _STATISTICS:
+                if result.op == "var" or any(result is p for p in reduction.of):
+                    result = Node(result.op, result.args, result.value, result.keywords,
+                                  result.written, result.span)
+                _BATCH_REDUCTIONS[result] = BatchReduction(
+                    tuple(rewrite(p, replacement) for p in reduction.of), reduction.combine)
+            elif current in _STATISTICS:
+                _STATISTICS.add(result)
         memo[key] = result
         return result
 
     return visit(node)
+
+
+#: Rows of the batch a statistic over it (``x.mean(0)`` meeting ``x``) is written with: the
+#: generic element and two others, enough for the zero of a variance (all rows equal) to be
+#: a set of its own.
+STATISTIC_ROWS = DEFAULT_COMPONENTS
+
+
+@dataclass(frozen=True, eq=False)
+class BatchReduction:
+    """A sum or mean over the batch read as one generic element: the parts it reduces."""
+
+    of: tuple[Node, ...]
+    combine: Callable[[list[Node]], Node]
+
+
+#: nodes standing for a reduction over the batch read as the identity -> what they reduce
+_BATCH_REDUCTIONS: weakref.WeakKeyDictionary[Node, BatchReduction] = weakref.WeakKeyDictionary()
+#: nodes written over rows of the batch: the same for every sample
+_STATISTICS: weakref.WeakSet[Node] = weakref.WeakSet()
 
 
 #: the most subsets an order statistic or a sum of the top k is written with
