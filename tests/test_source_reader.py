@@ -383,7 +383,9 @@ CONSTRUCTS = [
     pytest.param("""
         def entropy_loss(p, q):
             return torch.special.entr(p).sum() + torch.lerp(p, q, 0.25)
-        """, "-Piecewise((0, Eq(p, 0)), (p*log(p), True)) + 3*p/4 + q/4", ["p", "q"],
+        """, "3*p/4 + q/4 - Piecewise((0, Eq(p, 0)), (p*log(p), True))"
+             " - Piecewise((0, Eq(p@1, 0)), (p@1*log(p@1), True))"
+             " - Piecewise((0, Eq(p@2, 0)), (p@2*log(p@2), True))", ["p", "q"],
         id="entr-and-lerp"),
     pytest.param("""
         import jax.numpy as jnp
@@ -410,7 +412,8 @@ CONSTRUCTS = [
         def vae_kl_loss(mu, sigma):
             posterior = D.Normal(loc=mu, scale=sigma)
             return D.kl_divergence(posterior, D.Normal(0.0, 1.0)).sum() - posterior.entropy()
-        """, "log(1/sigma) + (sigma**2 + mu**2)/2 - 1/2 - log(sigma) - 1/2 - log(2*pi)/2",
+        """, "mu**2/2 + mu@1**2/2 + mu@2**2/2 + sigma**2/2 + sigma@1**2/2 + sigma@2**2/2"
+             " + log(1/sigma) - log(sigma) + log(1/sigma@1) + log(1/sigma@2) - 2 - log(2*pi)/2",
         ["mu", "sigma"], id="normal-kl-divergence-and-entropy"),
     pytest.param("""
         import optax
@@ -452,7 +455,9 @@ CONSTRUCTS = [
 
         def stats_loss(x, y):
             return jnp.rint(y) + jnp.fabs(y) + jnp.ptp(x) + jnp.percentile(x, 50.0) + jnp.nanmax(x)
-        """, "floor(y + 1/2) + Abs(y) + 2*Max(x[0], x[1], x[2]) - Min(x[0], x[1], x[2])"
+        """, "floor(y + 1/2) + Abs(y)"
+             " + 2*Max(x[0], x[0]@1, x[0]@2, x[1], x[1]@1, x[1]@2, x[2], x[2]@1, x[2]@2)"
+             " - Min(x[0], x[0]@1, x[0]@2, x[1], x[1]@1, x[1]@2, x[2], x[2]@1, x[2]@2)"
              " + Min(Max(x[0], x[1]), Max(x[0], x[2]), Max(x[1], x[2]))", ["x", "y"],
         id="numpy-rint-fabs-ptp-percentile-nanmax"),
     pytest.param("""
