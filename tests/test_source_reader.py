@@ -32,6 +32,14 @@ def lowered(source: str, name: str | None = None, values: dict | None = None):
     return translate(module, text, target, values or {})
 
 
+def translation_error(text: str) -> SourceError:
+    """The error translating the first loss of ``text`` raises (the test fails if none)."""
+    module = read_module(text)
+    with pytest.raises(SourceError) as caught:
+        translate(module, text, find_losses(module, text)[0], {})
+    return caught.value
+
+
 def same_function(expr: sp.Expr, expected: str, samples: int = 12) -> bool:
     """Whether ``expr`` equals ``expected`` (SymPy text over the same symbol names) at random points."""
     # Component names such as pred[..., 1] are not SymPy syntax: alias them first.
@@ -674,20 +682,16 @@ def test_a_generic_tensor_maxed_over_the_batch_keeps_its_features_generic():
 def test_a_pair_construct_the_grid_does_not_model_is_refused_at_its_column(line, column, expected):
     text = HEADER + ("def knn_loss(a, b):\n    d = ((a[:, None] - b[None]) ** 2).sum(-1)\n"
                      f"    return {line}\n")
-    module = read_module(text)
-    with pytest.raises(SourceError) as caught:
-        translate(module, text, find_losses(module, text)[0], {})
-    assert caught.value.position() == (7, column)
-    assert "unsupported" in caught.value.message and expected in caught.value.message
+    error = translation_error(text)
+    assert error.position() == (7, column)
+    assert "unsupported" in error.message and expected in error.message
 
 
 def test_a_while_loop_is_an_unsupported_error_at_its_line():
     text = HEADER + "def bad_loss(x):\n    while x > 0:\n        x = x - 1\n    return x\n"
-    module = read_module(text)
-    with pytest.raises(SourceError) as caught:
-        translate(module, text, find_losses(module, text)[0], {})
-    assert caught.value.position() == (6, 5)
-    assert "while" in caught.value.message
+    error = translation_error(text)
+    assert error.position() == (6, 5)
+    assert "while" in error.message
 
 
 def test_a_shape_the_tensor_model_cannot_align_is_an_error_at_its_expression():
@@ -697,20 +701,16 @@ def test_a_shape_the_tensor_model_cannot_align_is_an_error_at_its_expression():
             b = torch.stack([x, y], dim=-1)
             return (a * 2 + b).sum()
         """)
-    module = read_module(text)
-    with pytest.raises(SourceError) as caught:
-        translate(module, text, find_losses(module, text)[0], {})
-    assert "different sizes" in caught.value.message
-    assert caught.value.position() == (9, 13)
+    error = translation_error(text)
+    assert "different sizes" in error.message
+    assert error.position() == (9, 13)
 
 
 def test_an_option_outside_its_literal_choices_is_an_error_at_the_call():
     text = HEADER + "def gelu_loss(x):\n    return F.gelu(x, approximate='cubic').sum()\n"
-    module = read_module(text)
-    with pytest.raises(SourceError) as caught:
-        translate(module, text, find_losses(module, text)[0], {})
-    assert caught.value.position() == (6, 12)
-    assert "approximate='cubic' is not one of" in caught.value.message
+    error = translation_error(text)
+    assert error.position() == (6, 12)
+    assert "approximate='cubic' is not one of" in error.message
 
 
 def test_which_definitions_are_losses():
@@ -802,7 +802,7 @@ def test_text_report_shows_the_source_line_with_a_caret(tmp_path):
 
 @pytest.mark.parametrize("hostile", [
     "def loss(x):\n    return " + "(" * 400 + "x" + ")" * 400 + "\n",
-    "def loss(x):\n" + "".join(f"    x = x + x\n" for _ in range(60)) + "    return x\n",
+    "def loss(x):\n" + "".join("    x = x + x\n" for _ in range(60)) + "    return x\n",
     "def loss(x):\n    return loss(x)\n",
     "def loss(x):\n    for i in range(10**9):\n        x = x + 1\n    return x\n",
     "\x00def loss(x): return x",
@@ -974,11 +974,9 @@ def test_a_standard_deviation_over_the_batch_is_not_smooth_where_the_samples_are
 
 def test_batch_norm_with_a_training_flag_not_written_is_refused_at_its_column():
     text = HEADER + "def loss(x, train):\n    return F.batch_norm(x, None, None, training=train)\n"
-    module = read_module(text)
-    with pytest.raises(SourceError) as caught:
-        translate(module, text, find_losses(module, text)[0], {})
-    assert caught.value.position() == (6, 12)
-    assert "training flag" in caught.value.message
+    error = translation_error(text)
+    assert error.position() == (6, 12)
+    assert "training flag" in error.message
 
 
 def test_a_product_contracting_the_batch_axis_is_a_matrix_of_sums_over_rows():
@@ -996,8 +994,6 @@ def test_a_product_contracting_the_batch_axis_is_a_matrix_of_sums_over_rows():
 def test_a_product_contracting_the_batch_axis_with_a_reduced_tensor_is_refused_at_its_column():
     text = HEADER + ("def barlow_twins_loss(z1, z2):\n    z1 = (z1 - z1.mean(0)) / z1.std(0)\n"
                      "    c = z1.T @ z2.sum(1)\n    return (c - 1).pow(2).sum()\n")
-    module = read_module(text)
-    with pytest.raises(SourceError) as caught:
-        translate(module, text, find_losses(module, text)[0], {})
-    assert caught.value.position() == (7, 9)
-    assert "contracting the batch axis" in caught.value.message
+    error = translation_error(text)
+    assert error.position() == (7, 9)
+    assert "contracting the batch axis" in error.message
