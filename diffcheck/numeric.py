@@ -39,9 +39,30 @@ def _heaviside(u, h0=_HALF):
     return mp.mpf(1) if u > 0 else mp.mpf(0) if u < 0 else h0
 
 
+#: beyond this |argument| exp is reported as an overflow: mpmath computes exp(x) exactly for
+#: any x, but needs log(2) to about log2(|x|) bits, so the exp of a stand-in's exp (a model's
+#: layers compose cubics and exponentials) ran for minutes on one point. No float format comes
+#: near such a value; a point where a loss needs it is one no training step can reach.
+EXP_ARGUMENT_LIMIT = mp.mpf(2) ** 64
+
+
+def _bounded_exp(u):
+    """mpmath's exp, refusing astronomically large arguments.
+
+    >>> _bounded_exp(mp.mpf(-2) ** 70)
+    Traceback (most recent call last):
+    ...
+    OverflowError: exp of an argument beyond 2**64
+    """
+    if isinstance(u, (mp.mpf, mp.mpc)) and abs(u) > EXP_ARGUMENT_LIMIT:
+        raise OverflowError("exp of an argument beyond 2**64")
+    return mp.exp(u)
+
+
 _MP_MODULE = [
     {
         "Heaviside": _heaviside,
+        "exp": _bounded_exp,
         "sign": lambda u: mp.sign(u),
         "floor": mp.floor,
         "ceiling": mp.ceil,

@@ -478,6 +478,15 @@ CONSTRUCTS = [
         """, "Abs(x) + Max(0, y) + y**3 + Piecewise((0, x <= -1), ((x + 1)**2/4, x <= 1), (x, True))"
              " + Piecewise((0, Eq(y, 0)), (y*log(y/2), True))", ["x", "y"],
         id="lax-select-max-integer-pow-sparse-plus-rel-entr"),
+    # noise is data of its own (no gradient flows into a sample), not a function of the tensor
+    # whose shape it copies: mu + eps * std keeps the gradient of mu and std
+    pytest.param("""
+        def reparameterised_loss(mu, logvar):
+            std = torch.exp(0.5 * logvar)
+            eps = torch.randn_like(std)
+            return (mu + eps * std).abs() + torch.rand(3) * mu
+        """, "Abs(mu + randn_like_8*exp(logvar/2)) + rand_9*mu", ["mu", "logvar"],
+        id="random-samples-are-data"),
 ]
 
 

@@ -103,6 +103,15 @@ _FLOAT_NAMES = {"half": "float16", "float": "float32", "double": "float64"}
 _INTEGER_DTYPES = frozenset({"long", "int", "int64", "int32", "int16", "int8", "uint8", "short"})
 
 #: Integer casts: the value is truncated (piecewise constant), no gradient flows.
+#: Random samples by family (``torch.randn_like(std)``, ``jax.random.normal(key, shape)``,
+#: ``torch.empty_like(x).normal_()``): noise is data, no function of its arguments.
+_RANDOM_SAMPLES = {
+    "torch": frozenset({"rand", "randn", "rand_like", "randn_like"}),
+    "numpy": frozenset({"rand", "randn", "standard_normal"}),
+    "jax": frozenset({"normal", "uniform"}),
+    "method": frozenset({"normal_", "uniform_"}),
+}
+
 _INTEGER_CASTS = frozenset({"long", "int", "short", "byte", "char", "bool"})
 
 
@@ -735,6 +744,9 @@ class Library:
         handler = getattr(self, f"op_{name}", None)
         if handler is not None:
             return handler(args, keywords, where, family=family, written=written)
+        if name in ("transpose", "swapaxes") and len(args) >= 3 and isinstance(args[0], Tensor) \
+                and all(_is_integer(a) for a in args[1:3]):
+            return args[0].swapping(int(args[1]), int(args[2]))
         if name in ("t", "transpose", "swapaxes", "mT") and args and isinstance(args[0], Tensor):
             return args[0].transposing()
         if name in ("t", "mT") and args and isinstance(args[0], PairGrid) and not args[0].features \
@@ -746,15 +758,21 @@ class Library:
                 raise SourceError(f"unsupported: the shape operation {name} on pairs of rows "
                                   f"(a[:, None] - b[None]): {self.run.snippet(where)}", where)
             if isinstance(value, Tensor) and _adds_axis(name, args[1:], keywords):
-                return value.spreading(self.unsqueeze_axis(value, name, args[1:], keywords))
+                value = value.spreading(self.unsqueeze_axis(value, name, args[1:], keywords))
+            if isinstance(value, Tensor) and name in ("view", "reshape") and len(args) > 1:
+                shape = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) \
+                    else args[1:]
+                return value.with_rank(len(shape))
             return value
         if name in _INTEGER_CASTS:
             return self.integer_cast(args[0], where)
         if name in _REDUCTIONS:
             return self.reduction(_REDUCTIONS[name], args, keywords, where)
         if name in ("zeros_like", "ones_like", "full_like", "empty_like", "zeros", "ones", "full",
-                    "empty", "rand_like", "randn_like"):
+                    "empty"):
             return self.constant_tensor(name, args, keywords, where)
+        if name in _RANDOM_SAMPLES.get(family, ()):
+            return self.random_sample(name, where)
         if name in ("new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"):
             # x.new_zeros(shape): a constant tensor (the receiver only gives dtype and device)
             constant = {"new_zeros": 0, "new_ones": 1, "new_empty": 0}.get(name)
@@ -934,6 +952,15 @@ class Library:
                                   written="floor")), where), tensor)
         cast = self.detach(truncated, where, "an integer cast")
         return cast.with_parts(cast.parts, dtype="int")
+
+    def random_sample(self, name: str, where: ast.AST) -> Tensor:
+        """Fresh noise (``eps = torch.randn_like(std)``): data of its own, not a function of
+        the tensor it copies the shape of. No gradient flows into a sample; what it multiplies
+        (the reparameterisation ``mu + eps * std``) keeps its gradient."""
+        span = self.run.span(where)
+        noise = f"{name}_{span.line}" if span else name
+        self.builder.feature_parameters.add(noise)
+        return self.builder.parameter(noise, span)
 
     def constant_tensor(self, name: str, args: list[Any], keywords: dict[str, Any],
                         where: ast.AST) -> Tensor:
@@ -1388,6 +1415,14 @@ class Library:
         mask = keywords.get("mask", args[1] if len(args) > 1 else None)
         value = keywords.get("value", args[2] if len(args) > 2 else 0)
         return self.where(mask, self.tensor(value, where), args[0], where)
+
+    def op_tril(self, args, keywords, where, **_):
+        """``tril``/``triu``: the elements on one side of the diagonal, zeros on the other.
+        The generic element stands for a kept one, as for a mask of labels: a causal mask
+        ``tril(ones(T, T)) == 0`` is false for it, so the keys it attends to stay."""
+        return self.tensor(args[0], where)
+
+    op_triu = op_tril
 
     def op_finfo(self, args, keywords, where, **_):
         """``finfo(dtype)``: the limits of a float type. A dtype read from a tensor

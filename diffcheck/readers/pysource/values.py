@@ -86,6 +86,9 @@ class Tensor:
     #: a constant over the pairs of a batch with itself (``torch.eye(n)``, ``1 - eye``):
     #: ``parts`` is its value off the diagonal, this its value on the diagonal
     on_diagonal: tuple[Node, ...] | None = None
+    #: the number of axes, where a ``view``/``reshape`` with a written shape gave it (0: not
+    #: known): ``q.view(B, T, heads, d).transpose(1, 2)`` moves heads, not the last two axes
+    rank: int = 0
 
     @property
     def generic(self) -> Node:
@@ -115,7 +118,24 @@ class Tensor:
         """
         new_axis = {1: 0, 0: 1}.get(self.new_axis, 0 if self.spread and self.new_axis < 0 else -1)
         return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
-                      not self.transposed, new_axis=new_axis)
+                      not self.transposed, new_axis=new_axis, rank=self.rank)
+
+    def swapping(self, first: int, second: int) -> Tensor:
+        """``transpose(first, second)``: the last two axes swapped, or only a reshuffle of
+        batch axes (heads and positions of an attention), the same elements in this model.
+
+        Without a known rank, axes 0 and 1 or 1 and 2 are taken as the last two (a matrix, a
+        (batch, positions, features) tensor), as in ``x.transpose(1, 2)`` before a conv1d.
+        """
+        if self.rank:
+            axes = {first % self.rank, second % self.rank}
+            if axes != {self.rank - 2, self.rank - 1}:
+                return self
+        return self.transposing()
+
+    def with_rank(self, rank: int) -> Tensor:
+        return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
+                      self.transposed, self.stacked, self.new_axis, self.on_diagonal, rank)
 
 
 @dataclass(frozen=True, eq=False)
