@@ -248,6 +248,31 @@ def to_mpf(value) -> mp.mpf:
         return mp.mpf(value)
 
 
+#: primitives whose derivative is zero wherever it exists (SymPy leaves it unevaluated)
+_PIECEWISE_CONSTANT = (sp.floor, sp.ceiling, sp.sign, sp.Heaviside)
+
+
+def _constant_piece(e: sp.Basic) -> bool:
+    if isinstance(e, sp.Subs):
+        e = e.expr
+    return isinstance(e, sp.Derivative) and isinstance(e.expr, _PIECEWISE_CONSTANT)
+
+
+@lru_cache(maxsize=512)
+def partial_derivative(expr: sp.Expr, w: sp.Symbol) -> sp.Expr:
+    """d expr / d w wherever the loss is differentiable: steps and rounding contribute 0
+    (their DiracDelta and unevaluated derivatives are dropped). Cached: the verdict, the
+    autodiff trap search and the report all ask for the same derivatives.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> partial_derivative(sp.floor(x) + sp.Heaviside(x) * x ** 2, x)
+    2*x*Heaviside(x)
+    """
+    derivative = sp.diff(expr, w)
+    return derivative.replace(
+        lambda e: isinstance(e, sp.DiracDelta) or _constant_piece(e), lambda e: sp.Integer(0))
+
+
 # cached: the analysis asks again for the same sets (each candidate against every other one),
 # and rebuilding an expression with max/min in it re-evaluates them (seconds on a real loss)
 @lru_cache(maxsize=2048)

@@ -44,7 +44,14 @@ from diffcheck import probe as probing
 from diffcheck.autodiff import EXACT, FRAMEWORKS, Arithmetic, Run, Unsupported, gradients
 from diffcheck.autodiff_rules import CONDITIONS, RULES
 from diffcheck.model import Finding
-from diffcheck.numeric import DIGITS, compile_expr, compile_numpy, evaluate, to_mpf
+from diffcheck.numeric import (
+    DIGITS,
+    compile_expr,
+    compile_numpy,
+    evaluate,
+    partial_derivative,
+    to_mpf,
+)
 from diffcheck.parser import ParsedExpression, ParseError, parse
 from diffcheck.program import Node, ProgramError, Span, from_expression
 from diffcheck.rules import RULES as CODES
@@ -167,12 +174,6 @@ def _judge(model: float, truth: Truth, ar: Arithmetic, dtype: str) -> str | None
     return None
 
 
-def _derivative_without_deltas(expr: sp.Expr, w: sp.Symbol) -> sp.Expr:
-    derivative = sp.diff(expr, w)
-    return derivative.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.Integer(0))
-
-
-
 class _Search:
     def __init__(self, parsed: ParsedExpression, tree: Node, names: list[str], wrt: list[str],
                  dtype: str, values: Mapping[str, Any]) -> None:
@@ -188,7 +189,7 @@ class _Search:
         self.expr = parsed.expr
         self.loss_fn = compile_expr(self.expr, tuple(self.symbols))
         self.float_loss = compile_numpy(self.expr, self.symbols)
-        derivatives = {w: _derivative_without_deltas(self.expr, sp.Symbol(w, real=True))
+        derivatives = {w: partial_derivative(self.expr, sp.Symbol(w, real=True))
                        for w in self.wrt}
         self.exact_derivative = {w: compile_expr(d, tuple(self.symbols))
                                  for w, d in derivatives.items()}

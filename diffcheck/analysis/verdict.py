@@ -32,7 +32,7 @@ from diffcheck.analysis.domain import domain_findings, has_zero_gradient
 from diffcheck.analysis.masking import Label, where_text
 from diffcheck.analysis.sides import SideComparison
 from diffcheck.model import Finding
-from diffcheck.numeric import DIGITS, compile_expr, concrete_model_functions
+from diffcheck.numeric import DIGITS, compile_expr, concrete_model_functions, partial_derivative
 from diffcheck.parser import ParsedExpression
 from diffcheck.primitives.switching import FAMILIES, Candidate
 from diffcheck.rules import NON_DIFFERENTIABLE_KINDS, rule_for
@@ -137,19 +137,9 @@ def _fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.4g}"
 
 
-_ZERO_DERIVATIVE_PRIMITIVES = (sp.floor, sp.ceiling, sp.sign, sp.Heaviside)
-
-
 def gradient_text(expr: sp.Expr, w: sp.Symbol) -> str:
     """The partial derivative, valid wherever the loss is differentiable."""
-    derivative = sp.diff(expr, w)
-    derivative = derivative.replace(
-        lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, _ZERO_DERIVATIVE_PRIMITIVES),
-        lambda e: sp.Integer(0),
-    )
-    derivative = derivative.replace(lambda e: isinstance(e, sp.DiracDelta),
-                                    lambda e: sp.Integer(0))
-    return str(derivative)
+    return str(partial_derivative(expr, w))
 
 
 def analyze(parsed: ParsedExpression, wrt: Sequence[str]) -> Analysis:
