@@ -1006,3 +1006,34 @@ def test_a_product_contracting_the_batch_axis_with_a_reduced_tensor_is_refused_a
     error = translation_error(text)
     assert error.position() == (7, 9)
     assert "contracting the batch axis" in error.message
+
+
+def test_parts_of_unknown_number_are_taken_whole():
+    # torch.cat(x.unbind(-1), -1): every part, their number not written (the default)
+    loss = lowered("""
+        def parts_loss(x):
+            return torch.cat(x.unbind(-1), -1).sum(-1)
+        """)
+    assert same_function(loss.parsed.expr, "x[..., 0] + x[..., 1] + x[..., 2]"), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("shaped", [".view(-1)", ".view(-1, 1).squeeze(1).to(x.device)", ".long()"])
+def test_row_indices_stay_row_indices_through_shape_operations(shaped):
+    # InfoNCE's targets torch.arange(n): the positive of row i is column i, however reshaped
+    template = """
+        def info_nce_loss(x, y):
+            scores = x @ y.t()
+            return F.cross_entropy(scores, torch.arange(scores.shape[0]){})
+        """
+    plain, reshaped = lowered(template.format("")), lowered(template.format(shaped))
+    assert str(reshaped.parsed.expr) == str(plain.parsed.expr)
+
+
+def test_a_diagonal_mask_repeated_over_blocks_of_views_is_refused_at_its_column():
+    # SupCon's mask.repeat(anchor_count, contrast_count): the other views of a sample sit on
+    # the diagonal of each block, which the generic pair of rows cannot tell from other samples
+    text = HEADER + ("def supcon_loss(x):\n    mask = torch.eye(x.shape[0])\n"
+                     "    mask = mask.repeat(2, 2)\n    return (x * mask).sum()\n")
+    error = translation_error(text)
+    assert error.position() == (7, 12)
+    assert "diagonal mask" in error.message

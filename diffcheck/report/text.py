@@ -205,7 +205,8 @@ def _print_source_result(console: Console, result: dict[str, Any]) -> None:
         where = ":".join(str(p) for p in (path, error.get("line"), error.get("column")) if p)
         line = Text(f"{_INDENT}{where}: ", style="dim")
         line.append(f"{error_code(error)} {error['kind']}: ", style="bold red")
-        line.append(_one_line(error["message"]))
+        # the reader's messages often start with the kind already ("unsupported: ...")
+        line.append(_one_line(error["message"].removeprefix(f"{error['kind']}: ")))
         console.print(line, soft_wrap=True)
         return
     if result.get("wrt"):

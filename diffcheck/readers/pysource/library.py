@@ -170,6 +170,12 @@ class LazySequence:
             self._items = self._make(size)
         return self._items
 
+    def __iter__(self) -> Any:
+        """All the parts, where a consumer takes them all (``torch.cat(x.unbind(1))``): a
+        dimension of unknown size has the reader's default number of components."""
+        return iter(self._items if self._items is not None
+                    else self.items(self._known or DEFAULT_COMPONENTS, ast.Pass()))
+
     def item(self, key: Any, where: ast.AST) -> Any:
         index = int(key)
         if self._items is None:
@@ -398,6 +404,9 @@ class Library:
                 return owner.transposing()
             if name in ("dtype", "device", "requires_grad", "is_cuda"):
                 return Opaque(f"tensor.{name}")
+            return TensorMethod(owner, name)
+        if isinstance(owner, Arange) and (name in SHAPE_OPERATIONS or name in _INTEGER_CASTS):
+            # torch.arange(n).view(-1, 1).to(device): still the row indices
             return TensorMethod(owner, name)
         tensor = self.tensor(owner, where)
         if name == "shape":
@@ -752,8 +761,17 @@ class Library:
         if name in ("t", "mT") and args and isinstance(args[0], PairGrid) and not args[0].features \
                 and not args[0].offset:
             return args[0].transposing()
+        if (name in SHAPE_OPERATIONS or name in _INTEGER_CASTS) and args \
+                and isinstance(args[0], Arange):
+            return args[0]  # torch.arange(n).view(-1, 1).long(): still the row indices
         if name in SHAPE_OPERATIONS:
             value = args[0] if args else None
+            if name in ("repeat", "tile") and isinstance(value, Tensor) \
+                    and value.on_diagonal is not None:
+                # eye(n).repeat(views, views): a diagonal per block (the other views of the
+                # same sample, SupCon, SimCLR) that the diagonal of one grid cannot tell
+                raise SourceError(f"unsupported: {name} of a diagonal mask over pairs of rows "
+                                  f"(blocks of views): {self.run.snippet(where)}", where)
             if isinstance(value, PairGrid) and name not in _KEEPS_LAYOUT:
                 raise SourceError(f"unsupported: the shape operation {name} on pairs of rows "
                                   f"(a[:, None] - b[None]): {self.run.snippet(where)}", where)
