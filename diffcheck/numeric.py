@@ -94,8 +94,65 @@ def _printable(expr: sp.Expr, symbols: tuple) -> tuple[sp.Expr, list[sp.Symbol]]
     """
     arguments = [sp.Symbol(f"_a{i}", real=True) for i in range(len(symbols))]
     with sp.core.parameters.evaluate(False):
-        renamed = expr.xreplace(dict(zip(symbols, arguments)))
+        renamed = shared_xreplace(expr, dict(zip(symbols, arguments)))
     return renamed, arguments
+
+
+def shared_xreplace(expr: sp.Basic, mapping: dict) -> sp.Basic:
+    """``expr.xreplace(mapping)`` visiting each distinct subexpression once: SymPy's own walks
+    the printed tree, exponentially larger for stacked layers that repeat their inputs.
+
+    >>> x, y = sp.symbols("x y")
+    >>> shared_xreplace(sp.sin(x) + sp.sin(x) ** 2, {x: y})
+    sin(y)**2 + sin(y)
+    """
+    done: dict[sp.Basic, sp.Basic] = {}
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if node in done:
+            continue
+        if node in mapping:
+            done[node] = mapping[node]
+        elif not node.args:
+            done[node] = node
+        elif expanded:
+            args = tuple(done[a] for a in node.args)
+            done[node] = node if args == node.args else node.func(*args)
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in done)
+    return done[expr]
+
+
+def sizes(expr: sp.Basic) -> tuple[int, int]:
+    """(nodes of the tree as printed, distinct nodes): a model's layers repeat their inputs,
+    so the printed tree can be exponentially larger than the expression in memory.
+
+    >>> x = sp.Symbol("x")
+    >>> e = x
+    >>> for _ in range(20):
+    ...     e = sp.Function("f")(e, e)
+    >>> sizes(e)
+    (2097151, 21)
+    """
+    tree: dict[sp.Basic, int] = {}
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if node in tree:
+            continue
+        if expanded or not node.args:
+            tree[node] = 1 + sum(tree[a] for a in node.args)
+            continue
+        stack.append((node, True))
+        stack.extend((a, False) for a in node.args if a not in tree)
+    return tree[expr], len(tree)
+
+
+#: a tree printed larger than this, and much larger than its distinct nodes, is compiled
+#: with its common subexpressions as temporaries
+_CSE_TREE_SIZE = 2000
 
 
 def _lambdify(expr: sp.Expr, symbols: tuple, printer: type, modules: list) -> Callable:
@@ -106,8 +163,12 @@ def _lambdify(expr: sp.Expr, symbols: tuple, printer: type, modules: list) -> Ca
     defined = {name: name for module in modules if isinstance(module, dict) for name in module}
     settings = {"fully_qualified_modules": False, "inline": True,
                 "allow_unknown_functions": True, "user_functions": defined, "order": "none"}
+    printed, distinct = sizes(renamed)
+    # Stacked layers (a transformer's encoder) repeat each layer's output in the next one:
+    # printed as a tree, two layers took minutes; with temporaries it is linear.
+    shared = printed > _CSE_TREE_SIZE and printed > 4 * distinct
     return sp.lambdify(arguments, renamed, modules=modules, dummify=False,
-                       printer=printer(settings))
+                       printer=printer(settings), cse=shared)
 
 
 @lru_cache(maxsize=4096)

@@ -391,3 +391,24 @@ def test_model_json_has_cut_and_ste_fields(tmp_path):
     (entry,) = json.loads(result.stdout)["results"]
     assert any(f.get("ste") is True and f["kind"] == "jump" for f in entry["findings"])
     assert not any(f["kind"] == "zero-gradient" for f in entry["findings"])
+
+
+def test_torch_nn_transformer_layers_are_read_with_their_relu_at_the_users_call(tmp_path):
+    # nn.TransformerEncoderLayer's feed-forward uses ReLU by default: read from a restatement
+    # of torch.nn's forward, its parameters named as PyTorch names them, its kink reported at
+    # the line that calls the encoder (not inside the reader's own source)
+    report = run_model(tmp_path, """
+        class Encoder(nn.Module):
+            def __init__(self, d_model=8, activation="relu"):
+                super().__init__()
+                layer = nn.TransformerEncoderLayer(d_model, 2, 16, activation=activation,
+                                                   batch_first=True)
+                self.encoder = nn.TransformerEncoder(layer, 1)
+
+            def forward(self, x):
+                return self.encoder(x)
+        """, "Encoder")
+    assert report.error is None and report.differentiable is False
+    assert "encoder.layers.0.linear1.weight" in report.wrt
+    assert {f.kind for f in report.findings} == {"kink"}
+    assert {f.line for f in report.findings} == {14}

@@ -484,8 +484,9 @@ CONSTRUCTS = [
         def reparameterised_loss(mu, logvar):
             std = torch.exp(0.5 * logvar)
             eps = torch.randn_like(std)
-            return (mu + eps * std).abs() + torch.rand(3) * mu
-        """, "Abs(mu + randn_like_8*exp(logvar/2)) + rand_9*mu", ["mu", "logvar"],
+            keep = mu.new_empty(mu.shape).bernoulli_(0.9)  # timm's drop_path
+            return (mu + eps * std).abs() + torch.rand(3) * mu * keep
+        """, "Abs(mu + randn_like_8*exp(logvar/2)) + rand_10*mu*bernoulli_9", ["mu", "logvar"],
         id="random-samples-are-data"),
 ]
 

@@ -82,9 +82,11 @@ def _kind(order: int | None, infinite_at_one: bool) -> str | None:
     return None
 
 
-#: what can give a loss a value at a point that differs from both sides there
+#: what can give a loss a value at a point that differs from both sides there. (Not
+#: ``Boolean``: every SymPy Symbol is one, so no loss took the numeric path.)
 _POINT_VALUED = (sp.Piecewise, sp.Heaviside, sp.sign, sp.floor, sp.ceiling, sp.frac, sp.Mod,
-                 sp.core.relational.Relational, sp.logic.boolalg.Boolean)
+                 sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction,
+                 sp.logic.boolalg.BooleanAtom)
 
 
 def exact_value(loss: sp.Expr, point: Mapping[sp.Symbol, Any]) -> mp.mpf | None:
@@ -98,7 +100,10 @@ def exact_value(loss: sp.Expr, point: Mapping[sp.Symbol, Any]) -> mp.mpf | None:
     if not loss.has(*_POINT_VALUED, AppliedUndef):
         symbols = tuple(point)  # the order defined_at compiled it with: one compilation
         value = evaluate(compile_expr(loss, symbols), [point[s] for s in symbols])
-        return None if value is None else to_mpf(value)
+        if value is not None:
+            return to_mpf(value)
+        # undefined in numbers may be a point exactly on the domain's edge (acos(1 - x**2)
+        # at x = sqrt(2)) that rounding put outside: SymPy decides
     try:
         value = loss.xreplace(dict(point))
         if not value.is_number:

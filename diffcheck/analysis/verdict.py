@@ -32,7 +32,13 @@ from diffcheck.analysis.domain import domain_findings, has_zero_gradient
 from diffcheck.analysis.masking import Label, where_text
 from diffcheck.analysis.sides import SideComparison
 from diffcheck.model import Finding
-from diffcheck.numeric import DIGITS, compile_expr, concrete_model_functions, partial_derivative
+from diffcheck.numeric import (
+    DIGITS,
+    compile_expr,
+    concrete_model_functions,
+    partial_derivative,
+    sizes,
+)
 from diffcheck.parser import ParsedExpression
 from diffcheck.primitives.switching import FAMILIES, Candidate
 from diffcheck.rules import NON_DIFFERENTIABLE_KINDS, rule_for
@@ -137,8 +143,16 @@ def _fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.4g}"
 
 
-def gradient_text(expr: sp.Expr, w: sp.Symbol) -> str:
-    """The partial derivative, valid wherever the loss is differentiable."""
+#: a loss printed larger than this (stacked layers of a model repeat their inputs) has no
+#: gradient text in the report: nobody reads it, and printing it took minutes
+GRADIENT_TEXT_LIMIT = 50_000
+
+
+def gradient_text(expr: sp.Expr, w: sp.Symbol) -> str | None:
+    """The partial derivative, valid wherever the loss is differentiable; None for a loss too
+    large to print."""
+    if sizes(expr)[0] > GRADIENT_TEXT_LIMIT:
+        return None
     return str(partial_derivative(expr, w))
 
 
@@ -178,7 +192,8 @@ def _analyze(parsed: ParsedExpression, wrt_names: Sequence[str]) -> Analysis:
         parsed, symbols, wrt, loss,
         assumptions=[f"{name} is a model function, assumed differentiable (C-infinity) in its "
                      "arguments" for name in parsed.model_functions],
-        gradient={w.name: gradient_text(parsed.expr, w) for w in wrt},
+        gradient={w.name: text for w in wrt
+                  if (text := gradient_text(parsed.expr, w)) is not None},
     )
     candidates = propose_candidates(parsed.expr)
     if len(candidates) > MAX_CANDIDATES:

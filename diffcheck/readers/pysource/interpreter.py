@@ -33,7 +33,7 @@ from typing import Any
 import sympy as sp
 
 from diffcheck.program import Node, Span
-from diffcheck.readers.pysource import library
+from diffcheck.readers.pysource import composites, library
 from diffcheck.readers.pysource.layers import Layer
 from diffcheck.readers.pysource.tensors import Builder, const
 from diffcheck.readers.pysource.values import (
@@ -134,6 +134,10 @@ class Interpreter:
         #: the file whose code is being run, for spans: (text, lines, path)
         self.sources: list[_SourceFile] = [_SourceFile(text, self.lines, path)]
         self.globals: dict[str, Any] = self._module_scope(module, self.sources[0])
+        #: where the user's code called into the composite layers of torch.nn (their source
+        #: is the reader's own): spans inside them are reported there
+        self.composite_entries: list[tuple[ast.AST, _SourceFile]] = []
+        self._composites: dict[str, Any] | None = None
         self.builder = Builder(set())
         self.assumptions: dict[str, str] = {}
         self.label_names: set[str] = set()
@@ -292,6 +296,17 @@ class Interpreter:
                         cls.attributes[target.id] = stmt.value
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
                 cls.attributes[stmt.target.id] = stmt.value
+        return cls
+
+    def composite_class(self, name: str) -> ClassDef:
+        """A composite layer of torch.nn (``TransformerEncoderLayer``) as a class of the
+        reader's own source (see :mod:`composites`)."""
+        if self._composites is None:
+            source = _SourceFile(composites.SOURCE, composites.SOURCE.splitlines(),
+                                 composites.PATH)
+            self._composites = self._module_scope(ast.parse(composites.SOURCE), source)
+        cls = self._composites[name]
+        assert isinstance(cls, ClassDef)
         return cls
 
     def resolve_bases(self, cls: ClassDef) -> None:
@@ -1487,7 +1502,11 @@ class Interpreter:
         self.bind(function, args, keywords, scope, node)
         self.depth += 1
         self.frames.append((function, scope))
-        self.sources.append(_source_of(function.scope) or self.sources[-1])
+        source = _source_of(function.scope) or self.sources[-1]
+        entering = source.path == composites.PATH and self.sources[-1].path != composites.PATH
+        if entering:
+            self.composite_entries.append((node, self.sources[-1]))
+        self.sources.append(source)
         try:
             if isinstance(function.node, ast.Lambda):
                 return self.evaluate(function.node.body, scope)
@@ -1502,6 +1521,8 @@ class Interpreter:
             self.depth -= 1
             self.frames.pop()
             self.sources.pop()
+            if entering:
+                self.composite_entries.pop()
         if outcome.kind == "raise":
             raise SourceError(f"{function.name}(...) raises for these arguments: {outcome.value}", node)
         return outcome.value if outcome.kind == "return" else None
@@ -1590,6 +1611,14 @@ class Interpreter:
     def span(self, node: ast.AST | None) -> Span | None:
         if node is None or not hasattr(node, "lineno"):
             return None
+        if self.sources[-1].path == composites.PATH and self.composite_entries:
+            # inside nn.TransformerEncoderLayer: the user's call of the layer
+            call, source = self.composite_entries[-1]
+            self.sources.append(source)
+            try:
+                return self.span(call)
+            finally:
+                self.sources.pop()
         line, end_line = node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno
         column = self._char_column(line, getattr(node, "col_offset", 0))
         end_column = self._char_column(end_line, getattr(node, "end_col_offset", 0) or 0)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from diffcheck.program import Node
+from diffcheck.readers.pysource.composites import LAYERS as COMPOSITE_LAYERS
 from diffcheck.readers.pysource.layers import (
     IDENTITY_LAYERS,
     MAX_POOLS,
@@ -106,10 +107,12 @@ _INTEGER_DTYPES = frozenset({"long", "int", "int64", "int32", "int16", "int8", "
 #: Random samples by family (``torch.randn_like(std)``, ``jax.random.normal(key, shape)``,
 #: ``torch.empty_like(x).normal_()``): noise is data, no function of its arguments.
 _RANDOM_SAMPLES = {
-    "torch": frozenset({"rand", "randn", "rand_like", "randn_like"}),
+    "torch": frozenset({"rand", "randn", "rand_like", "randn_like", "bernoulli"}),
     "numpy": frozenset({"rand", "randn", "standard_normal"}),
-    "jax": frozenset({"normal", "uniform"}),
-    "method": frozenset({"normal_", "uniform_"}),
+    "jax": frozenset({"normal", "uniform", "bernoulli"}),
+    # x.new_empty(shape).bernoulli_(keep_prob): timm's drop_path mask (in-place names arrive
+    # without their underscore)
+    "method": frozenset({"normal", "uniform", "bernoulli"}),
 }
 
 _INTEGER_CASTS = frozenset({"long", "int", "short", "byte", "char", "bool"})
@@ -2478,6 +2481,9 @@ class Library:
             return args[0]
         if is_layer(name):
             return build_layer(name, tuple(args), dict(keywords), self.run.span(where))
+        if name in COMPOSITE_LAYERS:
+            return self.run.construct(self.run.composite_class(name), list(args), dict(keywords),
+                                      where)
         if name in CONTAINER_KINDS:
             return container(name, args)
         loss_functions = {
