@@ -1173,7 +1173,6 @@ class Library:
         return self.binary("add", start, product, where)
 
     op_baddbmm = op_addmm
-    op_addmv = op_addmm
     op_dot = op_matmul
     op_inner = op_matmul
     op_vdot = op_matmul
