@@ -632,6 +632,77 @@ def test_a_column_plus_its_transpose_is_pairs_of_rows():
     assert same_function(loss.parsed.expr, f"({rows[0]} + {rows[1]})/2"), str(loss.parsed.expr)
 
 
+@pytest.mark.parametrize("product", [
+    "d.addmm_(a, b.t(), beta=1, alpha=-2)",
+    "d.addmm_(1, -2, a, b.t())",  # PyTorch's deprecated order (beta, alpha first), in real code
+    "d = torch.addmm(2 * d, a, b.T, beta=0.5, alpha=-2.0)",
+    "d = d - 2 * torch.mm(a, b.t())",
+    "d = d.baddbmm(a, b.transpose(-2, -1), alpha=-2)",
+])
+def test_a_product_added_to_pairs_of_rows_scores_row_i_against_row_j(product):
+    # the expanded distance |a_i|^2 + |b_j|^2 - 2 a_i.b_j: addmm's product is cell (i, j) too
+    loss = lowered(f"""
+        def expanded_chamfer_loss(a, b):
+            d = (a ** 2).sum(1, keepdim=True) + (b ** 2).sum(1, keepdim=True).t()
+            {product}
+            return d.min(dim=1).values.sum()
+        """)
+    near = " + ".join(f"Min({_pair_distance(i, 0)}, {_pair_distance(i, 1)})" for i in range(2))
+    assert same_function(loss.parsed.expr, near), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("mask", [
+    "labels.unsqueeze(1).expand(n, 4).eq(torch.arange(4).long().expand(n, 4))",
+    "labels[:, None] == torch.arange(4)[None]",
+    "~(labels.view(-1, 1) != torch.arange(4).cuda())",
+])
+def test_a_one_hot_of_labels_picks_each_rows_class_in_pairs_of_rows(mask):
+    # the center loss: squared distances to every class centre (rows of a parameter), kept
+    # for each sample's own class (class 0 stands for it, as in one_hot); the others are 0
+    loss = lowered(f"""
+        class CentreLoss(nn.Module):
+            def __init__(self, num_classes=4, feat_dim=3):
+                super().__init__()
+                self.centers = nn.Parameter(torch.randn(num_classes, feat_dim))
+
+            def forward(self, x, labels):
+                n = x.size(0)
+                d = (x ** 2).sum(1, keepdim=True) + (self.centers ** 2).sum(1, keepdim=True).t()
+                d.addmm_(x, self.centers.t(), beta=1, alpha=-2)
+                return (d * ({mask}).float()).clamp(min=1e-12, max=1e12).sum()
+        """)
+    own = " + ".join(f"Min(10**12, Max(10**-12, {_pair_distance(i, 0, 'x', 'centers')}))"
+                     for i in range(2))
+    # the two cells of other classes are 0, clamped to 1e-12
+    assert same_function(loss.parsed.expr, f"{own} + 2 * 10**-12"), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("mask", ["labels[:, None] == torch.arange(3)",
+                                  "labels.unsqueeze(1).eq(torch.arange(3).long())"])
+def test_labels_compared_with_the_class_indices_are_their_one_hot(mask):
+    def read(target: str):
+        return lowered(f"""
+            def picked_nll_loss(logits, labels):
+                return -(logits.log_softmax(1) * ({target}).float()).sum(1).mean()
+            """).parsed.expr
+
+    one_hot = read("F.one_hot(labels, 3)")
+    assert same_function(read(mask), str(one_hot)), str(read(mask))
+
+
+@pytest.mark.parametrize("call, column, expected", [
+    ("d.addmm_(a, b.t(), beta=scale)", 5, "beta or alpha that are not numbers"),
+    ("d = torch.addmm(d, a)", 9, "an input and two matrices"),
+])
+def test_an_addmm_the_reader_cannot_write_is_refused_at_its_column(call, column, expected):
+    text = HEADER + ("def expanded_loss(a, b, scale):\n"
+                     "    d = (a ** 2).sum(1, keepdim=True) + (b ** 2).sum(1, keepdim=True).t()\n"
+                     f"    {call}\n    return d.sum()\n")
+    error = translation_error(text)
+    assert error.position() == (7, column)
+    assert expected in error.message
+
+
 def test_pairs_of_a_batch_with_itself_have_a_zero_diagonal():
     # x against itself: cell (i, i) is x@i - x@i = 0; a softmax over the other rows per row
     loss = lowered("""

@@ -303,9 +303,31 @@ class Library:
             for side, other in ((left, right), (right, left)):
                 if not isinstance(other, TENSORLIKE):
                     self.note_mask(side)
+                if isinstance(other, Arange) and not isinstance(side, Arange):
+                    hot = self.class_mask(side, other, op == "eq", where)
+                    if hot is not None:
+                        return hot
         a, b = self.operand(left, where), self.operand(right, where)
         return self.apply(lambda x, y: self.node(op, (x, y), where), a, b, where=where,
                           dtype="bool")
+
+    def class_mask(self, labels: Any, classes: Arange, equal: bool,
+                   where: ast.AST) -> Tensor | None:
+        """``labels[:, None] == arange(C)``: a one-hot of the labels along the class axis, as
+        ``one_hot`` reads it (class 0 stands for each sample's own class), or its negation
+        (``!=``, not ``equal``); None when ``labels`` are not class labels of the source.
+
+        Read element by element it would compare the same label with each class index as if
+        the label had a component per class (``labels[k] == k``); against a matrix of
+        distances to class centres (a grid of pairs) the one-hot is the class axis of the grid.
+        """
+        label = self.label_name(labels)
+        if label is None or label == _ROWS:
+            return None
+        self.run.label_names.add(label)
+        size = len(classes.values) if classes.values else DEFAULT_COMPONENTS
+        parts = [const((k == 0) == equal, self.run.span(where)) for k in range(size)]
+        return Tensor(tuple(parts), size > 1, "bool")
 
     def logical(self, op: str, conditions: list[Any], where: ast.AST) -> Any:
         return self.apply(lambda *xs: self.node(op, xs, where), *conditions, where=where,
@@ -408,8 +430,9 @@ class Library:
             if name in ("dtype", "device", "requires_grad", "is_cuda"):
                 return Opaque(f"tensor.{name}")
             return TensorMethod(owner, name)
-        if isinstance(owner, Arange) and (name in SHAPE_OPERATIONS or name in _INTEGER_CASTS):
-            # torch.arange(n).view(-1, 1).to(device): still the row indices
+        if isinstance(owner, Arange) and name in (SHAPE_OPERATIONS | _INTEGER_CASTS) - {"bool"}:
+            # torch.arange(n).view(-1, 1).to(device), arange(C).long().expand(n, C): still the
+            # row (class) indices
             return TensorMethod(owner, name)
         tensor = self.tensor(owner, where)
         if name == "shape":
@@ -441,6 +464,8 @@ class Library:
             grid = container if isinstance(container, PairGrid) else self.apply(
                 lambda value, flag: value, self.tensor(container, where), values[0], where=where)
             return self.masked_pairs(grid, values[0], where)
+        if isinstance(container, Arange) and all(v is None or _selects_all(v) for v in values):
+            return container  # arange(C)[None]: new axes, the same class indices
         tensor = self.tensor(container, where)
         return self.index(tensor, values, keys, where)
 
@@ -764,7 +789,7 @@ class Library:
         if name in ("t", "mT") and args and isinstance(args[0], PairGrid) and not args[0].features \
                 and not args[0].offset:
             return args[0].transposing()
-        if (name in SHAPE_OPERATIONS or name in _INTEGER_CASTS) and args \
+        if name in (SHAPE_OPERATIONS | _INTEGER_CASTS) - {"bool"} and args \
                 and isinstance(args[0], Arange):
             return args[0]  # torch.arange(n).view(-1, 1).long(): still the row indices
         if name in SHAPE_OPERATIONS:
@@ -956,7 +981,9 @@ class Library:
             reduced = self.builder.reduce(tensor, lambda ps: self.combine(how, ps, where), features)
         return reduced.spreading() if keywords.get("keepdim") or keywords.get("keepdims") else reduced
 
-    def integer_cast(self, value: Any, where: ast.AST) -> Tensor:
+    def integer_cast(self, value: Any, where: ast.AST) -> Tensor | Arange:
+        if isinstance(value, Arange):
+            return value  # arange(n).long(): integers already, still the class indices
         tensor = self.tensor(value, where)
         if tensor.on_diagonal is not None:
             return tensor  # eye(n).bool(): 0 and 1 already, and its diagonal kept
@@ -1163,6 +1190,35 @@ class Library:
 
     op_mm = op_matmul
     op_bmm = op_matmul
+
+    def op_addmm(self, args, keywords, where, **_):
+        """``torch.addmm(input, a, b, beta=1, alpha=1)`` = ``beta * input + alpha * (a @ b)``.
+
+        In place (``distmat.addmm_(x, c.t(), beta=1, alpha=-2)``) it is the same value
+        assigned back. The scalars may come first, positionally, as in PyTorch's deprecated
+        signature (``distmat.addmm_(1, -2, x, c.t())``, still in much real code).
+        """
+        args = list(args)
+        scalars = []
+        while len(args) > 3 and len(scalars) < 2 and _is_number(args[1]):
+            scalars.append(args.pop(1))
+        if len(args) != 3:
+            raise SourceError("addmm needs an input and two matrices", where)
+        beta = keywords.get("beta", scalars[0] if scalars else 1)
+        alpha = keywords.get("alpha", scalars[1] if len(scalars) > 1 else 1)
+        if not (_is_number(beta) and _is_number(alpha)):
+            raise SourceError("addmm with beta or alpha that are not numbers", where)
+        product = self.matmul(args[1], args[2], where)
+        if alpha != 1:
+            product = self.binary("mul", self.operand(alpha, where), product, where)
+        if beta == 0:
+            return product  # PyTorch ignores input then (even its nan and inf)
+        start = self.operand(args[0], where)
+        if beta != 1:
+            start = self.binary("mul", self.operand(beta, where), start, where)
+        return self.binary("add", start, product, where)
+
+    op_baddbmm = op_addmm
     op_dot = op_matmul
     op_inner = op_matmul
     op_vdot = op_matmul
@@ -2826,6 +2882,15 @@ def _is_integer(value: Any) -> bool:
     if isinstance(value, int):
         return True
     return isinstance(value, sp.Integer)
+
+
+def _is_number(value: Any) -> bool:
+    """A plain number of the source (a literal or a number it computed), not a tensor."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float, Fraction)):
+        return True
+    return isinstance(value, sp.Basic) and bool(value.is_number)
 
 
 def _number(value: Any, where: ast.AST) -> Any:

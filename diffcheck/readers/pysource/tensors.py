@@ -148,10 +148,13 @@ class Builder:
         unless the tensor is made of parameters alone (then their rows are split, as a
         codebook's)."""
         names = [n for n in self.feature_variables(tensor) if "@" not in n]
-        components = sorted({node.value for part in tensor.parts for node in part.walk()
-                             if node.op == "var" and "@" not in node.value
-                             and node.value in self.component_of
-                             and self.component_of[node.value][0] not in self.parameters})
+        written = {node.value for part in tensor.parts for node in part.walk()
+                   if node.op == "var" and "@" not in node.value and node.value in self.component_of}
+        components = sorted(n for n in written if self.component_of[n][0] not in self.parameters)
+        if not components and all(n in self.parameters for n in names):
+            # made of parameters alone (the squared norms of class centres, a codebook's): its
+            # rows are rows of the parameter, with their components (centers[0]@1)
+            components = sorted(written)
         mapping = {name: f"{name}@{index}" for name in [*names, *components]}
         for name, renamed in mapping.items():
             if name in self.component_of:
@@ -424,6 +427,13 @@ class Builder:
             if operand.on_diagonal is not None:
                 diagonal = Tensor(operand.on_diagonal, operand.featured, operand.dtype)
                 return [diagonal if i == j else plain for i in range(size) for j in range(size)]
+            if operand.featured and operand.axis == "feature" and not features:
+                # a constant vector (C,) broadcasts along the last axis of a grid (N, C) without
+                # features: a one-hot of labels picks, for every row i, its class column j
+                # (class 0 stands for each row's own class, as for one_hot)
+                parts = operand.parts
+                return [Tensor((parts[min(j, len(parts) - 1)],), False, operand.dtype)
+                        for _ in range(size) for j in range(size)]
             return [plain] * (size * size)
         # numpy broadcasting: a column (keepdim) varies along axis 0, anything else is aligned
         # with the trailing axes, so its rows vary along axis 1
