@@ -997,3 +997,22 @@ def test_a_product_contracting_the_batch_axis_with_a_reduced_tensor_is_refused_a
     error = translation_error(text)
     assert error.position() == (7, 9)
     assert "contracting the batch axis" in error.message
+
+
+def _mask_selection_cases(kind: str) -> list:
+    table = json.loads((Path(__file__).parent / "data" / "mask_selections.json").read_text())
+    return [pytest.param(case, id=case["id"]) for case in table[kind]]
+
+
+@pytest.mark.parametrize("case", _mask_selection_cases("readings"))
+def test_a_selection_by_a_mask_reads_as_the_elements_it_sums(case):
+    loss = lowered(f"def loss(x, y, labels):\n    {case['body']}\n")
+    expected = case["formula"].format(d="Abs(x - y)")
+    assert same_function(loss.parsed.expr, expected), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("case", _mask_selection_cases("refusals"))
+def test_a_selection_the_reader_does_not_model_is_refused_at_its_column(case):
+    error = translation_error(HEADER + f"def loss(x, y, labels):\n    {case['body']}\n")
+    assert error.position() == (6, case["column"])
+    assert case["message"] in error.message

@@ -86,6 +86,10 @@ class Tensor:
     #: a constant over the pairs of a batch with itself (``torch.eye(n)``, ``1 - eye``):
     #: ``parts`` is its value off the diagonal, this its value on the diagonal
     on_diagonal: tuple[Node, ...] | None = None
+    #: ``x[mask]`` of a mask computed from the predictions: the condition (one per part) under
+    #: which an element is one of the selected. Elementwise operations keep it; a sum over the
+    #: selection is the sum of ``where(condition, x, 0)`` (see ``Library.select_where``)
+    selected: tuple[Node, ...] | None = None
 
     @property
     def generic(self) -> Node:
@@ -97,15 +101,17 @@ class Tensor:
                    dtype: str | None = None) -> Tensor:
         return Tensor(tuple(parts), self.featured if featured is None else featured,
                       self.dtype if dtype is None else dtype, self.spread, self.axis,
-                      new_axis=self.new_axis)
+                      new_axis=self.new_axis, selected=self.selected)
 
     def spreading(self, new_axis: int = -1) -> Tensor:
         """This tensor kept as a column (``keepdim``/``unsqueeze``), if it is a reduced value;
         ``new_axis`` is where ``unsqueeze`` put the new axis, if known."""
         if self.featured or self.spread:
             return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
-                          self.transposed, self.stacked, new_axis) if new_axis >= 0 else self
-        return Tensor(self.parts, False, self.dtype, True, self.axis, new_axis=new_axis)
+                          self.transposed, self.stacked, new_axis,
+                          selected=self.selected) if new_axis >= 0 else self
+        return Tensor(self.parts, False, self.dtype, True, self.axis, new_axis=new_axis,
+                      selected=self.selected)
 
     def transposing(self) -> Tensor:
         """This tensor with its last two axes swapped (``.t()``).
@@ -115,7 +121,7 @@ class Tensor:
         """
         new_axis = {1: 0, 0: 1}.get(self.new_axis, 0 if self.spread and self.new_axis < 0 else -1)
         return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
-                      not self.transposed, new_axis=new_axis)
+                      not self.transposed, new_axis=new_axis, selected=self.selected)
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,6 +184,18 @@ class Size:
     """
 
     what: str = "size"
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionCount:
+    """The number of elements of selections ``x[mask]`` by masks computed from the predictions
+    (``len(x[mask])``): the sum over the batch of the masks' indicators, one per condition.
+
+    It changes with the predictions, unless the masks split every element exactly once
+    (``len(x[d < t]) + len(x[d >= t])`` is the batch size): see ``Library.count_sum``.
+    """
+
+    conditions: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
