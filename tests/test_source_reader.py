@@ -1016,3 +1016,25 @@ def test_a_selection_the_reader_does_not_model_is_refused_at_its_column(case):
     error = translation_error(HEADER + f"def loss(x, y, labels):\n    {case['body']}\n")
     assert error.position() == (6, case["column"])
     assert case["message"] in error.message
+
+
+def test_a_layer_maps_the_selected_rows_alone_and_batch_norm_over_them_is_refused():
+    model = """
+        class Gated(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3, 2)
+                self.norm = nn.BatchNorm1d(3)
+
+            def forward(self, x):
+                keep = x.sum(1) > 0
+                return {}
+        """
+    loss = lowered(model.format("self.fc(x[keep]).sum()"), "Gated")
+    (selected, condition), (unselected, _) = loss.parsed.expr.args
+    assert "fc" in str(selected) and unselected == 0
+    assert condition.free_symbols == {sp.Symbol(f"x[{i}]", real=True) for i in range(3)}
+    with pytest.raises(SourceError) as caught:
+        lowered(model.format("self.norm(x[keep]).sum()"), "Gated")
+    assert caught.value.position() == (14, 16)  # self.norm(...) in the return line
+    assert "BatchNorm1d of a selection" in caught.value.message

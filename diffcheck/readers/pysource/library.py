@@ -1556,6 +1556,12 @@ class Library:
         value = keywords.get("value", args[2] if len(args) > 2 else 0)
         return self.where(mask, self.tensor(value, where), args[0], where)
 
+    def op_masked_select(self, args, keywords, where, **_):
+        """``torch.masked_select(x, mask)``: ``x[mask]``."""
+        mask = keywords.get("mask", args[1] if len(args) > 1 else None)
+        return self.index(self.tensor(args[0], where), [self.run.as_condition(mask, where)], [],
+                          where)
+
     def op_finfo(self, args, keywords, where, **_):
         """``finfo(dtype)``: the limits of a float type. A dtype read from a tensor
         (``x.dtype``) is taken as float32, the type losses are trained in."""
