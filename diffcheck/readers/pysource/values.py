@@ -86,9 +86,10 @@ class Tensor:
     #: a constant over the pairs of a batch with itself (``torch.eye(n)``, ``1 - eye``):
     #: ``parts`` is its value off the diagonal, this its value on the diagonal
     on_diagonal: tuple[Node, ...] | None = None
-    #: ``x[mask]`` of a mask computed from the predictions: the condition (one per part) under
-    #: which an element is one of the selected. Elementwise operations keep it; a sum over the
-    #: selection is the sum of ``where(condition, x, 0)`` (see ``Library.select_where``)
+    #: ``x[mask]`` of a mask computed from the predictions: the condition under which an
+    #: element (a row, with its components) is one of the selected, as a 1-tuple. Elementwise
+    #: and row-wise operations keep it; a sum over the selection is the sum of
+    #: ``where(condition, x, 0)`` (see ``Library.unselect``)
     selected: tuple[Node, ...] | None = None
 
     @property
