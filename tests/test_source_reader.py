@@ -1038,3 +1038,17 @@ def test_a_layer_maps_the_selected_rows_alone_and_batch_norm_over_them_is_refuse
         lowered(model.format("self.norm(x[keep]).sum()"), "Gated")
     assert caught.value.position() == (14, 16)  # self.norm(...) in the return line
     assert "BatchNorm1d of a selection" in caught.value.message
+
+
+def test_a_selection_meets_a_model_parameter_shared_by_every_sample():
+    loss = lowered("""
+        class Scaled(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scale = nn.Parameter(torch.ones(1))
+
+            def forward(self, x):
+                return (x[x > 0] * self.scale).sum()
+        """, "Scaled")
+    assert same_function(loss.parsed.expr, "Piecewise((scale*x, x > 0), (0, True))"), \
+        str(loss.parsed.expr)

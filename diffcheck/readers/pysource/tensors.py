@@ -342,10 +342,17 @@ class Builder:
         if any(len(s) != len(first) or not all(map(same_node, s, first)) for s in selections):
             raise SourceError("unsupported: selections by different masks computed from the "
                               "predictions, element by element")
-        if any(t.selected is None and not self.is_constant(t) for t in tensors):
+        if any(t.selected is None and not self.is_constant(t) and not self.is_shared(t)
+               for t in tensors):
             raise SourceError("unsupported: a selection by a mask computed from the predictions "
                               "(x[mask]) with a tensor not selected by it")
         return first
+
+    def is_shared(self, tensor: Tensor) -> bool:
+        """Made of a model's parameters alone (``self.scale``): the same for every sample."""
+        names = {node.value for part in tensor.parts for node in part.walk() if node.op == "var"}
+        bases = {self.component_of.get(name, (name,))[0] for name in names}
+        return bool(bases) and bases <= self.parameters
 
     def is_constant(self, tensor: Tensor) -> bool:
         """No data or parameter in it: the same number for every element."""
