@@ -1387,8 +1387,10 @@ class Interpreter:
             # a layer maps each row alone (batch norm excepted): the rows stay selected
             output = self.call_value(callee, [replace(args[0], selected=None), *args[1:]],
                                      keywords, node)
-            if isinstance(output, Tensor):
-                return replace(output, selected=args[0].selected)
+            if not isinstance(output, Tensor):
+                raise SourceError(f"unsupported: {callee.kind} of a selection by a mask computed "
+                                  f"from the predictions: {self.snippet(node)}", node)
+            return replace(output, selected=args[0].selected)
         result = self.call_value(callee, args, keywords, node)
         if isinstance(callee, (Layer, ModuleRef, TensorMethod, LibraryObject, Opaque)):
             # library code sees every element: a selection x[mask] it does not keep is refused
