@@ -1109,3 +1109,58 @@ def test_a_diagonal_mask_repeated_over_blocks_of_views_is_refused_at_its_column(
     error = translation_error(text)
     assert error.position() == (7, 12)
     assert "diagonal mask" in error.message
+
+
+def _mask_selection_cases(kind: str) -> list:
+    table = json.loads((Path(__file__).parent / "data" / "mask_selections.json").read_text())
+    return [pytest.param(case, id=case["id"]) for case in table[kind]]
+
+
+@pytest.mark.parametrize("case", _mask_selection_cases("readings"))
+def test_a_selection_by_a_mask_reads_as_the_elements_it_sums(case):
+    loss = lowered(f"def loss(x, y, labels):\n    {case['body']}\n")
+    expected = case["formula"].format(d="Abs(x - y)")
+    assert same_function(loss.parsed.expr, expected), str(loss.parsed.expr)
+
+
+@pytest.mark.parametrize("case", _mask_selection_cases("refusals"))
+def test_a_selection_the_reader_does_not_model_is_refused_at_its_column(case):
+    error = translation_error(HEADER + f"def loss(x, y, labels):\n    {case['body']}\n")
+    assert error.position() == (6, case["column"])
+    assert case["message"] in error.message
+
+
+def test_a_layer_maps_the_selected_rows_alone_and_batch_norm_over_them_is_refused():
+    model = """
+        class Gated(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3, 2)
+                self.norm = nn.BatchNorm1d(3)
+
+            def forward(self, x):
+                keep = x.sum(1) > 0
+                return {}
+        """
+    loss = lowered(model.format("self.fc(x[keep]).sum()"), "Gated")
+    (selected, condition), (unselected, _) = loss.parsed.expr.args
+    assert "fc" in str(selected) and unselected == 0
+    assert condition.free_symbols == {sp.Symbol(f"x[{i}]", real=True) for i in range(3)}
+    with pytest.raises(SourceError) as caught:
+        lowered(model.format("self.norm(x[keep]).sum()"), "Gated")
+    assert caught.value.position() == (14, 16)  # self.norm(...) in the return line
+    assert "BatchNorm1d of a selection" in caught.value.message
+
+
+def test_a_selection_meets_a_model_parameter_shared_by_every_sample():
+    loss = lowered("""
+        class Scaled(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scale = nn.Parameter(torch.ones(1))
+
+            def forward(self, x):
+                return (x[x > 0] * self.scale).sum()
+        """, "Scaled")
+    assert same_function(loss.parsed.expr, "Piecewise((scale*x, x > 0), (0, True))"), \
+        str(loss.parsed.expr)

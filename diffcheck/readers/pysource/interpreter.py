@@ -25,7 +25,7 @@ import math
 import operator
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from diffcheck.readers.pysource.values import (
     Opaque,
     PairGrid,
     Partial,
+    SelectionCount,
     Size,
     SourceError,
     Tensor,
@@ -417,7 +418,8 @@ class Interpreter:
         if isinstance(value, PairGrid):
             # an unreduced matrix of pairs: the sum of its cells, as for components below
             value = self.library.reduction("sum", [value], {}, where)
-        tensor = self.as_tensor(value, where)
+        # an unreduced selection x[mask] is summed, as unreduced components are below
+        tensor = self.library.unselect(self.as_tensor(value, where), where)
         if tensor.featured:
             # Unreduced components: the loss is their sum (a reduction never changes the verdict).
             return self.builder.meet([Node("add", tensor.parts, span=self.span(where))])[0]
@@ -818,6 +820,9 @@ class Interpreter:
             items = [Size("size") for _ in range(count)]
         elif isinstance(value, Arange):
             items = [sp.Integer(v) for v in (value.values or range(DEFAULT_COMPONENTS))]
+        elif isinstance(value, Tensor) and value.selected is not None:
+            raise SourceError("unsupported: iterating over a selection by a mask computed from "
+                              f"the predictions: {self.snippet(where)}", where)
         elif isinstance(value, Tensor) and count is not None and _is_unknown_result(value):
             # ``a, b = unknown_function(x)``: each item is some unknown function of x
             items = [value] * count
@@ -1101,6 +1106,8 @@ class Interpreter:
         if isinstance(container, library.LazySequence):
             return container.item(key, node)
         if isinstance(container, library.Shape):
+            if container.count is not None and not isinstance(key, slice) and _index(key, node) == 0:
+                return container.count
             return library.Shape() if isinstance(key, slice) else Size("size")
         if isinstance(container, (Opaque, ModuleRef)):
             return container  # a type annotation such as Optional[Tensor]
@@ -1264,6 +1271,8 @@ class Interpreter:
             raise SourceError(f"the operator {type(op).__name__} is not supported", node)
         if name == "matmul":
             return self.library.matmul(left, right, node)
+        if isinstance(left, SelectionCount) or isinstance(right, SelectionCount):
+            return self.library.count_arithmetic(name, left, right, node)
         tensors = isinstance(left, TENSORLIKE) or isinstance(right, TENSORLIKE)
         if not tensors:
             if isinstance(left, library.Shape) or isinstance(right, library.Shape):
@@ -1388,6 +1397,27 @@ class Interpreter:
         return result
 
     def call(self, callee: Any, args: list[Any], keywords: dict[str, Any], node: ast.AST) -> Any:
+        if isinstance(callee, Layer) and "BatchNorm" not in callee.kind and args and isinstance(
+                args[0], Tensor) and args[0].selected is not None:
+            # a layer maps each row alone (batch norm excepted): the rows stay selected
+            output = self.call_value(callee, [replace(args[0], selected=None), *args[1:]],
+                                     keywords, node)
+            if not isinstance(output, Tensor):
+                raise SourceError(f"unsupported: {callee.kind} of a selection by a mask computed "
+                                  f"from the predictions: {self.snippet(node)}", node)
+            return replace(output, selected=args[0].selected)
+        result = self.call_value(callee, args, keywords, node)
+        if isinstance(callee, (Layer, ModuleRef, TensorMethod, LibraryObject, Opaque)):
+            # library code sees every element: a selection x[mask] it does not keep is refused
+            name = str(callee.kind if isinstance(callee, Layer) else getattr(
+                callee, "name", None) or getattr(callee, "dotted", "call"))
+            receiver = [callee.tensor] if isinstance(callee, TensorMethod) else []
+            self.library.keeps_selections(name.rpartition(".")[2],
+                                          [*receiver, *args, *keywords.values()], result, node)
+        return result
+
+    def call_value(self, callee: Any, args: list[Any], keywords: dict[str, Any],
+                   node: ast.AST) -> Any:
         if isinstance(callee, Function):
             decorated = self.decorated(callee, node)
             if decorated is not callee:
@@ -1591,6 +1621,8 @@ class Interpreter:
             return Tensor((const(_exact(number), self.span(where)),))
         if isinstance(value, Size):
             return Tensor((const(DEFAULT_COMPONENTS, self.span(where)),))
+        if isinstance(value, SelectionCount):
+            raise library.count_error(self.snippet(where), where)
         if isinstance(value, PairGrid):
             raise SourceError("unsupported: this operation on pairs of rows (a[:, None] - b[None]): "
                               f"{self.snippet(where)}", where)
@@ -1918,6 +1950,8 @@ def _plain(value: Any) -> Any:
 
 
 def _number(value: Any, where: ast.AST) -> Any:
+    if isinstance(value, SelectionCount):
+        raise library.count_error(ast.unparse(where) if isinstance(where, ast.expr) else "", where)
     if isinstance(value, bool):
         return sp.Integer(int(value))
     if isinstance(value, int):

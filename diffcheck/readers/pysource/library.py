@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +36,10 @@ from diffcheck.readers.pysource.layers import (
 from diffcheck.readers.pysource.tensors import (
     PAIR_ROWS,
     STATISTIC_ROWS,
+    complementary,
     const,
     order_statistic,
+    same_node,
     sum_of_ranked,
 )
 from diffcheck.readers.pysource.values import (
@@ -55,6 +57,7 @@ from diffcheck.readers.pysource.values import (
     Opaque,
     PairGrid,
     Partial,
+    SelectionCount,
     Size,
     SourceError,
     Tensor,
@@ -187,6 +190,18 @@ class LazySequence:
         return self._items[index]
 
 
+def _undetached(node: Node) -> Node:
+    while node.op == "detach" and node.args:
+        node = node.args[0]
+    return node
+
+
+def count_error(snippet: str, where: ast.AST) -> SourceError:
+    """The refusal of a count of selected elements used as a number (``s / len(x[m])``)."""
+    return SourceError("unsupported: the number of elements a mask computed from the "
+                       f"predictions selects changes with them: {snippet}", where)
+
+
 def _is_first_axis(dim: Any) -> bool:
     """Whether ``dim`` is the number 0 (an int or an exact number of the reader)."""
     if isinstance(dim, sp.Basic):
@@ -219,7 +234,11 @@ class ResultPair:
 
 
 class Shape:
-    """``x.shape``: sizes the source does not tell."""
+    """``x.shape``: sizes the source does not tell; ``count`` is the length of the first axis
+    when it is the number of elements a mask computed from the predictions selects."""
+
+    def __init__(self, count: SelectionCount | None = None):
+        self.count = count
 
 
 class Library:
@@ -258,7 +277,8 @@ class Library:
             with located(where):
                 return self.builder.pairwise(make, *operands, offset=offset, dtype=dtype)
         tensors = [o for o in operands if isinstance(o, Tensor)]
-        return self.builder.elementwise(make, *tensors, dtype=dtype)
+        with located(where):
+            return self.builder.elementwise(make, *tensors, dtype=dtype)
 
     def unsqueeze_axis(self, tensor: Tensor, name: str, args: list[Any],
                        keywords: dict[str, Any]) -> int:
@@ -436,7 +456,7 @@ class Library:
             return TensorMethod(owner, name)
         tensor = self.tensor(owner, where)
         if name == "shape":
-            return Shape()
+            return Shape(SelectionCount(tensor.selected) if tensor.selected is not None else None)
         if name in ("T", "mT", "H"):
             return tensor.transposing()
         if name == "real":
@@ -477,12 +497,28 @@ class Library:
                 return tensor
             return tensor.spreading(self.builder.new_axis(tensor, position) if (
                 position := _new_axis_position(values)) is not None else -1)
+        if tensor.selected is not None:
+            if (values[0] is Ellipsis or values[0] == slice(None)) and all(
+                    (_is_integer(v) or isinstance(v, slice)) and _axis_kind(values, i) == "feature"
+                    for i, v in picks):
+                # components of each selected row (x[mask][:, 0]): the rows stay selected
+                picked = self.index(replace(tensor, selected=None), values, keys, where)
+                return replace(picked, selected=tensor.selected)
+            raise SourceError("unsupported: indexing a selection by a mask computed from the "
+                              f"predictions: {self.run.snippet(where)}", where)
         spelling = self.spelling(values, keys)
         conditions = [v for _, v in picks if isinstance(v, Tensor) and v.dtype == "bool"]
         if conditions and len(conditions) == len(picks):
+            if any(self.selects_by_predictions(c, tensor) for c in conditions):
+                return self.selection(tensor, conditions, where)
             for condition in conditions:
                 self.note_mask(condition)
             return tensor  # x[mask]: the elements where the mask holds
+        moving = [c for c in conditions if self.selects_by_predictions(c, tensor)]
+        if moving:
+            # w[mask, k]: component k of w, then the selection of its rows
+            rest = [slice(None) if any(v is c for c in moving) else v for v in values]
+            return self.selection(self.index(tensor, rest, keys, where), moving, where)
         shifted = [(i, v) for i, v in picks if (_is_integer(v) or isinstance(v, slice))
                    and _axis_kind(values, i) != "feature"]
         if shifted:
@@ -505,6 +541,103 @@ class Library:
             _, part = slices[-1]
             return self.slice(tensor, part, spelling, where)
         raise SourceError(f"this indexing is not supported: {self.run.snippet(where)}", where)
+
+    def selects_by_predictions(self, condition: Tensor, tensor: Tensor) -> bool:
+        """Whether the mask ``condition`` of ``tensor[condition]`` is computed from the
+        predictions rather than data.
+
+        A mask of data only says which samples count (``x[labels != ignore]``,
+        ``x[target > 0]``, ``x[valid.bool()]``, ``~eye``): the generic element stands for a
+        selected one. A mask that compares a computed value (``d[d.abs() < t]``), or the
+        selected tensor's own values (``x[x > 0]``), moves with the predictions: which
+        elements are summed switches where the condition does. Data are labels, masks and
+        constants; another tensor parameter compared as it is with a number is taken for data
+        too (the reader cannot tell a target from a prediction there: that reading is today's).
+        """
+        data = self.run.label_names | self.run.mask_names | self.builder.parameters
+        varying = {name for name in self.builder.data_bases(
+            *[part.variables() for part in condition.parts]) if name not in data}
+        if not varying:
+            return False
+        pending = list(condition.parts)
+        while pending:
+            node = pending.pop()
+            if node.op in ("and", "or", "not", "detach"):
+                pending.extend(node.args)
+            elif node.op in ("lt", "le", "gt", "ge", "eq", "ne"):
+                operands = [_undetached(arg) for arg in node.args]
+                if not all(arg.op in ("var", "const") for arg in operands) or any(
+                        arg.op == "var" and same_node(arg, part)
+                        for arg in operands for part in tensor.parts):
+                    return True
+            elif node.op not in ("var", "const"):
+                return True
+        return False
+
+    def selection(self, tensor: Tensor, conditions: list[Tensor], where: ast.AST) -> Tensor:
+        """``x[mask]`` for a mask computed from the predictions: ``x`` with the condition under
+        which an element is selected (:attr:`Tensor.selected`), kept by elementwise operations
+        until a sum turns it into ``where(mask, x, 0)`` (:meth:`unselect`)."""
+        mask = conditions[0] if len(conditions) == 1 else self.logical("and", conditions, where)
+        if mask.featured or isinstance(tensor, PairGrid) or (
+                tensor.featured and tensor.axis != "feature"):
+            raise SourceError("unsupported: a selection by a mask computed from the predictions "
+                              f"that has components: {self.run.snippet(where)}", where)
+        return replace(tensor, selected=mask.parts)
+
+    def unselect(self, tensor: Tensor, where: ast.AST) -> Tensor:
+        """A selection's elements as zeros where its mask fails: what a sum over it adds up."""
+        if tensor.selected is None:
+            return tensor
+        (condition,) = tensor.selected  # one per row: the components of a row share it
+        parts = [self.node("where", (condition, part, self.number(0, where)), where)
+                 for part in tensor.parts]
+        return replace(tensor, parts=tuple(parts), selected=None)
+
+    def selection_reduction(self, how: str, tensor: Tensor, args: list[Any],
+                            keywords: dict[str, Any], where: ast.AST) -> Tensor:
+        """A reduction of a selection (``x[mask].sum()``) along its one axis: a sum is the sum
+        of :meth:`unselect` (one generic element, as any sum over the batch); a mean divides it
+        by the count of selected elements, which couples the samples: it is written over rows
+        of the batch (an element crossing the mask's boundary changes the count: a jump)."""
+        dim = self.dims(keywords, args, 1)
+        if dim is not None and self.over_features(dim):
+            # along the components of each selected row: the rows stay selected
+            reduced = self.reduction(how, [replace(tensor, selected=None), *args[1:]], keywords,
+                                     where)
+            return replace(reduced, selected=tensor.selected)
+        if dim is not None and not _is_first_axis(dim):
+            raise SourceError("unsupported: a reduction along this axis of a selection by a mask "
+                              f"computed from the predictions: {self.run.snippet(where)}", where)
+        if how == "mean" and tensor.featured:
+            raise SourceError("unsupported: a mean over a selection of rows with components (by a "
+                              f"mask computed from the predictions): {self.run.snippet(where)}",
+                              where)
+        if how == "sum":
+            return self.reduction("sum", [self.unselect(tensor, where)], {}, where)
+        if how == "mean":
+            summed = self.unselect(tensor, where)
+            flags = [self.node("where", (c, self.number(1, where), self.number(0, where)), where)
+                     for c in tensor.selected or ()]
+            total, count = [], []
+            for row in range(STATISTIC_ROWS):
+                total.append(self.builder.sample(summed, row).parts[0])
+                count.append(self.builder.sample(Tensor(tuple(flags)), row).parts[0])
+            return Tensor((self.node("div", (self.node("add", total, where),
+                                             self.node("add", count, where)), where),))
+        raise SourceError(f"unsupported: {how} of a selection by a mask computed from the "
+                          f"predictions: {self.run.snippet(where)}", where)
+
+    def count_arithmetic(self, name: str, left: Any, right: Any, where: ast.AST) -> Any:
+        """Arithmetic with the number of selected elements (``len(x[mask])``): a sum of counts
+        of complementary masks is every element, the batch size; any other count changes with
+        the predictions."""
+        if name == "add" and isinstance(left, SelectionCount) and isinstance(right, SelectionCount):
+            conditions = (*left.conditions, *right.conditions)
+            if len(conditions) == 2 and complementary(*conditions):
+                return Size("len")
+            return SelectionCount(conditions)
+        raise count_error(self.run.snippet(where), where)
 
     def masked_pairs(self, grid: PairGrid, mask: Any, where: ast.AST) -> Tensor:
         """``d[mask]`` of pairs of rows: the cells where the mask may hold, as one axis.
@@ -641,6 +774,13 @@ class Library:
         masks = [v for v in picks if isinstance(v, Tensor) and v.dtype == "bool"]
         if masks and len(masks) == len(picks):
             mask = masks[0] if len(masks) == 1 else self.logical("and", masks, where)
+            if new.selected is not None:
+                # x[m] = f(y[m]): the selected elements, put back where they were taken
+                if len(new.selected) != len(mask.parts) or not all(
+                        map(same_node, new.selected, mask.parts)):
+                    raise SourceError("unsupported: assigning a selection by one mask where "
+                                      f"another holds: {self.run.snippet(where)}", where)
+                new = replace(new, selected=None)
             return self.where(mask, new, tensor, where)
         slices = [v for v in picks if isinstance(v, slice)]
         if slices and len(slices) == len(picks):
@@ -774,6 +914,26 @@ class Library:
 
     def tensor_call(self, family: str, name: str, args: list[Any], keywords: dict[str, Any],
                     where: ast.AST, written: str) -> Any:
+        if any(isinstance(a, Tensor) and a.selected is not None for a in args):
+            # the builder refuses to read a selection x[mask] as every element; place it here
+            with located(where):
+                return self.library_tensor_call(family, name, args, keywords, where, written)
+        return self.library_tensor_call(family, name, args, keywords, where, written)
+
+    def keeps_selections(self, name: str, inputs: Sequence[Any], result: Any,
+                         where: ast.AST) -> None:
+        """Refuse a call of selections by masks computed from the predictions (``x[mask]``)
+        whose result is not one: it would read the selection as every element."""
+        if name in _SELECTION_AWARE:
+            return
+        items = [*inputs, *(i for v in inputs if isinstance(v, (list, tuple)) for i in v)]
+        if any(isinstance(v, Tensor) and v.selected is not None for v in items) and not (
+                isinstance(result, Tensor) and result.selected is not None):
+            raise SourceError(f"unsupported: {name} of a selection by a mask computed from the "
+                              f"predictions: {self.run.snippet(where)}", where)
+
+    def library_tensor_call(self, family: str, name: str, args: list[Any],
+                            keywords: dict[str, Any], where: ast.AST, written: str) -> Any:
         args, keywords = _positional_by_name(args, keywords)
         if family == "lax":
             # lax.max/min are elementwise (not torch.max's reduction), lax.select is where
@@ -963,6 +1123,8 @@ class Library:
                 return self.builder.grid_reduce(args[0], lambda ps: self.combine(how, ps, where),
                                                 axes - {"batch"})
         tensor = self.tensor(args[0], where)
+        if tensor.selected is not None:
+            return self.selection_reduction(how, tensor, args, keywords, where)
         features = self.over_features(dim)
         if tensor.stacked and _is_first_axis(dim):
             width = len(tensor.parts) // tensor.stacked
@@ -1269,14 +1431,19 @@ class Library:
         return args[0]
 
     def op_numel(self, args, keywords, where, **_):
+        if args and isinstance(args[0], Tensor) and args[0].selected is not None:
+            return SelectionCount(args[0].selected)
         return Size("numel")
 
     op_nelement = op_numel
 
     def op_size(self, args, keywords, where, **_):
+        shape = self.tensor_attribute(args[0], "shape", where) if args and isinstance(
+            args[0], Tensor) else Shape()
         if len(args) > 1 or "dim" in keywords:
-            return Size("size")
-        return Shape()
+            dim = keywords.get("dim", args[1] if len(args) > 1 else None)
+            return shape.count if shape.count is not None and dim == 0 else Size("size")
+        return shape
 
     def op_dim(self, args, keywords, where, **_):
         from diffcheck.readers.pysource.interpreter import _Unknown
@@ -1500,6 +1667,12 @@ class Library:
         return self.tensor(args[0], where)
 
     op_triu = op_tril
+
+    def op_masked_select(self, args, keywords, where, **_):
+        """``torch.masked_select(x, mask)``: ``x[mask]``."""
+        mask = keywords.get("mask", args[1] if len(args) > 1 else None)
+        return self.index(self.tensor(args[0], where), [self.run.as_condition(mask, where)], [],
+                          where)
 
     def op_finfo(self, args, keywords, where, **_):
         """``finfo(dtype)``: the limits of a float type. A dtype read from a tensor
@@ -2423,6 +2596,13 @@ class Library:
         return fn(*[_number(a, where) for a in args])
 
     def builtin(self, name: str, args: list[Any], keywords: dict[str, Any], where: ast.AST) -> Any:
+        result = self.python_builtin(name, args, keywords, where)
+        if name not in ("len", "isinstance", "hasattr", "getattr", "type", "print", "callable"):
+            self.keeps_selections(name, [*args, *keywords.values()], result, where)
+        return result
+
+    def python_builtin(self, name: str, args: list[Any], keywords: dict[str, Any],
+                       where: ast.AST) -> Any:
         from diffcheck.readers.pysource.interpreter import _Unknown
 
         tensors = any(isinstance(a, TENSORLIKE) for a in args)
@@ -2437,6 +2617,8 @@ class Library:
                 value = value.items
             if isinstance(value, (list, tuple, dict, str, range)):
                 return sp.Integer(len(value))
+            if isinstance(value, Tensor) and value.selected is not None:
+                return SelectionCount(value.selected)
             return Size("len")
         if name == "zip":
             return list(zip(*[self.run.iterate(a, where) for a in args]))
@@ -2827,6 +3009,12 @@ def _selects_all(value: Any) -> bool:
 
 #: reductions whose value over the batch depends on every sample's, not each alone
 _COUPLED_REDUCTIONS = ("max", "min", "logsumexp")
+
+#: calls that read a selection by a mask computed from the predictions themselves (a sum over
+#: it, its count) rather than element by element
+_SELECTION_AWARE = frozenset({
+    *(name for name, how in _REDUCTIONS.items() if how in ("sum", "mean")),
+    "numel", "nelement", "size"})
 
 #: shape operations that leave a grid of pairs as it is (casts, copies, broadcasts)
 _KEEPS_LAYOUT = frozenset({

@@ -20,8 +20,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from functools import partial
-from typing import Any
+from functools import partial, wraps
+from typing import Any, TypeVar
 
 from diffcheck.program import Node, Span
 from diffcheck.readers.pysource.values import DEFAULT_COMPONENTS, PairGrid, SourceError, Tensor
@@ -44,6 +44,24 @@ def is_const(node: Node, value: Any | None = None) -> bool:
     if node.op != "const":
         return False
     return value is None or node.value == value
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _whole(method: _Method) -> _Method:
+    """A builder method that reads every element of its tensor: a selection by a mask computed
+    from the predictions (``x[mask]``, :attr:`Tensor.selected`) is refused, not read as every
+    element (the library reduces selections itself)."""
+
+    @wraps(method)
+    def checked(self: Any, tensor: Tensor, *args: Any, **keywords: Any) -> Any:
+        if tensor.selected is not None:
+            raise SourceError("unsupported: this operation on a selection by a mask computed "
+                              "from the predictions (x[mask])")
+        return method(self, tensor, *args, **keywords)
+
+    return checked  # type: ignore[return-value]
 
 
 class Builder:
@@ -109,6 +127,7 @@ class Builder:
         data = {n for n in names if n not in self.parameters}
         return sorted(data or names)
 
+    @_whole
     def rows(self, tensor: Tensor, count: int = DEFAULT_COMPONENTS) -> Tensor:
         """``tensor`` as ``count`` of its rows (other elements of its batch axis): ``k@0``, ``k@1``.
 
@@ -128,6 +147,7 @@ class Builder:
             parts.append(rename(generic, mapping))
         return Tensor(tuple(parts), True, tensor.dtype, axis="rows")
 
+    @_whole
     def batch_chunks(self, tensor: Tensor, count: int) -> list[Tensor]:
         """``count`` chunks of the batch of a generic ``tensor`` (``torch.split(x, n)``): other
         samples, so their data are other variables (``x@0``, ``x@1``)."""
@@ -167,6 +187,7 @@ class Builder:
                 self.sizes[renamed] = self.sizes[name]
         return tensor.with_parts([rename(p, mapping) for p in tensor.parts])
 
+    @_whole
     def batch_rows(self, tensor: Tensor, count: int = DEFAULT_COMPONENTS) -> Tensor:
         """``count`` rows of the batch of a generic ``tensor`` as parts along the "rows" axis:
         what an order statistic or a max over ``dim=0`` compares (other samples, not copies)."""
@@ -176,6 +197,7 @@ class Builder:
         parts = [self.sample(tensor, index).parts[0] for index in range(count)]
         return Tensor(tuple(parts), True, tensor.dtype, axis="rows")
 
+    @_whole
     def ranked(self, tensor: Tensor, count: int | None = None, samples: int | None = None) -> Tensor:
         """The elements a sort or top-k orders: the (``count``) components of ``tensor``, or,
         for a per-sample value whose feature axis is already reduced (a cross-entropy with
@@ -224,7 +246,8 @@ class Builder:
         for index in range(count):
             mapping = {name: self.component_name(name, index) for name in names}
             parts.append(rename(generic, mapping))
-        return Tensor(tuple(parts), True, tensor.dtype)
+        # the components of a row stay in a selection of rows (x[mask] of a mask per row)
+        return Tensor(tuple(parts), True, tensor.dtype, selected=tensor.selected)
 
     def component(self, tensor: Tensor, index: int, spelling: str | None = None) -> Tensor:
         """Element ``index`` of the feature axis, e.g. ``boxes[..., 2]``."""
@@ -245,12 +268,12 @@ class Builder:
             tensor = self.featured(tensor, max(self.size_of(tensor), index + 1))
         if index >= len(tensor.parts):
             raise SourceError(f"index {index} out of {len(tensor.parts)} components")
-        return Tensor((tensor.parts[index],), False, tensor.dtype)
+        return Tensor((tensor.parts[index],), False, tensor.dtype, selected=tensor.selected)
 
     def components(self, tensor: Tensor, indices: Sequence[int], spelling: str | None = None) -> Tensor:
         """Several elements of the feature axis as a featured tensor (a slice)."""
         parts = [self.component(tensor, i, spelling).parts[0] for i in indices]
-        return Tensor(tuple(parts), True, tensor.dtype)
+        return Tensor(tuple(parts), True, tensor.dtype, selected=tensor.selected)
 
     # --- elementwise ----------------------------------------------------------------------
 
@@ -290,6 +313,7 @@ class Builder:
                    for part in tensor.parts for node in part.walk())
 
     def elementwise(self, make: Callable[..., Node], *tensors: Tensor, dtype: str = "float") -> Tensor:
+        selected = self.common_selection(tensors)
         marks = {t.new_axis for t in tensors if t.new_axis >= 0}
         tensors = self.meeting(tensors)
         aligned = self.broadcast(*tensors)
@@ -308,7 +332,30 @@ class Builder:
             # eye * 1e9, ~eye, 1 - eye: the same operation on the diagonal's value
             diagonal = (make(*[(t.on_diagonal or t.parts)[0] for t in tensors]),)
         return Tensor(tuple(parts), featured, dtype, axis=axis, new_axis=new_axis,
-                      on_diagonal=diagonal)
+                      on_diagonal=diagonal, selected=selected)
+
+    def common_selection(self, tensors: Sequence[Tensor]) -> tuple[Node, ...] | None:
+        """The selection (``x[mask]``, see :attr:`Tensor.selected`) an elementwise operation of
+        ``tensors`` runs over: selections by the same mask meet element by element, and numbers
+        the same for every element broadcast; anything else pairs elements torch would not."""
+        selections = [t.selected for t in tensors if t.selected is not None]
+        if not selections:
+            return None
+        first = selections[0]
+        if any(len(s) != len(first) or not all(map(same_node, s, first)) for s in selections):
+            raise SourceError("unsupported: selections by different masks computed from the "
+                              "predictions, element by element")
+        if any(t.selected is None and not self.is_constant(t) and not self.is_shared(t)
+               for t in tensors):
+            raise SourceError("unsupported: a selection by a mask computed from the predictions "
+                              "(x[mask]) with a tensor not selected by it")
+        return first
+
+    def is_shared(self, tensor: Tensor) -> bool:
+        """Made of a model's parameters alone (``self.scale``): the same for every sample."""
+        names = {node.value for part in tensor.parts for node in part.walk() if node.op == "var"}
+        bases = {self.component_of.get(name, (name,))[0] for name in names}
+        return bool(bases) and bases <= self.parameters
 
     def is_constant(self, tensor: Tensor) -> bool:
         """No data or parameter in it: the same number for every element."""
@@ -508,8 +555,10 @@ class Builder:
         if not over_features:
             return self.batch_reduce(tensor, combine)
         featured = self.featured(tensor)
-        return Tensor((combine(list(featured.parts)),), False, tensor.dtype)
+        return Tensor((combine(list(featured.parts)),), False, tensor.dtype,
+                      selected=tensor.selected)
 
+    @_whole
     def over_batch(self, tensor: Tensor, combine: Callable[[list[Node]], Node],
                    count: int = DEFAULT_COMPONENTS) -> Tensor:
         """A coupled reduction over the batch (``losses.max(dim=0)``): ``count`` rows of the
@@ -520,6 +569,7 @@ class Builder:
         parts = [combine([r.parts[k] for r in rows]) for k in range(len(tensor.parts))]
         return Tensor(tuple(parts), True, tensor.dtype, axis=tensor.axis)
 
+    @_whole
     def full_reduce(self, tensor: Tensor, combine: Callable[[list[Node]], Node]) -> Tensor:
         """Reduce over every element: the batch (see :meth:`batch_reduce`) and the components."""
         if not tensor.featured:
@@ -529,6 +579,7 @@ class Builder:
 
     # --- statistics over the batch (x - x.mean(0)) -----------------------------------------
 
+    @_whole
     def batch_reduce(self, tensor: Tensor, combine: Callable[[list[Node]], Node],
                      single: Callable[[Node], Node] | None = None) -> Tensor:
         """A sum or mean (``combine``) over the batch of each part of ``tensor``.
@@ -546,6 +597,7 @@ class Builder:
         reduced = [self.batch_reduced([p], combine, single(p) if single else p) for p in parts]
         return replace(tensor, parts=tuple(reduced))
 
+    @_whole
     def batch_statistic(self, tensor: Tensor, combine: Callable[[list[Node]], Node]) -> Tensor:
         """``combine`` over the batch of each part of ``tensor`` written over rows of it at once:
         a matrix of sums over the batch (``x.T @ y``) is a statistic whatever meets it."""
@@ -682,7 +734,56 @@ class Builder:
         """A featured result whose component k depends on every component (softmax)."""
         featured = self.featured(tensor)
         parts = [make(list(featured.parts), k) for k in range(len(featured.parts))]
-        return Tensor(tuple(parts), True, tensor.dtype)
+        return Tensor(tuple(parts), True, tensor.dtype, selected=tensor.selected)
+
+
+def same_node(a: Node, b: Node) -> bool:
+    """Whether ``a`` and ``b`` compute the same thing (nodes compare by identity; a mask
+    written twice, ``d[d < t]`` and ``y[d < t]``, is two nodes of one condition).
+
+    >>> d, t = Node("var", value="d"), Node("const", value=1)
+    >>> same_node(Node("lt", (d, t)), Node("lt", (Node("var", value="d"), t)))
+    True
+    """
+    pending = [(a, b)]
+    while pending:
+        left, right = pending.pop()
+        if left is right:
+            continue
+        if (left.op, left.value, left.written) != (right.op, right.value, right.written) or \
+                len(left.args) != len(right.args) or \
+                [k for k, _ in left.keywords] != [k for k, _ in right.keywords]:
+            return False
+        pending.extend(zip(left.args, right.args))
+        pending.extend((x, y) for (_, x), (_, y) in zip(left.keywords, right.keywords))
+    return True
+
+
+#: comparison -> (the same comparison with its operands swapped, its negation)
+_COMPARISON_DUALS = {"lt": ("gt", "ge"), "le": ("ge", "gt"), "gt": ("lt", "le"),
+                     "ge": ("le", "lt"), "eq": ("eq", "ne"), "ne": ("ne", "eq")}
+
+
+def complementary(a: Node, b: Node) -> bool:
+    """Whether the conditions ``a`` and ``b`` hold for opposite elements: exactly one of them
+    holds everywhere (``d < t`` and ``d >= t``, ``t > d`` and ``d >= t``, ``m`` and ``~m``).
+
+    >>> d, t = Node("var", value="d"), Node("var", value="t")
+    >>> complementary(Node("lt", (d, t)), Node("ge", (d, t))), complementary(
+    ...     Node("lt", (d, t)), Node("le", (t, d))), complementary(Node("lt", (d, t)), Node("gt", (t, d)))
+    (True, True, False)
+    """
+    for x, y in ((a, b), (b, a)):
+        if y.op == "not" and len(y.args) == 1 and same_node(y.args[0], x):
+            return True
+    if a.op not in _COMPARISON_DUALS or b.op not in _COMPARISON_DUALS or \
+            len(a.args) != 2 or len(b.args) != 2:
+        return False
+    _, negation = _COMPARISON_DUALS[a.op]
+    left, right = a.args
+    return (b.op == negation and same_node(b.args[0], left) and same_node(b.args[1], right)) or (
+        b.op == _COMPARISON_DUALS[negation][0] and same_node(b.args[0], right)
+        and same_node(b.args[1], left))
 
 
 def _reading(readings: dict[int, Node], node: Node) -> Node | None:

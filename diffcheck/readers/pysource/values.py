@@ -89,6 +89,11 @@ class Tensor:
     #: the number of axes, where a ``view``/``reshape`` with a written shape gave it (0: not
     #: known): ``q.view(B, T, heads, d).transpose(1, 2)`` moves heads, not the last two axes
     rank: int = 0
+    #: ``x[mask]`` of a mask computed from the predictions: the condition under which an
+    #: element (a row, with its components) is one of the selected, as a 1-tuple. Elementwise
+    #: and row-wise operations keep it; a sum over the selection is the sum of
+    #: ``where(condition, x, 0)`` (see ``Library.unselect``)
+    selected: tuple[Node, ...] | None = None
 
     @property
     def generic(self) -> Node:
@@ -100,15 +105,17 @@ class Tensor:
                    dtype: str | None = None) -> Tensor:
         return Tensor(tuple(parts), self.featured if featured is None else featured,
                       self.dtype if dtype is None else dtype, self.spread, self.axis,
-                      new_axis=self.new_axis)
+                      new_axis=self.new_axis, selected=self.selected)
 
     def spreading(self, new_axis: int = -1) -> Tensor:
         """This tensor kept as a column (``keepdim``/``unsqueeze``), if it is a reduced value;
         ``new_axis`` is where ``unsqueeze`` put the new axis, if known."""
         if self.featured or self.spread:
             return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
-                          self.transposed, self.stacked, new_axis) if new_axis >= 0 else self
-        return Tensor(self.parts, False, self.dtype, True, self.axis, new_axis=new_axis)
+                          self.transposed, self.stacked, new_axis,
+                          selected=self.selected) if new_axis >= 0 else self
+        return Tensor(self.parts, False, self.dtype, True, self.axis, new_axis=new_axis,
+                      selected=self.selected)
 
     def transposing(self) -> Tensor:
         """This tensor with its last two axes swapped (``.t()``).
@@ -118,7 +125,8 @@ class Tensor:
         """
         new_axis = {1: 0, 0: 1}.get(self.new_axis, 0 if self.spread and self.new_axis < 0 else -1)
         return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
-                      not self.transposed, new_axis=new_axis, rank=self.rank)
+                      not self.transposed, new_axis=new_axis, rank=self.rank,
+                      selected=self.selected)
 
     def swapping(self, first: int, second: int) -> Tensor:
         """``transpose(first, second)``: the last two axes swapped, or only a reshuffle of
@@ -135,7 +143,8 @@ class Tensor:
 
     def with_rank(self, rank: int) -> Tensor:
         return Tensor(self.parts, self.featured, self.dtype, self.spread, self.axis,
-                      self.transposed, self.stacked, self.new_axis, self.on_diagonal, rank)
+                      self.transposed, self.stacked, self.new_axis, self.on_diagonal, rank,
+                      self.selected)
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,6 +207,18 @@ class Size:
     """
 
     what: str = "size"
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionCount:
+    """The number of elements of selections ``x[mask]`` by masks computed from the predictions
+    (``len(x[mask])``): the sum over the batch of the masks' indicators, one per condition.
+
+    It changes with the predictions, unless the masks split every element exactly once
+    (``len(x[d < t]) + len(x[d >= t])`` is the batch size): see ``Library.count_sum``.
+    """
+
+    conditions: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
