@@ -105,9 +105,9 @@ class _Lowering:
         for node in nodes.values():
             stat = order_statistic_of(node)
             if stat is not None:
-                group = groups.get((tuple(map(id, stat.of)), stat.largest))
-                if group is not None:
-                    self.members[id(node)] = group
+                sorted_by = groups.get((tuple(map(id, stat.of)), stat.largest))
+                if sorted_by is not None:
+                    self.members[id(node)] = sorted_by
         self._find_depends(root)
         for group in groups.values():
             anchor = root
