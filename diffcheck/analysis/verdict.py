@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import mpmath as mp
 import sympy as sp
@@ -140,9 +141,36 @@ def _fmt(value: float | None) -> str:
 _ZERO_DERIVATIVE_PRIMITIVES = (sp.floor, sp.ceiling, sp.sign, sp.Heaviside)
 
 
+def _piecewise_diff(expr: sp.Expr, w: sp.Symbol) -> sp.Expr:
+    """``diff(expr, w)``, each Piecewise differentiated branch by branch as it stands.
+
+    SymPy rebuilds the derivative of a Piecewise and merges equal neighbouring branches by
+    writing the or of their conditions in conjunctive normal form: exponential in the
+    comparisons of a sort's orderings (minutes for a Lovasz-Softmax of three classes).
+    """
+    if not expr.has(w):
+        return sp.Integer(0)
+    if isinstance(expr, sp.Piecewise):
+        pieces: list[tuple[sp.Expr, Any]] = []
+        for value, condition in expr.args:
+            slope = _piecewise_diff(value, w)
+            if pieces and pieces[-1][0] == slope:
+                pieces[-1] = (slope, sp.Or(pieces[-1][1], condition))
+            else:
+                pieces.append((slope, condition))
+        return pieces[0][0] if len(pieces) == 1 else sp.Piecewise(*pieces, evaluate=False)
+    if expr.is_Add:
+        return sp.Add(*[_piecewise_diff(term, w) for term in expr.args])
+    if expr.is_Mul and expr.has(sp.Piecewise):
+        factors = expr.args
+        return sp.Add(*[sp.Mul(*factors[:i], _piecewise_diff(factor, w), *factors[i + 1:])
+                        for i, factor in enumerate(factors)])
+    return sp.diff(expr, w)
+
+
 def gradient_text(expr: sp.Expr, w: sp.Symbol) -> str:
     """The partial derivative, valid wherever the loss is differentiable."""
-    derivative = sp.diff(expr, w)
+    derivative = _piecewise_diff(expr, w)
     derivative = derivative.replace(
         lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, _ZERO_DERIVATIVE_PRIMITIVES),
         lambda e: sp.Integer(0),
