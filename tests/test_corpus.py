@@ -33,7 +33,6 @@ TIMEOUT = 60.0
 KNOWN_GAPS: dict[str, str] = {
     "adaptive_wing_loss": "x[mask] with a mask computed from the predictions reads as x: both branches are summed",
     "center_loss": "unsupported: addmm_ on pairs of rows (the expanded distance |x|^2 + |c|^2 - 2 x.c)",
-    "lovasz_hinge": "analysis time",
     "lovasz_softmax": "analysis time",
     "moe_topk_router": "analysis time",
 }
