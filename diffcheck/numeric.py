@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 import mpmath as mp
 import sympy as sp
@@ -319,6 +320,33 @@ def _constant_piece(e: sp.Basic) -> bool:
     return isinstance(e, sp.Derivative) and isinstance(e.expr, _PIECEWISE_CONSTANT)
 
 
+def _piecewise_diff(expr: sp.Expr, w: sp.Symbol) -> sp.Expr:
+    """``diff(expr, w)``, each Piecewise differentiated branch by branch as it stands.
+
+    SymPy rebuilds the derivative of a Piecewise and merges equal neighbouring branches by
+    writing the or of their conditions in conjunctive normal form: exponential in the
+    comparisons of a sort's orderings (minutes for a Lovasz-Softmax of three classes).
+    """
+    if not expr.has(w):
+        return sp.Integer(0)
+    if isinstance(expr, sp.Piecewise):
+        pieces: list[tuple[sp.Expr, Any]] = []
+        for value, condition in expr.args:
+            slope = _piecewise_diff(value, w)
+            if pieces and pieces[-1][0] == slope:
+                pieces[-1] = (slope, sp.Or(pieces[-1][1], condition))
+            else:
+                pieces.append((slope, condition))
+        return pieces[0][0] if len(pieces) == 1 else sp.Piecewise(*pieces, evaluate=False)
+    if expr.is_Add:
+        return sp.Add(*[_piecewise_diff(term, w) for term in expr.args])
+    if expr.is_Mul and expr.has(sp.Piecewise):
+        factors = expr.args
+        return sp.Add(*[sp.Mul(*factors[:i], _piecewise_diff(factor, w), *factors[i + 1:])
+                        for i, factor in enumerate(factors)])
+    return sp.diff(expr, w)
+
+
 @lru_cache(maxsize=512)
 def partial_derivative(expr: sp.Expr, w: sp.Symbol) -> sp.Expr:
     """d expr / d w wherever the loss is differentiable: steps and rounding contribute 0
@@ -329,7 +357,7 @@ def partial_derivative(expr: sp.Expr, w: sp.Symbol) -> sp.Expr:
     >>> partial_derivative(sp.floor(x) + sp.Heaviside(x) * x ** 2, x)
     2*x*Heaviside(x)
     """
-    derivative = sp.diff(expr, w)
+    derivative = _piecewise_diff(expr, w)
     return derivative.replace(
         lambda e: isinstance(e, sp.DiracDelta) or _constant_piece(e), lambda e: sp.Integer(0))
 

@@ -228,6 +228,9 @@ _G = sp.Function("G", real=True)
         ("softplus(-t*G(w))", ["w"], "w",
          -_t * sp.Derivative(_G(_w), _w) / (1 + sp.exp(_t * _G(_w)))),
         ("floor(u)*v", None, "u", sp.Integer(0)),
+        # branch by branch, equal neighbours merged: (v > 0 | u > 0) has slope 2*u
+        ("where(v > 0, u**2, where(u > 0, u**2, v*u))", None, "u",
+         sp.Piecewise((2 * _u, (_v > 0) | (_u > 0)), (_v, True))),
         ("hardtanh(u)", None, "u", sp.Derivative(sp.Max(-1, _u), _u)
          * sp.Heaviside(1 - sp.Max(-1, _u))),
     ],
@@ -295,3 +298,14 @@ def test_a_surrogate_with_a_kink_left_at_a_finding_loses_its_bound(monkeypatch):
     surrogate = check("abs(y - f)").surrogate
     assert surrogate["max_error"] is None
     assert "not differentiable" in surrogate["message"]
+
+
+@pytest.mark.parametrize("point", [{_u: 2, _v: 1}, {_u: 2, _v: -1}, {_u: -1, _v: -1},
+                                   {_u: sp.Rational(1, 3), _v: 0}, {_u: 0, _v: 0}])
+def test_the_exact_value_takes_the_first_branch_that_holds(point):
+    # the branch chosen condition by condition is the value SymPy gives, ties included
+    from diffcheck.analysis.sides import exact_value
+
+    loss = (sp.Piecewise((_u**2, (_u > 0) & (_v > 0)), (sp.exp(_u), _u > 1), (_v, True))
+            + sp.Abs(sp.Piecewise((_u, (_v < 0) | (_u < 0)), (1, True))))
+    assert abs(float(exact_value(loss, point)) - float(loss.xreplace(point))) < 1e-12, point

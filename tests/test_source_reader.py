@@ -746,6 +746,35 @@ def test_order_statistics_over_the_batch_compare_samples(order, expected):
     assert same_function(loss.parsed.expr, _spelled(expected, rows)), str(loss.parsed.expr)
 
 
+@pytest.mark.parametrize("descending", [True, False])
+def test_a_gather_by_a_sort_over_the_batch_is_one_piece_per_ordering(descending):
+    # Lovasz-style: values gathered by a sort's permutation go with their own row's key
+    # (target@k beside pred@k, not a component target[k]), and the sorted values and the
+    # gather read one ordering at a time: one Piecewise whose pieces have no case left
+    loss = lowered(f"""
+        def ranked_loss(pred, target):
+            errors = (pred - target).abs()
+            errors_sorted, perm = torch.sort(errors, dim=0, descending={descending})
+            weights = target[perm]
+            return (errors_sorted * weights.cumsum(0)).sum()
+        """)
+    expr = loss.parsed.expr
+    rows = [(sp.Symbol(f"pred@{i}", real=True), sp.Symbol(f"target@{i}", real=True))
+            for i in range(3)]
+    assert expr.free_symbols == {s for row in rows for s in row}, expr.free_symbols
+    assert isinstance(expr, sp.Piecewise) and len(expr.args) == 6, expr
+    assert not any(piece.has(sp.Piecewise) for piece, _ in expr.args), expr
+    rng = random.Random(5)
+    for _ in range(20):
+        point = {s: sp.Rational(rng.randint(-9, 9), 4) for row in rows for s in row}
+        errors = [abs(point[p] - point[t]) for p, t in rows]
+        # a stable sort: ties keep their index order either way
+        order = sorted(range(3), key=lambda i: -errors[i] if descending else errors[i])
+        weights = [point[rows[i][1]] for i in order]
+        wanted = sum(errors[i] * sum(weights[:k + 1]) for k, i in enumerate(order))
+        assert expr.xreplace(point) == wanted, (point, expr.xreplace(point), wanted)
+
+
 def test_a_generic_tensor_maxed_over_the_batch_keeps_its_features_generic():
     loss = lowered("""
         def worst_error_loss(pred, target):

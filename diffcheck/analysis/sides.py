@@ -105,7 +105,7 @@ def exact_value(loss: sp.Expr, point: Mapping[sp.Symbol, Any]) -> mp.mpf | None:
         # undefined in numbers may be a point exactly on the domain's edge (acos(1 - x**2)
         # at x = sqrt(2)) that rounding put outside: SymPy decides
     try:
-        value = loss.xreplace(dict(point))
+        value = _chosen_at(loss, dict(point))
         if not value.is_number:
             return None
         value = sp.N(value, DIGITS)
@@ -114,6 +114,39 @@ def exact_value(loss: sp.Expr, point: Mapping[sp.Symbol, Any]) -> mp.mpf | None:
         return to_mpf(value)
     except (TypeError, ValueError, ArithmeticError):
         return None
+
+
+def _chosen_at(expr: sp.Expr, point: dict) -> sp.Expr:
+    """``expr`` at ``point``, each Piecewise by the first branch whose condition holds there.
+
+    The same as ``expr.xreplace(point)``, without deciding every condition and branch of
+    every Piecewise exactly (a sort's orderings: seconds per point with exponentials).
+    """
+    if not expr.has(sp.Piecewise):
+        return expr.xreplace(point)
+    if isinstance(expr, sp.Piecewise):
+        for value, condition in expr.args:
+            holds = _condition_at(condition, point)
+            if holds is sp.true:
+                return _chosen_at(value, point)
+            if holds is not sp.false:
+                return expr.xreplace(point)  # undecided at the point: as SymPy has it
+        return expr.xreplace(point)
+    return expr.func(*[_chosen_at(arg, point) for arg in expr.args])
+
+
+def _condition_at(condition: Any, point: dict) -> Any:
+    """An and/or condition at ``point``, its parts decided in order until one settles it."""
+    if isinstance(condition, (sp.And, sp.Or)):
+        settles = sp.false if isinstance(condition, sp.And) else sp.true
+        undecided = False
+        for part in condition.args:
+            holds = _condition_at(part, point)
+            if holds is settles:
+                return settles
+            undecided = undecided or holds not in (sp.true, sp.false)
+        return condition.xreplace(point) if undecided else ~settles
+    return condition.xreplace(point)
 
 
 def defined_at(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp.Symbol, Any]) -> bool:

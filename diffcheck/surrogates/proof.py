@@ -85,8 +85,18 @@ def _formula_on_placeholders(rep: Replacement) -> tuple:
     return placeholders, standard_form(rep.entry.formula(placeholders, rep.symbol))
 
 
+#: Operations above which an expression is bounded as written rather than cancelled: cancel's
+#: cost grows steeply with size (a Lovasz extension's gaps, ~1000 operations, take 10 s each)
+#: and an uncancelled expression, equal to the cancelled one, only bounds more loosely.
+MAX_CANCEL_OPS = 300
+
+
+@functools.lru_cache(maxsize=1024)
 def _simplified(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with its branches folded and cancelled, for tight interval bounds."""
+    """``expr`` with its branches folded and cancelled, for tight interval bounds (cached: the
+    proofs of every surrogate of a loss fold the same gaps)."""
+    if sp.count_ops(expr) > MAX_CANCEL_OPS:
+        return expr
     folded = sp.piecewise_fold(expr)
     if isinstance(folded, sp.Piecewise):
         return sp.Piecewise(*[(sp.cancel(sp.expand(e)), c) for e, c in folded.args])
@@ -315,6 +325,7 @@ def _through(expr: sp.Expr, atom: sp.Expr, placeholder: sp.Symbol) -> sp.Expr:
     return expr.xreplace({atom: placeholder})
 
 
+@functools.lru_cache(maxsize=1024)
 def _boundary_split(gap: sp.Expr, margin: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     """(at_boundary, slope) with gap = at_boundary + slope*margin, at_boundary free of the
     variable solved for: gap where the margin vanishes, along a variable the margin is
@@ -393,8 +404,13 @@ def _moment_error(rep: Replacement, power: int, margin_error: Fraction | float) 
     return max(same_sign, margin_error**power)
 
 
+#: why a bound is infinite, written only when it is reported: printing a large gap (the
+#: pieces of a sort's orderings) costs more than bounding it
+_Why = Callable[[], str]
+
+
 def _split_error(walk: _ErrorWalk, rep: Replacement, gap: sp.Expr, relation: Relational
-                 ) -> tuple[Bound, str]:
+                 ) -> tuple[Bound, _Why | None]:
     """sup |indicator(g > 0) - s|*|gap| for one comparison g > 0: dev*sup|D0| plus the
     kink part, the gap being D0 + k*g near g = 0; and why, when there is no finite bound."""
     margin = switch_argument(relation)
@@ -403,21 +419,22 @@ def _split_error(walk: _ErrorWalk, rep: Replacement, gap: sp.Expr, relation: Rel
     at_boundary, slope = _boundary_split(gap, margin)
     error = times(deviation, magnitude(enclose(at_boundary, walk.overrides)))
     if error == math.inf:
-        return error, (f"the branches differ by {at_boundary} where {margin} = 0, which is "
-                       "unbounded: the blend is off by half that jump")
+        return error, lambda: (f"the branches differ by {at_boundary} where {margin} = 0, "
+                               "which is unbounded: the blend is off by half that jump")
     slope_bound = min(magnitude(enclose(slope, walk.overrides)),
                       _mean_value_slope(gap, margin, walk.overrides))
     if slope_bound != math.inf:
-        return plus(error, times(slope_bound, _moment_error(rep, 1, margin_error))), ""
+        return plus(error, times(slope_bound, _moment_error(rep, 1, margin_error))), None
     coefficients = _slope_coefficients(slope, margin)
     if coefficients is None:
-        return math.inf, (f"near {margin} = 0 the branches differ by ({slope})*({margin}); "
-                          f"the blend's error there grows like |{slope}|, which is unbounded")
+        return math.inf, lambda: (f"near {margin} = 0 the branches differ by ({slope})*"
+                                  f"({margin}); the blend's error there grows like |{slope}|, "
+                                  "which is unbounded")
     # |k| <= sum |a_j|*|g|**j: the switch's moments of every order bound the rest
     for power, coefficient in enumerate(coefficients, start=1):
         error = plus(error, times(upper_bound(sp.Abs(coefficient)),
                                   _moment_error(rep, power, margin_error)))
-    return error, ""
+    return error, None
 
 
 def _inequalities(condition) -> list[Relational] | None:
@@ -445,7 +462,7 @@ def _jump_error(walk: _ErrorWalk, rep: Replacement, value, rest, condition) -> B
         return Fraction(0)
     gap = _simplified(value - rest)
     error = times(deviation, magnitude(enclose(gap, walk.overrides)))
-    reason = f"the branch taken where {condition} differs from the others by {gap}"
+    reason: _Why = lambda: f"the branch taken where {condition} differs from the others by {gap}"  # noqa: E731
     comparisons = _inequalities(condition)
     if error != 0 and comparisons:
         total: Bound = Fraction(0)
@@ -454,8 +471,8 @@ def _jump_error(walk: _ErrorWalk, rep: Replacement, value, rest, condition) -> B
             total = plus(total, share)
             reason = why or reason
         error = min(error, total)
-    if error == math.inf:
-        walk.blame(reason)
+    if error == math.inf and walk.culprit is None:
+        walk.blame(reason())
     return error
 
 

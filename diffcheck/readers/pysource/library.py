@@ -743,8 +743,13 @@ class Library:
         of the keys (stable: ties keep their index order).
         """
         keys = order.tensor
-        values = self.builder.featured(self.tensor(tensor, where), len(keys.parts))
         count = len(keys.parts)
+        values = self.tensor(tensor, where)
+        if keys.axis == "rows" and not values.featured:
+            # keys sorted over the batch (dim=0) are rows: the value of row k goes with key k
+            values = self.builder.batch_rows(values, count)
+        else:
+            values = self.builder.featured(values, count)
         if count > 4:
             raise SourceError("gathering by a sort of more than 4 components", where, "limit")
         flag = self.number(1 if order.descending else 0, where)

@@ -14,6 +14,8 @@ Abs(x - 1)
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -39,6 +41,7 @@ class Lowered:
 def lower(root: Node) -> Lowered:
     """SymPy for ``root``; raises :class:`SourceError` (with the node's span) on failure."""
     lowering = _Lowering()
+    lowering.plan_orderings(root)
     expr = lowering.value(root)
     return Lowered(expr, lowering.spans, lowering.model_functions, lowering.memo)
 
@@ -47,18 +50,112 @@ def _is_condition(value: Any) -> bool:
     return isinstance(value, Boolean) and not isinstance(value, sp.Expr)
 
 
+#: The most orderings one subexpression is split over (4 sorted components: 4! = 24).
+MAX_ORDERINGS = 24
+
+
+@dataclass(frozen=True)
+class _SortGroup:
+    """The nodes that read one sort: gathers by its permutation and its order statistics.
+
+    Under one ordering of the keys each of them is one of its arguments, so the smallest
+    subexpression holding them all (the anchor) is lowered once per ordering: a Piecewise whose
+    pieces are plain expressions (the Lovasz extension: linear in the sorted errors).
+    """
+
+    keys: tuple[Node, ...]
+    descending: bool
+
+
 class _Lowering:
     def __init__(self) -> None:
         self.memo: dict[int, Any] = {}
         self.spans: dict[sp.Basic, Span] = {}
         self.model_functions: set[str] = set()
+        #: id of a sort-reading node -> its group
+        self.members: dict[int, _SortGroup] = {}
+        #: id of a node -> the groups whose members are below it (only nodes with some)
+        self.depends: dict[int, frozenset[_SortGroup]] = {}
+        #: id of an anchor -> the groups split over there
+        self.anchors: dict[int, list[_SortGroup]] = {}
+        #: the ordering (indices of the keys by rank) of each group in the piece being built
+        self.fixed: dict[_SortGroup, tuple[int, ...]] = {}
+        #: lowered nodes that depend on a fixed ordering, keyed by node and orderings
+        self.piece_memo: dict[tuple[int, tuple[tuple[int, ...], ...]], Any] = {}
+
+    def plan_orderings(self, root: Node) -> None:
+        """Find the sorts read by a gather and where to split over their orderings."""
+        from diffcheck.readers.pysource.tensors import order_statistic_of
+
+        nodes: dict[int, Node] = {}
+        for node in root.walk():
+            nodes.setdefault(id(node), node)
+        groups: dict[tuple[tuple[int, ...], bool], _SortGroup] = {}
+        for node in nodes.values():
+            if node.op == "sort_gather":
+                count = len(node.args) // 2
+                keys = node.args[:count]
+                flag = node.keyword("descending")
+                descending = bool(flag.value) if flag is not None else True
+                group = groups.setdefault((tuple(map(id, keys)), descending),
+                                          _SortGroup(tuple(keys), descending))
+                self.members[id(node)] = group
+        if not groups:
+            return
+        for node in nodes.values():
+            stat = order_statistic_of(node)
+            if stat is not None:
+                sorted_by = groups.get((tuple(map(id, stat.of)), stat.largest))
+                if sorted_by is not None:
+                    self.members[id(node)] = sorted_by
+        self._find_depends(root)
+        for group in groups.values():
+            anchor = root
+            while True:
+                below = [arg for arg in _children(anchor) if group in self.depends.get(id(arg), ())]
+                if id(anchor) in self.members or len(below) != 1:
+                    break
+                anchor = below[0]
+            placed = self.anchors.setdefault(id(anchor), [])
+            orderings = 1
+            for other in placed:
+                orderings *= math.factorial(len(other.keys))
+            if orderings * math.factorial(len(group.keys)) <= MAX_ORDERINGS:
+                placed.append(group)
+
+    def _find_depends(self, root: Node) -> None:
+        """``depends`` for every node below ``root`` (post-order, without recursion)."""
+        done: set[int] = set()
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in done:
+                continue
+            if not expanded:
+                stack.append((node, True))
+                stack.extend((arg, False) for arg in _children(node) if id(arg) not in done)
+                continue
+            done.add(id(node))
+            found: set[_SortGroup] = set()
+            if id(node) in self.members:
+                found.add(self.members[id(node)])
+            for arg in _children(node):
+                found.update(self.depends.get(id(arg), ()))
+            if found:
+                self.depends[id(node)] = frozenset(found)
 
     def build(self, node: Node) -> Any:
         key = id(node)
-        if key in self.memo:
+        fixed = tuple(self.fixed.get(g, ()) for g in self.depends.get(key, ())) \
+            if self.fixed and key in self.depends else ()
+        if any(fixed):
+            if (key, fixed) in self.piece_memo:
+                return self.piece_memo[(key, fixed)]
+        elif key in self.memo:
             return self.memo[key]
         try:
-            result = self._build(node)
+            pending = [g for g in self.anchors.get(key, ()) if g not in self.fixed]
+            result = self.split_orderings(node, pending[0]) if pending else self._build(node)
         except functions.LoweringError as err:
             raise SourceError(f"{_text(node)}: {err}", kind=err.kind, span=node.span) from None
         except (TypeError, ValueError, ArithmeticError) as err:
@@ -69,7 +166,10 @@ class _Lowering:
             raise
         if isinstance(result, sp.Basic) and result.has(sp.zoo, sp.nan):
             raise SourceError(f"{_text(node)} is undefined (a division by zero?)", span=node.span)
-        self.memo[key] = result
+        if any(fixed):
+            self.piece_memo[(key, fixed)] = result
+        else:
+            self.memo[key] = result
         if node.span is not None and isinstance(result, sp.Basic) and not result.is_Atom:
             for sub in sp.preorder_traversal(result):
                 if sub.is_Atom:
@@ -92,8 +192,34 @@ class _Lowering:
             return built
         return sp.Ne(built, 0)
 
+    def split_orderings(self, node: Node, group: _SortGroup) -> Any:
+        """``node`` lowered once per ordering of ``group``'s keys, as one Piecewise."""
+        keys = [self.value(k) for k in group.keys]
+        pieces = []
+        for order in itertools.permutations(range(len(keys))):
+            self.fixed[group] = order
+            try:
+                piece = self.value(node)
+            finally:
+                del self.fixed[group]
+            pieces.append((piece, _ordered(keys, order, group.descending)))
+        pieces[-1] = (pieces[-1][0], True)
+        return functions.piecewise(*pieces)
+
     def _build(self, node: Node) -> Any:
         op = node.op
+        group = self.members.get(id(node)) if self.fixed else None
+        if group is not None and group in self.fixed:
+            # under a fixed ordering a gather or an order statistic is one of its arguments
+            order = self.fixed[group]
+            if op == "sort_gather":
+                rank = int(node.keyword("rank").value)  # type: ignore[union-attr]
+                return self.value(node.args[len(group.keys) + order[rank]])
+            from diffcheck.readers.pysource.tensors import order_statistic_of
+
+            stat = order_statistic_of(node)
+            assert stat is not None
+            return self.value(group.keys[order[stat.rank]])
         if op == "var":
             return sp.Symbol(str(node.value), real=True)
         if op == "const":
@@ -236,21 +362,13 @@ class _Lowering:
 
     def sort_gather(self, node: Node) -> sp.Expr:
         """The value at rank ``rank`` when the values are ordered by their keys."""
-        import itertools
-
         count = len(node.args) // 2
         keys = [self.value(a) for a in node.args[:count]]
         values = [self.value(a) for a in node.args[count:]]
         rank = int(self.value(node.keyword("rank") or Node("const", value=0)))
         descending = bool(self.value(node.keyword("descending") or Node("const", value=1)))
-        pieces = []
-        for order in itertools.permutations(range(count)):
-            conditions = []
-            for first, second in itertools.pairwise(order):
-                a, b = (keys[first], keys[second]) if descending else (keys[second], keys[first])
-                # stable: equal keys keep their index order
-                conditions.append(a >= b if first < second else a > b)
-            pieces.append((values[order[rank]], sp.And(*conditions)))
+        pieces = [(values[order[rank]], _ordered(keys, order, descending))
+                  for order in itertools.permutations(range(count))]
         pieces[-1] = (pieces[-1][0], True)
         return functions.piecewise(*pieces)
 
@@ -274,6 +392,20 @@ _OPERATORS = {
     **dict.fromkeys(_RELATIONS, _Lowering.relation),
     "and": _Lowering.logic, "or": _Lowering.logic, "not": _Lowering.logic,
 }
+
+
+def _children(node: Node) -> list[Node]:
+    return [*node.args, *(arg for _, arg in node.keywords)]
+
+
+def _ordered(keys: list[Any], order: tuple[int, ...], descending: bool) -> Any:
+    """Where ``keys`` sorted (stably) are ``keys[order[0]], keys[order[1]], ...``."""
+    conditions = []
+    for first, second in itertools.pairwise(order):
+        a, b = (keys[first], keys[second]) if descending else (keys[second], keys[first])
+        # stable: equal keys keep their index order
+        conditions.append(a >= b if first < second else a > b)
+    return sp.And(*conditions)
 
 
 def _constant(value: Any) -> Any:

@@ -883,6 +883,11 @@ class OrderStatistic:
 _ORDER_STATISTICS: weakref.WeakKeyDictionary[Node, OrderStatistic] = weakref.WeakKeyDictionary()
 
 
+def order_statistic_of(node: Node) -> OrderStatistic | None:
+    """What ``node`` is when :func:`order_statistic` built it (a max of mins), else None."""
+    return _ORDER_STATISTICS.get(node)
+
+
 def order_statistic(parts: list[Node], rank: int, span: Span | None, largest: bool = True) -> Node:
     """The ``rank``-th largest (or smallest) of ``parts``, 0-based, with max and min only.
 
