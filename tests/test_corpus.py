@@ -35,7 +35,6 @@ KNOWN_GAPS: dict[str, str] = {
     "center_loss": "unsupported: addmm_ on pairs of rows (the expanded distance |x|^2 + |c|^2 - 2 x.c)",
     "lovasz_hinge": "analysis time",
     "lovasz_softmax": "analysis time",
-    "moe_topk_router": "analysis time",
 }
 
 

@@ -997,3 +997,23 @@ def test_a_product_contracting_the_batch_axis_with_a_reduced_tensor_is_refused_a
     error = translation_error(text)
     assert error.position() == (7, 9)
     assert "contracting the batch axis" in error.message
+
+
+def test_a_masked_accumulation_holds_the_accumulator_once():
+    """``out[mask] += v`` reads as ``out + where(mask, v, 0)``: equal everywhere, and the tree
+    grows by one mask per update (a mixture of experts updates once per expert and slot; as
+    ``where(mask, out + v, out)`` each update doubles the tree)."""
+    loss = lowered("""
+        def masked_sum(x, w):
+            out = torch.zeros_like(x)
+            for k in range(1, 9):
+                out[x > k] += w[x > k] * k
+            return out.sum()
+        """, "masked_sum")
+    expr = loss.parsed.expr
+    pieces = [node for node in sp.preorder_traversal(expr) if isinstance(node, sp.Piecewise)]
+    assert len(pieces) == 8
+    w, x = sorted(expr.free_symbols, key=str)
+    for value in (sp.Rational(1, 2), sp.Integer(3), sp.Rational(7, 2), sp.Integer(10)):
+        expected = sum(k * w for k in range(1, 9) if value > k)
+        assert sp.expand(expr.subs(x, value) - expected) == 0
