@@ -2,10 +2,13 @@
 
 The point value is checked against SymPy substituting the point into the whole tree (the way
 it was computed before); the counts check the mechanisms that make a top-k router fast: each
-tie decided by SymPy once, each relation of a localization once, each set of a loss once.
+tie decided by SymPy once, each relation of a localization once, each set of a loss once,
+each condition of a masked set's description once.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import mpmath as mp
 import pytest
@@ -13,7 +16,7 @@ import sympy as sp
 from cases import DATA, load_toml
 
 import diffcheck.analysis.verdict as verdict
-from diffcheck.analysis import pointvalue
+from diffcheck.analysis import masking, pointvalue
 from diffcheck.analysis.localize import LineBranches
 from diffcheck.analysis.pointvalue import value_at
 from diffcheck.numeric import DIGITS
@@ -108,3 +111,28 @@ def test_a_set_proposed_by_several_primitives_is_decided_once(
     assert len(decided) == 2  # a - b once (two masks propose it), a - 2 once
     assert {f.where for f in analysis.findings if f.kind == "jump"} == {"a - b = 0"}
     assert {f.where for f in analysis.findings} == {"a - b = 0", "a = 2"}
+
+
+def test_masking_reads_a_condition_proposed_many_times_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y = sp.symbols("x y", real=True)
+    labels = [masking.Label({x: sp.Integer(v), y: sp.Integer(v)}, active=v > 1)
+              for v in (-2, -1, 2, 3)]
+    read: list[sp.Expr] = []
+    sign = masking._sign
+
+    def counted(h, label, symbols):
+        read.append(h)
+        return sign(h, label, symbols)
+
+    monkeypatch.setattr(masking, "_sign", counted)
+
+    def separating(copies: int):
+        read.clear()
+        others = [SimpleNamespace(g=y - 1)] * copies + [SimpleNamespace(g=x + 5)] * copies
+        return masking._separating_conditions(labels, x - y, others, lambda e: e, ())
+
+    once = separating(1)
+    reads = len(read)
+    assert once == [(y - 1, 1)]  # active where y > 1; masked below
+    assert separating(12) == once and len(read) == reads
