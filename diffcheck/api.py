@@ -457,8 +457,10 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
     if analysed.error is None and not loss.is_model:
         _autodiff_stage(parsed, analysed, dtype, tree=loss.translation.program,
                         wrt=analysed.wrt)
-    located = [_in_source(f, parsed, loss.implicit, texts, loss.translation.span_files)
-               for f in analysed.findings]
+    # printed once: the causes of a large model are large expressions
+    spans_by_cause = {str(k): v for k, v in parsed.locations.items()}
+    located = [_in_source(f, parsed, loss.implicit, texts, loss.translation.span_files,
+                          spans_by_cause) for f in analysed.findings]
     if loss.is_model:
         for finding in located:
             finding.where = _layer_calls(finding.where, loss.parameters)
@@ -640,11 +642,13 @@ def _excerpt(span: Any, texts: list[str]) -> str | None:
 
 
 def _in_source(finding, parsed, implicit: set[str], texts: list[str],
-               span_files: dict | None = None):
-    """A finding located in the file and written in the user's indexing."""
+               span_files: dict | None = None, spans_by_cause: dict | None = None):
+    """A finding located in the file and written in the user's indexing (``spans_by_cause``:
+    the parse's locations by the text of their expression, when the caller has them)."""
     from diffcheck.readers.pysource import user_indexing
 
-    spans_by_cause = {str(k): v for k, v in parsed.locations.items()}
+    if spans_by_cause is None:
+        spans_by_cause = {str(k): v for k, v in parsed.locations.items()}
     span = spans_by_cause.get(finding.cause)
     if span is not None:
         finding.line, finding.column = span.line, span.column

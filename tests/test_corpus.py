@@ -32,7 +32,6 @@ TIMEOUT = 60.0
 #: case id -> why diffcheck does not get it right yet
 KNOWN_GAPS: dict[str, str] = {
     "lovasz_softmax": "analysis time",
-    "moe_topk_router": "analysis time",
 }
 
 

@@ -1193,3 +1193,23 @@ def test_a_selection_meets_a_model_parameter_shared_by_every_sample():
         """, "Scaled")
     assert same_function(loss.parsed.expr, "Piecewise((scale*x, x > 0), (0, True))"), \
         str(loss.parsed.expr)
+
+
+def test_a_masked_accumulation_holds_the_accumulator_once():
+    """``out[mask] += v`` reads as ``out + where(mask, v, 0)``: equal everywhere, and the tree
+    grows by one mask per update (a mixture of experts updates once per expert and slot; as
+    ``where(mask, out + v, out)`` each update doubles the tree)."""
+    loss = lowered("""
+        def masked_sum(x, w):
+            out = torch.zeros_like(x)
+            for k in range(1, 9):
+                out[x > k] += w[x > k] * k
+            return out.sum()
+        """, "masked_sum")
+    expr = loss.parsed.expr
+    pieces = [node for node in sp.preorder_traversal(expr) if isinstance(node, sp.Piecewise)]
+    assert len(pieces) == 8
+    w, x = sorted(expr.free_symbols, key=str)
+    for value in (sp.Rational(1, 2), sp.Integer(3), sp.Rational(7, 2), sp.Integer(10)):
+        expected = sum(k * w for k in range(1, 9) if value > k)
+        assert sp.expand(expr.subs(x, value) - expected) == 0

@@ -185,6 +185,11 @@ def _compare_all(outcome: CandidateOutcome, loss, symbols, wrt, g, points) -> No
         _compare_at(outcome, loss, symbols, wrt, g, point)
 
 
+def crossing_sets(g: sp.Expr, other_sets: Sequence[sp.Expr]) -> list[sp.Expr]:
+    """The sets of other primitives that may cross ``g = 0`` (not ``g = 0`` itself again)."""
+    return [other for other in other_sets if not same_set(other, g)]
+
+
 def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.Symbol],
                      wrt: Sequence[sp.Symbol], g: sp.Expr, other_sets: Sequence[sp.Expr],
                      seed: int) -> CandidateOutcome:
@@ -204,7 +209,7 @@ def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.S
     points += solved
     if not points and len(g.free_symbols) > 1:
         points = descend_onto_set(g, symbols, seed)
-    crossing = [other for other in other_sets if not same_set(other, g)]
+    crossing = crossing_sets(g, other_sets)
     generic = [p for p in points if not any(sign_at(h, p) == 0 for h in crossing)]
     _compare_all(outcome, loss, symbols, wrt, g, generic or points)
     if not outcome.active and len(g.free_symbols) > 1 and len(solved) < POINTS_PER_SET:

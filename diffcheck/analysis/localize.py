@@ -42,6 +42,9 @@ class _Localizer:
 
     def __init__(self) -> None:
         self.memo: dict[sp.Basic, sp.Expr] = {}
+        #: each relation decided once: the masks of a top-k router repeat the same comparisons
+        #: of two logits in dozens of conditions
+        self.decided: dict[Relational, bool] = {}
 
     def __call__(self, expr: sp.Expr) -> sp.Expr:
         if expr.is_Atom or not expr.args:
@@ -62,9 +65,15 @@ class _Localizer:
             return True
         if condition in (sp.false, False):
             return False
-        replacements = {rel: sp.true if self.relation_holds(rel) else sp.false
+        replacements = {rel: sp.true if self._holds(rel) else sp.false
                         for rel in condition.atoms(Relational)}
         return bool(condition.xreplace(replacements))
+
+    def _holds(self, rel: Relational) -> bool:
+        holds = self.decided.get(rel)
+        if holds is None:
+            holds = self.decided[rel] = self.relation_holds(rel)
+        return holds
 
     def relation_holds(self, rel: Relational) -> bool:
         raise NotImplementedError

@@ -93,8 +93,14 @@ def _separating_conditions(labels: list[Label], g: sp.Expr, others: Sequence[Can
     active = [label for label in labels if label.active]
     inactive = [label for label in labels if not label.active]
     conditions: list[tuple[sp.Expr, sp.Expr, int]] = []
+    # a set proposed by several primitives (a top-k router's masks repeat each tie of two
+    # logits) is one condition: the first, which the greedy cover below would pick anyway
+    seen: set[sp.Expr] = set()
     for other in others:
         h = concrete(other.g)
+        if h in seen:
+            continue
+        seen.add(h)
         # points on the separating boundary itself (sign 0) belong to both closures
         signs = {_sign(h, label, symbols) for label in active} - {0}
         if signs == {1} or signs == {-1}:

@@ -36,6 +36,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from diffcheck.analysis.localize import LineBranches, PointBranches
+from diffcheck.analysis.pointvalue import value_at
 from diffcheck.analysis.series import Series, Undefined, Unsupported
 from diffcheck.numeric import DIGITS, compile_expr, evaluate, to_mpf
 from diffcheck.primitives.switching import Ambiguous
@@ -96,6 +97,8 @@ def exact_value(loss: sp.Expr, point: Mapping[sp.Symbol, Any]) -> mp.mpf | None:
     indicator) needs the exact point; a loss built from continuous pieces (max, min, abs
     included) has there the value its numbers give, and substituting the exact point into it
     makes SymPy compare every max's arguments exactly (minutes for a sorted router's gates).
+    The decisions at the point are proven in interval arithmetic, each distinct subexpression
+    once; SymPy takes only those at a tie (:mod:`diffcheck.analysis.pointvalue`).
     """
     if not loss.has(*_POINT_VALUED, AppliedUndef):
         symbols = tuple(point)  # the order defined_at compiled it with: one compilation
@@ -104,6 +107,8 @@ def exact_value(loss: sp.Expr, point: Mapping[sp.Symbol, Any]) -> mp.mpf | None:
             return to_mpf(value)
         # undefined in numbers may be a point exactly on the domain's edge (acos(1 - x**2)
         # at x = sqrt(2)) that rounding put outside: SymPy decides
+    if not loss.has(AppliedUndef):
+        return value_at(loss, point)
     try:
         value = _chosen_at(loss, dict(point))
         if not value.is_number:

@@ -24,6 +24,7 @@ import sympy as sp
 from diffcheck.analysis.candidates import (
     KIND_RANK,
     CandidateOutcome,
+    crossing_sets,
     decide_candidate,
     label_points,
     propose_candidates,
@@ -167,10 +168,20 @@ def _decide_all(candidates: list[Candidate], loss: sp.Expr, symbols: list[sp.Sym
                 wrt: list[sp.Symbol]) -> list[CandidateOutcome]:
     concrete = concrete_model_functions
     outcomes: dict[object, CandidateOutcome] = {}
+    # The comparisons on a set are about the whole loss at points of that set: they depend on
+    # the set and on the sets crossing it, not on which primitive proposed it. A top-k router
+    # proposes each tie between two logits from dozens of nested Piecewise, Max and Min:
+    # each set is decided once.
+    decided: dict[tuple, list[SideComparison]] = {}
     for index, candidate in enumerate(candidates):
         g = concrete(candidate.g)
         others = [concrete(c.g) for c in candidates if c.node != candidate.node]
-        outcome = decide_candidate(candidate, loss, symbols, wrt, g, others, seed=index + 1)
+        same = (g, candidate.level_set, frozenset(crossing_sets(g, others)))
+        if same in decided:
+            outcome = CandidateOutcome(candidate, list(decided[same]))
+        else:
+            outcome = decide_candidate(candidate, loss, symbols, wrt, g, others, seed=index + 1)
+            decided[same] = list(outcome.comparisons)
         # the levels u = k of one floor are one set (u an integer): decided together
         key = (candidate.node, candidate.level_set) if candidate.level_set is not None else index
         if key in outcomes:

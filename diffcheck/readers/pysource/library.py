@@ -357,8 +357,23 @@ class Library:
         cond = condition if isinstance(condition, PairGrid) and condition.dtype == "bool" \
             else self.run.as_condition(condition, where)
         ta, tb = self.operand(a, where), self.operand(b, where)
-        return self.apply(lambda c, x, y: self.node("where", (c, x, y), where), cond, ta, tb,
+        return self.apply(lambda c, x, y: self.masked_update(c, x, y, where), cond, ta, tb,
                           where=where)
+
+    def masked_update(self, condition: Node, new: Node, old: Node, where: ast.AST) -> Node:
+        """``where(c, old + d, old)`` as ``old + where(c, d, 0)`` (and ``-`` alike).
+
+        Equal everywhere, ties included: both take ``d`` exactly where ``c`` holds. A masked
+        accumulation (``out[mask] += w * expert(x)`` of a mixture of experts, once per expert
+        and slot) otherwise holds the accumulator twice per update, and the tree doubles with
+        each update.
+        """
+        if len(new.args) == 2 and ((new.op in ("add", "sub") and new.args[0] is old)
+                                   or (new.op == "add" and new.args[1] is old)):
+            delta = new.args[1] if new.args[0] is old else new.args[0]
+            masked = self.node("where", (condition, delta, self.number(0, where)), where)
+            return self.node(new.op, (old, masked), where)
+        return self.node("where", (condition, new, old), where)
 
     def matmul(self, left: Any, right: Any, where: ast.AST) -> Tensor:
         """``a @ b``: what is contracted and what stays, by the structure of the operands.
