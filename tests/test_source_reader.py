@@ -488,6 +488,19 @@ CONSTRUCTS = [
             return (mu + eps * std).abs() + torch.rand(3) * mu * keep
         """, "Abs(mu + randn_like_8*exp(logvar/2)) + rand_10*mu*bernoulli_9", ["mu", "logvar"],
         id="random-samples-are-data"),
+    # label smoothing written in place (fill_, scatter_ under no_grad); the legacy Variable
+    # wrapper is the tensor itself
+    pytest.param("""
+        def smoothed_loss(pred, target):
+            pred = torch.autograd.Variable(pred).log_softmax(dim=-1)
+            with torch.no_grad():
+                true_dist = torch.zeros_like(pred)
+                true_dist.fill_(0.1 / 4)
+                true_dist.scatter_(1, target.data.unsqueeze(1), 0.9)
+            return torch.mean(torch.sum(-true_dist * pred, dim=-1))
+        """, "-9*pred[0]/10 - pred[1]/40 - pred[2]/40"
+             " + 19*log(exp(pred[0]) + exp(pred[1]) + exp(pred[2]))/20", ["pred"],
+        id="fill-in-place-and-variable"),
 ]
 
 

@@ -1680,6 +1680,18 @@ class Library:
         value = keywords.get("value", args[2] if len(args) > 2 else 0)
         return self.where(mask, self.tensor(value, where), args[0], where)
 
+    def op_fill(self, args, keywords, where, **_):
+        """``t.fill_(v)``: every element ``v`` (label smoothing's ``true_dist.fill_(eps / C)``);
+        ``t.zero_()`` likewise 0."""
+        value = keywords.get("value", args[1] if len(args) > 1 else 0)
+        return self.constant_tensor("full_like", [args[0], value], {}, where)
+
+    op_zero = op_fill
+
+    def op_Variable(self, args, keywords, where, **_):
+        """``torch.autograd.Variable(t)``: the tensor itself since PyTorch 0.4."""
+        return args[0] if args else keywords.get("data")
+
     def op_tril(self, args, keywords, where, **_):
         """``tril``/``triu``: the elements on one side of the diagonal, zeros on the other.
         The generic element stands for a kept one, as for a mask of labels: a causal mask
