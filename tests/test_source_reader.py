@@ -1226,3 +1226,13 @@ def test_a_masked_accumulation_holds_the_accumulator_once():
     for value in (sp.Rational(1, 2), sp.Integer(3), sp.Rational(7, 2), sp.Integer(10)):
         expected = sum(k * w for k in range(1, 9) if value > k)
         assert sp.expand(expr.subs(x, value) - expected) == 0
+
+
+def test_einsum_is_a_smooth_function_of_its_operands_without_an_assumption():
+    # a sum of products: smooth in each operand, nothing for the user to confirm
+    loss = lowered("""
+        def bilinear_loss(a, b):
+            return torch.einsum("bi,bi->b", a, b).abs().mean()
+        """)
+    assert not any("einsum" in text for text in loss.translation.assumptions)
+    assert {str(s) for s in loss.parsed.expr.free_symbols} >= {"a", "b"}

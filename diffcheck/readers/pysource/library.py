@@ -421,12 +421,17 @@ class Library:
         return tensor.with_parts([self.node("detach", (p,), where, written=why)
                                   for p in tensor.parts])
 
-    def opaque(self, dotted: str, tensors: list[Tensor], where: ast.AST) -> Tensor:
+    def opaque(self, dotted: str, tensors: list[Tensor], where: ast.AST,
+               known_smooth: bool = False) -> Tensor:
+        """A function of ``tensors`` seen as one smooth function; ``known_smooth`` when that
+        is what it is (a polynomial such as einsum), else it is listed as an assumption."""
         name = dotted.split(".")[-1].rstrip("()") or "f"
         span = self.run.span(where)
         line = f" (line {span.line})" if span else ""
-        self.run.assumptions[name] = (f"{dotted}(...){line} is not known to diffcheck: assumed "
-                                      "differentiable (C-infinity) in its tensor arguments")
+        if not known_smooth:
+            self.run.assumptions[name] = (
+                f"{dotted}(...){line} is not known to diffcheck: assumed differentiable "
+                "(C-infinity) in its tensor arguments")
         return self.builder.elementwise(
             lambda *xs: self.node("call", xs, where, written=dotted, value=_model_name(name)),
             *tensors)
@@ -2246,7 +2251,11 @@ class Library:
         return self.unary("sqrt", self.op_var(args, keywords, where), where)
 
     def op_einsum(self, args, keywords, where, **_):
-        return self.run.opaque_call("torch.einsum", list(args[1:]), where)
+        # sums of products of its operands: a polynomial, smooth in each of them
+        tensors = [self.run.as_tensor(a, where) for a in args[1:] if isinstance(a, TENSORLIKE)]
+        if not tensors:
+            return self.run.opaque_call("torch.einsum", list(args[1:]), where)
+        return self.opaque("torch.einsum", tensors, where, known_smooth=True)
 
     def op_arange(self, args, keywords, where, **_):
         numbers = [a for a in args if not isinstance(a, (Opaque, ModuleRef))]
