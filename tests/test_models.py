@@ -32,6 +32,28 @@ MODELS = [
                 return self.fc2(self.act(self.fc1(x)))
         """, "MLP", False, {"kink"}, [], False, id="mlp-relu"),
     pytest.param("""
+        class PReLUNet(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 8)
+                self.act = nn.PReLU()
+                self.glu = nn.GLU(dim=-1)
+                self.fc2 = nn.Linear(4, 1)
+
+            def forward(self, x):
+                return self.fc2(self.glu(self.act(self.fc1(x))))
+        """, "PReLUNet", False, {"kink"}, [], False, id="prelu-learnable-slope-glu"),
+    pytest.param("""
+        class GLUNet(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 8)
+                self.fc2 = nn.Linear(4, 1)
+
+            def forward(self, x):
+                return self.fc2(F.glu(self.fc1(x), dim=-1))
+        """, "GLUNet", True, set(), [], False, id="glu-smooth"),
+    pytest.param("""
         class SmoothMLP(nn.Module):
             def __init__(self):
                 super().__init__()

@@ -59,9 +59,14 @@ _BIAS_OFF = ("bias",)
 _AFFINE_KEYWORDS = ("affine", "elementwise_affine")
 
 
+#: activations with a learnable parameter: (their parameters); the forward is the library's
+#: function of the same name with that parameter (``nn.PReLU``: ``F.prelu(x, weight)``)
+PARAMETRIC_ACTIVATIONS: dict[str, tuple[str, ...]] = {"PReLU": ("weight",)}
+
+
 def is_layer(name: str) -> bool:
     return (name in _SMOOTH_LAYERS or name in IDENTITY_LAYERS or name in MAX_POOLS
-            or name == "Embedding" or name == "EmbeddingBag")
+            or name in PARAMETRIC_ACTIVATIONS or name == "Embedding" or name == "EmbeddingBag")
 
 
 @dataclass(eq=False)
@@ -86,6 +91,8 @@ def build_layer(kind: str, args: tuple[Any, ...], keywords: dict[str, Any], span
     """The layer ``nn.<kind>(*args, **keywords)`` (its parameters decided by its keywords)."""
     if kind in ("Embedding", "EmbeddingBag"):
         parameters: tuple[str, ...] = ("weight",)
+    elif kind in PARAMETRIC_ACTIVATIONS:
+        parameters = PARAMETRIC_ACTIVATIONS[kind]
     elif kind in _SMOOTH_LAYERS:
         parameters = _SMOOTH_LAYERS[kind]
         if keywords.get("bias") is False:

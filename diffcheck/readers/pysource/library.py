@@ -1578,6 +1578,16 @@ class Library:
         negative = self.unary("neg", self.relu(self.unary("neg", x, where), where), where)
         return self.binary("add", self.relu(x, where), self.binary("mul", weight, negative, where), where)
 
+    def op_glu(self, args, keywords, where, **_):
+        """glu(x, dim) = a * sigmoid(b), a and b the two halves of x along ``dim``."""
+        dim = keywords.get("dim", args[1] if len(args) > 1 else -1)
+        halves = self.op_chunk([args[0], 2], {"dim": dim}, where)
+        first, second = halves.items(2, where) if isinstance(halves, LazySequence) \
+            else list(halves)
+        gate = self.vocabulary_call("sigmoid", _vocabulary("sigmoid"), [second], {}, where,
+                                    "glu")
+        return self.binary("mul", first, gate, where)
+
     def op_rrelu(self, args, keywords, where, **_):
         """rrelu outside training: leaky_relu with the mean slope (lower + upper)/2.
 
@@ -2830,6 +2840,9 @@ class Library:
             return self.max_pool(self.tensor(args[0], where), where)
         if kind in ("Embedding", "EmbeddingBag"):
             return self.lookup(layer, args[0], where)
+        if kind == "PReLU":
+            weight = self.parameter_tensor(layer.parameter_names()[0], where)
+            return self.op_prelu([args[0], weight], {}, where)
         tensors = [self.tensor(a, where) for a in [*args, *keywords.values()]
                    if isinstance(a, TENSORLIKE)]
         inputs: list[Node] = []
@@ -3007,7 +3020,7 @@ _ACTIVATION_MODULES = {
     "Softsign": "softsign", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "hardtanh",
     "Hardswish": "hardswish", "Hardsigmoid": "hardsigmoid", "LogSigmoid": "logsigmoid",
     "Softshrink": "softshrink", "Hardshrink": "hardshrink", "Tanhshrink": "tanhshrink",
-    "Threshold": "threshold", "Identity": "identity",
+    "Threshold": "threshold", "Identity": "identity", "GLU": "glu",
 }
 
 
