@@ -32,28 +32,6 @@ MODELS = [
                 return self.fc2(self.act(self.fc1(x)))
         """, "MLP", False, {"kink"}, [], False, id="mlp-relu"),
     pytest.param("""
-        class PReLUNet(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.fc1 = nn.Linear(4, 8)
-                self.act = nn.PReLU()
-                self.glu = nn.GLU(dim=-1)
-                self.fc2 = nn.Linear(4, 1)
-
-            def forward(self, x):
-                return self.fc2(self.glu(self.act(self.fc1(x))))
-        """, "PReLUNet", False, {"kink"}, [], False, id="prelu-learnable-slope-glu"),
-    pytest.param("""
-        class GLUNet(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.fc1 = nn.Linear(4, 8)
-                self.fc2 = nn.Linear(4, 1)
-
-            def forward(self, x):
-                return self.fc2(F.glu(self.fc1(x), dim=-1))
-        """, "GLUNet", True, set(), [], False, id="glu-smooth"),
-    pytest.param("""
         class SmoothMLP(nn.Module):
             def __init__(self):
                 super().__init__()
@@ -258,6 +236,39 @@ MODELS = [
                 self.weight.data = self.weight.org.sign()
                 return F.linear(input, self.weight, self.bias)
         """, "BinarizeLinear", False, {"jump"}, [], True, id="binarynet-data-assignment-is-straight-through"),
+    pytest.param("""
+        class PReLUNet(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 8)
+                self.act = nn.PReLU()
+                self.glu = nn.GLU(dim=-1)
+                self.fc2 = nn.Linear(4, 1)
+
+            def forward(self, x):
+                return self.fc2(self.glu(self.act(self.fc1(x))))
+        """, "PReLUNet", False, {"kink"}, [], False, id="prelu-learnable-slope-glu"),
+    pytest.param("""
+        class GLUNet(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 8)
+                self.fc2 = nn.Linear(4, 1)
+
+            def forward(self, x):
+                return self.fc2(F.glu(self.fc1(x), dim=-1))
+        """, "GLUNet", True, set(), [], False, id="glu-smooth"),
+    pytest.param("""
+        class RReLUSoftmin(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+                self.act = nn.RReLU()
+                self.sm = nn.Softmin(dim=-1)
+
+            def forward(self, x):
+                return self.sm(self.act(self.fc(x)))
+        """, "RReLUSoftmin", False, {"kink"}, [], False, id="rrelu-softmin-modules"),
 ]
 
 
@@ -434,3 +445,20 @@ def test_torch_nn_transformer_layers_are_read_with_their_relu_at_the_users_call(
     assert "encoder.layers.0.linear1.weight" in report.wrt
     assert {f.kind for f in report.findings} == {"kink"}
     assert {f.line for f in report.findings} == {14}
+
+
+def test_a_classifier_ending_in_softmax_keeps_its_relu_kink(tmp_path):
+    # the softmax's outputs sum to 1: summed into one number they hide everything before them;
+    # a model's outputs are weighed apart, as a loss downstream weighs them
+    report = run_model(tmp_path, """
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 8)
+                self.fc2 = nn.Linear(8, 3)
+
+            def forward(self, x):
+                return F.softmax(self.fc2(F.relu(self.fc1(x))), dim=1)
+        """, "Classifier")
+    assert report.error is None and report.differentiable is False
+    assert {f.kind for f in report.findings} == {"kink"}

@@ -165,6 +165,7 @@ def translate(module: ast.Module, text: str, target: LossTarget, values: dict[st
               path: str = "<source>") -> SourceLoss:
     """Translate one loss definition into what the analysis reads."""
     interpreter = Interpreter(module, text, values, path)
+    interpreter.weigh_outputs = target.is_class and not target.name.endswith("Loss")
     if target.is_class:
         translation = _translate_class(interpreter, target)
     else:

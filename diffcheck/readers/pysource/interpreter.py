@@ -138,6 +138,8 @@ class Interpreter:
         #: where the user's code called into the composite layers of torch.nn (their source
         #: is the reader's own): spans inside them are reported there
         self.composite_entries: list[tuple[ast.AST, _SourceFile]] = []
+        #: a model's forward is being read: its output components are weighed apart
+        self.weigh_outputs = False
         self._composites: dict[str, Any] | None = None
         self.builder = Builder(set())
         self.assumptions: dict[str, str] = {}
@@ -421,8 +423,16 @@ class Interpreter:
         # an unreduced selection x[mask] is summed, as unreduced components are below
         tensor = self.library.unselect(self.as_tensor(value, where), where)
         if tensor.featured:
-            # Unreduced components: the loss is their sum (a reduction never changes the verdict).
-            return self.builder.meet([Node("add", tensor.parts, span=self.span(where))])[0]
+            span = self.span(where)
+            if self.weigh_outputs:
+                # A model's outputs reach a loss each with its own weight (the cotangent of
+                # backpropagation): their plain sum can cancel what each of them does, as a
+                # softmax's outputs sum to 1. Distinct weights cancel nothing generically.
+                terms = [part if k == 0 else Node("mul", (const(k + 1, span), part), span=span)
+                         for k, part in enumerate(tensor.parts)]
+                return self.builder.meet([Node("add", tuple(terms), span=span)])[0]
+            # Unreduced components of a loss: their sum (a reduction never changes the verdict).
+            return self.builder.meet([Node("add", tensor.parts, span=span)])[0]
         return self.builder.meet([tensor.parts[0]])[0]
 
     def use_value(self, name: str) -> Any:

@@ -2794,7 +2794,7 @@ class Library:
                 return LibraryObject(dotted, tuple(args), dict(keywords))
             function = activation
         stored = dict(keywords)
-        if name in ("Softmax", "LogSoftmax") and args:
+        if name in ("Softmax", "LogSoftmax", "Softmin") and args:
             stored["dim"] = args[0]
         elif name == "CrossEntropyLoss" and args:
             stored["weight"] = args[0]
@@ -3020,7 +3020,8 @@ _ACTIVATION_MODULES = {
     "Softsign": "softsign", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "hardtanh",
     "Hardswish": "hardswish", "Hardsigmoid": "hardsigmoid", "LogSigmoid": "logsigmoid",
     "Softshrink": "softshrink", "Hardshrink": "hardshrink", "Tanhshrink": "tanhshrink",
-    "Threshold": "threshold", "Identity": "identity", "GLU": "glu",
+    "Threshold": "threshold", "Identity": "identity", "GLU": "glu", "RReLU": "rrelu",
+    "Softmin": "softmin",
 }
 
 
