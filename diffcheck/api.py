@@ -17,6 +17,7 @@ files with ``plot_dir``, see :mod:`diffcheck.plots`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +156,13 @@ def _run_pipeline(parsed: ParsedExpression, report: Report, smooth_scale: float)
 
     analysis = analyze(parsed, report.wrt)
     confirm(analysis)
+    # a sort's gather proposes many tie sets from one node: its surrogates are proved once
+    surrogates: dict[Any, list[dict]] = {}
     for item in analysis.non_smooth:
-        item.finding.surrogates = surrogates_for(item.candidate.node, smooth_scale)
+        node = item.candidate.node
+        if node not in surrogates:
+            surrogates[node] = surrogates_for(node, smooth_scale)
+        item.finding.surrogates = copy.deepcopy(surrogates[node])
         item.finding.set_expr = item.candidate.g
     report.assumptions = analysis.assumptions
     report.gradient = analysis.gradient

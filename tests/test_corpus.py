@@ -30,9 +30,7 @@ STRING_OPTIONS = {"reduction", "average", "padding", "mode", "multioutput"}
 TIMEOUT = 60.0
 
 #: case id -> why diffcheck does not get it right yet
-KNOWN_GAPS: dict[str, str] = {
-    "lovasz_softmax": "analysis time",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _values(fixed: dict[str, Any]) -> dict[str, Any]:

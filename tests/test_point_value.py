@@ -19,6 +19,7 @@ import diffcheck.analysis.verdict as verdict
 from diffcheck.analysis import masking, pointvalue
 from diffcheck.analysis.localize import LineBranches
 from diffcheck.analysis.pointvalue import value_at
+from diffcheck.functions import piecewise
 from diffcheck.numeric import DIGITS
 from diffcheck.parser import parse
 
@@ -94,6 +95,29 @@ def test_a_localization_decides_each_relation_once(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(LineBranches, "relation_holds", counted)
     LineBranches({a: sp.Integer(3), b: sp.Integer(1), c: sp.Integer(0)}, {a: 1})(loss)
     assert asked and len(asked) == len(set(asked))
+
+
+def test_a_false_label_test_leaves_the_comparisons_under_it_undecided(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A sort's ordering condition with a label in its keys: the comparisons of the values
+    # matter only where the label test holds, so at label 1 none of those under
+    # ``label == 0`` is decided (each one is a series expansion along the line).
+    x, y, label = sp.symbols("x y label", real=True)
+    foreground = sp.Piecewise((1, sp.Eq(label, 0)), (0, True))
+    loss = piecewise((x, sp.Abs(foreground - sp.exp(x)) >= sp.Abs(foreground - sp.exp(y))),
+                     (y, True))
+    asked: list[sp.Basic] = []
+    holds = LineBranches.relation_holds
+
+    def counted(self, rel):
+        asked.append(rel)
+        return holds(self, rel)
+
+    monkeypatch.setattr(LineBranches, "relation_holds", counted)
+    point = {x: sp.Integer(1), y: sp.Integer(0), label: sp.Integer(1)}
+    assert LineBranches(point, {x: 1})(loss) == x
+    assert not any(rel.has(sp.Abs(1 - sp.exp(x))) for rel in asked)
+    assert len(asked) == 2  # label == 0, then exp(x) >= exp(y)
 
 
 def test_a_set_proposed_by_several_primitives_is_decided_once(

@@ -65,6 +65,22 @@ class _Localizer:
             return True
         if condition in (sp.false, False):
             return False
+        if isinstance(condition, Relational):
+            return self._holds(condition)
+        if isinstance(condition, (sp.And, sp.Or)):
+            # Decided lazily, equality tests first: a sort's ordering conditions nest the
+            # comparisons of the values under tests of the labels (``labels == c``), and
+            # a false test makes every comparison under it irrelevant at this point.
+            deciding = isinstance(condition, sp.Or)  # the operand value that decides it
+            for operand in sorted(condition.args, key=_evaluation_order):
+                if self.truth(operand) == deciding:
+                    return deciding
+            return not deciding
+        if isinstance(condition, sp.Not):
+            return not self.truth(condition.args[0])
+        if isinstance(condition, sp.ITE):
+            test, then, otherwise = condition.args
+            return self.truth(then if self.truth(test) else otherwise)
         replacements = {rel: sp.true if self._holds(rel) else sp.false
                         for rel in condition.atoms(Relational)}
         return bool(condition.xreplace(replacements))
@@ -77,6 +93,13 @@ class _Localizer:
 
     def relation_holds(self, rel: Relational) -> bool:
         raise NotImplementedError
+
+
+def _evaluation_order(condition: Any) -> int:
+    """Equality tests (cheap, and often on data) before other comparisons, compounds last."""
+    if isinstance(condition, (sp.Eq, sp.Ne)):
+        return 0
+    return 1 if isinstance(condition, Relational) else 2
 
 
 class LineBranches(_Localizer):
