@@ -82,9 +82,8 @@ def test_sympy_decides_each_tie_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(asked) == len(set(asked)) == 2
 
 
-def test_a_localization_decides_each_relation_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    a, b, c = sp.symbols("a b c", real=True)
-    loss = _router_mask([a - b, 2 * b, c], copies=6)
+def _count_relations(monkeypatch: pytest.MonkeyPatch) -> list[sp.Basic]:
+    """The relations a localization decides, in order, as it decides them."""
     asked: list[sp.Basic] = []
     holds = LineBranches.relation_holds
 
@@ -93,6 +92,13 @@ def test_a_localization_decides_each_relation_once(monkeypatch: pytest.MonkeyPat
         return holds(self, rel)
 
     monkeypatch.setattr(LineBranches, "relation_holds", counted)
+    return asked
+
+
+def test_a_localization_decides_each_relation_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b, c = sp.symbols("a b c", real=True)
+    loss = _router_mask([a - b, 2 * b, c], copies=6)
+    asked = _count_relations(monkeypatch)
     LineBranches({a: sp.Integer(3), b: sp.Integer(1), c: sp.Integer(0)}, {a: 1})(loss)
     assert asked and len(asked) == len(set(asked))
 
@@ -106,14 +112,7 @@ def test_a_false_label_test_leaves_the_comparisons_under_it_undecided(
     foreground = sp.Piecewise((1, sp.Eq(label, 0)), (0, True))
     loss = piecewise((x, sp.Abs(foreground - sp.exp(x)) >= sp.Abs(foreground - sp.exp(y))),
                      (y, True))
-    asked: list[sp.Basic] = []
-    holds = LineBranches.relation_holds
-
-    def counted(self, rel):
-        asked.append(rel)
-        return holds(self, rel)
-
-    monkeypatch.setattr(LineBranches, "relation_holds", counted)
+    asked = _count_relations(monkeypatch)
     point = {x: sp.Integer(1), y: sp.Integer(0), label: sp.Integer(1)}
     assert LineBranches(point, {x: 1})(loss) == x
     assert not any(rel.has(sp.Abs(1 - sp.exp(x))) for rel in asked)
