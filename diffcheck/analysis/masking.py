@@ -106,7 +106,10 @@ def _separating_conditions(labels: list[Label], g: sp.Expr, others: Sequence[Can
         if signs == {1} or signs == {-1}:
             conditions.append((h, other.g, 1 if signs == {1} else -1))
     # the switch's own condition (a pair of a max must be the largest) is known exactly
+    # (kept where the active points satisfy it: a point active for another primitive's
+    # reason, min(clip(x, max=2), x % 1) jumping at x = 2 through the mod, does not)
     own = [(concrete(h), -h, -1) for h in in_play]
+    own = [c for c in own if all(_sign(c[0], label, symbols) in (0, 1) for label in active)]
     inactive = [label for label in inactive
                 if all(_sign(h, label, symbols) in (0, 1) for h, _, _ in own)]
     # greedy cover: fewest conditions that exclude every masked point, preferring those
