@@ -578,7 +578,7 @@ def _pair_distance(i: int, j: int, left: str = "a", right: str = "b", features: 
 
 
 @pytest.mark.parametrize("pairs", ["a[:, None] - b[None]", "a.unsqueeze(1) - b.unsqueeze(0)",
-                                   "a[:, None, :] - b[None, :, :]",
+                                   "a[:, None, :] - b[None, :, :]", "a[:, None] - b",
                                    "a.unsqueeze(-2) - b.unsqueeze(-3)"])
 def test_pairs_of_rows_reduce_over_each_pair_axis(pairs):
     # a Chamfer distance: min over the right rows for each left row, max over the left rows
@@ -1236,3 +1236,92 @@ def test_einsum_is_a_smooth_function_of_its_operands_without_an_assumption():
         """)
     assert not any("einsum" in text for text in loss.translation.assumptions)
     assert {str(s) for s in loss.parsed.expr.free_symbols} >= {"a", "b"}
+
+
+BOX_GIOU_ELEMENTWISE = """
+    def giou_loss(boxes1, boxes2):
+        lt = torch.max(boxes1[:, :2], boxes2[:, :2])
+        rb = torch.min(boxes1[:, 2:], boxes2[:, 2:])
+        wh = (rb - lt).clamp(min=0)
+        inter = wh[:, 0] * wh[:, 1]
+        area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+        area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+        union = area1 + area2 - inter
+        lt = torch.min(boxes1[:, :2], boxes2[:, :2])
+        rb = torch.max(boxes1[:, 2:], boxes2[:, 2:])
+        wh = (rb - lt).clamp(min=0)
+        area = wh[:, 0] * wh[:, 1]
+        return (1 - (inter / union - (area - union) / area)).sum()
+    """
+
+
+@pytest.mark.parametrize("diagonal", [
+    "torch.diag(generalized_box_iou(boxes1, boxes2))",
+    "generalized_box_iou(boxes1, boxes2).diagonal()",
+])
+def test_the_diagonal_of_a_pairwise_box_iou_is_the_loss_of_matched_boxes(diagonal):
+    # DETR's box loss: torchvision's pairwise GIoU (boxes1[:, None, :2] against boxes2[:, :2],
+    # wh[:, :, 0], area1[:, None] + area2) read as pairs of rows; its diagonal pairs each box
+    # with its own target, so it must be the elementwise GIoU written by hand
+    pairwise = lowered(f"""
+        from torchvision.ops import generalized_box_iou
+
+        def giou_loss(boxes1, boxes2):
+            return (1 - {diagonal}).sum()
+        """)
+    assert not pairwise.translation.assumptions
+    by_hand = lowered(BOX_GIOU_ELEMENTWISE)
+    assert same_function(pairwise.parsed.expr, str(by_hand.parsed.expr)), str(pairwise.parsed.expr)
+
+
+def test_a_column_of_per_sample_values_against_components_is_not_pairs_of_rows():
+    # s[:, None] (N, 1) times softmax(w) (N, C) is a column broadcast over the components:
+    # only a tensor of the rank the column had before its new axis makes pairs with it
+    loss = lowered("""
+        def weighted_loss(x, w):
+            s = (x ** 2).sum(1)
+            return (s[:, None] * F.softmax(w, dim=1)).sum(1).mean()
+        """)
+    assert same_function(loss.parsed.expr, str(lowered("""
+        def weighted_loss(x, w):
+            return (x ** 2).sum(1).mean()
+        """).parsed.expr))
+
+
+@pytest.mark.parametrize("call, kinds", [
+    ('distance_box_iou_loss(pred, target, reduction="mean")', {"kink"}),
+    ('complete_box_iou_loss(box_convert(pred, "cxcywh", "xyxy"), target, reduction="sum")',
+     {"kink"}),
+    ("box_iou(pred, target).sum()", {"kink"}),
+])
+def test_torchvision_box_functions_are_read_from_their_source_not_assumed(tmp_path, call, kinds):
+    path = tmp_path / "losses.py"
+    path.write_text("from torchvision.ops import (box_convert, box_iou, complete_box_iou_loss,\n"
+                    "                             distance_box_iou_loss)\n\n\n"
+                    f"def box_loss(pred, target):\n    return {call}\n")
+    (report,) = check_source(path, wrt=["pred"])
+    assert report.error is None, report.error
+    assert not report.assumptions
+    assert report.differentiable is False
+    assert kinds <= {f.kind for f in report.findings}
+    # findings inside torchvision's code point at the user's call
+    assert {f.line for f in report.findings} == {6}
+
+
+def test_a_dtype_upcast_helper_branches_on_the_dtype_not_on_the_values():
+    # Hugging Face's DETR box code: `if t.is_floating_point(): ...` asks about the dtype; read as
+    # a condition on the tensor's values it made a jump where "is_floating_point(x) = 0"
+    loss = lowered("""
+        def _upcast(t):
+            if t.is_floating_point():
+                return t if t.dtype in (torch.float32, torch.float64) else t.float()
+            else:
+                return t if t.dtype in (torch.int32, torch.int64) else t.int()
+
+        def area_loss(boxes):
+            boxes = _upcast(boxes)
+            return ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).mean()
+        """)
+    assert not loss.translation.assumptions
+    assert same_function(loss.parsed.expr,
+                         "(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])")

@@ -140,7 +140,7 @@ class Interpreter:
         self.composite_entries: list[tuple[ast.AST, _SourceFile]] = []
         #: a model's forward is being read: its output components are weighed apart
         self.weigh_outputs = False
-        self._composites: dict[str, Any] | None = None
+        self._composites: dict[str, Any] = {}
         self.builder = Builder(set())
         self.assumptions: dict[str, str] = {}
         self.label_names: set[str] = set()
@@ -304,13 +304,24 @@ class Interpreter:
     def composite_class(self, name: str) -> ClassDef:
         """A composite layer of torch.nn (``TransformerEncoderLayer``) as a class of the
         reader's own source (see :mod:`composites`)."""
-        if self._composites is None:
-            source = _SourceFile(composites.SOURCE, composites.SOURCE.splitlines(),
-                                 composites.PATH)
-            self._composites = self._module_scope(ast.parse(composites.SOURCE), source)
-        cls = self._composites[name]
+        cls = self.restated(composites.PATH)[name]
         assert isinstance(cls, ClassDef)
         return cls
+
+    def restated_function(self, name: str) -> Function:
+        """A box function of torchvision.ops (``generalized_box_iou``) as a function of the
+        reader's own source (see :mod:`composites`)."""
+        function = self.restated(composites.TORCHVISION_PATH)[name]
+        assert isinstance(function, Function)
+        return function
+
+    def restated(self, path: str) -> Any:
+        """The module scope of one restated library of :mod:`composites`, read once."""
+        if path not in self._composites:
+            text = composites.SOURCES[path]
+            source = _SourceFile(text, text.splitlines(), path)
+            self._composites[path] = self._module_scope(ast.parse(text), source)
+        return self._composites[path]
 
     def resolve_bases(self, cls: ClassDef) -> None:
         if cls.bases or not cls.node.bases:
@@ -1539,14 +1550,21 @@ class Interpreter:
                               node, "limit")
         scope = _Scope()
         scope["__enclosing__"] = function.scope
-        self.bind(function, args, keywords, scope, node)
-        self.depth += 1
-        self.frames.append((function, scope))
         source = _source_of(function.scope) or self.sources[-1]
-        entering = source.path == composites.PATH and self.sources[-1].path != composites.PATH
+        entering = source.path in composites.SOURCES and self.sources[-1].path not in composites.SOURCES
         if entering:
             self.composite_entries.append((node, self.sources[-1]))
+        # the defaults are text of the function's own file (a restated library's, not the caller's)
         self.sources.append(source)
+        try:
+            self.bind(function, args, keywords, scope, node)
+        except BaseException:
+            self.sources.pop()
+            if entering:
+                self.composite_entries.pop()
+            raise
+        self.depth += 1
+        self.frames.append((function, scope))
         try:
             if isinstance(function.node, ast.Lambda):
                 return self.evaluate(function.node.body, scope)
@@ -1653,7 +1671,7 @@ class Interpreter:
     def span(self, node: ast.AST | None) -> Span | None:
         if node is None or not hasattr(node, "lineno"):
             return None
-        if self.sources[-1].path == composites.PATH and self.composite_entries:
+        if self.sources[-1].path in composites.SOURCES and self.composite_entries:
             # inside nn.TransformerEncoderLayer: the user's call of the layer
             call, source = self.composite_entries[-1]
             self.sources.append(source)

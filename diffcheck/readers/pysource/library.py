@@ -25,6 +25,7 @@ import sympy as sp
 
 from diffcheck.program import Node
 from diffcheck.readers.pysource.composites import LAYERS as COMPOSITE_LAYERS
+from diffcheck.readers.pysource.composites import TORCHVISION_FUNCTIONS as RESTATED_FUNCTIONS
 from diffcheck.readers.pysource.layers import (
     IDENTITY_LAYERS,
     MAX_POOLS,
@@ -75,6 +76,8 @@ NAMESPACES = {
     "jax.nn": "torch", "jax.lax": "lax", "jax.scipy.special": "torch", "scipy.special": "torch",
     "jax": "jax", "math": "math", "optax": "optax", "optax.losses": "optax",
     "torchvision.ops": "torchvision", "torchvision.ops.boxes": "torchvision",
+    "torchvision.ops.giou_loss": "torchvision", "torchvision.ops.diou_loss": "torchvision",
+    "torchvision.ops.ciou_loss": "torchvision", "torchvision.ops.focal_loss": "torchvision",
     "torch.nn": "nn", "torch.nn.modules.loss": "nn", "functools": "functools",
     "typing": "typing", "torch.autograd": "torch", "jax.numpy.fft": "opaque",
     "itertools": "itertools", "argparse": "argparse", "inspect": "inspect",
@@ -496,6 +499,8 @@ class Library:
     def get_item(self, container: Any, key_node: ast.expr, scope: Any, where: ast.AST) -> Any:
         keys = key_node.elts if isinstance(key_node, ast.Tuple) else [key_node]
         values = [self.run.evaluate(k, scope) for k in keys]
+        if isinstance(container, PairGrid) and len(values) > 1:
+            return self.grid_components(container, values, keys, where)
         if isinstance(container, PairGrid) or isinstance(values[0], PairGrid):
             if len(values) != 1:
                 raise SourceError("unsupported: indexing pairs of rows other than by a mask: "
@@ -517,6 +522,14 @@ class Library:
                 return tensor
             return tensor.spreading(self.builder.new_axis(tensor, position) if (
                 position := _new_axis_position(values)) is not None else -1)
+        added = [i for i, v in enumerate(values) if v is None]
+        if len(added) == 1 and all((_is_integer(v) or isinstance(v, slice))
+                                   and _axis_kind(values, i) == "feature" for i, v in picks):
+            # boxes1[:, None, :2]: the components, then the new axis (one side of pairs of rows)
+            kept = [i for i in range(len(values)) if i != added[0]]
+            picked = self.index(tensor, [values[i] for i in kept], [keys[i] for i in kept], where)
+            position = added[0] - len(values) if Ellipsis in values[:added[0]] else added[0]
+            return picked.spreading(self.builder.new_axis(picked, position))
         if tensor.selected is not None:
             if (values[0] is Ellipsis or values[0] == slice(None)) and all(
                     (_is_integer(v) or isinstance(v, slice)) and _axis_kind(values, i) == "feature"
@@ -658,6 +671,23 @@ class Library:
                 return Size("len")
             return SelectionCount(conditions)
         raise count_error(self.run.snippet(where), where)
+
+    def grid_components(self, grid: PairGrid, values: list[Any], keys: list[ast.expr],
+                        where: ast.AST) -> PairGrid:
+        """``wh[:, :, 0]``, ``wh[..., :2]`` of pairs of rows ``(N, M, D)``: the same pick of the
+        feature axis in every cell."""
+        *leading, last = values
+        whole = all(v is Ellipsis or (isinstance(v, slice) and v == slice(None)) for v in leading)
+        if not grid.features or not whole or not (_is_integer(last) or isinstance(last, slice)) \
+                or (Ellipsis not in leading and len(leading) != 2 + grid.offset):
+            raise SourceError("unsupported: indexing pairs of rows other than by a mask or along "
+                              f"their last axis: {self.run.snippet(where)}", where)
+        spelling = self.spelling(values, keys)
+        if _is_integer(last):
+            cells = [self.builder.component(c, int(last), spelling) for c in grid.cells]
+            return PairGrid(tuple(cells), grid.size, False, grid.dtype, grid.offset)
+        cells = [self.slice(c, last, spelling, where) for c in grid.cells]
+        return PairGrid(tuple(cells), grid.size, True, grid.dtype, grid.offset)
 
     def masked_pairs(self, grid: PairGrid, mask: Any, where: ast.AST) -> Tensor:
         """``d[mask]`` of pairs of rows: the cells where the mask may hold, as one axis.
@@ -906,6 +936,9 @@ class Library:
             return self.tensor_call("torch", "one_hot", args, keywords, where, written=dotted)
         if family == "torchvision" and name == "sigmoid_focal_loss":
             return self.sigmoid_focal_loss(args, keywords, where)
+        if family == "torchvision" and name in RESTATED_FUNCTIONS:
+            return self.run.call_function(self.run.restated_function(name), list(args),
+                                          dict(keywords), where)
         if family == "math":
             return self.math(name, args, where)
         if family == "numpy" and name == "vectorize" and args:
@@ -1470,6 +1503,19 @@ class Library:
             return shape.count if shape.count is not None and dim == 0 else Size("size")
         return shape
 
+    def op_is_floating_point(self, args, keywords, where, **_):
+        """``t.is_floating_point()``: a question about the dtype, a Python bool (the
+        dtype-upcast helpers of DETR-style box code branch on it), never a tensor condition."""
+        tensor = args[0] if args else keywords.get("input")
+        return not (isinstance(tensor, (Labels, Arange)) or (
+            isinstance(tensor, Tensor) and tensor.dtype in ("int", "bool")))
+
+    def op_is_complex(self, args, keywords, where, **_):
+        return False
+
+    def op_is_tensor(self, args, keywords, where, **_):
+        return bool(args) and isinstance(args[0], (*TENSORLIKE, PairGrid))
+
     def op_dim(self, args, keywords, where, **_):
         from diffcheck.readers.pysource.interpreter import _Unknown
 
@@ -1706,6 +1752,22 @@ class Library:
     def op_Variable(self, args, keywords, where, **_):
         """``torch.autograd.Variable(t)``: the tensor itself since PyTorch 0.4."""
         return args[0] if args else keywords.get("data")
+
+    def op_diag(self, args, keywords, where, family="torch", written="diag", **_):
+        """The diagonal of pairs of rows (``torch.diag(generalized_box_iou(a, b))``, DETR's
+        box loss): cell (i, i) pairs row i with itself, so it is the generic element of both
+        sides, element by element. Of any other tensor (``diag(v)`` builds a matrix) it stays
+        an unknown function, assumed differentiable."""
+        grid = args[0] if args else keywords.get("input")
+        if not isinstance(grid, PairGrid):
+            return self.run.opaque_call(f"{family}.{written.lstrip('.')}", args, where)
+        offset = args[1] if len(args) > 1 else keywords.get("diagonal", keywords.get("offset", 0))
+        if grid.features or grid.offset or not _is_integer(offset) or int(offset) != 0:
+            raise SourceError("unsupported: a diagonal of pairs of rows with components, batch "
+                              f"axes or an offset: {self.run.snippet(where)}", where)
+        return self.builder.diagonal(grid)
+
+    op_diagonal = op_diag
 
     def op_tril(self, args, keywords, where, **_):
         """``tril``/``triu``: the elements on one side of the diagonal, zeros on the other.

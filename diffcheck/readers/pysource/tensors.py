@@ -395,8 +395,7 @@ class Builder:
             position += rank + 1
         return position if 0 <= position <= rank else -1
 
-    @staticmethod
-    def pair_offset(operands: Sequence[Tensor | PairGrid]) -> int | None:
+    def pair_offset(self, operands: Sequence[Tensor | PairGrid]) -> int | None:
         """The batch axes before the pair axes when ``operands`` make pairs of rows, or None.
 
         They do when one is a grid, or two new axes sit side by side (p and p + 1; a column
@@ -409,7 +408,25 @@ class Builder:
                  for o in operands if isinstance(o, Tensor)} - {-1}
         if len(marks) == 2 and max(marks) - min(marks) == 1:
             return min(marks)
-        return None
+        return 0 if self.left_meets_plain(operands) else None
+
+    def left_meets_plain(self, operands: Sequence[Tensor | PairGrid]) -> bool:
+        """``boxes1[:, None, :2]`` against ``boxes2[:, :2]``: a new axis 1 meets a tensor of the
+        rank the left one had before it, whose rows numpy's broadcasting aligns with that new
+        axis: pairs of rows, the plain one the right side (as ``boxes2[None]``).
+
+        A column of per-sample values (``loss[:, None]``) against components has another rank:
+        it stays a column broadcast over the components."""
+        lefts = [o for o in operands if isinstance(o, Tensor) and o.new_axis == 1]
+        plains = [o for o in operands if isinstance(o, Tensor) and o.new_axis < 0
+                  and not o.spread and not self.is_constant(o)
+                  and not (o.featured and o.axis != "feature") and not o.stacked]
+        if not lefts or not plains or len(lefts) + len(plains) != sum(
+                not self.is_constant(o) for o in operands if isinstance(o, Tensor)):
+            return False
+        ranks = {self.carries_features(Tensor(o.parts, o.featured, o.dtype, axis=o.axis))
+                 for o in (*lefts, *plains)}
+        return len(ranks) == 1
 
     def pairwise(self, make: Callable[..., Node], *operands: Tensor | PairGrid, offset: int = 0,
                  dtype: str = "float") -> PairGrid:
@@ -496,6 +513,15 @@ class Builder:
                               "rows of another rank (write both sides with unsqueeze or None)")
         rows = [self.sample(plain, i) for i in range(size)]
         return [rows[i] if side == "left" else rows[j] for i in range(size) for j in range(size)]
+
+    def diagonal(self, grid: PairGrid) -> Tensor:
+        """The cells (i, i) of ``grid`` as one generic element: cell (0, 0) with row 0 of
+        each side (``x@0``) named back as the generic row (``x``)."""
+        cell = grid.cell(0, 0)
+        names = {node.value for part in cell.parts for node in part.walk()
+                 if node.op == "var" and node.value.endswith("@0")}
+        mapping = {name: name[: -len("@0")] for name in names}
+        return cell.with_parts([rename(p, mapping) for p in cell.parts])
 
     def grid_reduce(self, grid: PairGrid, combine: Callable[[list[Node]], Node],
                     axes: set[str]) -> Tensor | PairGrid:
