@@ -1325,3 +1325,20 @@ def test_a_dtype_upcast_helper_branches_on_the_dtype_not_on_the_values():
     assert not loss.translation.assumptions
     assert same_function(loss.parsed.expr,
                          "(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])")
+
+
+@pytest.mark.parametrize("shift", [
+    "logits[..., :-1, :].contiguous(), labels[..., 1:].contiguous()",
+    "logits, F.pad(labels, (0, 1), value=-100)[..., 1:]",
+])
+def test_labels_shifted_along_the_sequence_stay_labels(shift):
+    # a causal language model's loss: the labels shifted by one token are class indices, not
+    # probabilities over the classes (a slice of components that would not match the logits)
+    loss = lowered(f"""
+        def lm_loss(logits, labels):
+            shift_logits, shift_labels = {shift}
+            return F.cross_entropy(shift_logits.view(-1, 5), shift_labels.view(-1),
+                                   ignore_index=-100)
+        """)
+    assert loss.wrt == [name for name in loss.wrt if name.startswith("logits")]
+    assert "labels" in loss.translation.labels

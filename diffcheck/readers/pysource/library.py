@@ -860,6 +860,24 @@ class Library:
             return featured.with_parts(parts, featured=True)
         raise SourceError(f"this assignment is not supported: {self.run.snippet(where)}", where)
 
+    def sliced_labels(self, target: Tensor, classes: int) -> str | None:
+        """The parameter whose slice ``target`` is, when it can only be class labels.
+
+        ``labels[..., 1:]`` of a causal language model's loss shifts the labels along the
+        sequence; read on a tensor not yet known as labels it is a slice of components. Passed
+        as the target of logits with another number of classes, it cannot be probabilities
+        over them: it is the labels, data, as any slice of them.
+        """
+        if len(target.parts) == classes or target.dtype == "bool":
+            return None
+        bases = {self.builder.component_of[node.value][0]
+                 if node.op == "var" and node.value in self.builder.component_of else None
+                 for node in target.parts}
+        if len(bases) != 1 or None in bases:
+            return None
+        (base,) = bases
+        return base if base in self.builder.feature_parameters else None
+
     def label_name(self, value: Any) -> str | None:
         """The parameter name when ``value`` is a tensor parameter used as labels."""
         if isinstance(value, Labels):
@@ -2378,7 +2396,8 @@ class Library:
         smoothing = _number(keywords.get("label_smoothing", 0), where)
         log_p = self.log_probabilities(logits, where)
         count = len(log_p.parts)
-        label = self.label_name(target) if not (isinstance(target, Tensor) and target.featured) else None
+        label = self.label_name(target) if not (isinstance(target, Tensor) and target.featured) \
+            else self.sliced_labels(target, count)
         if label is not None:
             if label != _ROWS:
                 self.run.label_names.add(label)
