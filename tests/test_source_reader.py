@@ -1342,3 +1342,32 @@ def test_labels_shifted_along_the_sequence_stay_labels(shift):
         """)
     assert loss.wrt == [name for name in loss.wrt if name.startswith("logits")]
     assert "labels" in loss.translation.labels
+
+
+def test_the_length_of_chunks_is_their_number():
+    # DINO's loss: `for v in range(len(student_out))` over student_output.chunk(ncrops); a
+    # length of the reader's default size indexed past the two chunks (an IndexError)
+    loss = lowered("""
+        def dino_loss(student_output, teacher_output, ncrops: int = 2):
+            student_out = student_output.chunk(ncrops)
+            teacher_out = F.softmax(teacher_output, dim=-1).detach().chunk(2)
+            total = 0
+            for iq, q in enumerate(teacher_out):
+                for v in range(len(student_out)):
+                    if v == iq:
+                        continue
+                    total += torch.sum(-q * F.log_softmax(student_out[v], dim=-1), dim=-1).mean()
+            return total / 2
+        """)
+    assert loss.parsed.expr.free_symbols
+
+
+def test_einsum_operands_given_as_one_list():
+    # MoCo: torch.einsum("nc,ck->nk", [q, queue]) is einsum of q and queue
+    loss = lowered("""
+        def moco_loss(q, k):
+            l_pos = torch.einsum("nc,nc->n", [q, k]).unsqueeze(-1)
+            return l_pos.mean()
+        """)
+    assert {str(s).split("[")[0] for s in loss.parsed.expr.free_symbols} == {"q", "k"}
+    assert not loss.translation.assumptions

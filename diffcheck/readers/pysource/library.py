@@ -2341,10 +2341,13 @@ class Library:
         return self.unary("sqrt", self.op_var(args, keywords, where), where)
 
     def op_einsum(self, args, keywords, where, **_):
-        # sums of products of its operands: a polynomial, smooth in each of them
-        tensors = [self.run.as_tensor(a, where) for a in args[1:] if isinstance(a, TENSORLIKE)]
+        # sums of products of its operands: a polynomial, smooth in each of them; the operands
+        # may come as one list (torch.einsum("nc,ck->nk", [q, queue]), MoCo)
+        operands = [item for a in args[1:]
+                    for item in (a if isinstance(a, (list, tuple)) else [a])]
+        tensors = [self.run.as_tensor(a, where) for a in operands if isinstance(a, TENSORLIKE)]
         if not tensors:
-            return self.run.opaque_call("torch.einsum", list(args[1:]), where)
+            return self.run.opaque_call("torch.einsum", operands, where)
         return self.opaque("torch.einsum", tensors, where, known_smooth=True)
 
     def op_arange(self, args, keywords, where, **_):
@@ -2749,6 +2752,9 @@ class Library:
                 value = value.items
             if isinstance(value, (list, tuple, dict, str, range)):
                 return sp.Integer(len(value))
+            if isinstance(value, LazySequence):
+                # x.chunk(ncrops): as many parts as iterating over it gives
+                return sp.Integer(len(list(value)))
             if isinstance(value, Tensor) and value.selected is not None:
                 return SelectionCount(value.selected)
             return Size("len")
