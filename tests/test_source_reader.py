@@ -1371,3 +1371,31 @@ def test_einsum_operands_given_as_one_list():
         """)
     assert {str(s).split("[")[0] for s in loss.parsed.expr.free_symbols} == {"q", "k"}
     assert not loss.translation.assumptions
+
+
+def test_rotary_embeddings_rotate_the_halves_of_a_layers_output(tmp_path):
+    # LLaMA's rotate_half: x[..., :x.shape[-1] // 2] and x[..., x.shape[-1] // 2:] split the
+    # components of q_proj(x) in two, and torch.cat((-x2, x1)) has as many as q again
+    path = tmp_path / "model.py"
+    path.write_text(HEADER + textwrap.dedent("""
+        def rotate_half(x):
+            x1 = x[..., : x.shape[-1] // 2]
+            x2 = x[..., x.shape[-1] // 2 :]
+            return torch.cat((-x2, x1), dim=-1)
+
+        class RotaryAttention(nn.Module):
+            def __init__(self, dim=4):
+                super().__init__()
+                self.q_proj = nn.Linear(dim, dim, bias=False)
+                self.k_proj = nn.Linear(dim, dim, bias=False)
+
+            def forward(self, x, cos, sin):
+                q = self.q_proj(x)
+                k = self.k_proj(x)
+                q = q * cos + rotate_half(q) * sin
+                k = k * cos + rotate_half(k) * sin
+                return F.softmax(q @ k.transpose(-2, -1), dim=-1)
+        """))
+    (report,) = check_source(path, selector="RotaryAttention")
+    assert report.error is None, report.error
+    assert report.differentiable is True and report.smoothness == "Cinf"

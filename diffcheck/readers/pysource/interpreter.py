@@ -1129,6 +1129,8 @@ class Interpreter:
         if isinstance(container, library.Shape):
             if container.count is not None and not isinstance(key, slice) and _index(key, node) == 0:
                 return container.count
+            if container.last is not None and not isinstance(key, slice) and _index(key, node) == -1:
+                return sp.Integer(container.last)
             return library.Shape() if isinstance(key, slice) else Size("size")
         if isinstance(container, (Opaque, ModuleRef)):
             return container  # a type annotation such as Optional[Tensor]

@@ -240,8 +240,11 @@ class Shape:
     """``x.shape``: sizes the source does not tell; ``count`` is the length of the first axis
     when it is the number of elements a mask computed from the predictions selects."""
 
-    def __init__(self, count: SelectionCount | None = None):
+    def __init__(self, count: SelectionCount | None = None, last: int | None = None):
         self.count = count
+        #: the length of the last axis, where it is the feature axis of written components
+        #: (``x.shape[-1] // 2`` of a linear layer's output halves its components)
+        self.last = last
 
 
 class Library:
@@ -479,7 +482,16 @@ class Library:
             return TensorMethod(owner, name)
         tensor = self.tensor(owner, where)
         if name == "shape":
-            return Shape(SelectionCount(tensor.selected) if tensor.selected is not None else None)
+            last = None
+            if tensor.featured and tensor.axis == "feature" and not (
+                    tensor.stacked or tensor.transposed or tensor.spread):
+                last = len(tensor.parts)
+            elif not tensor.featured and not tensor.spread and self.builder.carries_features(tensor):
+                # the components it is read with when sliced (x[..., :x.shape[-1] // 2] and
+                # x[..., x.shape[-1] // 2:] of rotary embeddings split one set of components)
+                last = self.builder.size_of(tensor)
+            return Shape(SelectionCount(tensor.selected) if tensor.selected is not None else None,
+                         last)
         if name in ("T", "mT", "H"):
             return tensor.transposing()
         if name == "real":
@@ -1518,6 +1530,8 @@ class Library:
             args[0], Tensor) else Shape()
         if len(args) > 1 or "dim" in keywords:
             dim = keywords.get("dim", args[1] if len(args) > 1 else None)
+            if shape.last is not None and dim == -1:
+                return sp.Integer(shape.last)
             return shape.count if shape.count is not None and dim == 0 else Size("size")
         return shape
 
@@ -1936,7 +1950,12 @@ class Library:
                 # feature variables brings all of its components.
                 if item.featured:
                     parts.extend(item.parts)
-                elif item.spread or not self.builder.feature_variables(item):
+                elif item.spread or not self.builder.feature_variables(item) or (
+                        self.builder.has_components(item) and not any(
+                            name not in self.builder.parameters
+                            for name in self.builder.feature_variables(item))):
+                    # one component (x[..., :1] of a layer's output: its weights are shared,
+                    # not an axis of their own)
                     parts.append(item.parts[0])
                 else:
                     parts.extend(self.builder.featured(item).parts)
