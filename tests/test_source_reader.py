@@ -1399,3 +1399,56 @@ def test_rotary_embeddings_rotate_the_halves_of_a_layers_output(tmp_path):
     (report,) = check_source(path, selector="RotaryAttention")
     assert report.error is None, report.error
     assert report.differentiable is True and report.smoothness == "Cinf"
+
+
+@pytest.mark.parametrize("init", [
+    """
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                m.bias.data.zero_()
+    """,
+    """
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            module.weight.data.normal_(mean=0.0, std=0.02)
+    """,
+])
+def test_weight_initialization_in_the_constructor_is_skipped(tmp_path, init):
+    # torchvision's ResNet and Hugging Face's models set starting values in __init__: they do
+    # not change the function the model computes
+    path = tmp_path / "model.py"
+    path.write_text(HEADER + textwrap.dedent("""
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 8)
+                self.fc2 = nn.Linear(8, 1)
+        """) + textwrap.indent(textwrap.dedent(init), "    ") + textwrap.dedent("""
+            def forward(self, x):
+                return self.fc2(F.relu(self.fc1(x)))
+        """).replace("\n", "\n    ").rstrip() + "\n")
+    (report,) = check_source(path, selector="Net")
+    assert report.error is None, report.error
+    assert report.differentiable is False and {f.kind for f in report.findings} == {"kink"}
+
+
+def test_parameters_frozen_in_a_loop_are_refused_at_their_line(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(HEADER + textwrap.dedent("""
+        class Head(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(4, 8)
+                self.fc = nn.Linear(8, 1)
+                for p in self.body.parameters():
+                    p.requires_grad = False
+
+            def forward(self, x):
+                return self.fc(torch.tanh(self.body(x)))
+        """))
+    (report,) = check_source(path, selector="Head")
+    assert report.error is not None and "requires_grad" in report.error.message
+    assert report.error.line == 12

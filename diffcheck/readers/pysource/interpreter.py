@@ -72,6 +72,9 @@ DEFAULT_ALIASES = {
 }
 
 #: Calls whose value is ignored and whose only effect is logging or checking.
+#: the module methods that walk submodules or parameters (``for m in self.modules()``)
+_MODULE_WALKS = frozenset({"modules", "named_modules", "children", "named_children",
+                           "parameters", "named_parameters"})
 _IGNORED_STATEMENT_CALLS = ("warn", "info", "debug", "warning", "error", "print", "log",
                             "_log_api_usage_once", "assert_", "check", "register_buffer")
 
@@ -608,6 +611,9 @@ class Interpreter:
                 return _FALL
             if name in _IGNORED_STATEMENT_CALLS or name.startswith("_log"):
                 return _FALL
+            if name == "apply" and isinstance(func, ast.Attribute) and self.in_constructor() \
+                    and isinstance(self.try_evaluate(func.value, scope), Instance):
+                return _FALL  # self.apply(self._init_weights): starting values, as above
             callee = self.try_evaluate(func, scope)
             if isinstance(callee, (_ListMethod, _DictMethod)) or (
                     isinstance(callee, LibraryObject) and callee.dotted == "super().__init__"):
@@ -749,6 +755,8 @@ class Interpreter:
     def stmt_For(self, stmt: ast.For, scope: _Scope) -> _Outcome:
         if stmt.orelse:
             raise SourceError("for ... else is not supported", stmt)
+        if self.initializes_weights(stmt):
+            return _FALL
         items = self.iterate(self.evaluate(stmt.iter, scope), stmt.iter)
         for item in items:
             self.assign(stmt.target, item, scope)
@@ -758,6 +766,25 @@ class Interpreter:
             if outcome.kind in ("return", "raise"):
                 return outcome
         return _FALL
+
+    def in_constructor(self) -> bool:
+        return bool(self.frames) and self.frames[-1][0].name == "__init__"
+
+    def initializes_weights(self, stmt: ast.For) -> bool:
+        """``for m in self.modules(): nn.init.kaiming_normal_(m.weight)`` in ``__init__``
+        (torchvision's ResNet, VGG, MobileNet): it sets the parameters' starting values, not
+        what the model computes, so it is skipped. A loop that freezes parameters
+        (``p.requires_grad = False``) decides what is trained: it is refused at its line."""
+        call = stmt.iter
+        if not (self.in_constructor() and isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute) and call.func.attr in _MODULE_WALKS):
+            return False
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Attribute) and node.attr in ("requires_grad",
+                                                                 "requires_grad_"):
+                raise SourceError("unsupported: parameters frozen in a loop over "
+                                  f"{call.func.attr}() (requires_grad)", node)
+        return True
 
     def stmt_While(self, stmt: ast.While, scope: _Scope) -> _Outcome:
         raise SourceError("while loops are not supported (the number of steps is unknown)", stmt)
