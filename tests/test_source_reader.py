@@ -1435,7 +1435,16 @@ def test_weight_initialization_in_the_constructor_is_skipped(tmp_path, init):
     assert report.differentiable is False and {f.kind for f in report.findings} == {"kink"}
 
 
-def test_parameters_frozen_in_a_loop_are_refused_at_their_line(tmp_path):
+@pytest.mark.parametrize("freezing, cut", [
+    ("for p in self.body.parameters():\n    p.requires_grad = False", ["body"]),
+    ("for name, p in self.body.named_parameters():\n    p.requires_grad_(False)", ["body"]),
+    ("self.body.requires_grad_(False)", ["body"]),
+    ("self.fc.bias.requires_grad = False", ["fc.bias"]),
+    ("self.scale.requires_grad = False", ["scale"]),
+    # a plain attribute of the module object: PyTorch freezes nothing
+    ("self.body.requires_grad = False", []),
+])
+def test_parameters_frozen_while_the_model_is_built_get_no_gradient(tmp_path, freezing, cut):
     path = tmp_path / "model.py"
     path.write_text(HEADER + textwrap.dedent("""
         class Head(nn.Module):
@@ -1443,12 +1452,33 @@ def test_parameters_frozen_in_a_loop_are_refused_at_their_line(tmp_path):
                 super().__init__()
                 self.body = nn.Linear(4, 8)
                 self.fc = nn.Linear(8, 1)
-                for p in self.body.parameters():
-                    p.requires_grad = False
+                self.scale = nn.Parameter(torch.ones(1))
+        """) + textwrap.indent(freezing, " " * 8) + "\n" + textwrap.dedent("""
+            def forward(self, x):
+                return self.scale * self.fc(torch.tanh(self.body(x)))
+        """).replace("\n", "\n    ").rstrip() + "\n")
+    (report,) = check_source(path, selector="Head")
+    assert report.error is None, report.error
+    cuts = [f for f in report.findings if f.code == "DC402"]
+    assert [name for f in cuts for name in f.cut] == cut
+    assert all(f.line == 12 + freezing.count("\n") for f in cuts)  # the line that froze them
+
+
+def test_parameters_frozen_by_a_condition_on_their_names_are_refused_at_their_line(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(HEADER + textwrap.dedent("""
+        class Head(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(4, 8)
+                self.fc = nn.Linear(8, 1)
+                for name, p in self.named_parameters():
+                    if "bias" in name:
+                        p.requires_grad = False
 
             def forward(self, x):
                 return self.fc(torch.tanh(self.body(x)))
         """))
     (report,) = check_source(path, selector="Head")
     assert report.error is not None and "requires_grad" in report.error.message
-    assert report.error.line == 12
+    assert report.error.line == 13

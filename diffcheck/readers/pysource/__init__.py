@@ -311,7 +311,9 @@ def _translate_class(interpreter: Interpreter, target: LossTarget, bound: Any = 
     instance = interpreter.construct(cls, [], keywords, target.node)
     if not isinstance(instance, Instance):
         raise SourceError(f"cannot build a {target.name} object", target.node)
-    layers = assign_paths(instance, interpreter)
+    places: dict[int, str] = {}
+    layers = assign_paths(instance, interpreter, places=places)
+    freeze(instance, interpreter, places)
     for name, value in instance.attributes.items():
         if isinstance(value, (str, bool, int, float)) or value is None or (
                 isinstance(value, sp.Basic) and value.is_number):
@@ -334,11 +336,46 @@ def _is_tensor_annotation(annotation: ast.expr | None) -> bool:
     return any(name in _TENSOR_TYPES for name in names)
 
 
+def freeze(instance: Instance, interpreter: Interpreter, places: dict[int, str]) -> None:
+    """The parameters frozen while the model was built, by path: no gradient reaches them.
+
+    A layer's parameters are cut where the layer reads them (``Library.parameter_tensor``);
+    an ``nn.Parameter`` attribute of a submodule is replaced by its cut value here.
+    """
+    from diffcheck.readers.pysource.values import Tensor
+
+    for owner, attribute, stmt in interpreter.frozen:
+        prefix = "" if owner is instance else places.get(id(owner))
+        if prefix is None:
+            raise SourceError("unsupported: requires_grad of a module that is not part of the "
+                              "model", stmt)
+        path = f"{prefix}.{attribute}" if prefix and attribute else (attribute or prefix)
+        interpreter.frozen_paths.append((path, stmt))
+    if not interpreter.frozen_paths:
+        return
+
+    def cut(module: Instance, prefix: str) -> None:
+        for name, value in list(module.attributes.items()):
+            path = prefix + name
+            if isinstance(value, Tensor) and value.dtype != "param" and value.parts and \
+                    value.parts[0].op == "var" and value.parts[0].value == path:
+                stmt = interpreter.frozen_cut(path)
+                if stmt is not None:
+                    module.attributes[name] = interpreter.library.detach(
+                        value, stmt, "requires_grad = False")
+            elif isinstance(value, Instance) and id(value) in places:
+                cut(value, places[id(value)] + ".")
+
+    cut(instance, "")
+
+
 def assign_paths(instance: Instance, interpreter: Interpreter, prefix: str = "",
-                 seen: set[int] | None = None) -> dict[str, Any]:
+                 seen: set[int] | None = None, places: dict[int, str] | None = None
+                 ) -> dict[str, Any]:
     """Name every layer and parameter of a built model by its module path, as PyTorch does.
 
-    Returns module path -> layer (or parameter name -> None for ``nn.Parameter`` attributes).
+    Returns module path -> layer (or parameter name -> None for ``nn.Parameter`` attributes);
+    ``places`` gets the path of every module object (by ``id``).
     """
     from diffcheck.program import Node
     from diffcheck.readers.pysource.layers import Layer
@@ -351,11 +388,13 @@ def assign_paths(instance: Instance, interpreter: Interpreter, prefix: str = "",
     found: dict[str, Any] = {}
 
     def visit(value: Any, path: str) -> Any:
+        if places is not None and isinstance(value, (Layer, Instance, Container)):
+            places.setdefault(id(value), path)
         if isinstance(value, Layer):
             value.path = path
             found[path] = value
         elif isinstance(value, Instance):
-            found.update(assign_paths(value, interpreter, path + ".", seen))
+            found.update(assign_paths(value, interpreter, path + ".", seen, places))
         elif isinstance(value, Container):
             entries = value.items.items() if isinstance(value.items, dict) else enumerate(value.items)
             for key, item in entries:

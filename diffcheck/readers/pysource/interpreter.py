@@ -156,6 +156,12 @@ class Interpreter:
         #: the ``with torch.no_grad():`` statements being run (a cut points at them)
         self.no_grad_sites: list[ast.AST] = []
         self.cuts: list[Span] = []
+        #: parameters frozen while the model is built (``p.requires_grad = False``): the module
+        #: object (a layer, submodule or container), the parameter's attribute name or None for
+        #: all of them, and the statement
+        self.frozen: list[tuple[Any, str | None, ast.AST]] = []
+        #: the same by parameter path once the model's paths are known (see ``freeze``)
+        self.frozen_paths: list[tuple[str, ast.AST]] = []
         #: what the translated function returned (a model's output, for a composition)
         self.output: Any = None
         #: the call being made of a library object (``self.act(h)``), for its findings' spans
@@ -594,6 +600,11 @@ class Interpreter:
         if isinstance(value, ast.Call):
             func = value.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if isinstance(func, ast.Attribute) and name == "requires_grad_" and isinstance(
+                    self.try_evaluate(func.value, scope), (Layer, Instance, Container)):
+                flag = self.evaluate(value.args[0], scope) if value.args else True
+                self.set_requires_grad(func.value, flag, scope, stmt, every=True)
+                return _FALL
             if isinstance(func, ast.Attribute) and name.endswith("_") and not name.startswith("_"):
                 owner = self.try_evaluate(func.value, scope)
                 if isinstance(owner, ModuleRef):
@@ -702,6 +713,9 @@ class Interpreter:
 
     def stmt_Assign(self, stmt: ast.Assign, scope: _Scope) -> _Outcome:
         target = stmt.targets[0]
+        if isinstance(target, ast.Attribute) and target.attr == "requires_grad":
+            self.set_requires_grad(target.value, self.evaluate(stmt.value, scope), scope, stmt)
+            return _FALL
         self.attribute_target = target.attr if isinstance(target, ast.Attribute) else None
         try:
             value = self.evaluate(stmt.value, scope)
@@ -755,7 +769,7 @@ class Interpreter:
     def stmt_For(self, stmt: ast.For, scope: _Scope) -> _Outcome:
         if stmt.orelse:
             raise SourceError("for ... else is not supported", stmt)
-        if self.initializes_weights(stmt):
+        if self.initializes_weights(stmt, scope):
             return _FALL
         items = self.iterate(self.evaluate(stmt.iter, scope), stmt.iter)
         for item in items:
@@ -768,9 +782,10 @@ class Interpreter:
         return _FALL
 
     def in_constructor(self) -> bool:
-        return bool(self.frames) and self.frames[-1][0].name == "__init__"
+        """Whether the model is being built (``__init__`` or a helper it calls)."""
+        return any(function.name == "__init__" for function, _ in self.frames)
 
-    def initializes_weights(self, stmt: ast.For) -> bool:
+    def initializes_weights(self, stmt: ast.For, scope: _Scope) -> bool:
         """``for m in self.modules(): nn.init.kaiming_normal_(m.weight)`` in ``__init__``
         (torchvision's ResNet, VGG, MobileNet): it sets the parameters' starting values, not
         what the model computes, so it is skipped. A loop that freezes parameters
@@ -779,12 +794,74 @@ class Interpreter:
         if not (self.in_constructor() and isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Attribute) and call.func.attr in _MODULE_WALKS):
             return False
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Attribute) and node.attr in ("requires_grad",
-                                                                 "requires_grad_"):
-                raise SourceError("unsupported: parameters frozen in a loop over "
-                                  f"{call.func.attr}() (requires_grad)", node)
+        freezes = [node for node in ast.walk(stmt)
+                   if isinstance(node, ast.Attribute) and node.attr in ("requires_grad",
+                                                                        "requires_grad_")]
+        if not freezes:
+            return True
+        if call.func.attr not in ("parameters", "named_parameters") or len(stmt.body) != 1 \
+                or not self.freezes_loop_variable(stmt, scope):
+            raise SourceError("unsupported: parameters frozen in a loop over "
+                              f"{call.func.attr}() other than all of them (requires_grad)",
+                              freezes[0])
         return True
+
+    def freezes_loop_variable(self, stmt: ast.For, scope: _Scope) -> bool:
+        """``for p in self.backbone.parameters(): p.requires_grad = False`` (or
+        ``p.requires_grad_(False)``): every parameter of the module, frozen; recorded."""
+        target = stmt.target
+        if isinstance(target, ast.Tuple) and len(target.elts) == 2:
+            target = target.elts[1]  # for name, p in named_parameters()
+        if not isinstance(target, ast.Name):
+            return False
+        (body,) = stmt.body
+        if isinstance(body, ast.Assign) and len(body.targets) == 1:
+            attribute, value = body.targets[0], self.evaluate(body.value, scope)
+        elif isinstance(body, ast.Expr) and isinstance(body.value, ast.Call):
+            attribute = body.value.func
+            value = self.evaluate(body.value.args[0], scope) if body.value.args else True
+        else:
+            return False
+        if not (isinstance(attribute, ast.Attribute) and isinstance(attribute.value, ast.Name)
+                and attribute.value.id == target.id):
+            return False
+        assert isinstance(stmt.iter, ast.Call) and isinstance(stmt.iter.func, ast.Attribute)
+        self.set_requires_grad(stmt.iter.func.value, value, scope, body, every=True)
+        return True
+
+    def set_requires_grad(self, owner_node: ast.expr, value: Any, scope: _Scope,
+                          stmt: ast.AST, every: bool = False) -> None:
+        """``module.requires_grad_(False)``, ``layer.weight.requires_grad = False``: those
+        parameters are not trained; no gradient reaches them (a cut, like ``.detach()``)."""
+        if value is True or value == sp.true or value == 1:
+            return  # parameters are trained by default
+        if not (value is False or value == sp.false or value == 0):
+            raise SourceError("requires_grad set to a value the reader cannot know", stmt)
+        if every:
+            owner = self.evaluate(owner_node, scope)
+            if not isinstance(owner, (Layer, Instance, Container)):
+                raise SourceError("unsupported: requires_grad_ of something that is no module "
+                                  "of the model", stmt)
+            self.frozen.append((owner, None, stmt))
+            return
+        if not isinstance(owner_node, ast.Attribute):
+            return  # x.requires_grad = False of a tensor of the loss: it is data already
+        # layer.weight.requires_grad = False: the owner is the layer (read before its path is
+        # known, its parameter must not be)
+        owner = self.try_evaluate(owner_node.value, scope)
+        attribute = owner_node.attr
+        if isinstance(owner, Layer) and attribute in owner.parameters:
+            self.frozen.append((owner, attribute, stmt))
+        elif isinstance(owner, Instance) and isinstance(owner.attributes.get(attribute), Tensor):
+            self.frozen.append((owner, attribute, stmt))  # an nn.Parameter of a submodule
+        # module.requires_grad = False sets a plain attribute: PyTorch freezes nothing
+
+    def frozen_cut(self, name: str) -> ast.AST | None:
+        """The statement that froze the parameter ``name`` (a module path), if any."""
+        for prefix, stmt in self.frozen_paths:
+            if not prefix or name == prefix or name.startswith(prefix + "."):
+                return stmt
+        return None
 
     def stmt_While(self, stmt: ast.While, scope: _Scope) -> _Outcome:
         raise SourceError("while loops are not supported (the number of steps is unknown)", stmt)

@@ -2924,7 +2924,12 @@ class Library:
         self.builder.feature_parameters.add(name)
         self.builder.parameters.add(name)
         self.run.parameter_names.setdefault(name, None)
-        return self.builder.parameter(name, self.run.span(where))
+        tensor = self.builder.parameter(name, self.run.span(where))
+        frozen = self.run.frozen_cut(name)
+        if frozen is not None:
+            # requires_grad = False: the parameter is read, no gradient reaches it
+            return self.detach(tensor, frozen, "requires_grad = False")
+        return tensor
 
     def layer_attribute(self, layer: Layer, name: str, where: ast.AST) -> Any:
         if name in layer.parameters:
