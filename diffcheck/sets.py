@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from functools import lru_cache
 
@@ -502,27 +502,36 @@ def points_on_rays(g: sp.Expr, all_symbols: Sequence[sp.Symbol], *, seed: int = 
     (True, 4)
     """
     rng = random.Random(seed)
-    t = sp.Dummy("t", positive=True)
     ray_symbols = [s for s in all_symbols if s in g.free_symbols]
     others = [s for s in all_symbols if s not in g.free_symbols]
     low, high = RAY_DECADES
     grid = [mp.mpf(10) ** (mp.mpf(k) / RAY_STEPS_PER_DECADE + mp.mpf("0.0123456789"))
             for k in range(low * RAY_STEPS_PER_DECADE, high * RAY_STEPS_PER_DECADE + 1)]
+    # g is compiled once and read along each ray numerically: substituting t * v into g
+    # rebuilt every max and min of a deep network with symbolic arguments (SymPy compares
+    # them pairwise), minutes for six stacked ReLU layers
+    scan_g = compile_float(g, ray_symbols)  # float64: only signs are needed
+    exact_g = compile_expr(g, ray_symbols)
     points: list[dict] = []
     for assignment in sample_assignments(all_symbols, rng)[:-2]:  # not the points 0 and 1
-        line = g.xreplace({s: t * assignment[s] for s in ray_symbols}
-                          | {s: assignment[s] for s in others})
-        if t not in line.free_symbols:
-            continue
-        scan = compile_float(line, [t])  # float64: only signs are needed
+        direction = [assignment[s] for s in ray_symbols]
+        floats = [float(v) for v in direction]
+        exact = [to_mpf(v) for v in direction]
+
+        def scan(t: float, floats: list[float] = floats) -> float:
+            return scan_g(*[t * v for v in floats])
+
+        def line(t, exact: list = exact):
+            return exact_g(*[t * v for v in exact])
+
         readings = [value(scan, [float(v)]) for v in grid]
         for (a, fa), (b, fb) in zip(zip(grid, readings), zip(grid[1:], readings[1:])):
             if fa is None or fb is None or (fa > 0) == (fb > 0):
                 continue
-            root = _refine(compile_expr(line, [t]), a, b)
+            root = _refine(line, a, b)
             if root is None:
                 continue
-            scale = _nice_number(line, t, root)
+            scale = _nice_scale(g, ray_symbols, direction, line, root)
             point = {s: assignment[s] for s in others}
             point.update({s: scale * assignment[s] for s in ray_symbols})
             points.append(point)
@@ -530,3 +539,21 @@ def points_on_rays(g: sp.Expr, all_symbols: Sequence[sp.Symbol], *, seed: int = 
         if len(points) >= want:
             break
     return points
+
+
+def _nice_scale(g: sp.Expr, symbols: Sequence[sp.Symbol], direction: Sequence[sp.Expr],
+                line: Callable, root) -> sp.Expr:
+    """The ray's root as an exact small rational when ``g`` vanishes there exactly, else a
+    high-precision Float (:func:`_nice_number` for a line read numerically)."""
+    guess = Fraction(mp.nstr(root, 40)).limit_denominator(10**12)
+    rational = sp.Rational(guess.numerator, guess.denominator)
+    if abs(to_mpf(rational) - root) < mp.mpf("1e-25"):
+        at = evaluate(line, [rational])
+        # the exact check only where the numbers say it may hold
+        if at is not None and abs(at) < mp.mpf(10) ** (-DIGITS + 10):
+            try:
+                if g.xreplace({s: rational * v for s, v in zip(symbols, direction)}) == 0:
+                    return rational
+            except (TypeError, ValueError):
+                pass
+    return sp.Float(mp.nstr(root, DIGITS), DIGITS)
