@@ -113,7 +113,7 @@ def points_on_set(
         for assignment in sample_assignments(others, rng):
             if _scan_finds_nothing(g, all_symbols, assignment, unknown):
                 continue
-            line = g.xreplace(assignment)
+            line = line_through(g, assignment, unknown)
             if not_a_number(line):  # the assignment sits on a pole of g (atan(1/0))
                 continue
             for root in univariate_roots(line, unknown):
@@ -128,6 +128,55 @@ def points_on_set(
         if points:
             return points
     return points
+
+
+def line_through(g: sp.Expr, assignment: dict, unknown: sp.Symbol) -> sp.Expr:
+    """``g`` with every variable but ``unknown`` replaced by its value: a function of one
+    variable, each distinct subexpression rebuilt once.
+
+    Parts free of ``unknown`` evaluate to numbers; a max, min or piecewise that still depends
+    on it is rebuilt without evaluation: SymPy would compare its arguments pairwise through
+    the assumption system, minutes for the stacked layers of a deep ReLU network, and a
+    switch of the unknown is read by the numeric scan anyway.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> line_through(sp.Max(0, x - y) + sp.Max(0, y) + y, {y: 2}, x)
+    Max(0, x - 2) + 4
+    """
+    done: dict[sp.Basic, sp.Basic] = {}
+    stack: list[tuple[sp.Basic, bool]] = [(g, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if node in done:
+            continue
+        if node in assignment:
+            done[node] = _number(assignment[node])
+        elif not node.args:
+            done[node] = node
+        elif expanded:
+            args = tuple(done[a] for a in node.args)
+            if args == node.args:
+                done[node] = node
+            elif isinstance(node, _SWITCHES) and any(unknown in a.free_symbols for a in args):
+                done[node] = node.func(*args, evaluate=False)
+            else:
+                done[node] = node.func(*args)
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in done)
+    return done[g]
+
+
+def _number(value) -> sp.Expr:
+    """A coordinate as a SymPy number (a plain int or float from a caller's dict)."""
+    if isinstance(value, bool):
+        return sp.Integer(int(value))
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        return sp.Float(value)
+    return value
 
 
 @lru_cache(maxsize=1024)

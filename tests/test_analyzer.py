@@ -309,3 +309,19 @@ def test_the_exact_value_takes_the_first_branch_that_holds(point):
     loss = (sp.Piecewise((_u**2, (_u > 0) & (_v > 0)), (sp.exp(_u), _u > 1), (_v, True))
             + sp.Abs(sp.Piecewise((_u, (_v < 0) | (_u < 0)), (1, True))))
     assert abs(float(exact_value(loss, point)) - float(loss.xreplace(point))) < 1e-12, point
+
+
+def test_a_line_through_a_deep_network_leaves_the_switches_of_its_unknown_unevaluated():
+    # points on a set substitute every variable but one: rebuilding max(0, w * max(0, ...))
+    # with a symbolic argument made SymPy compare the arguments of every stacked ReLU
+    from diffcheck.sets import line_through
+
+    x, y = sp.symbols("x y", real=True)
+    inner = sp.Max(0, 2 * x - y)
+    deep = sp.Max(0, 3 * inner - 1) + sp.Max(0, y - 4)
+    line = line_through(deep, {y: sp.Integer(1)}, x)
+    assert line.free_symbols == {x}
+    switches = [node for node in sp.preorder_traversal(line) if isinstance(node, sp.Max)]
+    assert len(switches) == 2  # max(0, y - 4) is free of x: the number 0
+    for value in (-2, 0, sp.Rational(1, 3), 2):
+        assert line.xreplace({x: value}) == deep.xreplace({x: value, y: 1})

@@ -35,6 +35,7 @@ from diffcheck.primitives.switching import Candidate, candidates_of
 from diffcheck.probe import looks_nonsmooth, one_sided_quotients
 from diffcheck.sets import (
     common_zeros,
+    line_through,
     points_on_rays,
     points_on_set,
     same_set,
@@ -342,7 +343,7 @@ def _step_along_set(g: sp.Expr, unknown: sp.Symbol, point: dict, moved: sp.Symbo
     step = BESIDE_STEP * (1 + int(abs(float(point[moved]))))  # relative to the coordinate
     assignment = {s: v for s, v in point.items() if s != unknown}
     assignment[moved] = point[moved] + side * step
-    roots = univariate_roots(g.xreplace(assignment), unknown)
+    roots = univariate_roots(line_through(g, assignment, unknown), unknown)
     if not roots:
         return None
     target = float(point[unknown])
