@@ -22,6 +22,7 @@ import sympy as sp
 from diffcheck.analysis.candidates import propose_candidates
 from diffcheck.analysis.localize import LineBranches, PointBranches
 from diffcheck.api import check_source
+from diffcheck.intervals import Interval, enclose
 from diffcheck.numeric import compile_expr, compile_float, compile_numpy, evaluate, value
 from diffcheck.primitives.switching import label_is
 from diffcheck.readers.pysource import find_losses, read_module, translate
@@ -133,3 +134,16 @@ def test_the_indicator_is_flat_and_prints_as_the_test_it_reads():
     assert numpy_code(label_is(lab, 1) * x) == "x*(1.0*(lab == 1))"
     assert torch_code(label_is(lab, 1) * x) == "x*(1.0*(lab == 1))"
     assert [label_is(v, 1) for v in itertools.islice(itertools.count(-1), 4)] == [0, 0, 1, 0]
+
+
+# label box, class number, the enclosure of (label == class) * x for x in [2, 3]
+BOXES = [((1, 1), 1, (2, 3)), ((0, 0.5), 1, (0, 0)), ((0, 3), 1, (0, 3)), ((-2, -1), 1, (0, 0))]
+
+
+@pytest.mark.parametrize("box, number, enclosure", BOXES)
+def test_interval_arithmetic_bounds_the_indicator_by_0_and_1(box, number, enclosure):
+    lab, x = sp.symbols("lab x", real=True)
+    found = enclose(label_is(lab, number) * x, {lab: Interval(*box), x: Interval(2, 3)})
+    lo, hi = enclosure  # up to the outward rounding of the product
+    assert found is not None and found.lo <= lo and found.hi >= hi, found
+    assert found.lo > lo - 1e-9 and found.hi < hi + 1e-9, found
