@@ -147,3 +147,17 @@ def test_interval_arithmetic_bounds_the_indicator_by_0_and_1(box, number, enclos
     lo, hi = enclosure  # up to the outward rounding of the product
     assert found is not None and found.lo <= lo and found.hi >= hi, found
     assert found.lo > lo - 1e-9 and found.hi < hi + 1e-9, found
+
+
+def test_a_smooth_surrogate_keeps_the_test_of_the_labels(tmp_path):
+    # relu(x - (labels == 1)): the relu is smoothed, the indicator of the data is kept exact
+    path = tmp_path / "loss.py"
+    path.write_text(HEADER + textwrap.dedent("""
+        def loss(x, labels):
+            fg = (labels == 1).float()
+            return F.relu(x - fg).sum()
+        """))
+    (report,) = check_source(path, ["x"])
+    assert report.error is None and not report.differentiable, report
+    expression = report.surrogate["expression"]
+    assert "(labels == 1)" in expression and "Eq(" not in expression, expression

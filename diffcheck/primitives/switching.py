@@ -295,6 +295,8 @@ SWITCHES: dict[type, Switch] = {
         Switch(sp.Mod, _mod_candidates, _localize_mod, frozenset({"floor"}), ("mod",)),
         Switch(sp.Piecewise, _piecewise_candidates, _localize_piecewise,
                frozenset({"piecewise", "step"}), ("indicator", "piecewise")),
+        # no surrogate family: a smooth surrogate keeps a test of data as it is (smoothing the
+        # labels would change the loss, not where it is non-smooth in the predictions)
         Switch(label_is, _label_candidates, _localize_label, frozenset({"step"})),
         Switch(sp.Pow, _power_candidates, None, frozenset({"power"}), ("root",)),
         Switch(sp.acos, _arc_candidates, None, frozenset({"power"}), ("acos",)),
