@@ -32,6 +32,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from diffcheck.numeric import as_sympy
+from diffcheck.primitives.switching import label_is
 
 INF = mp.inf
 ZERO = mp.mpf(0)
@@ -379,6 +380,21 @@ def number_interval(value: sp.Expr) -> Interval | None:
     return Interval.outward(mid, mid)
 
 
+def _label_is(label: Interval, value: Interval) -> Interval:
+    """The data indicator ``(label == value)``: 0 or 1, known where the boxes decide it.
+
+    >>> _label_is(Interval(2), Interval(2)), _label_is(Interval(0, 1), Interval(2))
+    (Interval(1.0, 1.0), Interval(0.0, 0.0))
+    >>> _label_is(Interval(0, 3), Interval(2))
+    Interval(0.0, 1.0)
+    """
+    if label.intersect(value) is None:
+        return Interval(0)
+    if label.lo == label.hi == value.lo == value.hi:
+        return Interval(1)
+    return Interval(0, 1)
+
+
 def apply(node: sp.Expr, args: Sequence[Interval | None], strict: bool = False) -> Interval | None:
     """The image of ``node``'s function when its arguments range over ``args``.
 
@@ -416,6 +432,8 @@ def apply(node: sp.Expr, args: Sequence[Interval | None], strict: bool = False) 
         return _heaviside(defined[0], at_zero, strict)
     if head is sp.Mod:
         return _mod(defined[0], defined[1], strict)
+    if head is label_is:
+        return _label_is(defined[0], defined[1])
     unary = _UNARY.get(head)
     if unary is not None and len(defined) == 1:
         return unary(defined[0], strict)

@@ -40,6 +40,11 @@ def _heaviside(u, h0=_HALF):
     return mp.mpf(1) if u > 0 else mp.mpf(0) if u < 0 else h0
 
 
+def _label_is(label, value):
+    """The data indicator ``label_is`` (diffcheck.primitives.switching): 1 where they are equal."""
+    return mp.mpf(1) if label == value else mp.mpf(0)
+
+
 #: beyond this |argument| exp is reported as an overflow: mpmath computes exp(x) exactly for
 #: any x, but needs log(2) to about log2(|x|) bits, so the exp of a stand-in's exp (a model's
 #: layers compose cubics and exponentials) ran for minutes on one point. No float format comes
@@ -63,6 +68,7 @@ def _bounded_exp(u):
 _MP_MODULE = [
     {
         "Heaviside": _heaviside,
+        "label_is": _label_is,
         "exp": _bounded_exp,
         "sign": lambda u: mp.sign(u),
         "floor": mp.floor,
@@ -183,7 +189,12 @@ def _compile(expr: sp.Expr, symbols: tuple) -> Callable:
     return _lambdify(expr, symbols, MpmathPrinter, _MP_MODULE)
 
 
-_NUMPY_MODULE = [{"Heaviside": lambda u, h0=0.5: __import__("numpy").heaviside(u, h0)}, "numpy"]
+def _numpy_label_is(label: Any, value: Any) -> Any:
+    return __import__("numpy").equal(label, value) * 1.0
+
+
+_NUMPY_MODULE: list[Any] = [{"Heaviside": lambda u, h0=0.5: __import__("numpy").heaviside(u, h0),
+                             "label_is": _numpy_label_is}, "numpy"]
 
 
 def compile_numpy(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
@@ -218,6 +229,7 @@ def _float_sinc(u: float) -> float:
 _FLOAT_MODULE = [
     {
         "Heaviside": _float_heaviside,
+        "label_is": lambda label, value: 1.0 if label == value else 0.0,
         "sign": _float_sign,
         "sinc": _float_sinc,
         "Max": max,

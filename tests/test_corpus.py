@@ -30,11 +30,7 @@ STRING_OPTIONS = {"reduction", "average", "padding", "mode", "multioutput"}
 TIMEOUT = 60.0
 
 #: case id -> why diffcheck does not get it right yet
-KNOWN_GAPS: dict[str, str] = {
-    # right, in 44-55 s of the 60 s limit on an idle 2-core machine: a time gap (non-strict)
-    # so that a loaded CI machine cannot fail the build on it
-    "lovasz_softmax": "analysis time",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _values(fixed: dict[str, Any]) -> dict[str, Any]:

@@ -175,6 +175,48 @@ def _arc_candidates(node: sp.Expr) -> list[Candidate]:
     return [Candidate(node, "power", 1 - node.args[0] ** 2)]
 
 
+class label_is(sp.Function):  # noqa: N801 (lower case: never a model function name)
+    """``(label == value)`` as a number: 1 where the data ``label`` equals the class ``value``.
+
+    Integer labels are data, so the indicator never switches as the wrt variables move: the
+    analysis reads it as a data-valued factor in {0, 1}. Written as a Piecewise, a comparison
+    of two values holding it (a sort of ``|(labels == c) - p|``) would be split into one case
+    per label value, multiplying the tie sets of the sort. As a function of the label it is
+    a step (its set ``label = value``), decided and localized like ``Eq(label, value)``.
+
+    >>> l = sp.Symbol("l", real=True)
+    >>> label_is(l, 2), label_is(2, 2), label_is(sp.Rational(1, 2), 2)
+    ((l == 2), 1, 0)
+    >>> [(c.family, c.g) for c in candidates_of(label_is(l, 2))]
+    [('step', l - 2)]
+    """
+
+    nargs = 2
+    is_real = True
+    is_nonnegative = True
+
+    @classmethod
+    def eval(cls, label: sp.Expr, value: sp.Expr) -> sp.Expr | None:
+        difference = label - value
+        if difference.is_number:
+            return sp.Integer(1 if difference == 0 else 0)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.Integer(0)  # a step: flat wherever it is differentiable
+
+    def _eval_rewrite_as_Piecewise(self, label: sp.Expr, value: sp.Expr,
+                                   **_: Any) -> sp.Expr:
+        return sp.Piecewise((sp.Integer(1), sp.Eq(label, value)), (sp.Integer(0), True))
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"({printer._print(self.args[0])} == {printer._print(self.args[1])})"
+
+
+def _label_candidates(node: sp.Expr) -> list[Candidate]:
+    return [Candidate(node, "step", node.args[0] - node.args[1])]
+
+
 # --- the active branch next to a point -----------------------------------------------------
 
 
@@ -215,6 +257,10 @@ def _localize_piecewise(branches: Branches, node: sp.Expr) -> sp.Expr:
     raise Ambiguous("no branch applies")
 
 
+def _localize_label(branches: Branches, node: sp.Expr) -> sp.Expr:
+    return sp.Integer(1 if branches.truth(sp.Eq(*node.args)) else 0)
+
+
 @dataclass(frozen=True)
 class Switch:
     """How the analysis treats one SymPy class: its candidate sets and its active branch.
@@ -249,6 +295,9 @@ SWITCHES: dict[type, Switch] = {
         Switch(sp.Mod, _mod_candidates, _localize_mod, frozenset({"floor"}), ("mod",)),
         Switch(sp.Piecewise, _piecewise_candidates, _localize_piecewise,
                frozenset({"piecewise", "step"}), ("indicator", "piecewise")),
+        # no surrogate family: a smooth surrogate keeps a test of data as it is (smoothing the
+        # labels would change the loss, not where it is non-smooth in the predictions)
+        Switch(label_is, _label_candidates, _localize_label, frozenset({"step"})),
         Switch(sp.Pow, _power_candidates, None, frozenset({"power"}), ("root",)),
         Switch(sp.acos, _arc_candidates, None, frozenset({"power"}), ("acos",)),
         Switch(sp.asin, _arc_candidates, None, frozenset({"power"}), ("asin",)),

@@ -74,6 +74,11 @@ class _HintPrinting:
             return self.SAFE[type(expr).__name__].format(*args, all=", ".join(args))
         return super()._print_Function(expr)
 
+    def _print_label_is(self, expr):
+        # the data indicator (labels == c) as a number: a bool array or tensor times 1.0
+        label, value = (self._print(a) for a in expr.args)
+        return f"(1.0*({label} == {value}))"
+
 
 class _NumPyHints(_HintPrinting, NumPyPrinter):
     SAFE: ClassVar[dict[str, str]] = {

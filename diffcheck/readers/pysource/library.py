@@ -334,8 +334,12 @@ class Library:
                     if hot is not None:
                         return hot
         a, b = self.operand(left, where), self.operand(right, where)
-        return self.apply(lambda x, y: self.node(op, (x, y), where), a, b, where=where,
-                          dtype="bool")
+        # labels == c, c a class number: a test of data, read as a value by label_is
+        keywords = (("labels", const(True)),) if op in ("eq", "ne") and any(
+            _is_integer(other) and self.label_name(side) not in (None, _ROWS)
+            for side, other in ((left, right), (right, left))) else ()
+        return self.apply(lambda x, y: self.node(op, (x, y), where, keywords=keywords), a, b,
+                          where=where, dtype="bool")
 
     def class_mask(self, labels: Any, classes: Arange, equal: bool,
                    where: ast.AST) -> Tensor | None:

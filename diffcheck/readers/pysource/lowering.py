@@ -24,6 +24,7 @@ import sympy as sp
 from sympy.logic.boolalg import Boolean
 
 from diffcheck import functions
+from diffcheck.primitives.switching import label_is
 from diffcheck.program import Node, Span
 from diffcheck.readers.pysource.values import SourceError
 
@@ -180,6 +181,9 @@ class _Lowering:
 
     def value(self, node: Node) -> sp.Expr:
         built = self.build(node)
+        if isinstance(built, (sp.Eq, sp.Ne)) and _tests_labels(node):
+            indicator = label_is(*built.args)
+            return indicator if isinstance(built, sp.Eq) else 1 - indicator
         if _is_condition(built):
             return functions.piecewise((sp.Integer(1), built), (sp.Integer(0), True))
         if built is None:
@@ -392,6 +396,13 @@ _OPERATORS = {
     **dict.fromkeys(_RELATIONS, _Lowering.relation),
     "and": _Lowering.logic, "or": _Lowering.logic, "not": _Lowering.logic,
 }
+
+
+def _tests_labels(node: Node) -> bool:
+    """Whether ``node`` compares class labels with a class number (the reader marks it)."""
+    while node.op in ("identity", "detach") and node.args:
+        node = node.args[0]
+    return node.op in ("eq", "ne") and node.keyword("labels") is not None
 
 
 def _children(node: Node) -> list[Node]:
