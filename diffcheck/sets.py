@@ -111,12 +111,13 @@ def points_on_set(
     for unknown in [s for s in solve_order if s in g.free_symbols]:
         others = [s for s in all_symbols if s != unknown]
         for assignment in sample_assignments(others, rng):
-            if _scan_finds_nothing(g, all_symbols, assignment, unknown):
-                continue
-            line = line_through(g, assignment, unknown)
-            if not_a_number(line):  # the assignment sits on a pole of g (atan(1/0))
-                continue
-            for root in univariate_roots(line, unknown):
+            roots = _roots_read_on_line(g, all_symbols, assignment, unknown)
+            if roots is None:
+                line = line_through(g, assignment, unknown)
+                if not_a_number(line):  # the assignment sits on a pole of g (atan(1/0))
+                    continue
+                roots = univariate_roots(line, unknown)
+            for root in roots:
                 point = dict(assignment)
                 point[unknown] = root
                 key = tuple(sorted((str(k), str(v)) for k, v in point.items()))
@@ -185,15 +186,18 @@ def _scanned_only(g: sp.Expr, unknown: sp.Symbol) -> bool:
     return not (isinstance(carrier, sp.Mul) or carrier.is_polynomial(unknown))
 
 
-def _scan_finds_nothing(g: sp.Expr, all_symbols: Sequence[sp.Symbol], assignment: dict,
-                        unknown: sp.Symbol) -> bool:
-    """Whether :func:`univariate_roots` would scan the line of ``g`` through ``assignment``
-    and find no sign change, read with ``g`` compiled once for every line: substituting the
-    assignment into a large loss re-evaluates each of its max and min, most of the cost of a
-    line where the set is hard to meet. Products and polynomials (solved exactly, touching
-    zeros included) are left to :func:`univariate_roots`."""
+def _roots_read_on_line(g: sp.Expr, all_symbols: Sequence[sp.Symbol], assignment: dict,
+                        unknown: sp.Symbol) -> list | None:
+    """The roots :func:`univariate_roots` would scan on the line of ``g`` through
+    ``assignment``, read with ``g`` compiled once for every line (None: left to it).
+
+    Substituting the assignment into a large loss rebuilds each of its max, min and
+    piecewise, which compare their arguments, still symbolic in the unknown, again: most of
+    the cost of a line. Products and polynomials (solved exactly, touching zeros included)
+    and lines that over- or underflow in float64 are left to :func:`univariate_roots`.
+    """
     if not _scanned_only(g, unknown):
-        return False
+        return None
     symbols = tuple(all_symbols)
     scan = compile_float(g, symbols)
     index = symbols.index(unknown)
@@ -204,8 +208,17 @@ def _scan_finds_nothing(g: sp.Expr, all_symbols: Sequence[sp.Symbol], assignment
         readings.append(value(scan, values))
     known = [r for r in readings if r is not None]
     if len(known) < len(readings) - len(readings) // 2:
-        return False  # over- or underflows: the exact scan reads it at a lower precision
-    return all(r > 0 for r in known) or all(r < 0 for r in known)
+        return None  # over- or underflows: the exact scan reads it at a lower precision
+    if all(r > 0 for r in known) or all(r < 0 for r in known):
+        return []
+    exact = compile_expr(g, symbols)
+    fixed = [to_mpf(assignment[s]) if s != unknown else None for s in symbols]
+
+    def on_line(v):
+        return exact(*[v if s == unknown else fixed[i] for i, s in enumerate(symbols)])
+
+    return _roots_from_readings(readings, on_line, lambda rational: g.xreplace(
+        {**assignment, unknown: rational}) == 0)
 
 
 def univariate_roots(g: sp.Expr, x: sp.Symbol) -> list:
@@ -383,7 +396,13 @@ def _scanned_roots(g: sp.Expr, x: sp.Symbol) -> list:
         # float64 over- or underflows (exp(1000*x)): scan at a low mpmath precision instead
         fn = compile_expr(g, [x])
         readings = [evaluate(fn, [v], digits=20) for v in _GRID]
-    fn = compile_expr(g, [x])
+    return _roots_from_readings(readings, compile_expr(g, [x]),
+                                lambda rational: g.subs(x, rational) == 0)
+
+
+def _roots_from_readings(readings: list, fn: Callable, vanishes_at: Callable) -> list:
+    """The sign changes of ``readings`` (of ``fn`` on the grid) refined at DIGITS, nearest
+    to 0 first, each exact where ``vanishes_at`` it."""
     roots = []
     for (a, fa), (b, fb) in zip(zip(_GRID, readings), zip(_GRID[1:], readings[1:])):
         if fa is None or fb is None or (fa > 0) == (fb > 0):
@@ -392,7 +411,7 @@ def _scanned_roots(g: sp.Expr, x: sp.Symbol) -> list:
         if root is not None:
             roots.append(root)
     roots.sort(key=abs)
-    return [_nice_number(g, x, r) for r in roots[:MAX_ROOTS_PER_LINE]]
+    return [_nice_root(r, vanishes_at) for r in roots[:MAX_ROOTS_PER_LINE]]
 
 
 def _refine(fn, a, b):
@@ -440,13 +459,13 @@ def _refine(fn, a, b):
         return root
 
 
-def _nice_number(g: sp.Expr, x: sp.Symbol, root) -> sp.Expr:
-    """The root as an exact small rational when it is one, else a high-precision Float."""
-    # the check below is exact, so a large denominator risks nothing (1 - 1e-7 is one)
+def _nice_root(root, vanishes_at: Callable[[sp.Rational], bool]) -> sp.Expr:
+    """``root`` as an exact small rational where ``vanishes_at`` it, else a high-precision Float."""
+    # the check is exact, so a large denominator risks nothing (1 - 1e-7 is one)
     guess = Fraction(mp.nstr(root, 40)).limit_denominator(10**12)
     rational = sp.Rational(guess.numerator, guess.denominator)
     try:
-        if abs(to_mpf(rational) - root) < mp.mpf("1e-25") and g.subs(x, rational) == 0:
+        if abs(to_mpf(rational) - root) < mp.mpf("1e-25") and vanishes_at(rational):
             return rational
     except (TypeError, ValueError):
         pass
@@ -535,6 +554,12 @@ RAY_DECADES = (-14, 7)
 RAY_STEPS_PER_DECADE = 4
 
 
+def _along(fn: Callable, direction: Sequence) -> Callable:
+    """``t -> fn(t * direction)``: a compiled function read along a ray from the origin (the
+    direction is converted at the caller's working precision)."""
+    return lambda t: fn(*[t * to_mpf(v) for v in direction])
+
+
 def points_on_rays(g: sp.Expr, all_symbols: Sequence[sp.Symbol], *, seed: int = 1,
                    want: int = 4) -> list[dict]:
     """Points of ``g = 0`` on rays from the origin of the set's variables.
@@ -556,31 +581,28 @@ def points_on_rays(g: sp.Expr, all_symbols: Sequence[sp.Symbol], *, seed: int = 
     low, high = RAY_DECADES
     grid = [mp.mpf(10) ** (mp.mpf(k) / RAY_STEPS_PER_DECADE + mp.mpf("0.0123456789"))
             for k in range(low * RAY_STEPS_PER_DECADE, high * RAY_STEPS_PER_DECADE + 1)]
-    # g is compiled once and read along each ray numerically: substituting t * v into g
-    # rebuilt every max and min of a deep network with symbolic arguments (SymPy compares
-    # them pairwise), minutes for six stacked ReLU layers
-    scan_g = compile_float(g, ray_symbols)  # float64: only signs are needed
-    exact_g = compile_expr(g, ray_symbols)
+    # g is compiled once and read along each ray numerically: substituting ``t * v`` into
+    # g would rebuild every Max and Min of it, each comparing its now symbolic arguments
+    # (seconds per ray for a clamped mixture of softmaxes).
+    scan = compile_float(g, ray_symbols)  # float64: only signs are needed
+    exact = compile_expr(g, ray_symbols)
     points: list[dict] = []
     for assignment in sample_assignments(all_symbols, rng)[:-2]:  # not the points 0 and 1
         direction = [assignment[s] for s in ray_symbols]
         floats = [float(v) for v in direction]
-        exact = [to_mpf(v) for v in direction]
-
-        def scan(t: float, floats: list[float] = floats) -> float:
-            return scan_g(*[t * v for v in floats])
-
-        def line(t, exact: list = exact):
-            return exact_g(*[t * v for v in exact])
-
-        readings = [value(scan, [float(v)]) for v in grid]
+        readings = [value(scan, [float(t) * v for v in floats]) for t in grid]
         for (a, fa), (b, fb) in zip(zip(grid, readings), zip(grid[1:], readings[1:])):
             if fa is None or fb is None or (fa > 0) == (fb > 0):
                 continue
-            root = _refine(line, a, b)
+            on_ray = _along(exact, direction)
+            root = _refine(on_ray, a, b)
             if root is None:
                 continue
-            scale = _nice_scale(g, ray_symbols, direction, line, root)
+
+            def vanishes_at(r: sp.Rational, along: list = direction) -> bool:
+                return bool(g.xreplace({s: r * v for s, v in zip(ray_symbols, along)}) == 0)
+
+            scale = _nice_root(root, vanishes_at)
             point = {s: assignment[s] for s in others}
             point.update({s: scale * assignment[s] for s in ray_symbols})
             points.append(point)
@@ -588,21 +610,3 @@ def points_on_rays(g: sp.Expr, all_symbols: Sequence[sp.Symbol], *, seed: int = 
         if len(points) >= want:
             break
     return points
-
-
-def _nice_scale(g: sp.Expr, symbols: Sequence[sp.Symbol], direction: Sequence[sp.Expr],
-                line: Callable, root) -> sp.Expr:
-    """The ray's root as an exact small rational when ``g`` vanishes there exactly, else a
-    high-precision Float (:func:`_nice_number` for a line read numerically)."""
-    guess = Fraction(mp.nstr(root, 40)).limit_denominator(10**12)
-    rational = sp.Rational(guess.numerator, guess.denominator)
-    if abs(to_mpf(rational) - root) < mp.mpf("1e-25"):
-        at = evaluate(line, [rational])
-        # the exact check only where the numbers say it may hold
-        if at is not None and abs(at) < mp.mpf(10) ** (-DIGITS + 10):
-            try:
-                if g.xreplace({s: rational * v for s, v in zip(symbols, direction)}) == 0:
-                    return rational
-            except (TypeError, ValueError):
-                pass
-    return sp.Float(mp.nstr(root, DIGITS), DIGITS)

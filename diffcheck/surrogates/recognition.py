@@ -63,6 +63,11 @@ def _pinball_parts(node: sp.Expr) -> tuple | None:
     """((q - 1)*u, q*u) when ``node`` is max(q*u, (q - 1)*u) with 0 < q < 1."""
     if len(node.args) != 2:
         return None
+    # Both terms are nonzero multiples of u, so they depend on the same variables: anything
+    # else (a clamp max(p, 1e-7)) is ruled out before expanding and cancelling large terms.
+    first, second = node.args
+    if not first.free_symbols or first.free_symbols != second.free_symbols:
+        return None
     for low, high in itertools.permutations(node.args):
         u = sp.expand(high - low)
         if u == 0:
