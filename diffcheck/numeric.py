@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import inspect
 import math
+import types
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from functools import lru_cache
-from types import ModuleType
 from typing import Any
 
 import mpmath as mp
@@ -178,8 +178,43 @@ def _lambdify(expr: sp.Expr, symbols: tuple, printer: type, modules: list) -> Ca
     # Stacked layers (a transformer's encoder) repeat each layer's output in the next one:
     # printed as a tree, two layers took minutes; with temporaries it is linear.
     shared = printed > _CSE_TREE_SIZE and printed > 4 * distinct
-    return sp.lambdify(arguments, renamed, modules=modules, dummify=False,
-                       printer=printer(settings), cse=shared, **_NO_DOCSTRING)
+    compiled = sp.lambdify(arguments, renamed, modules=modules, dummify=False,
+                           printer=printer(settings), cse=shared, **_NO_DOCSTRING)
+    return _with_shared_globals(compiled, _SHARED_GLOBALS.setdefault(printer, {}))
+
+
+#: printer class -> the globals its compiled functions share
+_SHARED_GLOBALS: dict[type, dict[str, Any]] = {}
+_ABSENT = object()
+
+
+def _with_shared_globals(compiled: Any, shared: dict[str, Any]) -> Any:
+    """``compiled`` running on ``shared`` globals instead of its own copy of the namespace.
+
+    lambdify gives every function its own copy of the module namespace (9 KB of its 19); a
+    worker's caches hold thousands of compiled functions, so the copies were the largest
+    part of a long batch's memory. The function sees the same object under every name it can
+    read (its arguments shadow their names), so it computes the same; a name bound to another
+    object in ``shared`` keeps the function on its own globals.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> first, second = compile_expr(sp.sin(x), [x]), compile_expr(sp.cos(x) + 1, [x])
+    >>> first.__globals__ is second.__globals__, float(evaluate(second, [0]))
+    (True, 2.0)
+    """
+    own = compiled.__globals__
+    arguments = set(compiled.__code__.co_varnames[:compiled.__code__.co_argcount])
+    added = {}
+    for name, value in own.items():
+        present = shared.get(name, _ABSENT)
+        if present is value or name in arguments:
+            continue
+        if present is not _ABSENT:
+            return compiled
+        added[name] = value
+    shared.update(added)
+    return types.FunctionType(compiled.__code__, shared, compiled.__name__,
+                              compiled.__defaults__, compiled.__closure__)
 
 
 class _Namespaces(dict):
@@ -207,7 +242,7 @@ class _Namespaces(dict):
         namespace = dict(MODULES["numpy"][1])  # what lambdify starts from: I = 1j
         namespace["numpy"] = numpy
         namespace.update((name, loaded[name]) for name in numpy.__all__
-                         if name in loaded and not isinstance(loaded[name], ModuleType))
+                         if name in loaded and not isinstance(loaded[name], types.ModuleType))
         namespace.update((name, getattr(numpy.linalg, name)) for name in numpy.linalg.__all__)
         for sympy_name, translation in MODULES["numpy"][2].items():
             namespace[sympy_name] = namespace[translation]
