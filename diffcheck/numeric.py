@@ -170,7 +170,7 @@ def _lambdify(expr: sp.Expr, symbols: tuple, printer: type, modules: list) -> Ca
     # the functions a module dict defines print under their own names, as lambdify's own
     # printer would have them
     defined = {name: name for module in modules if isinstance(module, dict) for name in module}
-    modules = [_NAMESPACES.get(module, module) if isinstance(module, str) else module
+    modules = [_NAMESPACES[module] if isinstance(module, str) else module
                for module in modules]
     settings = {"fully_qualified_modules": False, "inline": True,
                 "allow_unknown_functions": True, "user_functions": defined, "order": "none"}
