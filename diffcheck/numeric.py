@@ -15,7 +15,9 @@ True
 from __future__ import annotations
 
 import hashlib
+import inspect
 import math
+import types
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from functools import lru_cache
@@ -162,20 +164,100 @@ def sizes(expr: sp.Basic) -> tuple[int, int]:
 _CSE_TREE_SIZE = 2000
 
 
+#: lambdify's option that leaves the expression out of the compiled function's docstring:
+#: printing it there (``str``, sorting every sum's terms) cost 40% of each compile (SymPy >= 1.13)
+_NO_DOCSTRING = ({"docstring_limit": -1}
+                 if "docstring_limit" in inspect.signature(sp.lambdify).parameters else {})
+
+
 def _lambdify(expr: sp.Expr, symbols: tuple, printer: type, modules: list) -> Callable:
     """lambdify of a tree the package built (never user text), printed without sorting terms."""
     renamed, arguments = _printable(expr, symbols)
     # the functions a module dict defines print under their own names, as lambdify's own
     # printer would have them
     defined = {name: name for module in modules if isinstance(module, dict) for name in module}
+    modules = [_NAMESPACES[module] if isinstance(module, str) else module
+               for module in modules]
     settings = {"fully_qualified_modules": False, "inline": True,
                 "allow_unknown_functions": True, "user_functions": defined, "order": "none"}
     printed, distinct = sizes(renamed)
     # Stacked layers (a transformer's encoder) repeat each layer's output in the next one:
     # printed as a tree, two layers took minutes; with temporaries it is linear.
     shared = printed > _CSE_TREE_SIZE and printed > 4 * distinct
-    return sp.lambdify(arguments, renamed, modules=modules, dummify=False,
-                       printer=printer(settings), cse=shared)
+    compiled = sp.lambdify(arguments, renamed, modules=modules, dummify=False,
+                           printer=printer(settings), cse=shared, **_NO_DOCSTRING)
+    return _with_shared_globals(compiled, _SHARED_GLOBALS.setdefault(printer, {}))
+
+
+#: printer class -> the globals its compiled functions share
+_SHARED_GLOBALS: dict[type, dict[str, Any]] = {}
+_ABSENT = object()
+
+
+def _with_shared_globals(compiled: Any, shared: dict[str, Any]) -> Any:
+    """``compiled`` running on ``shared`` globals instead of its own copy of the namespace.
+
+    lambdify gives every function its own copy of the module namespace (9 KB of its 19); a
+    worker's caches hold thousands of compiled functions, so the copies were the largest
+    part of a long batch's memory. The function sees the same object under every name it can
+    read (its arguments shadow their names), so it computes the same; a name bound to another
+    object in ``shared`` keeps the function on its own globals.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> first, second = compile_expr(sp.sin(x), [x]), compile_expr(sp.cos(x) + 1, [x])
+    >>> first.__globals__ is second.__globals__, float(evaluate(second, [0]))
+    (True, 2.0)
+    """
+    own = compiled.__globals__
+    arguments = set(compiled.__code__.co_varnames[:compiled.__code__.co_argcount])
+    added = {}
+    for name, value in own.items():
+        present = shared.get(name, _ABSENT)
+        if present is value or name in arguments:
+            continue
+        if present is not _ABSENT:
+            return compiled
+        added[name] = value
+    shared.update(added)
+    return types.FunctionType(compiled.__code__, shared, compiled.__name__,
+                              compiled.__defaults__, compiled.__closure__)
+
+
+class _Namespaces(dict):
+    """The namespace lambdify gives code compiled for a module, built once per process.
+
+    For NumPy it is what lambdify's own ``from numpy import *`` defines except NumPy's
+    submodules: touching those NumPy loads lazily (``fft``, ``random``, ``ma``, ...) imported
+    a dozen packages, 0.1 s of every process's first compile. Compiled code never names a
+    module: what the printer qualifies (``numpy.linalg.norm``) lambdify imports itself. A
+    dict, not the module's name, is handed to lambdify: the printer is chosen by us anyway.
+
+    >>> numpy_names = _NAMESPACES["numpy"]
+    >>> "sin" in numpy_names, "norm" in numpy_names, "fft" in numpy_names, "linalg" in numpy_names
+    (True, True, False, False)
+    """
+
+    def __missing__(self, module: str) -> Any:
+        if module != "numpy":
+            return module  # lambdify's own, already cheap (mpmath, math)
+        import numpy
+        import numpy.linalg
+        from sympy.utilities.lambdify import MODULES
+
+        loaded = vars(numpy)
+        namespace = dict(MODULES["numpy"][1])  # what lambdify starts from: I = 1j
+        namespace["numpy"] = numpy
+        namespace.update((name, loaded[name]) for name in numpy.__all__
+                         if name in loaded and not isinstance(loaded[name], types.ModuleType))
+        namespace.update((name, getattr(numpy.linalg, name)) for name in numpy.linalg.__all__)
+        for sympy_name, translation in MODULES["numpy"][2].items():
+            namespace[sympy_name] = namespace[translation]
+        namespace.setdefault("Abs", abs)
+        self[module] = namespace
+        return namespace
+
+
+_NAMESPACES = _Namespaces()
 
 
 @lru_cache(maxsize=4096)
