@@ -1482,3 +1482,20 @@ def test_parameters_frozen_by_a_condition_on_their_names_are_refused_at_their_li
     (report,) = check_source(path, selector="Head")
     assert report.error is not None and "requires_grad" in report.error.message
     assert report.error.line == 13
+
+
+def test_legacy_tensor_constructors_type_names_and_builtin_isinstance():
+    # older focal losses: alpha as torch.Tensor([a, 1 - a]) when isinstance(alpha, (float,
+    # int)), picked per class by gather; x.type() compared with a CUDA type name
+    loss = lowered("""
+        def focal_loss(x, target, alpha=0.25):
+            if isinstance(alpha, (float, int)):
+                alpha = torch.Tensor([alpha, 1 - alpha])
+            if x.type() == "torch.cuda.FloatTensor":
+                x = x.abs()
+            at = alpha.gather(0, target.view(-1))
+            return (at * F.softplus(x)).mean()
+        """)
+    assert not loss.translation.assumptions
+    assert loss.wrt == ["x"] and "target" in loss.translation.labels
+    assert same_function(loss.parsed.expr, "log(1 + exp(x)) / 4")

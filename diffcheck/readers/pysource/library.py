@@ -89,6 +89,10 @@ SHAPE_OPERATIONS = frozenset(
     ["view", "reshape", "view_as", "reshape_as", "permute", "transpose", "swapaxes", "moveaxis", "t", "unsqueeze", "squeeze", "flatten", "unflatten", "expand", "expand_as", "repeat", "tile", "contiguous", "float", "double", "half", "bfloat16", "to", "type", "type_as", "cpu", "cuda", "clone", "copy", "detach_", "requires_grad_", "expand_dims", "atleast_1d", "atleast_2d", "broadcast_to", "asarray", "array", "tensor", "as_tensor", "ravel", "squeeze_", "unsqueeze_", "numpy", "item", "tolist", "block_until_ready", "astype", "pin_memory", "narrow_copy"]
 )
 
+#: ``torch.Tensor(data)`` and the typed constructors of old PyTorch code
+_LEGACY_CONSTRUCTORS = frozenset({"Tensor", "FloatTensor", "DoubleTensor", "HalfTensor",
+                                  "LongTensor", "IntTensor", "BoolTensor"})
+
 #: Reductions: name -> how components combine (the batch part is always an identity).
 _REDUCTIONS = {
     "sum": "sum", "nansum": "sum", "mean": "mean", "nanmean": "mean", "prod": "prod",
@@ -1044,6 +1048,13 @@ class Library:
         if name in (SHAPE_OPERATIONS | _INTEGER_CASTS) - {"bool"} and args \
                 and isinstance(args[0], Arange):
             return args[0]  # torch.arange(n).view(-1, 1).long(): still the row indices
+        if name == "type" and len(args) == 1 and not keywords and isinstance(args[0], Tensor):
+            # x.type() names the tensor type, as on the CPU (x.type() == "torch.cuda.FloatTensor"
+            # is False): a string, not the tensor; x.type(torch.float16) is a cast below
+            return "torch.LongTensor" if args[0].dtype == "int" else "torch.FloatTensor"
+        if name in _LEGACY_CONSTRUCTORS and len(args) == 1 and isinstance(args[0], (list, tuple)):
+            # torch.Tensor([0.25, 0.75]), torch.FloatTensor(weights): torch.tensor of the list
+            return self.op_tensor(args, keywords, where)
         if name in SHAPE_OPERATIONS:
             value = args[0] if args else None
             if name in ("repeat", "tile") and isinstance(value, Tensor) \
@@ -3299,6 +3310,8 @@ def _isinstance(value: Any, kinds: Any) -> bool:
     for kind in names:
         dotted = getattr(kind, "dotted", "") if isinstance(kind, (ModuleRef, Opaque)) else ""
         last = dotted.split(".")[-1] if dotted else ""
+        if type(kind).__name__ == "_Builtin":
+            last = kind.name  # isinstance(alpha, (float, int)): the builtin types by name
         if isinstance(value, TENSORLIKE) and last in ("Tensor", "ndarray", "Array"):
             return True
         if isinstance(value, (int, sp.Integer)) and last == "int":
