@@ -523,3 +523,26 @@ def _generic_stand_in(application: sp.Expr) -> sp.Expr:
     couplings = [sp.Rational(digest[j % 31 + 1] % 30 + 20, 97) * args[j] for j in range(1, len(args))]
     head = args[0] * (slopes[0] + args[0] ** 2 / 9 + sp.Add(*couplings))
     return offset + head + sp.Add(*[c * a for c, a in zip(slopes[1:], args[1:])])
+
+
+def exact_number(value: Any) -> sp.Basic:
+    """The number ``value`` is, exactly, as SymPy's.
+
+    >>> exact_number(0.375), exact_number(mp.mpf(-3) / 4), exact_number(Fraction(1, 3))
+    (3/8, -3/4, 1/3)
+    """
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, (bool, int)):
+        return sp.Integer(int(value))
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    if isinstance(value, float):
+        return sp.Rational(*value.as_integer_ratio())
+    if isinstance(value, mp.mpf):
+        sign, mantissa, exponent, _ = value._mpf_
+        if not mantissa:
+            return sp.Integer(0)  # zero (infinities and NaN never reach a point)
+        magnitude = sp.Integer(mantissa) * sp.Integer(2) ** exponent
+        return -magnitude if sign else magnitude
+    raise TypeError(f"not a coordinate: {type(value).__name__}")

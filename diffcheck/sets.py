@@ -29,6 +29,7 @@ from diffcheck.numeric import (
     compile_float,
     concrete_model_functions,
     evaluate,
+    exact_number,
     not_a_number,
     to_mpf,
     value,
@@ -152,7 +153,7 @@ def line_through(g: sp.Expr, assignment: dict, unknown: sp.Symbol) -> sp.Expr:
         if node in done:
             continue
         if node in assignment:
-            done[node] = _number(assignment[node])
+            done[node] = exact_number(assignment[node])
         elif not node.args:
             done[node] = node
         elif expanded:
@@ -167,17 +168,6 @@ def line_through(g: sp.Expr, assignment: dict, unknown: sp.Symbol) -> sp.Expr:
             stack.append((node, True))
             stack.extend((a, False) for a in node.args if a not in done)
     return done[g]
-
-
-def _number(value) -> sp.Expr:
-    """A coordinate as a SymPy number (a plain int or float from a caller's dict)."""
-    if isinstance(value, bool):
-        return sp.Integer(int(value))
-    if isinstance(value, int):
-        return sp.Integer(value)
-    if isinstance(value, float):
-        return sp.Float(value)
-    return value
 
 
 @lru_cache(maxsize=1024)

@@ -32,7 +32,7 @@ import mpmath as mp
 import sympy as sp
 from sympy.core.relational import Relational
 
-from diffcheck.numeric import DIGITS
+from diffcheck.numeric import DIGITS, exact_number
 
 iv = mp.iv
 
@@ -131,7 +131,7 @@ class _PointValue:
         self.point = {s: _coordinate(v) for s, v in point.items()}
         # every coordinate as an exact SymPy number (an int, float or mpf is a binary number
         # exactly), so that a tie at the point is decided and not left open
-        self.exact_point = {s: _exact_number(v) for s, v in point.items()}
+        self.exact_point = {s: exact_number(v) for s, v in point.items()}
         self.memo: dict[sp.Basic, Any] = {}
 
     def __call__(self, node: sp.Basic) -> Any:
@@ -277,27 +277,6 @@ class _PointValue:
         return enclosure
 
 
-def _exact_number(value: Any) -> sp.Basic:
-    """The number ``value`` is, exactly, as SymPy's.
-
-    >>> _exact_number(0.375), _exact_number(mp.mpf(-3) / 4), _exact_number(Fraction(1, 3))
-    (3/8, -3/4, 1/3)
-    """
-    if isinstance(value, sp.Basic):
-        return value
-    if isinstance(value, (bool, int)):
-        return sp.Integer(int(value))
-    if isinstance(value, Fraction):
-        return sp.Rational(value.numerator, value.denominator)
-    if isinstance(value, float):
-        return sp.Rational(*value.as_integer_ratio())
-    if isinstance(value, mp.mpf):
-        sign, mantissa, exponent, _ = value._mpf_
-        if not mantissa:
-            return sp.Integer(0)  # zero (infinities and NaN never reach a point)
-        magnitude = sp.Integer(mantissa) * sp.Integer(2) ** exponent
-        return -magnitude if sign else magnitude
-    raise TypeError(f"not a coordinate: {type(value).__name__}")
 
 
 def _coordinate(value: Any):
