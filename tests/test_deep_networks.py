@@ -141,3 +141,18 @@ def test_stand_ins_for_model_functions_do_not_take_an_exponential_apart(monkeypa
                              numeric._generic_stand_in)
     point = {x: sp.Rational(1, 3), y: sp.Rational(-1, 2), z: sp.Rational(2, 5), w: sp.Rational(3, 4)}
     assert abs(_numbers(concrete, point) - _numbers(evaluated, point)) < mp.mpf("1e-25")
+
+
+def test_localizing_keeps_the_parts_without_a_switch_as_they_are():
+    # a normalization's sqrt of a variance holds no switch: rebuilding it re-asks SymPy's
+    # assumptions about every power and sum in it, on every side of every point
+    from sympy.core.cache import clear_cache
+
+    from diffcheck.analysis.localize import LineBranches
+
+    normalized = (x - y) / sp.sqrt((x - z) ** 2 + (y - z) ** 2 + sp.Rational(1, 100))
+    loss = sp.Max(0, normalized) + normalized ** 2
+    clear_cache()  # a rebuild would not come back as the cached object
+    local = LineBranches({x: 1, y: 0, z: 0}, {x: 1})(loss)
+    assert local == normalized + normalized ** 2  # positive there: the max is its argument
+    assert any(part is normalized for part in sp.preorder_traversal(local))
