@@ -18,7 +18,7 @@ import hashlib
 import inspect
 import math
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -93,28 +93,42 @@ def compile_expr(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
     return _compile(expr, tuple(symbols))
 
 
-def _printable(expr: sp.Expr, symbols: tuple) -> tuple[sp.Expr, list[sp.Symbol]]:
+#: switches a compiled function computes with a function of its module namespace (Max: max)
+_OPAQUE_SWITCHES = (sp.Max, sp.Min)
+
+
+def _printable(expr: sp.Expr, symbols: tuple,
+               defined: Collection[str] = ()) -> tuple[sp.Expr, list[sp.Symbol]]:
     """``expr`` over plain argument names ``_a0, _a1, ...``, rebuilt without evaluation.
 
     Variables of tensor components (``x[0]``, ``pred[..., 1]``) are not Python identifiers:
     lambdify would substitute them itself, re-evaluating every node of a large tree (each
     Max and Min compares its arguments again), which costs seconds per call. Renaming is
-    exact, so nothing needs evaluating.
+    exact, so nothing needs evaluating. Each max and min the module namespace ``defined``
+    becomes an undefined function of the same name, printed the same: the common
+    subexpressions of a large tree are taken out by rebuilding it, and SymPy would compare
+    the arguments of every max again, now temporaries it knows nothing about (most of the
+    cost of compiling a deep ReLU network).
     """
     arguments = [sp.Symbol(f"_a{i}", real=True) for i in range(len(symbols))]
+    heads = {cls: sp.Function(cls.__name__, real=True) for cls in _OPAQUE_SWITCHES
+             if cls.__name__ in defined}
     with sp.core.parameters.evaluate(False):
-        renamed = shared_xreplace(expr, dict(zip(symbols, arguments)))
+        renamed = shared_xreplace(expr, dict(zip(symbols, arguments)), heads)
     return renamed, arguments
 
 
-def shared_xreplace(expr: sp.Basic, mapping: dict) -> sp.Basic:
+def shared_xreplace(expr: sp.Basic, mapping: dict,
+                    heads: Mapping[type, Callable[..., sp.Basic]] | None = None) -> sp.Basic:
     """``expr.xreplace(mapping)`` visiting each distinct subexpression once: SymPy's own walks
     the printed tree, exponentially larger for stacked layers that repeat their inputs.
+    A node whose class is in ``heads`` is rebuilt by that function of its arguments.
 
     >>> x, y = sp.symbols("x y")
     >>> shared_xreplace(sp.sin(x) + sp.sin(x) ** 2, {x: y})
     sin(y)**2 + sin(y)
     """
+    heads = heads or {}
     done: dict[sp.Basic, sp.Basic] = {}
     stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
     while stack:
@@ -127,11 +141,61 @@ def shared_xreplace(expr: sp.Basic, mapping: dict) -> sp.Basic:
             done[node] = node
         elif expanded:
             args = tuple(done[a] for a in node.args)
-            done[node] = node if args == node.args else node.func(*args)
+            head = heads.get(type(node))
+            if head is not None:
+                done[node] = head(*args)
+            else:
+                done[node] = node if args == node.args else node.func(*args)
         else:
             stack.append((node, True))
             stack.extend((a, False) for a in node.args if a not in done)
     return done[expr]
+
+
+@lru_cache(maxsize=4096)
+def free_symbols(expr: sp.Basic) -> frozenset:
+    """``expr.free_symbols``, each distinct subexpression visited once (cached).
+
+    SymPy's own collects the symbols of every argument again wherever a subexpression
+    repeats: the printed tree, exponentially larger for stacked layers (each ReLU of a
+    network feeds every unit of the next), seconds per set of a deep MLP.
+
+    >>> x, y = sp.symbols("x y")
+    >>> e = x
+    >>> for _ in range(60):
+    ...     e = sp.Function("f")(e + y, 2 * e)
+    >>> sorted(free_symbols(e), key=str)
+    [x, y]
+    """
+    done: dict[sp.Basic, frozenset] = {}
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if node in done:
+            continue
+        if _binds_symbols(type(node)):
+            # a symbol, or a node binding variables of its own (Derivative, Subs, Lambda)
+            done[node] = frozenset(node.free_symbols)
+        elif not node.args:
+            done[node] = frozenset()  # a number
+        elif expanded:
+            done[node] = frozenset().union(*[done[a] for a in node.args])
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in done)
+    return done[expr]
+
+
+_BINDS_SYMBOLS: dict[type, bool] = {}
+
+
+def _binds_symbols(cls: type) -> bool:
+    """Whether the class computes its free symbols itself (Derivative, Subs, Lambda, ...)."""
+    binds = _BINDS_SYMBOLS.get(cls)
+    if binds is None:
+        owner = next(k for k in cls.__mro__ if "free_symbols" in vars(k))
+        binds = _BINDS_SYMBOLS[cls] = owner is not sp.Basic
+    return binds
 
 
 def sizes(expr: sp.Basic) -> tuple[int, int]:
@@ -172,10 +236,10 @@ _NO_DOCSTRING = ({"docstring_limit": -1}
 
 def _lambdify(expr: sp.Expr, symbols: tuple, printer: type, modules: list) -> Callable:
     """lambdify of a tree the package built (never user text), printed without sorting terms."""
-    renamed, arguments = _printable(expr, symbols)
     # the functions a module dict defines print under their own names, as lambdify's own
     # printer would have them
     defined = {name: name for module in modules if isinstance(module, dict) for name in module}
+    renamed, arguments = _printable(expr, symbols, defined)
     modules = [_NAMESPACES[module] if isinstance(module, str) else module
                for module in modules]
     settings = {"fully_qualified_modules": False, "inline": True,
@@ -498,6 +562,10 @@ def _rebuilt_without_switch_evaluation(expr: sp.Expr,
             if isinstance(node, AppliedUndef):
                 result = stand_in(node.func(*args))
             elif isinstance(node, (sp.Max, sp.Min, sp.Piecewise)):
+                result = node.func(*args, evaluate=False)
+            elif isinstance(node, sp.Function) and any(free_symbols(a) for a in args):
+                # exp(c*u) takes each factor of u apart looking for a log (logcombine walks
+                # the whole tree of a deep network), and the stand-in made no new log
                 result = node.func(*args, evaluate=False)
             else:
                 result = node.func(*args)

@@ -30,6 +30,7 @@ from diffcheck.numeric import (
     concrete_model_functions,
     evaluate,
     exact_number,
+    free_symbols,
     not_a_number,
     to_mpf,
     value,
@@ -48,11 +49,11 @@ def equation_text(g: sp.Expr) -> str:
     g = sign_carrier(g)
     if g.could_extract_minus_sign():
         g = -g
-    symbols = sorted(g.free_symbols, key=str)
+    symbols = sorted(free_symbols(g), key=str)
     if len(symbols) == 1 and g.is_polynomial(symbols[0]) and sp.degree(g, symbols[0]) == 1:
         (x,) = symbols
         return f"{x} = {sp.solve(g, x)[0]}"
-    constant, rest = (g.as_independent(*g.free_symbols, as_Add=True) if g.free_symbols
+    constant, rest = (g.as_independent(*free_symbols(g), as_Add=True) if free_symbols(g)
                       else (g, sp.Integer(0)))
     if constant != 0 and rest != 0:
         if rest.could_extract_minus_sign():
@@ -109,16 +110,10 @@ def points_on_set(
     rng = random.Random(seed)
     points: list[dict] = []
     seen: set = set()
-    for unknown in [s for s in solve_order if s in g.free_symbols]:
+    for unknown in [s for s in solve_order if s in free_symbols(g)]:
         others = [s for s in all_symbols if s != unknown]
         for assignment in sample_assignments(others, rng):
-            roots = _roots_read_on_line(g, all_symbols, assignment, unknown)
-            if roots is None:
-                line = line_through(g, assignment, unknown)
-                if not_a_number(line):  # the assignment sits on a pole of g (atan(1/0))
-                    continue
-                roots = univariate_roots(line, unknown)
-            for root in roots:
+            for root in roots_on_line(g, all_symbols, assignment, unknown):
                 point = dict(assignment)
                 point[unknown] = root
                 key = tuple(sorted((str(k), str(v)) for k, v in point.items()))
@@ -130,6 +125,28 @@ def points_on_set(
         if points:
             return points
     return points
+
+
+def roots_on_line(g: sp.Expr, all_symbols: Sequence[sp.Symbol], assignment: dict,
+                  unknown: sp.Symbol) -> list:
+    """Real roots of ``g`` along ``unknown``, every other variable fixed by ``assignment``.
+
+    Read from ``g`` compiled once for every line where a scan finds them; otherwise solved
+    on :func:`line_through` (never ``g.xreplace(assignment)``: it rebuilds every max of a
+    deep network with evaluation). An assignment on a pole of ``g`` has none.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> roots_on_line(sp.Max(0, x - y) - 1, [x, y], {y: sp.Integer(2)}, x)
+    [3]
+    """
+    roots = _roots_read_on_line(g, all_symbols, assignment, unknown)
+    if roots is not None:
+        return roots
+    line = line_through(g, assignment, unknown)
+    if not_a_number(line):  # the assignment sits on a pole of g (atan(1/0))
+        return []
+    return univariate_roots(line, unknown)
 
 
 def line_through(g: sp.Expr, assignment: dict, unknown: sp.Symbol) -> sp.Expr:
@@ -160,7 +177,7 @@ def line_through(g: sp.Expr, assignment: dict, unknown: sp.Symbol) -> sp.Expr:
             args = tuple(done[a] for a in node.args)
             if args == node.args:
                 done[node] = node
-            elif isinstance(node, _SWITCHES) and any(unknown in a.free_symbols for a in args):
+            elif isinstance(node, _SWITCHES) and any(unknown in free_symbols(a) for a in args):
                 done[node] = node.func(*args, evaluate=False)
             else:
                 done[node] = node.func(*args)
@@ -213,7 +230,7 @@ def _roots_read_on_line(g: sp.Expr, all_symbols: Sequence[sp.Symbol], assignment
 
 def univariate_roots(g: sp.Expr, x: sp.Symbol) -> list:
     """Real roots of ``g(x)``: exact for rational polynomials, else by scan and bisection."""
-    if x not in g.free_symbols:
+    if x not in free_symbols(g):
         return []
     g = sign_carrier(g)
     if isinstance(g, sp.Mul):
@@ -242,7 +259,7 @@ def _same_set(g: sp.Expr, h: sp.Expr) -> bool:
     a, b = sign_carrier(g), sign_carrier(h)
     if a == b:
         return True
-    if a.free_symbols != b.free_symbols:
+    if free_symbols(a) != free_symbols(b):
         return False
     if _ratio_varies(a, b):
         return False
@@ -298,7 +315,7 @@ def _ratio_varies(a: sp.Expr, b: sp.Expr) -> bool:
     the sets of a real loss (dozens of max/min over box coordinates) costs seconds per pair.
     Model functions are compared through their stand-ins, which differ when the functions do.
     """
-    symbols = sorted(a.free_symbols, key=str)
+    symbols = sorted(free_symbols(a), key=str)
     a_fn = compile_expr(concrete_model_functions(a), symbols)
     b_fn = compile_expr(concrete_model_functions(b), symbols)
     ratios = []
@@ -483,7 +500,7 @@ def vanishing_parts(g: sp.Expr) -> list[sp.Expr] | None:
     parts = []
     for term in g.args:
         coefficient, rest = term.as_coeff_Mul()
-        if not (coefficient.is_positive and rest.free_symbols):
+        if not (coefficient.is_positive and free_symbols(rest)):
             return None
         if isinstance(rest, sp.Pow) and rest.exp.is_even:
             parts.append(sign_carrier(rest.base))
@@ -511,7 +528,7 @@ def common_zeros(parts: Sequence[sp.Expr], all_symbols: Sequence[sp.Symbol],
     pivots: list[sp.Symbol] = []
     for part in parts:
         pivot = next((s for s in [*solve_order, *all_symbols]
-                      if s in part.free_symbols and s not in pivots), None)
+                      if s in free_symbols(part) and s not in pivots), None)
         if pivot is None:
             return []
         pivots.append(pivot)
@@ -529,7 +546,7 @@ def common_zeros(parts: Sequence[sp.Expr], all_symbols: Sequence[sp.Symbol],
         if not isinstance(solutions, sp.FiniteSet) or len(solutions) != 1:
             continue
         (solution,) = solutions
-        if any(v.free_symbols or not v.is_real for v in solution):
+        if any(free_symbols(v) or not v.is_real for v in solution):
             continue  # a degenerate system (parts dependent at these values)
         point = dict(assignment)
         point.update(zip(pivots, solution))
@@ -566,8 +583,8 @@ def points_on_rays(g: sp.Expr, all_symbols: Sequence[sp.Symbol], *, seed: int = 
     (True, 4)
     """
     rng = random.Random(seed)
-    ray_symbols = [s for s in all_symbols if s in g.free_symbols]
-    others = [s for s in all_symbols if s not in g.free_symbols]
+    ray_symbols = [s for s in all_symbols if s in free_symbols(g)]
+    others = [s for s in all_symbols if s not in free_symbols(g)]
     low, high = RAY_DECADES
     grid = [mp.mpf(10) ** (mp.mpf(k) / RAY_STEPS_PER_DECADE + mp.mpf("0.0123456789"))
             for k in range(low * RAY_STEPS_PER_DECADE, high * RAY_STEPS_PER_DECADE + 1)]

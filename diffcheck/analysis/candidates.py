@@ -30,16 +30,15 @@ import sympy as sp
 
 from diffcheck.analysis.series import Unsupported
 from diffcheck.analysis.sides import SideComparison, compare_sides
-from diffcheck.numeric import compile_expr, compile_float, evaluate, to_mpf, value
+from diffcheck.numeric import compile_expr, compile_float, evaluate, free_symbols, to_mpf, value
 from diffcheck.primitives.switching import Candidate, candidates_of
 from diffcheck.probe import looks_nonsmooth, one_sided_quotients
 from diffcheck.sets import (
     common_zeros,
-    line_through,
     points_on_rays,
     points_on_set,
+    roots_on_line,
     same_set,
-    univariate_roots,
     vanishing_parts,
 )
 
@@ -80,7 +79,7 @@ def propose_candidates(expr: sp.Expr) -> list[Candidate]:
         if node in seen:
             continue
         seen.add(node)
-        candidates.extend(c for c in candidates_of(node) if c.g.free_symbols)
+        candidates.extend(c for c in candidates_of(node) if free_symbols(c.g))
     return candidates
 
 
@@ -113,7 +112,7 @@ def sign_at(h: sp.Expr, point: dict) -> int | None:
     Evaluated by the compiled function at the working precision: substituting the point
     into the tree makes SymPy re-evaluate every max and min of a real loss, seconds per call.
     """
-    free = tuple(sorted(h.free_symbols, key=str))
+    free = tuple(sorted(free_symbols(h), key=str))
     if any(s not in point for s in free):
         return None
     reading = evaluate(compile_expr(h, free), [point[s] for s in free])
@@ -139,7 +138,7 @@ def directions(g: sp.Expr, point: dict, symbols: Sequence[sp.Symbol],
     g_fn = compile_expr(g, tuple(symbols))
     gradient = {}
     for w in wrt:
-        if w not in g.free_symbols:
+        if w not in free_symbols(g):
             continue
         axis = {s: (1 if s == w else 0) for s in symbols}
         left, right, _ = one_sided_quotients(g_fn, symbols, point, axis, mp.mpf("1e-20"))
@@ -154,7 +153,7 @@ def directions(g: sp.Expr, point: dict, symbols: Sequence[sp.Symbol],
         first_axis = {next(iter(gradient)): sp.Integer(1)}
         normal = _rational_direction(gradient)
         return [first_axis] if normal == first_axis else [first_axis, normal]
-    return [{w: sp.Integer(1)} for w in wrt if w in g.free_symbols]
+    return [{w: sp.Integer(1)} for w in wrt if w in free_symbols(g)]
 
 
 def _compare_at(outcome: CandidateOutcome, loss, symbols, wrt, g, point,
@@ -200,7 +199,7 @@ def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.S
     other point: there the other primitive's behaviour would be blamed on this one.
     """
     outcome = CandidateOutcome(candidate)
-    if not (g.free_symbols & set(wrt)):
+    if not (free_symbols(g) & set(wrt)):
         return outcome  # the set is never crossed by moving the wrt variables
     solve_order = [s for s in symbols if s in wrt] + [s for s in symbols if s not in wrt]
     parts = vanishing_parts(g)
@@ -208,21 +207,21 @@ def decide_candidate(candidate: Candidate, loss: sp.Expr, symbols: Sequence[sp.S
         if parts and len(parts) > 1 else []
     solved = points_on_set(g, symbols, solve_order, seed=seed, want=POINTS_PER_SET)
     points += solved
-    if not points and len(g.free_symbols) > 1:
+    if not points and len(free_symbols(g)) > 1:
         points = descend_onto_set(g, symbols, seed)
     crossing = crossing_sets(g, other_sets)
     generic = [p for p in points if not any(sign_at(h, p) == 0 for h in crossing)]
     _compare_all(outcome, loss, symbols, wrt, g, generic or points)
-    if not outcome.active and len(g.free_symbols) > 1 and len(solved) < POINTS_PER_SET:
+    if not outcome.active and len(free_symbols(g)) > 1 and len(solved) < POINTS_PER_SET:
         # generic values rarely meet this set: a sphere (norm(x) = eps) is met only when all
         # the other variables are smaller than eps, but every ray from the origin crosses it
         on_rays = points_on_rays(g, symbols, seed=seed, want=RAY_POINTS)
         _compare_all(outcome, loss, symbols, wrt, g,
                      [p for p in on_rays if not any(sign_at(h, p) == 0 for h in crossing)])
-    if not outcome.active and len(g.free_symbols) > 1 and crossing:
+    if not outcome.active and len(free_symbols(g)) > 1 and crossing:
         found = search_active_points(g, loss, symbols, solve_order, crossing, seed)
         _compare_all(outcome, loss, symbols, wrt, g, found)
-    if not outcome.active and len(g.free_symbols) > 1 and crossing:
+    if not outcome.active and len(free_symbols(g)) > 1 and crossing:
         beside = points_beside_crossings(g, symbols, solve_order, crossing, points, seed)
         _compare_all(outcome, loss, symbols, wrt, g, beside)
     return outcome
@@ -240,7 +239,7 @@ def descend_onto_set(g: sp.Expr, symbols: Sequence[sp.Symbol], seed: int) -> lis
     on a wide grid that takes ``g`` furthest towards the other sign, until one crosses; the
     crossing is then solved exactly along that variable (cheap float64 work, a few rounds).
     """
-    variables = [s for s in symbols if s in g.free_symbols]
+    variables = [s for s in symbols if s in free_symbols(g)]
     g_fn = compile_float(g, tuple(symbols))
     rng = random.Random(seed)
     found: list[dict] = []
@@ -296,7 +295,7 @@ def points_beside_crossings(g: sp.Expr, symbols: Sequence[sp.Symbol],
     ``0 < t < eps`` of it. Where the two sets meet (``t = 0``) both branches of the mask are
     arbitrarily close, so a step of BESIDE_STEP off ``h`` along the set reaches each.
     """
-    unknown = next(s for s in solve_order if s in g.free_symbols)
+    unknown = next(s for s in solve_order if s in free_symbols(g))
     meetings = [p for p in points if any(sign_at(h, p) == 0 for h in crossing)]
     for h in crossing[:MAX_CROSSINGS_MET]:
         meetings.extend(_meeting_points(g, h, symbols, unknown, seed))
@@ -304,9 +303,9 @@ def points_beside_crossings(g: sp.Expr, symbols: Sequence[sp.Symbol],
     seen: set = set()
     steps = ((meeting, h, moved, side) for meeting in meetings for h in crossing
              if sign_at(h, meeting) == 0
-             for moved in sorted(h.free_symbols - {unknown}, key=str) for side in (1, -1))
+             for moved in sorted(free_symbols(h) - {unknown}, key=str) for side in (1, -1))
     for meeting, h, moved, side in itertools.islice(steps, BESIDE_TRIALS):
-        point = _step_along_set(g, unknown, meeting, moved, side)
+        point = _step_along_set(g, symbols, unknown, meeting, moved, side)
         if point is None or sign_at(h, point) in (0, None):
             continue
         if any(sign_at(other, point) == 0 for other in crossing):
@@ -325,25 +324,25 @@ def _meeting_points(g: sp.Expr, h: sp.Expr, symbols: Sequence[sp.Symbol], unknow
                     seed: int) -> list[dict]:
     """Points of ``h = 0`` moved onto ``g = 0`` along ``unknown`` (on both sets when ``h``
     does not hold ``unknown``)."""
-    if unknown in h.free_symbols or not (h.free_symbols & g.free_symbols):
+    if unknown in free_symbols(h) or not (free_symbols(h) & free_symbols(g)):
         return []
-    order = sorted(h.free_symbols, key=str)
+    order = sorted(free_symbols(h), key=str)
     meetings = []
     for on_h in points_on_set(h, symbols, order, seed=seed, want=2):
         assignment = {s: v for s, v in on_h.items() if s != unknown}
-        for root in univariate_roots(g.xreplace(assignment), unknown)[:2]:
+        for root in roots_on_line(g, symbols, assignment, unknown)[:2]:
             meetings.append({**assignment, unknown: root})
     return meetings
 
 
-def _step_along_set(g: sp.Expr, unknown: sp.Symbol, point: dict, moved: sp.Symbol,
-                    side: int) -> dict | None:
+def _step_along_set(g: sp.Expr, symbols: Sequence[sp.Symbol], unknown: sp.Symbol, point: dict,
+                    moved: sp.Symbol, side: int) -> dict | None:
     """``point`` with ``moved`` stepped by BESIDE_STEP to ``side``, back on ``g = 0`` by
     solving for ``unknown`` (the root nearest the old one)."""
     step = BESIDE_STEP * (1 + int(abs(float(point[moved]))))  # relative to the coordinate
     assignment = {s: v for s, v in point.items() if s != unknown}
     assignment[moved] = point[moved] + side * step
-    roots = univariate_roots(line_through(g, assignment, unknown), unknown)
+    roots = roots_on_line(g, symbols, assignment, unknown)
     if not roots:
         return None
     target = float(point[unknown])
@@ -388,7 +387,7 @@ def _exact_point(g: sp.Expr, symbols: Sequence[sp.Symbol], unknown: sp.Symbol,
     assignment = {s: sp.Rational(Fraction(v).limit_denominator(64).numerator,
                                  Fraction(v).limit_denominator(64).denominator)
                   for s, v in zip(symbols, trial) if s != unknown}
-    roots = univariate_roots(g.xreplace(assignment), unknown)
+    roots = roots_on_line(g, symbols, assignment, unknown)
     if not roots:
         return None
     target = trial[list(symbols).index(unknown)]
@@ -407,7 +406,7 @@ def search_active_points(g: sp.Expr, loss: sp.Expr, symbols: Sequence[sp.Symbol]
     :func:`diffcheck.probe.looks_nonsmooth`; the promising points (at most SEARCH_COMPARISONS) come back
     exact, away from the other sets.
     """
-    unknown = next(s for s in solve_order if s in g.free_symbols)
+    unknown = next(s for s in solve_order if s in free_symbols(g))
     loss_fn = compile_float(loss, tuple(symbols))
     exact_loss = compile_expr(loss, tuple(symbols))
     found: list[dict] = []
@@ -427,7 +426,7 @@ def search_active_points(g: sp.Expr, loss: sp.Expr, symbols: Sequence[sp.Symbol]
 def _trial_points(g: sp.Expr, symbols: Sequence[sp.Symbol], solve_order: Sequence[sp.Symbol],
                   crossing: Sequence[sp.Expr], seed: int, trials: int):
     """Float points of ``g = 0`` away from the other sets: (values, index of the unknown)."""
-    unknown = next(s for s in solve_order if s in g.free_symbols)
+    unknown = next(s for s in solve_order if s in free_symbols(g))
     index = list(symbols).index(unknown)
     g_fn = compile_float(g, tuple(symbols))
     others = [compile_float(h, tuple(symbols)) for h in crossing]

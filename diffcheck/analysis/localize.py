@@ -56,7 +56,11 @@ class _Localizer:
         if switch is not None and switch.localize is not None:
             result = switch.localize(self, expr)  # type: ignore[arg-type]
         else:
-            result = expr.func(*[self(a) for a in expr.args])
+            args = [self(a) for a in expr.args]
+            # a part with no switch stays as it is: rebuilding it re-asks SymPy's assumptions
+            # about every power and sum in it (a normalization's sqrt of a variance)
+            unchanged = all(new is old for new, old in zip(args, expr.args))
+            result = expr if unchanged else expr.func(*args)
         self.memo[expr] = result
         return result
 

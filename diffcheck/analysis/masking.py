@@ -21,7 +21,7 @@ import sympy as sp
 
 from diffcheck.analysis.candidates import sign_at
 from diffcheck.analysis.sides import SideComparison
-from diffcheck.numeric import compile_float, value
+from diffcheck.numeric import compile_float, free_symbols, value
 from diffcheck.primitives.switching import Candidate
 from diffcheck.sets import equation_text, product_of_roots_text, sign_carrier
 
@@ -63,7 +63,7 @@ def where_text(kind: str, g: sp.Expr, comparisons: Sequence[SideComparison],
     labels = [Label(c.point, c.kind == kind) for c in comparisons] + list(samples)
     active = [c for c in comparisons if c.kind == kind]
     inactive = [c for c in comparisons if c.kind != kind]
-    variables = sorted(g.free_symbols, key=str)
+    variables = sorted(free_symbols(g), key=str)
     one_variable = len(variables) == 1 and all(len(c.point) == 1 for c in comparisons)
     if level_set is not None:
         return _levels_text(level_set, concrete(level_set), active, inactive)
@@ -122,7 +122,7 @@ def _separating_conditions(labels: list[Label], g: sp.Expr, others: Sequence[Can
             return {i for i in left if signs_of[id(condition)][i] == -condition[2]}
 
         best = max(conditions, key=lambda c: (len(excluded_by(c)),
-                                              bool(c[1].free_symbols & g.free_symbols)))
+                                              bool(free_symbols(c[1]) & free_symbols(g))))
         newly = excluded_by(best)
         if not newly:
             break

@@ -37,6 +37,7 @@ from diffcheck.numeric import (
     DIGITS,
     compile_expr,
     concrete_model_functions,
+    free_symbols,
     partial_derivative,
     sizes,
 )
@@ -279,7 +280,7 @@ def _labels(group: list[CandidateOutcome], kind: str, g: sp.Expr, loss: sp.Expr,
             others: list[Candidate]) -> list[Label]:
     """Float-labelled points for the masking of a set of several variables that other
     primitives cross (a few exact points all active prove little about the rest)."""
-    if len(g.free_symbols) < 2 or not others:
+    if len(free_symbols(g)) < 2 or not others:
         return []
     solve_order = [s for s in symbols if s in wrt] + [s for s in symbols if s not in wrt]
     crossing = [concrete_model_functions(c.g) for c in others]
@@ -311,7 +312,7 @@ def _add_zero_gradient(analysis: Analysis, loss_text: str) -> None:
     for w in analysis.wrt:
         causes = [item.candidate.node for item in analysis.non_smooth
                   if item.finding.kind == "jump"
-                  and w in concrete_model_functions(_set_of(item.candidate)).free_symbols]
+                  and w in free_symbols(concrete_model_functions(_set_of(item.candidate)))]
         if not causes or not has_zero_gradient(analysis.loss, analysis.symbols, w, seed=7):
             continue
         rule = rule_for("zero-gradient")
