@@ -13,9 +13,7 @@ import importlib
 import random
 
 import mpmath as mp
-import pytest
 import sympy as sp
-from sympy.functions.elementary.miscellaneous import MinMaxBase
 
 from diffcheck import numeric
 from diffcheck.analysis import candidates
@@ -50,21 +48,6 @@ NETWORK = _mlp(6)
 #: a set of stacked ReLUs of x (g -> -1 as x -> -oo, +oo as x -> +oo)
 STACKED_SET = (2 * sp.Max(0, sp.Max(0, x - y) - sp.Max(0, z - 2 * x) + sp.Rational(1, 3))
                - sp.Max(0, x + z) / 3 - 1)
-
-
-@pytest.fixture
-def symbolic_switches(monkeypatch) -> list:
-    """The arguments of every max or min SymPy evaluates with a variable still in them."""
-    seen: list = []
-    original = MinMaxBase._find_localzeros.__func__
-
-    def recording(cls, values, **options):
-        if any(v.free_symbols for v in values):
-            seen.append(values)
-        return original(cls, values, **options)
-
-    monkeypatch.setattr(MinMaxBase, "_find_localzeros", classmethod(recording))
-    return seen
 
 
 def _numbers(expr: sp.Expr, point: dict) -> mp.mpf:

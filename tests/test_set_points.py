@@ -11,7 +11,6 @@ import random
 import mpmath as mp
 import pytest
 import sympy as sp
-from sympy.functions.elementary.miscellaneous import MinMaxBase
 
 from diffcheck import sets
 from diffcheck.surrogates import recognize
@@ -27,21 +26,6 @@ LINE_CASES = [
     sp.Min(6, sp.Max(0, x - y)) - sp.Abs(z) - sp.Rational(1, 10**7),
     sp.exp(sp.Max(x, 2 * y)) - 2,
 ]
-
-
-@pytest.fixture
-def symbolic_switches(monkeypatch) -> list:
-    """The arguments of every max or min SymPy evaluates with a variable still in them."""
-    seen: list = []
-    original = MinMaxBase._find_localzeros.__func__
-
-    def recording(cls, values, **options):
-        if any(v.free_symbols for v in values):
-            seen.append(values)
-        return original(cls, values, **options)
-
-    monkeypatch.setattr(MinMaxBase, "_find_localzeros", classmethod(recording))
-    return seen
 
 
 def _residual(g: sp.Expr, point: dict) -> mp.mpf:
