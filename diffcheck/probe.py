@@ -49,6 +49,16 @@ class ProbeResult:
     direction: dict
     left: float | None
     right: float | None
+    #: right minus left quotient at each step, where both exist: a kink keeps its gap as the
+    #: step shrinks, a smooth function's gap shrinks with it (about step times curvature)
+    gaps: tuple[float, ...] = ()
+
+    @property
+    def gap_persists(self) -> bool:
+        """Whether the slopes' gap stays as the step shrinks (a kink), not with it (smooth)."""
+        if len(self.gaps) < 2:
+            return False
+        return abs(self.gaps[-1]) > 0.1 * abs(self.gaps[-2])
 
     def confirms(self, kind: str) -> bool | None:
         """Whether what the probe saw backs a finding of ``kind`` (None: it could not tell)."""
@@ -70,29 +80,40 @@ class ProbeResult:
 def one_sided_quotients(fn: Callable, symbols: Sequence, point: dict, direction: dict, h) -> tuple:
     """(left, right, value): one-sided difference quotients of ``fn`` at ``point`` with step
     ``h``, and its value there (None where undefined). The only place they are computed."""
+    return _quotients(fn, symbols, point, direction, (h,))[0]
+
+
+def _quotients(fn: Callable, symbols: Sequence, point: dict, direction: dict,
+               steps: Sequence) -> list[tuple]:
+    """:func:`one_sided_quotients` for each of ``steps``, the value at the point read once."""
     with mp.workdps(DIGITS):  # the steps are far below double precision
         base = [to_mpf(point[s]) for s in symbols]
         step = [to_mpf(direction.get(s, 0)) for s in symbols]
         here = evaluate(fn, base)
         if here is None:
-            return None, None, None
-        ahead = evaluate(fn, [b + h * d for b, d in zip(base, step)])
-        behind = evaluate(fn, [b - h * d for b, d in zip(base, step)])
-        right = None if ahead is None else (ahead - here) / h
-        left = None if behind is None else (here - behind) / h
-        return left, right, here
+            return [(None, None, None)] * len(steps)
+        series = []
+        for h in steps:
+            ahead = evaluate(fn, [b + h * d for b, d in zip(base, step)])
+            behind = evaluate(fn, [b - h * d for b, d in zip(base, step)])
+            right = None if ahead is None else (ahead - here) / h
+            left = None if behind is None else (here - behind) / h
+            series.append((left, right, here))
+        return series
 
 
 def probe(fn: Callable, symbols: Sequence, point: dict, direction: dict) -> ProbeResult:
     """Classify the loss at ``point`` along ``direction`` from one-sided difference quotients."""
     with mp.workdps(DIGITS):
-        series = [one_sided_quotients(fn, symbols, point, direction, h) for h in STEPS]
+        series = _quotients(fn, symbols, point, direction, STEPS)
         lefts = [s[0] for s in series]
         rights = [s[1] for s in series]
         saw = _classify(lefts, rights, STEPS)
         left = None if lefts[-1] is None else float(lefts[-1])
         right = None if rights[-1] is None else float(rights[-1])
-    return ProbeResult(saw, point, direction, left, right)
+        gaps = tuple(float(after - before) for before, after in zip(lefts, rights)
+                     if before is not None and after is not None)
+    return ProbeResult(saw, point, direction, left, right, gaps)
 
 
 def _settles(values) -> bool:

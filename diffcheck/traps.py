@@ -144,6 +144,24 @@ class Status:
                    for fw in self.traps)
 
 
+@dataclass
+class _TieScreen:
+    """:meth:`_Search.screen_ties`: per point, a clear kink, clearly smooth (with its slopes)."""
+
+    kinked: np.ndarray
+    smooth: np.ndarray
+    slopes: dict[str, np.ndarray]
+
+
+@dataclass
+class _Quotients:
+    """Difference quotients along one direction: a clear kink, clearly smooth, the slope."""
+
+    kink: np.ndarray
+    smooth: np.ndarray
+    slope: np.ndarray
+
+
 def _trap_class(status: Status) -> tuple[set[str], bool]:
     """The frameworks a trap point fails in, and whether it fails with NaN/inf there."""
     frameworks = {fw for fw, found in status.traps.items() if found}
@@ -189,17 +207,18 @@ class _Search:
         self.expr = parsed.expr
         self.loss_fn = compile_expr(self.expr, tuple(self.symbols))
         self.float_loss = compile_numpy(self.expr, self.symbols)
-        derivatives = {w: partial_derivative(self.expr, sp.Symbol(w, real=True))
-                       for w in self.wrt}
-        self.exact_derivative = {w: compile_expr(d, tuple(self.symbols))
-                                 for w, d in derivatives.items()}
-        self.float_derivative = {w: compile_numpy(d, self.symbols) for w, d in derivatives.items()}
+        self.derivatives = {w: partial_derivative(self.expr, sp.Symbol(w, real=True))
+                            for w in self.wrt}
+        self.float_derivative = {w: compile_numpy(d, self.symbols)
+                                 for w, d in self.derivatives.items()}
         from diffcheck.analysis.candidates import propose_candidates
 
         switch_sets = {c.g for c in propose_candidates(self.expr)}
         self.switch_fns = [compile_numpy(g, self.symbols) for g in switch_sets]
         self.atoms = _Atoms(self)
         self.exact_checks = 0
+        #: exact truths already computed, by point (the regions' pools repeat points)
+        self.exact_truths: dict[tuple[bytes, bool], dict[str, Truth] | None] = {}
 
     # --- evaluation -------------------------------------------------------------------------
 
@@ -272,18 +291,115 @@ class _Search:
                 # within the dtype's rounding of a switch, float32 and the mathematics may
                 # take different branches: such points tell nothing
                 near_set |= (g > 0) & (g <= 1e-5 * scale)
+            defined = np.isfinite(float_value) & program_defined
+            finite_model = np.ones(shape, dtype=bool)
+            for fw in FRAMEWORKS:
+                for w in self.wrt:
+                    finite_model &= np.isfinite(model[fw][w])
+            ties = self.screen_ties(points, on_set & defined & finite_model)
         statuses = []
         for index, point in enumerate(points):
             if near_set[index]:
                 statuses.append(Status(True, False))
                 continue
+            if ties.kinked[index]:
+                # no gradient exists and autodiff returns finite numbers: a subgradient choice,
+                # never a trap (the kink finding's note says which), and nothing to compute
+                # exactly
+                statuses.append(Status(True, True, {}, {w: Truth(None, False) for w in self.wrt}))
+                continue
             values = {fw: {w: float(model[fw][w][index]) for w in self.wrt} for fw in FRAMEWORKS}
             scales = {fw: float(model[fw]["|cotangent|"][index]) for fw in FRAMEWORKS}
+            if ties.smooth[index]:
+                truth = {w: Truth(float(ties.slopes[w][index])) for w in self.wrt}
+                statuses.append(Status(True, True, self._traps(values, truth, scales), truth))
+                continue
             floats = {w: float(float_truth[w][index]) for w in self.wrt}
-            defined = bool(np.isfinite(float_value[index])) and bool(program_defined[index])
-            statuses.append(self.status(point, values, floats, bool(on_set[index]), defined,
-                                        scales))
+            statuses.append(self.status(point, values, floats, bool(on_set[index]),
+                                        bool(defined[index]), scales))
         return statuses
+
+    def screen_ties(self, points: np.ndarray, where: np.ndarray) -> _TieScreen:
+        """A float64 reading of the loss at points on a switch's set, before exact arithmetic.
+
+        Only where ``where`` holds (a defined loss and finite autodiff values). Along each
+        ``wrt`` axis, one-sided difference quotients at two step sizes: a **kink** when they
+        settle and disagree far beyond their rounding noise, with a gap that stays as the step
+        shrinks; **smooth** when on every axis the gap shrinks with the step and the central
+        quotients agree to 1e-8 (float32's tolerance is 1e-4), and the slopes along two
+        oblique directions match the axis slopes (1 - IoU of two empty intervals is flat along
+        each axis and not along p2 = -p1). Anything less clear (an infinite slope, a side
+        outside the domain, a kink seen only obliquely, a noisy reading) is left to
+        :meth:`exact_truth`.
+        """
+        n = len(points)
+        screen = _TieScreen(np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), {})
+        if not where.any() or not self.wrt:
+            return screen
+        rows = np.flatnonzero(where)
+        chosen = points[rows]
+        kinked = np.zeros(len(rows), dtype=bool)
+        smooth = np.ones(len(rows), dtype=bool)
+        slopes = {}
+        for w in self.wrt:
+            direction = np.zeros(len(self.names))
+            direction[self.names.index(w)] = 1.0
+            reading = self._quotients(chosen, direction)
+            kinked |= reading.kink
+            smooth &= reading.smooth
+            slopes[w] = reading.slope
+        if len(self.names) >= 2:
+            for pattern in ((1.0, -1.0), (1.0, 2.0)):
+                direction = np.array([pattern[i % 2] if name in self.wrt else 0.0
+                                      for i, name in enumerate(self.names)])
+                reading = self._quotients(chosen, direction)
+                with np.errstate(all="ignore"):
+                    expected = sum(slopes[w] * direction[self.names.index(w)] for w in self.wrt)
+                    smooth &= reading.smooth & (np.abs(reading.slope - expected)
+                                                <= 1e-6 * (1 + np.abs(expected)))
+        # float32's tolerance (1e-4) is far above the quotients' error; float64's is not
+        if TOLERANCE[self.dtype][0] < 1e-6:
+            smooth[:] = False
+        screen.kinked[rows] = kinked
+        screen.smooth[rows] = smooth & ~kinked
+        screen.slopes = {w: np.full(n, np.nan) for w in self.wrt}
+        for w in self.wrt:
+            screen.slopes[w][rows] = slopes[w]
+        return screen
+
+    def _quotients(self, chosen: np.ndarray, direction: np.ndarray) -> _Quotients:
+        """One-sided difference quotients of the float64 loss along ``direction``."""
+        shape = (len(chosen),)
+        eps = float(np.finfo(np.float64).eps)
+        scale = 1 + np.max(np.abs(chosen), axis=1)
+        with np.errstate(all="ignore"):
+            here = _vector(self.float_loss, [chosen[:, i] for i in range(len(self.names))], shape)
+            readings = []
+            for relative_step in (1e-4, 1e-5):
+                h = relative_step * scale
+                sides = []
+                for sign in (1.0, -1.0):
+                    moved = chosen + sign * h[:, None] * direction[None, :]
+                    there = _vector(self.float_loss, [moved[:, i] for i in range(len(self.names))],
+                                    shape)
+                    noise = 64 * eps * np.fmax(np.abs(here), np.abs(there)) / h
+                    sides.append((sign * (there - here) / h, noise))
+                (right, right_noise), (left, left_noise) = sides
+                readings.append((right, left, right_noise + left_noise))
+            (coarse_right, coarse_left, _), (right, left, noise) = readings
+            finite = np.isfinite(right) & np.isfinite(left) & np.isfinite(coarse_right) & \
+                np.isfinite(coarse_left)
+            gap, coarse_gap = right - left, coarse_right - coarse_left
+            settled = ((np.abs(right - coarse_right) <= 1e-3 * (1 + np.abs(right)) + noise)
+                       & (np.abs(left - coarse_left) <= 1e-3 * (1 + np.abs(left)) + noise))
+            kink = (finite & settled & (np.abs(gap) > 0.5 * np.abs(coarse_gap))
+                    & (np.abs(gap) > 1e-2 * (1 + np.abs(right) + np.abs(left)) + 10 * noise))
+            slope = (right + left) / 2
+            coarse_slope = (coarse_right + coarse_left) / 2
+            tight = 1e-8 * (1 + np.abs(slope))
+            smooth = (finite & (np.abs(gap) <= 0.2 * np.abs(coarse_gap) + 2 * noise)
+                      & (np.abs(slope - coarse_slope) <= tight + 2 * noise) & (noise <= tight))
+        return _Quotients(kink, smooth, np.where(finite, slope, np.nan))
 
     def status(self, point: np.ndarray, values: dict, floats: dict, on_set: bool,
                defined: bool = False, scales: dict | None = None) -> Status:
@@ -293,10 +409,14 @@ class _Search:
         if usable:
             # float64's error on a derivative it can evaluate is far below the tolerances
             return Status(True, True, self._traps(values, cheap, scales), cheap)
-        if self.exact_checks >= MAX_EXACT_CHECKS or time.monotonic() > self.deadline:
+        key = (np.asarray(point, dtype=np.float64).tobytes(), on_set)
+        if key in self.exact_truths:
+            truth = self.exact_truths[key]
+        elif self.exact_checks >= MAX_EXACT_CHECKS or time.monotonic() > self.deadline:
             return Status(True, False)
-        self.exact_checks += 1
-        truth = self.exact_truth(point, on_set)
+        else:
+            self.exact_checks += 1
+            truth = self.exact_truths[key] = self.exact_truth(point, on_set)
         if truth is None:
             return Status(False, True)
         traps = self._traps(values, truth, scales)
@@ -325,6 +445,11 @@ class _Search:
                     traps.setdefault(fw, {})[w] = kind
         return traps
 
+    def exact_derivative(self, w: str) -> Any:
+        """d loss / d w as an mpmath function, compiled when first needed: most losses are
+        judged in float64 alone, off the sets and on them (:meth:`screen_ties`)."""
+        return compile_expr(self.derivatives[w], tuple(self.symbols))
+
     def exact_truth(self, point: np.ndarray, on_set: bool) -> dict[str, Truth] | None:
         """The true partial derivatives at ``point``; None outside the loss's domain."""
         values = [mp.mpf(float(v)) for v in point]
@@ -337,11 +462,11 @@ class _Search:
                 return None
             truths = {}
             for w in self.wrt:
-                derivative = None if on_set else _real_value(self.exact_derivative[w], values)
+                derivative = None if on_set else _real_value(self.exact_derivative(w), values)
                 if derivative is not None:
                     truths[w] = Truth(float(derivative))
                     continue
-                if not on_set and _complex_value(self.exact_derivative[w], values):
+                if not on_set and _complex_value(self.exact_derivative(w), values):
                     truths[w] = Truth(None)  # e.g. x**y in y at x < 0: no real derivative
                     continue
                 symbol = self.symbols[self.names.index(w)]
@@ -349,8 +474,10 @@ class _Search:
                                      dict(zip(self.symbols, values)), {symbol: 1})
                 slopes = [s for s in (seen.left, seen.right) if s is not None]
                 if seen.saw == "smooth" and len(slopes) == 2 and abs(slopes[0] - slopes[1]) > (
-                        1e-6 * max(abs(slopes[0]), abs(slopes[1]))):
+                        1e-6 * max(abs(slopes[0]), abs(slopes[1]))) and seen.gap_persists:
                     # a kink too small for the probe's absolute tolerance: |v|*exp(-10) at 0
+                    # (a smooth function's one-sided slopes differ too, by step * curvature:
+                    # +-1e-16 for (y - f)**2 at a tie, a gap that shrinks with the step)
                     truths[w] = Truth(None, False)
                 elif seen.saw == "smooth":
                     truths[w] = Truth(sum(slopes) / len(slopes))
@@ -710,10 +837,17 @@ class _Atoms:
         self.search = search
         self.symbols = search.symbols
         self.static: list[Atom] = []
+        #: SymPy forms already read, by node (range edges ask again for each trap point)
+        self._read: dict[int, sp.Basic | None] = {}
         self._build()
 
     def sympy_of(self, node: Node) -> sp.Basic | None:
         """The SymPy form of a subtree, read by the parser from the subtree's own text."""
+        if id(node) not in self._read:
+            self._read[id(node)] = self._read_sympy(node)
+        return self._read[id(node)]
+
+    def _read_sympy(self, node: Node) -> sp.Basic | None:
         if node.span is None:
             return None
         fixed = {k: _as_sympy_number(v) for k, v in self.search.values.items()}

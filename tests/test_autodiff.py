@@ -456,3 +456,67 @@ def test_find_traps_takes_a_program_from_another_reader():
     parsed = parse("where(x > 0, sqrt(x), 0)")
     given = find_traps(parsed, ["x"], tree=from_expression("where(x > 0, sqrt(x), 0)"))
     assert [(f.code, f.where) for f in given] == [("DC501", "x <= 0")]
+
+
+def test_wrong_slope_at_a_smooth_tie_with_curvature_is_a_trap():
+    """relu'(0) = 0 in both frameworks, so the gradient at 0 is -1; the loss is smooth there
+    with slope 0. Its one-sided quotients differ by step * curvature (+-1e-16), which a test
+    of the gap's size alone took for a kink, and then only NaN could be a trap there."""
+    traps = [f for f in check("relu(x) - relu(-x) - x + x**2").findings if f.kind == "autodiff"]
+    assert [(f.code, f.where, f.autodiff["effect"]) for f in traps] == [
+        ("DC503", "x = 0", "wrong-value")]
+    assert traps[0].autodiff["true"] == {"x": 0.0}
+
+
+def _screened(expr: str, dtype: str = "float32"):
+    """The trap search of ``expr``, its candidate points, which lie on a switch's set, and
+    the float screen's reading of those."""
+    from diffcheck.parser import parse
+    from diffcheck.traps import _Search
+
+    parsed = parse(expr)
+    names = list(parsed.variables)
+    search = _Search(parsed, from_expression(expr), names, names, dtype, {})
+    points = search.candidate_points([])
+    with np.errstate(all="ignore"):  # the points on a switch's set, as the search asks
+        on_set = np.zeros(len(points), dtype=bool)
+        for fn in search.switch_fns:
+            on_set |= np.broadcast_to(fn(*points.T), on_set.shape) == 0
+    return search, points, on_set, search.screen_ties(points, on_set)
+
+
+def test_float_screen_decides_the_common_ties_without_exact_arithmetic():
+    _, _, on_set, screen = _screened("abs(y - f)")
+    assert screen.kinked[on_set].mean() > 0.9  # all but the points at 1e4 (rounding noise)
+    _, _, on_set, screen = _screened("max(0, abs(y - f) - 0.2)")
+    assert screen.smooth[on_set].mean() > 0.9
+    # float64's tolerance (1e-10) is below what difference quotients can vouch for
+    _, _, on_set, screen = _screened("max(0, abs(y - f) - 0.2)", "float64")
+    assert on_set.any() and not screen.smooth.any()
+
+
+@pytest.mark.parametrize("expr", [
+    "abs(y - f)", "max(0, abs(y - f) - 0.2)", "huber(y - f, 0.5)", "max(0, 1 - y*f)",
+    "where(abs(y - f) < 0.7, 0.5*(y - f)**2/0.7, abs(y - f) - 0.35)", "abs(y - f)**3",
+    "sqrt(x**2 + y**2)", "relu(x) - relu(-x) - x + x**2", "max(x, y)**2 - max(x, y)",
+    "1 - max(min(a, b) - max(c, d), 0)", "clip(f, -1, 2)*y", "abs(x)*exp(-10) + y",
+])
+def test_float_screen_of_ties_agrees_with_exact_arithmetic(expr):
+    """Points the float64 screen calls a kink have no gradient in exact arithmetic; points it
+    calls smooth have the gradient it read, to float32's tolerance (1e-4) and much better."""
+    search, points, on_set, screen = _screened(expr)
+    assert on_set.any()
+    for index in np.flatnonzero(on_set):
+        truth = search.exact_truth(points[index], on_set=True)
+        assert truth is not None
+        if any(t.differentiable and t.value is None for t in truth.values()):
+            continue  # exact arithmetic cannot tell: 0.8*1.25 is 1 only up to rounding
+        if screen.kinked[index]:  # no gradient: some partial derivative does not exist
+            assert not all(t.differentiable for t in truth.values()), (points[index], truth)
+            continue
+        if not screen.smooth[index]:  # left to exact arithmetic; never a kink called smooth
+            continue
+        for w, t in truth.items():
+            read = float(screen.slopes[w][index])
+            assert t.differentiable and t.value is not None, (points[index], truth)
+            assert abs(read - t.value) <= 1e-6 * (1 + abs(t.value)), (points[index], w, read, t)

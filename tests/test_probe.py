@@ -35,6 +35,17 @@ def test_probe_classifies(expr, point, direction, saw):
     assert result.saw == saw
 
 
+@pytest.mark.parametrize(("expr", "persists"), [
+    (sp.Abs(x), True),
+    (sp.Abs(x) * sp.exp(-10), True),  # a kink below the probe's absolute tolerance
+    ((x - 1) ** 2 + sp.Abs(x) ** 2, False),  # one-sided slopes differ by step * curvature
+    (x**2, False),
+])
+def test_a_kinks_gap_persists_as_the_step_shrinks_a_smooth_gap_does_not(expr, persists):
+    result = probe(compile_expr(expr, (x,)), [x], {x: 0}, {x: 1})
+    assert result.gap_persists is persists
+
+
 def test_central_differences_would_miss_the_kink_but_one_sided_do_not():
     result = probe(compile_expr(sp.Abs(x), (x,)), [x], {x: 0}, {x: 1})
     central = (result.left + result.right) / 2
