@@ -106,10 +106,26 @@ class Run:
 # --- measuring a command ------------------------------------------------------------------
 
 
+#: where the measured commands keep their bytecode (set by main: a folder of this run)
+BYTECODE_CACHE: str | None = None
+
+
 def _environment() -> dict[str, str]:
-    """The environment of every measured command: this checkout's diffcheck first."""
+    """The environment of every measured command: this checkout's diffcheck first, and its
+    bytecode cached as an installed copy's is.
+
+    pip compiles a package's bytecode when it installs it, and Python caches it for a
+    checkout; an environment that forbids writing it (``PYTHONDONTWRITEBYTECODE``, as some CI
+    images and containers set) would compile diffcheck's sources on every run, 0.1 s that no
+    user pays. So the commands may write it, into a folder of this run rather than the
+    checkout. The floor's SymPy and NumPy come compiled from their wheels either way.
+    """
     python_path = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(python_path))
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(python_path))
+    if BYTECODE_CACHE is not None:
+        environment.pop("PYTHONDONTWRITEBYTECODE", None)
+        environment["PYTHONPYCACHEPREFIX"] = BYTECODE_CACHE
+    return environment
 
 
 def run_command(command: list[str], cwd: str, memory: bool = False) -> Run:
@@ -432,7 +448,9 @@ def main() -> int:
     print(f"machine: {machine()}")
     budgets: list[Budget] = []
     timings: list[FunctionTiming] = []
+    global BYTECODE_CACHE
     with tempfile.TemporaryDirectory() as workdir:
+        BYTECODE_CACHE = os.path.join(workdir, "bytecode")
         # cwd outside the repository: no pyproject.toml settings change what is measured
         if "cold" in parts:
             budgets += cold_start(settings["cold_repeat"], workdir)

@@ -1,3 +1,3 @@
-from diffcheck.cli import main
+from diffcheck.entry import main
 
 main()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from diffcheck.config import DEFAULT_SMOOTH_SCALE
 from diffcheck.lossfile import LossLine, read_loss_lines
 from diffcheck.model import Report, ReportError
 from diffcheck.parser import ParsedExpression, ParseError, literal_as_sympy, parse
@@ -31,7 +32,6 @@ from diffcheck.readers.latex_tokens import looks_like_latex
 if TYPE_CHECKING:  # the reader imports lark, an optional dependency
     from diffcheck.readers.latex import LatexReading
 
-DEFAULT_SMOOTH_SCALE = 0.01
 #: The error for LaTeX input when the optional dependency is not installed.
 LATEX_MISSING = "LaTeX input needs the optional package lark: pip install 'diffcheck[latex]'"
 

@@ -9,14 +9,14 @@ import enum
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
 from diffcheck import HOMEPAGE, __version__
+from diffcheck.jobs import Composition, check_job, is_python
 from diffcheck.rules import RULES
 
 app = typer.Typer(
@@ -200,10 +200,10 @@ def run(
     if scale is not None and not scale > 0:
         _usage_error("--smooth-scale must be positive")
 
-    from diffcheck.parser import ParseError, parse_assignment
-
     values: dict[str, object] = {}
     for assignment in assignments or []:
+        from diffcheck.parser import ParseError, parse_assignment
+
         try:
             set_name, set_value = parse_assignment(assignment)
         except ParseError as err:
@@ -229,7 +229,7 @@ def run(
 
         if not any(isinstance(job, SourceJob) for job in lines):
             _usage_error("--loss needs a model: diffcheck model.py::Net --loss ...")
-        lines = [_Composition(job, loss) if isinstance(job, SourceJob) else job for job in lines]
+        lines = [Composition(job, loss) if isinstance(job, SourceJob) else job for job in lines]
     from diffcheck.report import FORMATTERS
 
     fmt = (output_format or OutputFormat.text).value
@@ -422,7 +422,7 @@ def _plot_names(lines) -> dict:
     for job in lines:
         if isinstance(job, LossLine):
             stem = file_stem(Report(input=job.text, name=job.name))
-        elif isinstance(job, (SourceJob, _Composition)):
+        elif isinstance(job, (SourceJob, Composition)):
             stem = file_stem(Report(input=job.target, name=job.target))
         else:
             continue
@@ -492,13 +492,11 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="
 
         pictures["names"] = _plot_names(lines)
         extra_seconds = PLOT_SECONDS  # the pictures have their own time, within the job's
-    work = partial(_check_one, wrt=wrt, options=options, ignored=frozenset(ignored_codes or ()),
+    work = partial(check_job, wrt=wrt, options=options, ignored=frozenset(ignored_codes or ()),
                    pictures=pictures)
 
     def on_error(job, kind, message):
-        from diffcheck.api import SourceJob
-
-        if isinstance(job, (SourceJob, _Composition)):
+        if is_python(job):
             return Report(input=job.target, name=job.target, source=job.path, line=job.line,
                           reader="python", error=ReportError(kind, message, None))
         return Report(
@@ -507,15 +505,20 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="
         )
 
     def time_limit(job) -> float:
-        from diffcheck.api import SourceJob
         from diffcheck.runner import DEFAULT_SOURCE_TIMEOUT, DEFAULT_TIMEOUT
 
         if timeout is not None:
             return timeout + extra_seconds
         # unless told otherwise: a function of real code gets longer than a one-line formula
-        python = isinstance(job, (SourceJob, _Composition))
-        return (DEFAULT_SOURCE_TIMEOUT if python else DEFAULT_TIMEOUT) + extra_seconds
+        return (DEFAULT_SOURCE_TIMEOUT if is_python(job) else DEFAULT_TIMEOUT) + extra_seconds
 
+    if len(lines) > 1:
+        # the other workers are forked from this process (and again after a time-out kills
+        # one): with the pipeline imported here first, each starts in milliseconds and shares
+        # its pages. One line needs no second worker: its run waits only for the first.
+        from diffcheck.api import warm_up
+
+        warm_up()
     progress = _progress_bar(len(lines))
     try:
         return run_jobs(
@@ -525,54 +528,6 @@ def _analyse(lines, wrt, timeout, workers, scale, ignored_codes, values, dtype="
     finally:
         if progress is not None:
             progress.close()
-
-
-@dataclass(frozen=True)
-class _Composition:
-    """A model job to check composed with a loss (``--loss``)."""
-
-    job: Any
-    loss: str
-
-    @property
-    def target(self) -> str:
-        return self.job.target
-
-    @property
-    def path(self) -> str:
-        return self.job.path
-
-    @property
-    def line(self) -> int:
-        return self.job.line
-
-
-def _check_one(job, wrt, options, ignored, pictures=None):
-    from diffcheck.api import (
-        SourceJob,
-        check_composition,
-        check_line,
-        check_source_job,
-        plot_stage,
-    )
-    from diffcheck.model import Report
-
-    if isinstance(job, Report):
-        return job  # a file that could not be read: its error report
-    if isinstance(job, (_Composition, SourceJob)):
-        # LaTeX is a way to write an expression: a Python file is read as Python
-        python_options = {k: v for k, v in options.items() if k != "latex"}
-        report = check_composition(job.job, job.loss, wrt, **python_options) \
-            if isinstance(job, _Composition) else check_source_job(job, wrt, **python_options)
-    else:
-        report = check_line(job, wrt, **options)
-    if ignored:
-        report.findings = [f for f in report.findings if f.code not in ignored]
-    # after suppression, so that no picture is drawn of a finding nobody sees
-    pictures = pictures or {}
-    return plot_stage(report, pictures.get("plot_dir"),
-                      name=(pictures.get("names") or {}).get(job),
-                      sparklines=bool(pictures.get("sparklines")))
 
 
 class _ProgressBar:
@@ -605,14 +560,10 @@ def _progress_bar(total: int):
 
 
 def main() -> None:
-    """Console-script entry point."""
-    from diffcheck.api import warm_up
-    from diffcheck.runner import prestart
+    """The command (:func:`diffcheck.entry.main`, which starts the first worker sooner)."""
+    from diffcheck.entry import main as entry_main
 
-    # The first worker starts now and imports the pipeline while the options are read: a
-    # one-expression run then waits for the longer of the two, not for both.
-    prestart(warm_up)
-    app()
+    entry_main()
 
 
 if __name__ == "__main__":

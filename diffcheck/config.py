@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diffcheck.api import DEFAULT_SMOOTH_SCALE
 from diffcheck.report import FAIL_ON as FAIL_ON_CHOICES
 from diffcheck.rules import RULES
+
+#: the largest error of each smooth replacement of a primitive, unless told otherwise
+DEFAULT_SMOOTH_SCALE = 0.01
 
 if sys.version_info >= (3, 11):
     import tomllib

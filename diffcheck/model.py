@@ -53,6 +53,11 @@ class Finding:
     #: ``where`` in their own terms)
     set_expr: Any = field(default=None, repr=False, compare=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a finding comes back from a worker pickled: without its SymPy set, unpickling it
+        # needs no SymPy (the command line's process never imports it for a one-line run)
+        return {**self.__dict__, "set_expr": None}
+
     @property
     def severity(self) -> str:
         rule = RULES.get(self.code)

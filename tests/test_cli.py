@@ -149,6 +149,41 @@ def test_python_m_diffcheck_runs():
     assert json.loads(completed.stdout)["results"][0]["findings"][0]["kind"] == "kink"
 
 
+#: runs the command in this process and reports, at exit, whether it imported SymPy
+_PARENT_IMPORTS = """
+import atexit, os, sys
+parent = os.getpid()
+atexit.register(lambda: os.getpid() == parent and print(
+    "imported:", ",".join(m for m in ("sympy", "numpy") if m in sys.modules), file=sys.stderr))
+sys.argv = ["diffcheck", *sys.argv[1:]]
+from diffcheck.entry import main
+main()
+"""
+
+
+@pytest.mark.parametrize("output", ["text", "json", "github", "sarif"])
+def test_one_expression_run_leaves_sympy_to_its_worker(output):
+    """The command line forks its first worker before anything heavy and never imports SymPy
+    or NumPy itself for a line of text: the worker's import is the only one on the path a
+    one-expression run waits for (issue 14's cold start)."""
+    completed = subprocess.run(
+        [sys.executable, "-c", _PARENT_IMPORTS, "--format", output, "abs(y - f)"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert "kink" in completed.stdout or "DC101" in completed.stdout
+    assert "imported: \n" in completed.stderr, completed.stderr
+
+
+def test_import_diffcheck_is_light_and_the_api_is_still_there():
+    completed = subprocess.run(
+        [sys.executable, "-c", "import sys, diffcheck; light = 'sympy' not in sys.modules; "
+         "print(light, diffcheck.check('abs(x)').differentiable, 'check' in dir(diffcheck))"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.stdout.split() == ["True", "False", "True"], completed.stderr
+
+
 def test_readme_code_table_is_generated_from_the_registry():
     from pathlib import Path
 
