@@ -461,6 +461,10 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
     report.assumptions = list(loss.translation.assumptions)
     report.gradient = analysed.gradient
     if analysed.error is None and not loss.is_model:
+        # the program's text names the function's hyperparameters (eps): their values
+        known = {**loss.translation.hyperparameters, **loss.translation.fixed}
+        analysed.fixed = {name: value for name, value in known.items()
+                          if isinstance(value, (bool, int, float, str))}
         _autodiff_stage(parsed, analysed, dtype, tree=loss.translation.program,
                         wrt=analysed.wrt)
     # printed once: the causes of a large model are large expressions

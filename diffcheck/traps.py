@@ -864,6 +864,10 @@ class _Atoms:
              text: str | None = None) -> Atom | None:
         if not lhs.free_symbols:
             return None
+        if not (lhs.free_symbols | getattr(rhs, "free_symbols", set())) <= set(self.symbols):
+            # a name of the source text that is no variable of the loss (a parameter without
+            # a value, a tensor read by components): no condition on the loss's variables
+            return None
         g = lhs - rhs
         if op == "=" and (g.is_positive or g.is_negative):
             return None  # a set that is empty (exp(x) + exp(y) = 0)

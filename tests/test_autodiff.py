@@ -520,3 +520,21 @@ def test_float_screen_of_ties_agrees_with_exact_arithmetic(expr):
             read = float(screen.slopes[w][index])
             assert t.differentiable and t.value is not None, (points[index], truth)
             assert abs(read - t.value) <= 1e-6 * (1 + abs(t.value)), (points[index], w, read, t)
+
+
+def test_trap_search_of_a_python_function_reads_its_parameters(tmp_path):
+    """The program's text says ``eps``; its value is the function's default. Read as an
+    unknown, every condition on it is none on the loss's variables (and its set search ran
+    out of time before finding the NaN of sqrt at 0)."""
+    from diffcheck.api import check_source
+
+    path = tmp_path / "losses.py"
+    path.write_text("import torch\n\n\ndef charbonnier_loss(pred, target, eps=0.0):\n"
+                    "    return torch.sqrt((pred - target) ** 2 + eps).mean()\n")
+    (report,) = check_source(path)
+    assert [(f.code, f.where) for f in report.findings] == [
+        ("DC101", "pred - target = 0"), ("DC502", "pred - target = 0")]
+    smooth = path.read_text().replace("eps=0.0", "eps=1e-12")
+    path.write_text(smooth)
+    (report,) = check_source(path)
+    assert report.differentiable and not report.findings
