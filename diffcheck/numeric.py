@@ -14,8 +14,11 @@ True
 
 from __future__ import annotations
 
+import builtins
 import hashlib
+import importlib
 import inspect
+import keyword
 import math
 import types
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -95,6 +98,43 @@ def compile_expr(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
 
 #: switches a compiled function computes with a function of its module namespace (Max: max)
 _OPAQUE_SWITCHES = (sp.Max, sp.Min)
+
+
+def _names_print_as_they_are(expr: sp.Expr, symbols: tuple, modules: list,
+                             defined: Collection[str]) -> bool:
+    """Whether ``expr`` can be compiled over its own symbols, without :func:`_printable`'s
+    rebuild (a third of a small expression's compile): every name a plain identifier that no
+    name the compiled code may read (a module's function, a builtin) could be confused with,
+    and no max or min to print as a named function.
+
+    >>> x, exp = sp.Symbol("x"), sp.Symbol("exp")
+    >>> _names_print_as_they_are(sp.sin(x), (x,), ["math"], ())
+    True
+    >>> _names_print_as_they_are(sp.exp(exp), (exp,), ["math"], ())
+    False
+    """
+    for symbol in symbols:
+        name = symbol.name
+        if (not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_")
+                or name in _BUILTIN_NAMES or any(name in _module_names(m) for m in modules)):
+            return False
+    return not (any(cls.__name__ in defined for cls in _OPAQUE_SWITCHES)
+                and expr.has(*_OPAQUE_SWITCHES))
+
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+def _module_names(module: Any) -> Collection[str]:
+    """The names code compiled for ``module`` (a namespace dict or a module's name) reads."""
+    if isinstance(module, dict):
+        return module
+    if module not in _MODULE_NAMES:
+        _MODULE_NAMES[module] = frozenset(dir(importlib.import_module(module)))
+    return _MODULE_NAMES[module]
+
+
+_MODULE_NAMES: dict[str, frozenset[str]] = {}
 
 
 def _printable(expr: sp.Expr, symbols: tuple,
@@ -239,9 +279,12 @@ def _lambdify(expr: sp.Expr, symbols: tuple, printer: type, modules: list) -> Ca
     # the functions a module dict defines print under their own names, as lambdify's own
     # printer would have them
     defined = {name: name for module in modules if isinstance(module, dict) for name in module}
-    renamed, arguments = _printable(expr, symbols, defined)
     modules = [_NAMESPACES[module] if isinstance(module, str) else module
                for module in modules]
+    if _names_print_as_they_are(expr, symbols, modules, defined):
+        renamed, arguments = expr, list(symbols)
+    else:
+        renamed, arguments = _printable(expr, symbols, defined)
     settings = {"fully_qualified_modules": False, "inline": True,
                 "allow_unknown_functions": True, "user_functions": defined, "order": "none"}
     printed, distinct = sizes(renamed)
