@@ -357,6 +357,9 @@ def _polynomial_roots(g: sp.Expr, x: sp.Symbol) -> list | None:
         return None
     if poly.degree() > MAX_POLY_DEGREE or not all(c.is_Rational for c in poly.all_coeffs()):
         return None
+    if poly.degree() == 1:  # most sets meet a line once: its root without the root finder
+        slope, offset = poly.all_coeffs()
+        return [-offset / slope]
     try:
         roots = sorted(set(poly.real_roots()), key=lambda r: float(r))
     except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
