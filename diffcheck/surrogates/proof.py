@@ -487,7 +487,12 @@ def _compose_blend(walk: _ErrorWalk, rep: Replacement) -> _NodeBound:
     values, surrogate, error = last.values, last.surrogate, last.error
     for value, condition in reversed(branches[:-1]):
         branch = walk(value)
-        jump = _jump_error(walk, rep, value, rest_expr, condition)
+        if error == math.inf and walk.culprit is not None:
+            # no jump can make it finite again, and why is said already: the gaps of the
+            # other branches (a sort's orderings: cancelled at 0.2 s each) need no bound
+            jump: Bound = math.inf
+        else:
+            jump = _jump_error(walk, rep, value, rest_expr, condition)
         error = plus(jump, max(branch.error, error))
         values, surrogate = hull(values, branch.values), hull(surrogate, branch.surrogate)
         rest_expr = sp.Piecewise((value, condition), (rest_expr, True), evaluate=False)
