@@ -43,8 +43,10 @@ BOUND_DIGITS = 40
 
 
 
-def _entry_report(primitive: Primitive, entry: SurrogateEntry, target: sp.Rational) -> dict:
-    """One item of a finding's ``surrogates`` list."""
+def _entry_report(primitive: Primitive, entry: SurrogateEntry, target: sp.Rational,
+                  node_text: str) -> dict:
+    """One item of a finding's ``surrogates`` list (``node_text``: the node, printed once for
+    all its entries: a sort's gather prints in a second)."""
     node = primitive.node
     names = ParameterNames(s.name for s in node.free_symbols)
     rep = make_replacement(primitive, entry, target, names)
@@ -60,7 +62,7 @@ def _entry_report(primitive: Primitive, entry: SurrogateEntry, target: sp.Ration
     max_error = float_up(prove(node, {node: rep}).error) if bounded else None
     return {
         "name": entry.name,
-        "replace": str(node),
+        "replace": node_text,
         "with": str(standard_form(replacement)),
         "params": rep.parameter,
         "max_error": max_error,
@@ -91,7 +93,8 @@ def surrogates_for(node: sp.Expr, target_error: float = 0.01) -> list[dict]:
         return []
     with mp.workdps(BOUND_DIGITS):
         target = exact_rational(target_error)
-        return [_entry_report(primitive, entry, target)
+        node_text = str(node)
+        return [_entry_report(primitive, entry, target, node_text)
                 for entry in SURROGATES[primitive.family] if entry.applies(primitive)]
 
 
