@@ -11,8 +11,9 @@ one-sided quotients are used:
 * smooth: both settle at the same value.
 
 It is the one place difference quotients are computed: :func:`one_sided_quotients` (also
-for the normals of sets and the check of surrogates) and :func:`looks_nonsmooth`, the cheap
-float screen the analysis uses to search a set for points where a switch shows.
+for the normals of sets and the check of surrogates), :func:`looks_nonsmooth`, the cheap
+float screen the analysis uses to search a set for points where a switch shows, and
+:func:`float_quotients`, the trap search's float64 reading of many points at once.
 
 >>> import sympy as sp
 >>> from diffcheck.numeric import compile_expr
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mpmath as mp
+import numpy as np
 
 from diffcheck.numeric import DIGITS, evaluate, to_mpf
 from diffcheck.numeric import value as float_value
@@ -198,3 +200,64 @@ def looks_nonsmooth(loss_fn: Callable, values: list[float], index: int) -> bool:
         readings.append(((ahead + behind - 2 * here) / h, here))
     (coarse, _), (fine, here) = readings
     return abs(fine) > 1e-6 * (1 + abs(here)) and abs(fine) > 0.3 * abs(coarse)
+
+
+@dataclass
+class FloatReading:
+    """:func:`float_quotients` at each point: a clear kink, clearly smooth, the slope."""
+
+    kink: np.ndarray
+    smooth: np.ndarray
+    slope: np.ndarray
+
+
+def float_quotients(loss: Callable, points: np.ndarray, direction: np.ndarray) -> FloatReading:
+    """One-sided difference quotients of a NumPy float64 ``loss`` at rows of ``points`` along
+    ``direction``, at two step sizes: a **kink** where both sides settle and disagree far
+    beyond their rounding noise with a gap that stays as the step shrinks; **smooth** where
+    the gap shrinks with the step and the central quotients agree to 1e-8; else neither.
+
+    >>> import sympy as sp
+    >>> from diffcheck.numeric import compile_numpy
+    >>> x = sp.Symbol("x", real=True)
+    >>> reading = float_quotients(compile_numpy(sp.Abs(x) + x**2, [x]),
+    ...                           np.array([[0.0], [1.0]]), np.array([1.0]))
+    >>> reading.kink.tolist(), reading.smooth.tolist(), round(float(reading.slope[1]), 6)
+    ([True, False], [False, True], 3.0)
+    """
+    shape = (len(points),)
+    eps = float(np.finfo(np.float64).eps)
+    scale = 1 + np.max(np.abs(points), axis=1)
+
+    def at(rows: np.ndarray) -> np.ndarray:
+        try:
+            return np.broadcast_to(np.asarray(loss(*rows.T), dtype=np.float64), shape)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return np.full(shape, np.nan)
+
+    with np.errstate(all="ignore"):
+        here = at(points)
+        readings = []
+        for relative_step in (1e-4, 1e-5):
+            h = relative_step * scale
+            sides = []
+            for sign in (1.0, -1.0):
+                there = at(points + sign * h[:, None] * direction[None, :])
+                noise = 64 * eps * np.fmax(np.abs(here), np.abs(there)) / h
+                sides.append((sign * (there - here) / h, noise))
+            (right, right_noise), (left, left_noise) = sides
+            readings.append((right, left, right_noise + left_noise))
+        (coarse_right, coarse_left, _), (right, left, noise) = readings
+        finite = (np.isfinite(right) & np.isfinite(left) & np.isfinite(coarse_right)
+                  & np.isfinite(coarse_left))
+        gap, coarse_gap = right - left, coarse_right - coarse_left
+        settled = ((np.abs(right - coarse_right) <= 1e-3 * (1 + np.abs(right)) + noise)
+                   & (np.abs(left - coarse_left) <= 1e-3 * (1 + np.abs(left)) + noise))
+        kink = (finite & settled & (np.abs(gap) > 0.5 * np.abs(coarse_gap))
+                & (np.abs(gap) > 1e-2 * (1 + np.abs(right) + np.abs(left)) + 10 * noise))
+        slope = (right + left) / 2
+        coarse_slope = (coarse_right + coarse_left) / 2
+        tight = 1e-8 * (1 + np.abs(slope))
+        smooth = (finite & (np.abs(gap) <= 0.2 * np.abs(coarse_gap) + 2 * noise)
+                  & (np.abs(slope - coarse_slope) <= tight + 2 * noise) & (noise <= tight))
+    return FloatReading(kink, smooth, np.where(finite, slope, np.nan))

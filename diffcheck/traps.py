@@ -153,15 +153,6 @@ class _TieScreen:
     slopes: dict[str, np.ndarray]
 
 
-@dataclass
-class _Quotients:
-    """Difference quotients along one direction: a clear kink, clearly smooth, the slope."""
-
-    kink: np.ndarray
-    smooth: np.ndarray
-    slope: np.ndarray
-
-
 def _trap_class(status: Status) -> tuple[set[str], bool]:
     """The frameworks a trap point fails in, and whether it fails with NaN/inf there."""
     frameworks = {fw for fw, found in status.traps.items() if found}
@@ -344,7 +335,7 @@ class _Search:
         for w in self.wrt:
             direction = np.zeros(len(self.names))
             direction[self.names.index(w)] = 1.0
-            reading = self._quotients(chosen, direction)
+            reading = probing.float_quotients(self.float_loss, chosen, direction)
             kinked |= reading.kink
             smooth &= reading.smooth
             slopes[w] = reading.slope
@@ -352,7 +343,7 @@ class _Search:
             for pattern in ((1.0, -1.0), (1.0, 2.0)):
                 direction = np.array([pattern[i % 2] if name in self.wrt else 0.0
                                       for i, name in enumerate(self.names)])
-                reading = self._quotients(chosen, direction)
+                reading = probing.float_quotients(self.float_loss, chosen, direction)
                 with np.errstate(all="ignore"):
                     expected = sum(slopes[w] * direction[self.names.index(w)] for w in self.wrt)
                     smooth &= reading.smooth & (np.abs(reading.slope - expected)
@@ -366,40 +357,6 @@ class _Search:
         for w in self.wrt:
             screen.slopes[w][rows] = slopes[w]
         return screen
-
-    def _quotients(self, chosen: np.ndarray, direction: np.ndarray) -> _Quotients:
-        """One-sided difference quotients of the float64 loss along ``direction``."""
-        shape = (len(chosen),)
-        eps = float(np.finfo(np.float64).eps)
-        scale = 1 + np.max(np.abs(chosen), axis=1)
-        with np.errstate(all="ignore"):
-            here = _vector(self.float_loss, [chosen[:, i] for i in range(len(self.names))], shape)
-            readings = []
-            for relative_step in (1e-4, 1e-5):
-                h = relative_step * scale
-                sides = []
-                for sign in (1.0, -1.0):
-                    moved = chosen + sign * h[:, None] * direction[None, :]
-                    there = _vector(self.float_loss, [moved[:, i] for i in range(len(self.names))],
-                                    shape)
-                    noise = 64 * eps * np.fmax(np.abs(here), np.abs(there)) / h
-                    sides.append((sign * (there - here) / h, noise))
-                (right, right_noise), (left, left_noise) = sides
-                readings.append((right, left, right_noise + left_noise))
-            (coarse_right, coarse_left, _), (right, left, noise) = readings
-            finite = np.isfinite(right) & np.isfinite(left) & np.isfinite(coarse_right) & \
-                np.isfinite(coarse_left)
-            gap, coarse_gap = right - left, coarse_right - coarse_left
-            settled = ((np.abs(right - coarse_right) <= 1e-3 * (1 + np.abs(right)) + noise)
-                       & (np.abs(left - coarse_left) <= 1e-3 * (1 + np.abs(left)) + noise))
-            kink = (finite & settled & (np.abs(gap) > 0.5 * np.abs(coarse_gap))
-                    & (np.abs(gap) > 1e-2 * (1 + np.abs(right) + np.abs(left)) + 10 * noise))
-            slope = (right + left) / 2
-            coarse_slope = (coarse_right + coarse_left) / 2
-            tight = 1e-8 * (1 + np.abs(slope))
-            smooth = (finite & (np.abs(gap) <= 0.2 * np.abs(coarse_gap) + 2 * noise)
-                      & (np.abs(slope - coarse_slope) <= tight + 2 * noise) & (noise <= tight))
-        return _Quotients(kink, smooth, np.where(finite, slope, np.nan))
 
     def status(self, point: np.ndarray, values: dict, floats: dict, on_set: bool,
                defined: bool = False, scales: dict | None = None) -> Status:
