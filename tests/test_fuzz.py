@@ -300,6 +300,8 @@ def _real(fn, point):
             v = mp.mpf(v)
     except (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError):
         return None
+    except RecursionError:
+        return None  # mpmath's mpc % mpf (acos(y) % 0.5 at |y| > 1) recurses: no real value
     return v if mp.isfinite(v) else None
 
 
