@@ -559,8 +559,26 @@ def partial_derivative(expr: sp.Expr, w: sp.Symbol) -> sp.Expr:
     2*x*Heaviside(x)
     """
     derivative = _piecewise_diff(expr, w)
-    return derivative.replace(
-        lambda e: isinstance(e, sp.DiracDelta) or _constant_piece(e), lambda e: sp.Integer(0))
+    try:
+        return derivative.replace(_dropped_term, lambda e: sp.Integer(0))
+    except TypeError:
+        # replace rebuilds the inside of an unevaluated derivative of a step first, and
+        # SymPy's sort of a sum can fail on what that evaluates to (a comparison of
+        # relationals: log_softmax(round(y), round(y, 1))); the outermost terms to drop are
+        # dropped whole instead
+        dropped = {}
+        walk = sp.preorder_traversal(derivative)
+        for node in walk:
+            if _dropped_term(node):
+                dropped[node] = sp.Integer(0)
+                walk.skip()
+        return derivative.xreplace(dropped)
+
+
+def _dropped_term(e: sp.Basic) -> bool:
+    """A DiracDelta or an unevaluated derivative of a step: 0 wherever the loss is
+    differentiable."""
+    return isinstance(e, sp.DiracDelta) or _constant_piece(e)
 
 
 # cached: the analysis asks again for the same sets (each candidate against every other one),

@@ -325,3 +325,11 @@ def test_a_line_through_a_deep_network_leaves_the_switches_of_its_unknown_uneval
     assert len(switches) == 2  # max(0, y - 4) is free of x: the number 0
     for value in (-2, 0, sp.Rational(1, 3), 2):
         assert line.xreplace({x: value}) == deep.xreplace({x: value, y: 1})
+
+
+def test_derivative_of_a_sum_of_rounded_logits_is_read():
+    """Found by the fuzz test: dropping the unevaluated derivatives of two roundings made
+    SymPy sort a sum of comparisons (a TypeError, reported as "analysis failed")."""
+    report = check("log_softmax(np.round(y, 0), np.round(y, 1))")
+    assert report.error is None and report.differentiable is False
+    assert {f.code for f in report.findings} >= {"DC202"}
