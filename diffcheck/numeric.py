@@ -268,6 +268,13 @@ def sizes(expr: sp.Basic) -> tuple[int, int]:
 _CSE_TREE_SIZE = 2000
 
 
+@lru_cache(maxsize=64)
+def _shared_subexpressions(expr: sp.Expr) -> tuple[list, sp.Expr]:
+    """SymPy's ``cse`` of ``expr``, once for the NumPy, float and mpmath compiles of one tree
+    (a Lovasz extension's surrogate: 22 cse runs of 8 trees took a quarter of its check)."""
+    return sp.cse(expr, list=False)
+
+
 #: lambdify's option that leaves the expression out of the compiled function's docstring:
 #: printing it there (``str``, sorting every sum's terms) cost 40% of each compile (SymPy >= 1.13)
 _NO_DOCSTRING = ({"docstring_limit": -1}
@@ -292,7 +299,8 @@ def _lambdify(expr: sp.Expr, symbols: tuple, printer: type, modules: list) -> Ca
     # printed as a tree, two layers took minutes; with temporaries it is linear.
     shared = printed > _CSE_TREE_SIZE and printed > 4 * distinct
     compiled = sp.lambdify(arguments, renamed, modules=modules, dummify=False,
-                           printer=printer(settings), cse=shared, **_NO_DOCSTRING)
+                           printer=printer(settings),
+                           cse=_shared_subexpressions if shared else False, **_NO_DOCSTRING)
     return _with_shared_globals(compiled, _SHARED_GLOBALS.setdefault(printer, {}))
 
 
