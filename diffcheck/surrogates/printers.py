@@ -73,6 +73,20 @@ class _HintPrinting:
 
     SAFE: ClassVar[dict[str, str]] = {}
 
+    def _print(self, expr, **kwargs):
+        # A surrogate shares its subtrees (a sort's blends repeat the same comparisons: 4,600
+        # printed nodes, 200 distinct): each distinct node is printed once. The text of a
+        # node depends on the node only; its parent adds the brackets. Keyed with the type,
+        # so that numbers equal across types (2 and 2.0) keep their own text.
+        if kwargs or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        memo = self.__dict__.setdefault("_printed", {})
+        key = (type(expr), expr)
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = super()._print(expr)
+        return text
+
     def _print_Function(self, expr):
         if isinstance(expr, AppliedUndef):  # a model function: the user's own callable
             return f"{expr.func.__name__}({', '.join(self._print(a) for a in expr.args)})"
