@@ -99,8 +99,8 @@ def _simplified(expr: sp.Expr) -> sp.Expr:
         return expr
     folded = sp.piecewise_fold(expr)
     if isinstance(folded, sp.Piecewise):
-        return sp.Piecewise(*[(sp.cancel(sp.expand(e)), c) for e, c in folded.args])
-    return sp.cancel(sp.expand(folded))
+        return sp.Piecewise(*[(sp.cancel(e), c) for e, c in folded.args])
+    return sp.cancel(folded)
 
 
 class _ErrorWalk:
