@@ -43,6 +43,7 @@ from diffcheck.numeric import (
 )
 from diffcheck.parser import ParsedExpression
 from diffcheck.primitives.switching import FAMILIES, Candidate
+from diffcheck.printing import expression_text
 from diffcheck.rules import NON_DIFFERENTIABLE_KINDS, rule_for
 from diffcheck.sets import same_set
 
@@ -155,7 +156,7 @@ def gradient_text(expr: sp.Expr, w: sp.Symbol) -> str | None:
     large to print."""
     if sizes(expr)[0] > GRADIENT_TEXT_LIMIT:
         return None
-    return str(partial_derivative(expr, w))
+    return expression_text(partial_derivative(expr, w))
 
 
 def analyze(parsed: ParsedExpression, wrt: Sequence[str]) -> Analysis:
@@ -291,7 +292,8 @@ def _labels(group: list[CandidateOutcome], kind: str, g: sp.Expr, loss: sp.Expr,
 def _finding(parsed: ParsedExpression, candidate: Candidate, worst: SideComparison, kind: str,
              where: str, loss_text: str) -> Finding:
     rule = rule_for(kind, candidate.family)
-    cause = parsed.snippets.get(candidate.node, str(candidate.node))
+    node_text = expression_text(candidate.node)
+    cause = parsed.snippets.get(candidate.node, node_text)
     every_level = (candidate.level_set is not None
                    and where == f"sin({sp.pi * candidate.level_set}) = 0")
     message_where = f"{candidate.level_set} is an integer" if every_level else where
@@ -299,7 +301,7 @@ def _finding(parsed: ParsedExpression, candidate: Candidate, worst: SideComparis
         code=rule.code,
         kind=kind,
         message=rule.format(cause=cause, where=message_where, loss=loss_text),
-        cause=str(candidate.node),
+        cause=node_text,
         where=where,
         autodiff=_autodiff_note(candidate, worst),
         column=parsed.spans.get(candidate.node),

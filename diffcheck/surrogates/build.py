@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import mpmath as mp
 import sympy as sp
 
+from diffcheck.printing import SharedTexts, expression_text
 from diffcheck.surrogates.exact import exact_rational, float_up
 from diffcheck.surrogates.planning import (
     ParameterNames,
@@ -63,7 +64,7 @@ def _entry_report(primitive: Primitive, entry: SurrogateEntry, target: sp.Ration
     return {
         "name": entry.name,
         "replace": node_text,
-        "with": str(standard_form(replacement)),
+        "with": expression_text(standard_form(replacement)),
         "params": rep.parameter,
         "max_error": max_error,
         "smoothness": entry.smoothness,
@@ -93,7 +94,7 @@ def surrogates_for(node: sp.Expr, target_error: float = 0.01) -> list[dict]:
         return []
     with mp.workdps(BOUND_DIGITS):
         target = exact_rational(target_error)
-        node_text = str(node)
+        node_text = expression_text(node)
         return [_entry_report(primitive, entry, target, node_text)
                 for entry in SURROGATES[primitive.family] if entry.applies(primitive)]
 
@@ -101,11 +102,12 @@ def surrogates_for(node: sp.Expr, target_error: float = 0.01) -> list[dict]:
 def _describe(plan: dict[sp.Expr, Replacement], proof: Proof, rejected: Proof | None) -> str:
     """How the bound was composed, or why there is none."""
     steps = []
+    texts = SharedTexts()  # the replaced nodes nest in one another
     for rep in plan.values():
         bound = rep.entry.bound(rep.symbol, rep.primitive) if rep.entry.bound else None
         own = f", own error <= {bound}" if bound is not None else ", no uniform bound"
         parameter = ", ".join(f"{name} = {value:g}" for name, value in rep.parameter.items())
-        steps.append(f"{rep.primitive.node} -> {rep.entry.name} ({parameter}{own})")
+        steps.append(f"{texts(rep.primitive.node)} -> {rep.entry.name} ({parameter}{own})")
     text = "Replaced " + "; ".join(steps) + "."
     if rejected is not None:
         text += (f" The C-infinity replacements give no finite bound ({rejected.culprit}), so "
@@ -175,7 +177,7 @@ def build_smooth_loss(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], target_error:
                     plan, proof, rejected = banded_plan, banded_proof, proof
         surrogate = build_surrogate(expr, plan)
         report = {
-            "expression": str(standard_form(surrogate)),
+            "expression": expression_text(standard_form(surrogate)),
             "params": {name: value for r in plan.values() for name, value in r.parameter.items()},
             "max_error": float_up(proof.error),
             "smoothness": min((r.entry.smoothness for r in plan.values()), key=SMOOTHNESS_RANK),

@@ -14,6 +14,8 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pytorch import TorchPrinter
 
+from diffcheck.printing import OncePerNode
+
 
 class _SafeFunction(sp.Function):
     """A smooth function with a standard SymPy form and overflow-free NumPy/PyTorch code."""
@@ -68,24 +70,11 @@ def standard_form(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, _SafeFunction), lambda e: e.standard())
 
 
-class _HintPrinting:
-    """Safe building blocks and model functions for the NumPy and PyTorch printers."""
+class _HintPrinting(OncePerNode):
+    """Safe building blocks and model functions for the NumPy and PyTorch printers (each
+    distinct node printed once: a sort's surrogate repeats its comparisons)."""
 
     SAFE: ClassVar[dict[str, str]] = {}
-
-    def _print(self, expr, **kwargs):
-        # A surrogate shares its subtrees (a sort's blends repeat the same comparisons: 4,600
-        # printed nodes, 200 distinct): each distinct node is printed once. The text of a
-        # node depends on the node only; its parent adds the brackets. Keyed with the type,
-        # so that numbers equal across types (2 and 2.0) keep their own text.
-        if kwargs or not isinstance(expr, sp.Basic):
-            return super()._print(expr, **kwargs)
-        memo = self.__dict__.setdefault("_printed", {})
-        key = (type(expr), expr)
-        text = memo.get(key)
-        if text is None:
-            text = memo[key] = super()._print(expr)
-        return text
 
     def _print_Function(self, expr):
         if isinstance(expr, AppliedUndef):  # a model function: the user's own callable

@@ -29,6 +29,7 @@ from sympy.core.function import AppliedUndef
 from sympy.core.relational import Relational
 
 from diffcheck.intervals import DomainError, Interval, apply, enclose, number_interval
+from diffcheck.printing import SharedTexts, expression_text
 from diffcheck.surrogates.exact import (
     Bound,
     fraction_of,
@@ -419,7 +420,8 @@ def _split_error(walk: _ErrorWalk, rep: Replacement, gap: sp.Expr, relation: Rel
     at_boundary, slope = _boundary_split(gap, margin)
     error = times(deviation, magnitude(enclose(at_boundary, walk.overrides)))
     if error == math.inf:
-        return error, lambda: (f"the branches differ by {at_boundary} where {margin} = 0, "
+        return error, lambda: (f"the branches differ by {expression_text(at_boundary)} where "
+                               f"{expression_text(margin)} = 0, "
                                "which is unbounded: the blend is off by half that jump")
     slope_bound = min(magnitude(enclose(slope, walk.overrides)),
                       _mean_value_slope(gap, margin, walk.overrides))
@@ -427,9 +429,10 @@ def _split_error(walk: _ErrorWalk, rep: Replacement, gap: sp.Expr, relation: Rel
         return plus(error, times(slope_bound, _moment_error(rep, 1, margin_error))), None
     coefficients = _slope_coefficients(slope, margin)
     if coefficients is None:
-        return math.inf, lambda: (f"near {margin} = 0 the branches differ by ({slope})*"
-                                  f"({margin}); the blend's error there grows like |{slope}|, "
-                                  "which is unbounded")
+        texts = SharedTexts()
+        return math.inf, lambda: (f"near {texts(margin)} = 0 the branches differ by "
+                                  f"({texts(slope)})*({texts(margin)}); the blend's error "
+                                  f"there grows like |{texts(slope)}|, which is unbounded")
     # |k| <= sum |a_j|*|g|**j: the switch's moments of every order bound the rest
     for power, coefficient in enumerate(coefficients, start=1):
         error = plus(error, times(upper_bound(sp.Abs(coefficient)),
@@ -462,7 +465,8 @@ def _jump_error(walk: _ErrorWalk, rep: Replacement, value, rest, condition) -> B
         return Fraction(0)
     gap = _simplified(value - rest)
     error = times(deviation, magnitude(enclose(gap, walk.overrides)))
-    reason: _Why = lambda: f"the branch taken where {condition} differs from the others by {gap}"  # noqa: E731
+    reason: _Why = lambda: (f"the branch taken where {expression_text(condition)} differs from "  # noqa: E731
+                            f"the others by {expression_text(gap)}")
     comparisons = _inequalities(condition)
     if error != 0 and comparisons:
         total: Bound = Fraction(0)
