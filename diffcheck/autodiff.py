@@ -295,6 +295,25 @@ def gradients(tree: Node, framework: str, ar: Any, point: Mapping[str, Any],
         return _run(program, framework, ar, point, wrt)
 
 
+class Origins(dict):
+    """id(expanded node) -> the node of the user's program it stands for.
+
+    Keyed by id (nodes compare by structure, and two ``x + 1`` of a program are two places),
+    so every keyed node is held here: a node dropped during expansion would free its id for a
+    later node, which would then inherit its origin (np_log_loss's ``1 - y_pred`` was reported
+    as the parameter ``y_pred``, depending on where memory put them).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: list[Node] = []
+
+    def stands_for(self, node: Node, original: Node, replace: bool = True) -> None:
+        if replace or id(node) not in self:
+            self[id(node)] = original
+            self._held.append(node)
+
+
 @dataclass
 class _Program:
     root: Node
@@ -313,7 +332,7 @@ def _expanded(tree: Node, framework: str) -> _Program:
     cached = _EXPANDED.get(key)
     if cached is not None and cached[0] is tree:
         return cached[1]
-    origin: dict[int, Node] = {}
+    origin = Origins()
     root = _Expander(framework, origin).expand(tree)
     order = _topological(root)
     constants: dict[int, Any] = {}
@@ -393,8 +412,8 @@ class _Builder:
     def node(self, op: str, *args: Node, **options: Any) -> Node:
         keywords = tuple((k, v) for k, v in options.items())
         built = Node(op, tuple(args), keywords=keywords, span=self.call_node.span)
-        self.expander.origin[id(built)] = self.expander.origin.get(id(self.call_node),
-                                                                   self.call_node)
+        self.expander.origin.stands_for(built, self.expander.origin.get(id(self.call_node),
+                                                                        self.call_node))
         return built
 
     def const(self, value: Any) -> Node:
@@ -425,7 +444,7 @@ class _Builder:
 class _Expander:
     """Rewrites library calls that a framework runs as a composition (``jnp.hypot``)."""
 
-    def __init__(self, framework: str, origin: dict[int, Node]) -> None:
+    def __init__(self, framework: str, origin: Origins) -> None:
         self.framework = framework
         self.origin = origin
 
@@ -444,7 +463,7 @@ class _Expander:
                                   for param, default in rule.defaults.items()
                                   if param not in given and default is not None)
             rebuilt = Node(node.op, args, node.value, keywords, node.written, node.span)
-        self.origin.setdefault(id(rebuilt), self.origin.get(id(node), node))
+        self.origin.stands_for(rebuilt, self.origin.get(id(node), node), replace=False)
         rule = RULES.get(rebuilt.op)
         expand = rule.expand.get(self.framework) if rule else None
         if rule is None or expand is None:

@@ -1097,8 +1097,20 @@ def _tied_kink(run: Run) -> Node | None:
 
 
 def _first_range_event(float_run: Run, exact_run: Run) -> tuple[str | None, Node | None]:
-    """The first intermediate (forward, then backward) that overflowed or underflowed."""
+    """The intermediate (forward, then backward) whose overflow or underflow made the gradient
+    wrong: the first overflow, or the first rounding to 0 that a consumer turns non-finite
+    (log(1 - y) where 1 - eps rounds to 1 in float32), before any harmless rounding to 0
+    met on the way (log(y) of the same y: 0 where the truth is -1e-15)."""
     pairs = list(zip(float_run.order, exact_run.order))
+    consumers: dict[int, list[Node]] = {}
+    for node in float_run.order:
+        for argument in node.args:
+            consumers.setdefault(id(argument), []).append(node)
+
+    def nonfinite(node: Node) -> bool:
+        return id(node) in float_run.values and _bad(float_run.values[id(node)])
+
+    first: tuple[str | None, Node | None] = (None, None)
     for table_f, table_e, sequence in (
         (float_run.values, exact_run.values, pairs),
         (float_run.cotangents, exact_run.cotangents, list(reversed(pairs))),
@@ -1111,10 +1123,14 @@ def _first_range_event(float_run: Run, exact_run: Run) -> tuple[str | None, Node
             if not isinstance(want, mp.mpf) or not mp.isfinite(want):
                 continue
             if math.isinf(got) or math.isnan(got):
-                return "overflow", node_f
+                return ("overflow", node_f) if first[1] is None else first
             if got == 0 and want != 0:
-                return "underflow", node_f
-    return None, None
+                if table_f is float_run.cotangents or \
+                        any(nonfinite(c) for c in consumers.get(id(node_f), [])):
+                    return "underflow", node_f
+                if first[1] is None:
+                    first = ("underflow", node_f)
+    return first
 
 
 def _code(effect: str, mechanism: str, range_event: str | None = None) -> str:

@@ -538,3 +538,24 @@ def test_trap_search_of_a_python_function_reads_its_parameters(tmp_path):
     path.write_text(smooth)
     (report,) = check_source(path)
     assert report.differentiable and not report.findings
+
+
+def test_range_trap_names_the_rounding_that_makes_the_gradient_nan(tmp_path):
+    """scikit-learn's log_loss clipped to [eps, 1 - eps]: in float32 1 - eps is 1, so past
+    y_pred = 1 the clip is 1, log(1 - 1) is -inf and the clip's zero slope times inf is NaN.
+    The culprit is ``1 - y_pred`` (0 where the truth is 1e-15), not the first value that
+    rounds to 0 on the way (log(y_pred): 0 where the truth is -1e-15, harmless), and never an
+    unrelated node that inherited a freed node's id (the parameter ``y_pred`` on the def line)."""
+    from diffcheck.api import check_source
+
+    path = tmp_path / "metrics.py"
+    path.write_text(
+        "import numpy as np\n\n\n"
+        "def log_loss(y_true, y_pred, eps=1e-15):\n"
+        "    y_pred = np.clip(y_pred, eps, 1 - eps)\n"
+        "    loss = -(y_true * np.log(y_pred) + (1 - y_true) * np.log(1 - y_pred))\n"
+        "    return np.mean(loss)\n")
+    (report,) = check_source(path, ["y_pred"])
+    (trap,) = [f for f in report.findings if f.code == "DC505"]
+    assert (trap.cause, trap.line) == ("1 - y_pred", 6)
+    assert trap.autodiff["effect"] == "nan" and "1 - y_pred rounds to 0" in trap.message
