@@ -48,6 +48,7 @@ from diffcheck.numeric import (
     DIGITS,
     compile_expr,
     compile_numpy,
+    compile_numpy_together,
     evaluate,
     partial_derivative,
     to_mpf,
@@ -200,8 +201,9 @@ class _Search:
         self.float_loss = compile_numpy(self.expr, self.symbols)
         self.derivatives = {w: partial_derivative(self.expr, sp.Symbol(w, real=True))
                             for w in self.wrt}
-        self.float_derivative = {w: compile_numpy(d, self.symbols)
-                                 for w, d in self.derivatives.items()}
+        # one function for all the derivatives: they share the loss's forward pass
+        self.float_derivatives = compile_numpy_together(list(self.derivatives.values()),
+                                                        self.symbols)
         from diffcheck.analysis.candidates import propose_candidates
 
         switch_sets = {c.g for c in propose_candidates(self.expr)}
@@ -248,6 +250,18 @@ class _Search:
         value = np.broadcast_to(np.asarray(run.value, dtype=np.float64), (len(points),))
         return ~np.isnan(value)  # an infinite value may be a huge one; NaN is no value
 
+    def float_truth(self, columns: list[np.ndarray], shape: tuple[int],
+                    dtype: Any = np.float64) -> dict[str, np.ndarray]:
+        """The true partial derivatives at every point, in float64 (or long double)."""
+        try:
+            together = self.float_derivatives(*columns)
+            return {w: _real_vector(value, shape, dtype)
+                    for w, value in zip(self.derivatives, together)}
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            # one derivative that cannot be evaluated leaves the others their values
+            return {w: _vector(compile_numpy(d, self.symbols), columns, shape, dtype)
+                    for w, d in self.derivatives.items()}
+
     def statuses(self, points: np.ndarray) -> list[Status]:
         """Trap status at each point: model in the dtype against the true derivative."""
         points = points.astype(self.ar.dtype).astype(np.float64)  # what the dtype can hold
@@ -256,9 +270,7 @@ class _Search:
         columns = [points[:, i] for i in range(len(self.names))]
         shape = (len(points),)
         with np.errstate(all="ignore"):
-            float_truth = {}
-            for w, fn in self.float_derivative.items():
-                float_truth[w] = _vector(fn, columns, shape)
+            float_truth = self.float_truth(columns, shape)
             float_value = _vector(self.float_loss, columns, shape)
             # where float64 itself overflows (exp(1000)), long double (x87: up to 1e4932) is
             # a cheaper second opinion than exact arithmetic
@@ -270,9 +282,9 @@ class _Search:
                 narrow = (int(wide.sum()),)
                 float_value = float_value.copy()
                 float_value[wide] = _vector(self.float_loss, long_columns, narrow, np.longdouble)
-                for w, fn in self.float_derivative.items():
+                for w, wide_truth in self.float_truth(long_columns, narrow, np.longdouble).items():
                     float_truth[w] = float_truth[w].copy()
-                    float_truth[w][wide] = _vector(fn, long_columns, narrow, np.longdouble)
+                    float_truth[w][wide] = wide_truth
             on_set = np.zeros(shape, dtype=bool)
             near_set = np.zeros(shape, dtype=bool)
             scale = 1 + np.max(np.abs(points), axis=1) if len(self.names) else np.ones(shape)
@@ -653,10 +665,22 @@ def _vector(fn: Any, columns: list[np.ndarray], shape: tuple[int],
             dtype: Any = np.float64) -> np.ndarray:
     """``fn`` at every point, as float64 (NaN where it cannot be evaluated)."""
     try:
-        values = np.broadcast_to(np.asarray(fn(*columns), dtype=dtype), shape)
-        return values.astype(np.float64)
+        return _real_vector(fn(*columns), shape, dtype)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return np.full(shape, np.nan)
+
+
+def _real_vector(values: Any, shape: tuple[int], dtype: Any = np.float64) -> np.ndarray:
+    """A compiled function's values as float64, NaN where they are complex (acos(y) at
+    |y| > 1 in NumPy's complex branch: there is no real value, not its real part).
+
+    >>> _real_vector(np.array([1.0 + 0j, 2.0 + 1j]), (2,))
+    array([ 1., nan])
+    """
+    array = np.asarray(values)
+    if np.iscomplexobj(array):
+        array = np.where(array.imag == 0, array.real, np.nan)
+    return np.broadcast_to(array.astype(dtype), shape).astype(np.float64)
 
 
 def _same_finding(a: Finding, b: Finding) -> bool:
