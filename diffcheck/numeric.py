@@ -32,6 +32,8 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter, PythonCodePrinter
 
+from diffcheck.printing import SpelledOutConditions
+
 #: working precision (decimal digits) of every numeric decision
 DIGITS = 60
 #: below this a value counts as zero (far below any step the analysis takes)
@@ -415,9 +417,13 @@ def compile_numpy_together(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol
     return _compile_numpy(sp.Tuple(*exprs), tuple(symbols))
 
 
+class _NumPyCode(SpelledOutConditions, NumPyPrinter):
+    """SymPy's NumPy printer, without its logic simplification of if-then-else conditions."""
+
+
 @lru_cache(maxsize=1024)
 def _compile_numpy(expr: sp.Expr, symbols: tuple) -> Callable:
-    return _lambdify(expr, symbols, NumPyPrinter, _NUMPY_MODULE)
+    return _lambdify(expr, symbols, _NumPyCode, _NUMPY_MODULE)
 
 
 def _undefined(*_args):

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import sympy as sp
+from sympy.logic.boolalg import ITE
 from sympy.printing.str import StrPrinter
 
 
@@ -37,6 +38,34 @@ class OncePerNode:
         if text is None:
             text = printed[key] = super()._print(expr)  # type: ignore[misc]
         return text
+
+
+class SpelledOutConditions:
+    """A mixin for SymPy's NumPy printer: a branch condition holding an if-then-else (a band
+    over a masked max: ``ITE(labels0 != labels1, d >= 1/5, d <= 999999999.8)``) is printed as
+    and/or/not. SymPy's printer runs ``simplify_logic`` on it first, up to 1.4 s per
+    condition, for code that computes the same.
+
+    >>> from diffcheck.numeric import compile_numpy
+    >>> a, b, x = sp.symbols("a b x", real=True)
+    >>> condition = ITE(sp.Eq(a, b), x > 0, x < 1)
+    >>> f = compile_numpy(sp.Piecewise((x, condition), (0, True)), [a, b, x])
+    >>> [float(f(1.0, 1.0, 2.0)), float(f(1.0, 2.0, 0.5)), float(f(1.0, 2.0, 2.0))]
+    [2.0, 0.5, 0.0]
+    """
+
+    def _print_Piecewise(self, expr: Any) -> str:
+        if any(condition.has(ITE) for _, condition in expr.args):
+            expr = sp.Piecewise(*[(e, _spelled_out(c) if c.has(ITE) else c)
+                                  for e, c in expr.args], evaluate=False)
+        return super()._print_Piecewise(expr)  # type: ignore[misc]
+
+
+def _spelled_out(condition: Any) -> Any:
+    """``condition`` with each ITE(a, b, c) written (a and b) or (not a and c)."""
+    return condition.replace(
+        lambda e: isinstance(e, ITE),
+        lambda e: sp.Or(sp.And(e.args[0], e.args[1]), sp.And(sp.Not(e.args[0]), e.args[2])))
 
 
 class _OncePerNode(OncePerNode, StrPrinter):

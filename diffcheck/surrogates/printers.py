@@ -14,7 +14,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pytorch import TorchPrinter
 
-from diffcheck.printing import OncePerNode
+from diffcheck.printing import OncePerNode, SpelledOutConditions
 
 
 class _SafeFunction(sp.Function):
@@ -90,7 +90,7 @@ class _HintPrinting(OncePerNode):
         return f"(1.0*({label} == {value}))"
 
 
-class _NumPyHints(_HintPrinting, NumPyPrinter):
+class _NumPyHints(_HintPrinting, SpelledOutConditions, NumPyPrinter):
     SAFE: ClassVar[dict[str, str]] = {
         "safe_softplus": "np.logaddexp(0, {0})",
         "safe_logsumexp": "np.logaddexp.reduce([{all}], axis=0)",
