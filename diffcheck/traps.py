@@ -1131,8 +1131,13 @@ def _first_range_event(float_run: Run, exact_run: Run) -> tuple[str | None, Node
         for argument in node.args:
             consumers.setdefault(id(argument), []).append(node)
 
-    def nonfinite(node: Node) -> bool:
+    def bad(node: Node) -> bool:
         return id(node) in float_run.values and _bad(float_run.values[id(node)])
+
+    def turns_nonfinite(consumer: Node) -> bool:
+        # non-finite here from finite arguments: log(0), 1/0 (a sum that is NaN because
+        # another of its terms is does not make this term the culprit)
+        return bad(consumer) and not any(bad(a) for a in consumer.args)
 
     first: tuple[str | None, Node | None] = (None, None)
     for table_f, table_e, sequence in (
@@ -1150,7 +1155,7 @@ def _first_range_event(float_run: Run, exact_run: Run) -> tuple[str | None, Node
                 return ("overflow", node_f) if first[1] is None else first
             if got == 0 and want != 0:
                 if table_f is float_run.cotangents or \
-                        any(nonfinite(c) for c in consumers.get(id(node_f), [])):
+                        any(turns_nonfinite(c) for c in consumers.get(id(node_f), [])):
                     return "underflow", node_f
                 if first[1] is None:
                     first = ("underflow", node_f)

@@ -559,3 +559,20 @@ def test_range_trap_names_the_rounding_that_makes_the_gradient_nan(tmp_path):
     (trap,) = [f for f in report.findings if f.code == "DC505"]
     assert (trap.cause, trap.line) == ("1 - y_pred", 6)
     assert trap.autodiff["effect"] == "nan" and "1 - y_pred rounds to 0" in trap.message
+
+
+@pytest.mark.parametrize("expr, where_part, culprit", [
+    # the NaN comes from log(1 - sigmoid(x)) = log(0); log(sigmoid(x)) = 0 there is harmless
+    ("-(sigmoid(x)*log(sigmoid(x)) + (1 - sigmoid(x))*log(1 - sigmoid(x)))", "x > 16.64",
+     "1 - sigmoid(x)"),
+    ("-(t*log(sigmoid(x)) + (1 - t)*log(1 - sigmoid(x)))", "x > 16.64", "1 - sigmoid(x)"),
+    # p*log(p) is NaN because log(p) is -inf: the culprit is p, not the product -p
+    ("-(exp(x)/(exp(x) + exp(y)))*log(exp(x)/(exp(x) + exp(y)))", "x < -104",
+     "exp(x)/(exp(x) + exp(y))"),
+])
+def test_underflow_culprit_is_the_value_a_log_turns_infinite(expr, where_part, culprit):
+    report = check(expr)
+    traps = [f for f in report.findings if f.code == "DC505" and where_part in f.where]
+    assert traps, [(f.code, f.where) for f in report.findings]
+    assert all(f.cause == culprit and f"{culprit} rounds to 0" in f.message for f in traps), \
+        [f.message for f in traps]
