@@ -27,7 +27,7 @@ from diffcheck.config import DEFAULT_SMOOTH_SCALE
 from diffcheck.lossfile import LossLine, read_loss_lines
 from diffcheck.model import Report, ReportError
 from diffcheck.parser import ParsedExpression, ParseError, literal_as_sympy, parse
-from diffcheck.printing import SharedTexts
+from diffcheck.printing import expression_text
 from diffcheck.readers.latex_tokens import looks_like_latex
 
 if TYPE_CHECKING:  # the reader imports lark, an optional dependency
@@ -453,8 +453,7 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
     parameters = chosen or loss.wrt
     analysed = Report(input=report.input, wrt=loss.symbols_of(parameters))
     pipeline = _analyse(parsed, analysed, smooth_scale)
-    printed = SharedTexts()  # the expression and its locations share their subtrees
-    report.expression = printed(parsed.expr)
+    report.expression = expression_text(parsed.expr)
     report.wrt = list(parameters)
     report.fixed = dict(loss.translation.fixed)
     report.error = analysed.error
@@ -470,7 +469,7 @@ def _fill_from_source(report: Report, loss: Any, wrt: Sequence[str] | None, smoo
         _autodiff_stage(parsed, analysed, dtype, tree=loss.translation.program,
                         wrt=analysed.wrt)
     # printed once: the causes of a large model are large expressions
-    spans_by_cause = {printed(k): v for k, v in parsed.locations.items()}
+    spans_by_cause = {expression_text(k): v for k, v in parsed.locations.items()}
     located = [_in_source(f, parsed, loss.implicit, texts, loss.translation.span_files,
                           spans_by_cause) for f in analysed.findings]
     if loss.is_model:

@@ -3,16 +3,14 @@
 The trees diffcheck builds share their subtrees: a sort's orderings compare the same errors
 again and again (lovasz_softmax: 4,600 printed nodes, 200 distinct), and SymPy's printer
 walks the tree, sorting each sum's terms at every visit. The text of a node depends on the
-node alone (its parent adds the brackets), so it is kept per node; the text is exactly
-``str(expr)``.
+node alone (its parent adds the brackets), so it is kept per node, for the whole process: a
+report prints the loss, its derivatives, its switching nodes and their surrogates, all made
+of the same subtrees. The text is exactly ``str(expr)``.
 
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y", real=True)
 >>> e = sp.Abs(x - y) ** 2 + sp.Abs(x - y) * sp.sqrt(sp.Abs(x - y) + 1)
->>> expression_text(e) == str(e)
-True
->>> texts = SharedTexts()
->>> [texts(e), texts(sp.Abs(x - y))] == [str(e), str(sp.Abs(x - y))]
+>>> [expression_text(e), expression_text(sp.Abs(x - y))] == [str(e), str(sp.Abs(x - y))]
 True
 """
 
@@ -37,6 +35,7 @@ class OncePerNode:
         text = printed.get(key)
         if text is None:
             text = printed[key] = super()._print(expr)  # type: ignore[misc]
+            self.__dict__["_characters"] = self.__dict__.get("_characters", 0) + len(text)
         return text
 
 
@@ -75,17 +74,16 @@ class _OncePerNode(OncePerNode, StrPrinter):
         super().__init__({"order": None})
 
 
-class SharedTexts:
-    """``str`` of several expressions that share subtrees (the keys of a parse's locations),
-    each distinct subtree printed once for all of them."""
+#: characters of text kept for the process before the kept texts are dropped (a few MB: a
+#: batch worker prints thousands of losses)
+MAX_KEPT_CHARACTERS = 4_000_000
 
-    def __init__(self) -> None:
-        self._printer = _OncePerNode()
-
-    def __call__(self, expr: Any) -> str:
-        return self._printer.doprint(expr)
+_printer = _OncePerNode()
 
 
 def expression_text(expr: Any) -> str:
-    """``str(expr)``, each distinct subtree printed once."""
-    return _OncePerNode().doprint(expr)
+    """``str(expr)``, each distinct subtree printed once for the process."""
+    global _printer
+    if _printer.__dict__.get("_characters", 0) > MAX_KEPT_CHARACTERS:
+        _printer = _OncePerNode()
+    return _printer.doprint(expr)

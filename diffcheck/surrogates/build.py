@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import mpmath as mp
 import sympy as sp
 
-from diffcheck.printing import SharedTexts, expression_text
+from diffcheck.printing import expression_text
 from diffcheck.surrogates.exact import exact_rational, float_up
 from diffcheck.surrogates.planning import (
     ParameterNames,
@@ -102,12 +102,11 @@ def surrogates_for(node: sp.Expr, target_error: float = 0.01) -> list[dict]:
 def _describe(plan: dict[sp.Expr, Replacement], proof: Proof, rejected: Proof | None) -> str:
     """How the bound was composed, or why there is none."""
     steps = []
-    texts = SharedTexts()  # the replaced nodes nest in one another
     for rep in plan.values():
         bound = rep.entry.bound(rep.symbol, rep.primitive) if rep.entry.bound else None
         own = f", own error <= {bound}" if bound is not None else ", no uniform bound"
         parameter = ", ".join(f"{name} = {value:g}" for name, value in rep.parameter.items())
-        steps.append(f"{texts(rep.primitive.node)} -> {rep.entry.name} ({parameter}{own})")
+        steps.append(f"{expression_text(rep.primitive.node)} -> {rep.entry.name} ({parameter}{own})")
     text = "Replaced " + "; ".join(steps) + "."
     if rejected is not None:
         text += (f" The C-infinity replacements give no finite bound ({rejected.culprit}), so "

@@ -29,7 +29,7 @@ from sympy.core.function import AppliedUndef
 from sympy.core.relational import Relational
 
 from diffcheck.intervals import DomainError, Interval, apply, enclose, number_interval
-from diffcheck.printing import SharedTexts, expression_text
+from diffcheck.printing import expression_text
 from diffcheck.surrogates.exact import (
     Bound,
     fraction_of,
@@ -429,10 +429,10 @@ def _split_error(walk: _ErrorWalk, rep: Replacement, gap: sp.Expr, relation: Rel
         return plus(error, times(slope_bound, _moment_error(rep, 1, margin_error))), None
     coefficients = _slope_coefficients(slope, margin)
     if coefficients is None:
-        texts = SharedTexts()
-        return math.inf, lambda: (f"near {texts(margin)} = 0 the branches differ by "
-                                  f"({texts(slope)})*({texts(margin)}); the blend's error "
-                                  f"there grows like |{texts(slope)}|, which is unbounded")
+        text = expression_text
+        return math.inf, lambda: (f"near {text(margin)} = 0 the branches differ by "
+                                  f"({text(slope)})*({text(margin)}); the blend's error "
+                                  f"there grows like |{text(slope)}|, which is unbounded")
     # |k| <= sum |a_j|*|g|**j: the switch's moments of every order bound the rest
     for power, coefficient in enumerate(coefficients, start=1):
         error = plus(error, times(upper_bound(sp.Abs(coefficient)),
