@@ -27,7 +27,7 @@ from diffcheck.config import DEFAULT_SMOOTH_SCALE
 from diffcheck.lossfile import LossLine, read_loss_lines
 from diffcheck.model import Report, ReportError
 from diffcheck.parser import ParsedExpression, ParseError, literal_as_sympy, parse
-from diffcheck.printing import expression_text
+from diffcheck.printing import expression_text, forget_texts
 from diffcheck.readers.latex_tokens import looks_like_latex
 
 if TYPE_CHECKING:  # the reader imports lark, an optional dependency
@@ -132,6 +132,7 @@ def _analyse(parsed, report: Report, smooth_scale: float) -> Any:
     # Imported here so that ``import diffcheck`` stays cheap for the CLI's --help.
     from diffcheck.analysis import AnalysisLimit
 
+    forget_texts()  # texts are shared within a report, not kept across a batch's lines
     try:
         return _run_pipeline(parsed, report, smooth_scale)
     except AnalysisLimit as err:

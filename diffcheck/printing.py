@@ -3,9 +3,10 @@
 The trees diffcheck builds share their subtrees: a sort's orderings compare the same errors
 again and again (lovasz_softmax: 4,600 printed nodes, 200 distinct), and SymPy's printer
 walks the tree, sorting each sum's terms at every visit. The text of a node depends on the
-node alone (its parent adds the brackets), so it is kept per node, for the whole process: a
-report prints the loss, its derivatives, its switching nodes and their surrogates, all made
-of the same subtrees. The text is exactly ``str(expr)``.
+node alone (its parent adds the brackets), so it is kept per node for the whole report
+(:func:`forget_texts` starts a new one): a report prints the loss, its derivatives, its
+switching nodes and their surrogates, all made of the same subtrees. The text is exactly
+``str(expr)``.
 
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y", real=True)
@@ -74,15 +75,23 @@ class _OncePerNode(OncePerNode, StrPrinter):
         super().__init__({"order": None})
 
 
-#: characters of text kept for the process before the kept texts are dropped (a few MB: a
-#: batch worker prints thousands of losses)
+#: characters of text kept before the kept texts are dropped (lovasz_softmax's report prints
+#: 1.4 million)
 MAX_KEPT_CHARACTERS = 4_000_000
 
 _printer = _OncePerNode()
 
 
+def forget_texts() -> None:
+    """Drop the kept texts, at the start of each report: a batch worker keeps one report's
+    texts (and the SymPy nodes they are keyed by), not every line's (60 MB more over 5,000
+    lines)."""
+    global _printer
+    _printer = _OncePerNode()
+
+
 def expression_text(expr: Any) -> str:
-    """``str(expr)``, each distinct subtree printed once for the process."""
+    """``str(expr)``, each distinct subtree printed once for the report."""
     global _printer
     if _printer.__dict__.get("_characters", 0) > MAX_KEPT_CHARACTERS:
         _printer = _OncePerNode()
