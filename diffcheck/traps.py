@@ -623,7 +623,7 @@ class _Search:
             "gradients": values_by_fw,
             "trapped": trapped,
         }
-        fix = _fix(diagnosis, self.expr, effect, self.tree)
+        fix = _fix(diagnosis, self.expr, effect, self.tree, self.dtype)
         rule = CODES[code]
         who = " and ".join(FRAMEWORK_NAMES[name] for name in trapped)
         shown = _number(values_by_fw[fw][variable])
@@ -1040,6 +1040,7 @@ class Diagnosis:
     event: str | None = None  # overflow | underflow, for a range trap
     where_node: Node | None = None
     branch: int | None = None  # 1: the true branch of where_node, 2: the false one
+    exact: float | None = None  # the culprit's exact value, for a range trap
 
 
 def _bad(value: Any) -> bool:
@@ -1065,9 +1066,9 @@ def _diagnose(float_run: Run, exact_run: Run, structural: bool, tree: Node) -> D
         return origin.get(id(node), node)
 
     if not structural:
-        event, node = _first_range_event(float_run, exact_run)
+        event, node, exact = _first_range_event(float_run, exact_run)
         if node is not None:
-            return Diagnosis("range", user(node), event)
+            return Diagnosis("range", user(node), event, exact=exact)
     # a where whose unselected branch holds a node that turns a zero cotangent non-finite
     for node in reversed(run.order):
         if node.op != "where" or id(node) not in run.cotangents:
@@ -1120,11 +1121,13 @@ def _tied_kink(run: Run) -> Node | None:
     return None
 
 
-def _first_range_event(float_run: Run, exact_run: Run) -> tuple[str | None, Node | None]:
+def _first_range_event(float_run: Run, exact_run: Run
+                       ) -> tuple[str | None, Node | None, float | None]:
     """The intermediate (forward, then backward) whose overflow or underflow made the gradient
     wrong: the first overflow, or the first rounding to 0 that a consumer turns non-finite
     (log(1 - y) where 1 - eps rounds to 1 in float32), before any harmless rounding to 0
-    met on the way (log(y) of the same y: 0 where the truth is -1e-15)."""
+    met on the way (log(y) of the same y: 0 where the truth is -1e-15). Third: the exact
+    value of a forward intermediate (None for a cotangent)."""
     pairs = list(zip(float_run.order, exact_run.order))
     consumers: dict[int, list[Node]] = {}
     for node in float_run.order:
@@ -1139,7 +1142,7 @@ def _first_range_event(float_run: Run, exact_run: Run) -> tuple[str | None, Node
         # another of its terms is does not make this term the culprit)
         return bad(consumer) and not any(bad(a) for a in consumer.args)
 
-    first: tuple[str | None, Node | None] = (None, None)
+    first: tuple[str | None, Node | None, float | None] = (None, None, None)
     for table_f, table_e, sequence in (
         (float_run.values, exact_run.values, pairs),
         (float_run.cotangents, exact_run.cotangents, list(reversed(pairs))),
@@ -1151,14 +1154,15 @@ def _first_range_event(float_run: Run, exact_run: Run) -> tuple[str | None, Node
             want = table_e[id(node_e)]
             if not isinstance(want, mp.mpf) or not mp.isfinite(want):
                 continue
+            exact = float(want) if table_f is float_run.values else None
             if math.isinf(got) or math.isnan(got):
-                return ("overflow", node_f) if first[1] is None else first
+                return ("overflow", node_f, exact) if first[1] is None else first
             if got == 0 and want != 0:
                 if table_f is float_run.cotangents or \
                         any(turns_nonfinite(c) for c in consumers.get(id(node_f), [])):
-                    return "underflow", node_f
+                    return "underflow", node_f, exact
                 if first[1] is None:
-                    first = ("underflow", node_f)
+                    first = ("underflow", node_f, exact)
     return first
 
 
@@ -1192,19 +1196,23 @@ def _replace(outer: Span, inner: Span, replacement: str) -> str | None:
     return outer.text[:start] + replacement + outer.text[end:]
 
 
+#: the spacing of each dtype's numbers just above 1
+_EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+
 #: the argument a singular op must be kept away from, and a safe stand-in value
 _GUARDED_ARGUMENT = {"sqrt": 0, "log": 0, "log1p": 0, "pow": 0, "div": 1, "norm": None,
                      "hypot": None, "xlogy": 1}
 
 
-def _fix(diagnosis: Diagnosis, expr: sp.Expr, effect: str, tree: Node) -> str:
+def _fix(diagnosis: Diagnosis, expr: sp.Expr, effect: str, tree: Node,
+         dtype: str = "float32") -> str:
     culprit = diagnosis.culprit
     if diagnosis.mechanism == "unselected-branch" and culprit is not None:
         return _double_where(diagnosis) or (
             f"double where: make the argument of {culprit.written or culprit.op} safe where the "
             "branch is not selected, e.g. where(cond, sqrt(where(cond, x, 1)), 0)")
     if diagnosis.mechanism == "range" and culprit is not None:
-        return _range_fix(diagnosis, effect, tree)
+        return _range_fix(diagnosis, effect, tree, dtype)
     if diagnosis.mechanism == "singular" and culprit is not None:
         return _singular_fix(culprit)
     if culprit is not None and culprit.op == "softplus":
@@ -1263,7 +1271,7 @@ def _singular_fix(culprit: Node) -> str:
     return f"keep the argument of {name} away from its singular point (eps, clamp or a double where)"
 
 
-def _range_fix(diagnosis: Diagnosis, effect: str, tree: Node) -> str:
+def _range_fix(diagnosis: Diagnosis, effect: str, tree: Node, dtype: str = "float32") -> str:
     culprit = diagnosis.culprit
     assert culprit is not None
     known = _log_space_rewrite(culprit, tree)
@@ -1279,6 +1287,17 @@ def _range_fix(diagnosis: Diagnosis, effect: str, tree: Node) -> str:
                 f"log(1 - sigmoid({text})) (F.logsigmoid, jax.nn.log_sigmoid)")
     if culprit.op in ("log", "log1p") and text:
         return f"clamp before log: log(clamp({text}, min=1e-30)), or compute the log directly"
+    epsilon = _EPSILON.get(dtype)
+    written = _text_of(culprit.span)
+    if (diagnosis.event == "underflow" and culprit.op in ("sub", "add") and written
+            and epsilon is not None and diagnosis.exact is not None
+            and 0 < abs(diagnosis.exact) < epsilon):
+        # a margin below the dtype's resolution (1 - 1e-15 is 1 in float32): the clip or
+        # guard that was meant to keep this away from 0 does nothing in this dtype
+        return (f"{written} is {diagnosis.exact:.3g} exactly, below {dtype}'s resolution near 1 "
+                f"({epsilon:.3g}): take the margin from the dtype (np.finfo(x.dtype).eps, "
+                "torch.finfo(x.dtype).eps, jnp.finfo(x.dtype).eps) instead of a smaller "
+                "constant")
     if diagnosis.event == "underflow" or effect == "underflow":
         return ("a quantity rounds to 0 in this dtype: compute its logarithm directly "
                 "(logsigmoid, log_softmax, xlogy, log(-expm1(x)) for log(1 - exp(x)))")

@@ -559,6 +559,9 @@ def test_range_trap_names_the_rounding_that_makes_the_gradient_nan(tmp_path):
     (trap,) = [f for f in report.findings if f.code == "DC505"]
     assert (trap.cause, trap.line) == ("1 - y_pred", 6)
     assert trap.autodiff["effect"] == "nan" and "1 - y_pred rounds to 0" in trap.message
+    # the fix says why the clip did nothing: its margin is below float32's resolution
+    assert "1 - y_pred is 1e-15 exactly, below float32's resolution" in trap.fix
+    assert "finfo(x.dtype).eps" in trap.fix
 
 
 @pytest.mark.parametrize("expr, where_part, culprit", [
