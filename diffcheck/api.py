@@ -660,7 +660,7 @@ def _in_source(finding, parsed, implicit: set[str], texts: list[str],
     from diffcheck.readers.pysource import user_indexing
 
     if spans_by_cause is None:
-        spans_by_cause = {str(k): v for k, v in parsed.locations.items()}
+        spans_by_cause = {expression_text(k): v for k, v in parsed.locations.items()}
     span = spans_by_cause.get(finding.cause)
     if span is not None:
         finding.line, finding.column = span.line, span.column

@@ -55,6 +55,7 @@ class Arithmetic:
         info = np.finfo(self.dtype)
         self.largest = float(info.max)
         self.smallest = float(info.tiny)  # the smallest normal number
+        self.epsilon = float(info.eps)  # the spacing of the numbers just above 1
 
     def const(self, value: Any) -> Any:
         return self.dtype.type(float(value))

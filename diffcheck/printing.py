@@ -68,7 +68,7 @@ def _spelled_out(condition: Any) -> Any:
         lambda e: sp.Or(sp.And(e.args[0], e.args[1]), sp.And(sp.Not(e.args[0]), e.args[2])))
 
 
-class _OncePerNode(OncePerNode, StrPrinter):
+class _TextPrinter(OncePerNode, StrPrinter):
     """SymPy's ``str`` printer, with the settings of ``Basic.__str__``."""
 
     def __init__(self) -> None:
@@ -79,7 +79,7 @@ class _OncePerNode(OncePerNode, StrPrinter):
 #: 1.4 million)
 MAX_KEPT_CHARACTERS = 4_000_000
 
-_printer = _OncePerNode()
+_printer = _TextPrinter()
 
 
 def forget_texts() -> None:
@@ -87,12 +87,11 @@ def forget_texts() -> None:
     texts (and the SymPy nodes they are keyed by), not every line's (60 MB more over 5,000
     lines)."""
     global _printer
-    _printer = _OncePerNode()
+    _printer = _TextPrinter()
 
 
 def expression_text(expr: Any) -> str:
     """``str(expr)``, each distinct subtree printed once for the report."""
-    global _printer
     if _printer.__dict__.get("_characters", 0) > MAX_KEPT_CHARACTERS:
-        _printer = _OncePerNode()
+        forget_texts()
     return _printer.doprint(expr)

@@ -623,7 +623,7 @@ class _Search:
             "gradients": values_by_fw,
             "trapped": trapped,
         }
-        fix = _fix(diagnosis, self.expr, effect, self.tree, self.dtype)
+        fix = _fix(diagnosis, self.expr, effect, self.tree, self.ar)
         rule = CODES[code]
         who = " and ".join(FRAMEWORK_NAMES[name] for name in trapped)
         shown = _number(values_by_fw[fw][variable])
@@ -1196,23 +1196,19 @@ def _replace(outer: Span, inner: Span, replacement: str) -> str | None:
     return outer.text[:start] + replacement + outer.text[end:]
 
 
-#: the spacing of each dtype's numbers just above 1
-_EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
-
 #: the argument a singular op must be kept away from, and a safe stand-in value
 _GUARDED_ARGUMENT = {"sqrt": 0, "log": 0, "log1p": 0, "pow": 0, "div": 1, "norm": None,
                      "hypot": None, "xlogy": 1}
 
 
-def _fix(diagnosis: Diagnosis, expr: sp.Expr, effect: str, tree: Node,
-         dtype: str = "float32") -> str:
+def _fix(diagnosis: Diagnosis, expr: sp.Expr, effect: str, tree: Node, ar: Arithmetic) -> str:
     culprit = diagnosis.culprit
     if diagnosis.mechanism == "unselected-branch" and culprit is not None:
         return _double_where(diagnosis) or (
             f"double where: make the argument of {culprit.written or culprit.op} safe where the "
             "branch is not selected, e.g. where(cond, sqrt(where(cond, x, 1)), 0)")
     if diagnosis.mechanism == "range" and culprit is not None:
-        return _range_fix(diagnosis, effect, tree, dtype)
+        return _range_fix(diagnosis, effect, tree, ar)
     if diagnosis.mechanism == "singular" and culprit is not None:
         return _singular_fix(culprit)
     if culprit is not None and culprit.op == "softplus":
@@ -1271,7 +1267,7 @@ def _singular_fix(culprit: Node) -> str:
     return f"keep the argument of {name} away from its singular point (eps, clamp or a double where)"
 
 
-def _range_fix(diagnosis: Diagnosis, effect: str, tree: Node, dtype: str = "float32") -> str:
+def _range_fix(diagnosis: Diagnosis, effect: str, tree: Node, ar: Arithmetic) -> str:
     culprit = diagnosis.culprit
     assert culprit is not None
     known = _log_space_rewrite(culprit, tree)
@@ -1287,15 +1283,13 @@ def _range_fix(diagnosis: Diagnosis, effect: str, tree: Node, dtype: str = "floa
                 f"log(1 - sigmoid({text})) (F.logsigmoid, jax.nn.log_sigmoid)")
     if culprit.op in ("log", "log1p") and text:
         return f"clamp before log: log(clamp({text}, min=1e-30)), or compute the log directly"
-    epsilon = _EPSILON.get(dtype)
     written = _text_of(culprit.span)
     if (diagnosis.event == "underflow" and culprit.op in ("sub", "add") and written
-            and epsilon is not None and diagnosis.exact is not None
-            and 0 < abs(diagnosis.exact) < epsilon):
+            and diagnosis.exact is not None and 0 < abs(diagnosis.exact) < ar.epsilon):
         # a margin below the dtype's resolution (1 - 1e-15 is 1 in float32): the clip or
         # guard that was meant to keep this away from 0 does nothing in this dtype
-        return (f"{written} is {diagnosis.exact:.3g} exactly, below {dtype}'s resolution near 1 "
-                f"({epsilon:.3g}): take the margin from the dtype (np.finfo(x.dtype).eps, "
+        return (f"{written} is {diagnosis.exact:.3g} exactly, below {ar.name}'s resolution near "
+                f"1 ({ar.epsilon:.3g}): take the margin from the dtype (np.finfo(x.dtype).eps, "
                 "torch.finfo(x.dtype).eps, jnp.finfo(x.dtype).eps) instead of a smaller "
                 "constant")
     if diagnosis.event == "underflow" or effect == "underflow":
