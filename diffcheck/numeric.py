@@ -516,16 +516,52 @@ def _compile_float(expr: sp.Expr, symbols: tuple) -> Callable:
     return _lambdify(expr, symbols, PythonCodePrinter, _FLOAT_MODULE)
 
 
+#: what a float function raises where its value is not a real number
+_FLOAT_FAILURES = (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError)
+
+
 def value(fn: Callable, values: Sequence[float]) -> float | None:
     """``fn(*values)`` for a :func:`compile_float` function; None where it is not a real number."""
     try:
         result = fn(*values)
-    except (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError):
+    except _FLOAT_FAILURES:
         return None
     if isinstance(result, complex) or not isinstance(result, (int, float)):
         return None
     result = float(result)
     return result if math.isfinite(result) else None
+
+
+def readings_along(expr: sp.Expr, symbols: Sequence[sp.Symbol], point: Sequence[float],
+                   index: int, grid: Sequence[float]) -> list[float | None]:
+    """:func:`value` of ``expr`` at ``point`` with coordinate ``index`` set to each number of
+    ``grid``, in one NumPy call: a scan for sign changes reads hundreds of points of one
+    line, each a Python call of the float function otherwise. None where the value is not a
+    real number; the float function reads the points one by one where NumPy cannot.
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> readings_along(sp.log(x) + y, [x, y], [0.0, 1.0], 0, [-1.0, 1.0, 2.0])
+    [None, 1.0, 1.6931471805599454]
+    """
+    np = importlib.import_module("numpy")
+    symbols = tuple(symbols)
+    line = np.asarray(grid, dtype=float)
+    columns = [line if i == index else np.full(line.shape, float(v)) for i, v in enumerate(point)]
+    try:
+        with np.errstate(all="ignore"):
+            result = np.asarray(_compile_numpy(expr, symbols)(*columns))
+    except Exception:  # a function NumPy lacks, a printer limit: the exact loop below decides
+        result = None
+    if result is None or result.dtype.kind not in "fiub":
+        # complex or object values, or no NumPy function: one point at a time
+        scan, values = compile_float(expr, symbols), list(point)
+        readings = []
+        for v in grid:
+            values[index] = v
+            readings.append(value(scan, values))
+        return readings
+    result = np.broadcast_to(result.astype(float), line.shape)
+    return [float(r) if math.isfinite(r) else None for r in result.tolist()]
 
 
 def evaluate(fn: Callable, values: Sequence, digits: int = DIGITS) -> mp.mpf | None:

@@ -32,6 +32,7 @@ from diffcheck.numeric import (
     exact_number,
     free_symbols,
     not_a_number,
+    readings_along,
     to_mpf,
     value,
 )
@@ -206,13 +207,9 @@ def _roots_read_on_line(g: sp.Expr, all_symbols: Sequence[sp.Symbol], assignment
     if not _scanned_only(g, unknown):
         return None
     symbols = tuple(all_symbols)
-    scan = compile_float(g, symbols)
     index = symbols.index(unknown)
     values = [float(assignment[s]) if s != unknown else 0.0 for s in symbols]
-    readings = []
-    for v in _GRID:
-        values[index] = v
-        readings.append(value(scan, values))
+    readings = readings_along(g, symbols, values, index, _GRID)
     known = [r for r in readings if r is not None]
     if len(known) < len(readings) - len(readings) // 2:
         return None  # over- or underflows: the exact scan reads it at a lower precision
@@ -400,8 +397,7 @@ _GRID = _scan_grid()
 
 def _scanned_roots(g: sp.Expr, x: sp.Symbol) -> list:
     """Sign changes of g on a grid (float64: only signs are needed), refined at DIGITS."""
-    scan = compile_float(g, [x])
-    readings = [value(scan, [v]) for v in _GRID]
+    readings = readings_along(g, [x], [0.0], 0, _GRID)
     if sum(r is None for r in readings) > len(readings) // 2:
         # float64 over- or underflows (exp(1000*x)): scan at a low mpmath precision instead
         fn = compile_expr(g, [x])

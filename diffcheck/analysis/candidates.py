@@ -30,7 +30,15 @@ import sympy as sp
 
 from diffcheck.analysis.series import Unsupported
 from diffcheck.analysis.sides import SideComparison, compare_sides
-from diffcheck.numeric import compile_expr, compile_float, evaluate, free_symbols, to_mpf, value
+from diffcheck.numeric import (
+    compile_expr,
+    compile_float,
+    evaluate,
+    free_symbols,
+    readings_along,
+    to_mpf,
+    value,
+)
 from diffcheck.primitives.switching import Candidate, candidates_of
 from diffcheck.probe import looks_nonsmooth, one_sided_quotients
 from diffcheck.sets import (
@@ -249,28 +257,25 @@ def descend_onto_set(g: sp.Expr, symbols: Sequence[sp.Symbol], seed: int) -> lis
         if start is None or start == 0:
             continue
         side = 1 if start > 0 else -1
-        point = _descend(g, g_fn, symbols, variables, values, side, 4 * DESCENT_REACH)
+        point = _descend(g, symbols, variables, values, side, 4 * DESCENT_REACH)
         if point is not None:
             found.append(point)
     return found
 
 
-def _descend(g, g_fn, symbols, variables, values, side, reach) -> dict | None:
+def _descend(g, symbols, variables, values, side, reach) -> dict | None:
     for _ in range(DESCENT_ROUNDS):
         for variable in variables:
             index = list(symbols).index(variable)
             grid = [reach * (2 * k / 63 - 1) + 0.01234567 for k in range(64)]
-            readings = []
-            for x in grid:
-                values[index] = x
-                readings.append(value(g_fn, values))
+            readings = readings_along(g, tuple(symbols), values, index, grid)
             usable = [(r * side, x) for r, x in zip(readings, grid) if r is not None]
             if not usable:
                 return None
             lowest, best = min(usable)
             values[index] = best
             if lowest < 0:
-                roots = _float_roots(g_fn, list(values), index, reach / 4)
+                roots = _float_roots(g, tuple(symbols), list(values), index, reach / 4)
                 for root in sorted(roots, key=lambda r: abs(r - best)):
                     values[index] = root
                     point = _exact_point(g, symbols, variable, values)
@@ -353,13 +358,12 @@ def _step_along_set(g: sp.Expr, symbols: Sequence[sp.Symbol], unknown: sp.Symbol
 # --- the search for points where a switch shows ------------------------------------------
 
 
-def _float_roots(g_fn, values: list[float], index: int, scale: float) -> list[float]:
+def _float_roots(g: sp.Expr, symbols: tuple, values: list[float], index: int,
+                 scale: float) -> list[float]:
     """Roots of g along one coordinate, by a sign scan and bisection (float64, cheap)."""
     grid = [scale * 4 * (2 * k / 63 - 1) + 0.01234567 * scale for k in range(64)]
-    readings = []
-    for x in grid:
-        values[index] = x
-        readings.append(value(g_fn, values))
+    readings = readings_along(g, symbols, values, index, grid)
+    g_fn = compile_float(g, symbols)
     roots = []
     for (a, fa), (b, fb) in zip(zip(grid, readings), zip(grid[1:], readings[1:])):
         if fa is None or fb is None or (fa > 0) == (fb > 0):
@@ -428,13 +432,12 @@ def _trial_points(g: sp.Expr, symbols: Sequence[sp.Symbol], solve_order: Sequenc
     """Float points of ``g = 0`` away from the other sets: (values, index of the unknown)."""
     unknown = next(s for s in solve_order if s in free_symbols(g))
     index = list(symbols).index(unknown)
-    g_fn = compile_float(g, tuple(symbols))
     others = [compile_float(h, tuple(symbols)) for h in crossing]
     rng = random.Random(seed)
     for trial_number in range(trials):
         scale = SEARCH_SCALES[trial_number % len(SEARCH_SCALES)]
         values = [rng.uniform(-scale, scale) for _ in symbols]
-        for root in _float_roots(g_fn, list(values), index, scale):
+        for root in _float_roots(g, tuple(symbols), list(values), index, scale):
             values[index] = root
             clearance = CLEARANCE * (1 + max(abs(v) for v in values))
             near = [value(h, values) for h in others]
