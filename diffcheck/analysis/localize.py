@@ -109,14 +109,21 @@ def _evaluation_order(condition: Any) -> int:
 class LineBranches(_Localizer):
     """Active branches on the side ``t -> 0+`` of ``point + t*direction``, decided exactly."""
 
-    def __init__(self, point: Mapping[sp.Symbol, Any], direction: Mapping[sp.Symbol, Any]):
+    def __init__(self, point: Mapping[sp.Symbol, Any], direction: Mapping[sp.Symbol, Any],
+                 mirror: LineBranches | None = None):
+        """``mirror``: the branches on the other side (the direction negated), whose
+        expansions this side reuses where they are analytic (:class:`Expansion`)."""
         super().__init__()
         self.line = {s: (point[s], direction.get(s, 0)) for s in point}
         self.expansions: dict[int, Expansion] = {}
+        self.mirror = mirror
 
     def expansion(self, horizon: int) -> Expansion:
         if horizon not in self.expansions:
-            self.expansions[horizon] = Expansion(self.line, horizon)
+            mirror = self.mirror
+            self.expansions[horizon] = Expansion(
+                self.line, horizon,
+                None if mirror is None else lambda: mirror.expansions.get(horizon))
         return self.expansions[horizon]
 
     def series(self, expr: sp.Expr, horizon: int = 4) -> Series:

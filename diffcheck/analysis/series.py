@@ -186,6 +186,19 @@ class Series:
     def truncated(self, horizon: Order) -> Series:
         return Series(self.terms, self.sizes, min(self.order, horizon))
 
+    def reflected(self) -> Series | None:
+        """The series of ``f(-t)`` for a Laurent series ``f`` (integer powers, no logarithm);
+        None for any other.
+
+        >>> Series({(Fraction(1), 0): mp.mpf(2), (Fraction(2), 0): mp.mpf(3)},
+        ...        {(Fraction(1), 0): mp.mpf(2), (Fraction(2), 0): mp.mpf(3)}, 4).reflected()
+        Series(-2.0*t**1 + 3.0*t**2, order=4)
+        """
+        if any(m != 0 or e.denominator != 1 for e, m in self.terms):
+            return None
+        return Series({(e, m): -c if e.numerator % 2 else c for (e, m), c in self.terms.items()},
+                      self.sizes, self.order)
+
 
 def _plus(order: Order, shift: Order) -> Order:
     return math.inf if math.inf in (order, shift) else order + shift
@@ -368,12 +381,21 @@ class Expansion:
 
     ``line`` maps each symbol to (p, d) (numbers or SymPy numbers). ``events`` collects what
     makes an expansion non-analytic (a root or log of something that vanishes there, a flat
-    exponential): without any, two identical expressions have identical Taylor series.
+    exponential, a limit at infinity): without any, two identical expressions have identical
+    Taylor series.
+
+    ``mirror`` gives the expansion (same point and horizon, opposite direction) that the
+    other side of the point already computed, if any: as long as it met no event, each of its
+    series is a Laurent series of a function meromorphic at the point, and the series on this
+    side is the same with t -> -t. Both sides of a set localize the same large loss, and most
+    of its subexpressions (a softmax's) are analytic there.
     """
 
-    def __init__(self, line: Mapping[sp.Symbol, tuple[Any, Any]], horizon: int | Fraction):
+    def __init__(self, line: Mapping[sp.Symbol, tuple[Any, Any]], horizon: int | Fraction,
+                 mirror: Callable[[], Expansion | None] | None = None):
         self.horizon = Fraction(horizon)
         self.events: set[str] = set()
+        self.mirror = mirror
         self.memo: dict[sp.Basic, Series] = {}
         #: the symbols that stay fixed along the line, at their (exact) values
         self.fixed = {symbol: p for symbol, (p, d) in line.items() if d == 0}
@@ -391,9 +413,20 @@ class Expansion:
         cached = self.memo.get(expr)
         if cached is not None:
             return cached
-        result = self._rule(expr)
+        result = self._reflected(expr)
+        if result is None:
+            result = self._rule(expr)
         self.memo[expr] = result
         return result
+
+    def _reflected(self, expr: sp.Basic) -> Series | None:
+        """The mirror's series of ``expr`` with t -> -t, where that is exact (else None)."""
+        other = self.mirror() if self.mirror is not None else None
+        # events only grow: none now means none while any of the mirror's series was made
+        if other is None or other.events or other.horizon != self.horizon:
+            return None
+        series = other.memo.get(expr)
+        return None if series is None else series.reflected()
 
     def _rule(self, expr: sp.Basic) -> Series:
         if expr.is_Rational:
@@ -511,6 +544,8 @@ def _atan_at_infinity(expansion: Expansion, arg: Series) -> Series | None:
     if sign is None:
         return None
     inverse = power(arg, Fraction(-1), expansion.horizon, expansion.events)
+    # the limit depends on the side: atan(1/t) is pi/2 for t -> 0+ and -pi/2 for t -> 0-
+    expansion.events.add("limit at infinity")
     return Series.constant(sign * mp.pi / 2) + (-analytic(sp.atan, inverse, expansion.horizon))
 
 

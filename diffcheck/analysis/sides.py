@@ -200,8 +200,9 @@ def _compare(loss: sp.Expr, symbols: Sequence[sp.Symbol], point: Mapping[sp.Symb
 # --- exact comparison --------------------------------------------------------------------
 
 
-def _localized(loss: sp.Expr, point: dict, direction: dict, side: int):
-    branches = LineBranches(point, {s: side * to_mpf(d) for s, d in direction.items()})
+def _localized(loss: sp.Expr, point: dict, direction: dict, side: int,
+               mirror: LineBranches | None = None):
+    branches = LineBranches(point, {s: side * to_mpf(d) for s, d in direction.items()}, mirror)
     try:
         return branches, branches(loss)
     except Undefined:
@@ -232,7 +233,9 @@ def _differ(a: mp.mpf, b: mp.mpf, magnitude: mp.mpf) -> bool:
 
 
 def _compare_exactly(loss: sp.Expr, point: dict, direction: dict) -> SideComparison:
-    localized = {side: _localized(loss, point, direction, side) for side in (1, -1)}
+    ahead = _localized(loss, point, direction, 1)
+    # the side behind reuses the expansions ahead: most of a large loss is analytic here
+    localized = {1: ahead, -1: _localized(loss, point, direction, -1, mirror=ahead[0])}
     if all(local is None for _, local in localized.values()):
         raise Ambiguous("undefined on both sides")
     value_here = exact_value(loss, point)
