@@ -175,8 +175,9 @@ def build_smooth_loss(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], target_error:
                 if banded_proof.error != math.inf:
                     plan, proof, rejected = banded_plan, banded_proof, proof
         surrogate = build_surrogate(expr, plan)
+        written = standard_form(surrogate)
         report = {
-            "expression": expression_text(standard_form(surrogate)),
+            "expression": expression_text(written),
             "params": {name: value for r in plan.values() for name, value in r.parameter.items()},
             "max_error": float_up(proof.error),
             "smoothness": min((r.entry.smoothness for r in plan.values()), key=SMOOTHNESS_RANK),
@@ -186,6 +187,6 @@ def build_smooth_loss(expr: sp.Expr, nonsmooth: Sequence[sp.Expr], target_error:
         }
         values = {r.symbol: sp.Rational(repr(float(r.value))) for r in plan.values()
                   if r.symbol is not None and r.value is not None}
-        return SmoothLoss(report, standard_form(surrogate).xreplace(values))
+        return SmoothLoss(report, written.xreplace(values))
 
 
