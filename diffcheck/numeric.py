@@ -537,7 +537,10 @@ def readings_along(expr: sp.Expr, symbols: Sequence[sp.Symbol], point: Sequence[
     """:func:`value` of ``expr`` at ``point`` with coordinate ``index`` set to each number of
     ``grid``, in one NumPy call: a scan for sign changes reads hundreds of points of one
     line, each a Python call of the float function otherwise. None where the value is not a
-    real number; the float function reads the points one by one where NumPy cannot.
+    real number; the float function reads the points one by one where NumPy cannot. Where
+    float64 overflows on the way, NumPy carries the infinity on (1/(1 + exp(1000)) reads 0,
+    where the float function gives up): readings only bracket roots, which are then refined
+    exactly.
 
     >>> x, y = sp.symbols("x y", real=True)
     >>> readings_along(sp.log(x) + y, [x, y], [0.0, 1.0], 0, [-1.0, 1.0, 2.0])
@@ -631,31 +634,112 @@ def _constant_piece(e: sp.Basic) -> bool:
     return isinstance(e, sp.Derivative) and isinstance(e.expr, _PIECEWISE_CONSTANT)
 
 
-def _piecewise_diff(expr: sp.Expr, w: sp.Symbol) -> sp.Expr:
-    """``diff(expr, w)``, each Piecewise differentiated branch by branch as it stands.
+class _Differentiator:
+    """d/dw of the subexpressions of one loss, each distinct one differentiated once.
 
-    SymPy rebuilds the derivative of a Piecewise and merges equal neighbouring branches by
-    writing the or of their conditions in conjunctive normal form: exponential in the
-    comparisons of a sort's orderings (minutes for a Lovasz-Softmax of three classes).
+    SymPy's ``diff`` differentiates a subexpression again wherever it occurs (a softmax's
+    denominator in every probability) and walks each intermediate result once more to make
+    its unevaluated derivatives canonical. The rules for sums, products, powers and
+    functions below are SymPy's own (``Add._eval_derivative``, ``Mul``'s Leibniz rule for one
+    derivative, ``Pow._eval_derivative``, ``Function._eval_derivative``), so every result is
+    the expression ``diff`` builds; any other node is left to ``diff``.
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> _Differentiator(x).derivative(sp.exp(x * y) / (1 + sp.exp(x * y)))
+    y*exp(x*y)/(exp(x*y) + 1) - y*exp(2*x*y)/(exp(x*y) + 1)**2
     """
-    if not expr.has(w):
-        return sp.Integer(0)
-    if isinstance(expr, sp.Piecewise):
-        pieces: list[tuple[sp.Expr, Any]] = []
-        for value, condition in expr.args:
-            slope = _piecewise_diff(value, w)
-            if pieces and pieces[-1][0] == slope:
-                pieces[-1] = (slope, sp.Or(pieces[-1][1], condition))
+
+    def __init__(self, w: sp.Symbol):
+        self.w = w
+        self.plain: dict[sp.Basic, sp.Expr] = {}
+        self.pieces: dict[sp.Basic, sp.Expr] = {}
+
+    def derivative(self, expr: sp.Expr) -> sp.Expr:
+        """``sp.diff(expr, w)``."""
+        result = self._plain(expr)
+        if result.has(sp.Derivative):
+            result = result.replace(lambda e: isinstance(e, sp.Derivative), lambda e: e.canonical)
+        return result
+
+    def _plain(self, e: sp.Basic) -> sp.Expr:
+        known = self.plain.get(e)
+        if known is not None:
+            return known
+        kind = type(e)
+        if not e.args:
+            result = sp.Integer(1) if e == self.w else sp.Integer(0)
+        elif kind is sp.Add or kind is sp.Mul or kind is sp.Pow or (
+                isinstance(e, sp.Function) and kind._eval_derivative is _FUNCTION_RULE
+                and kind._eval_derivative_n_times is _REPEATED_RULE):
+            # a node whose arguments are all constant in w is (SymPy's quick exit for a
+            # node without w, and what each rule gives when every derivative below is 0)
+            slopes = [self._plain(a) for a in e.args]
+            if all(slope is sp.S.Zero for slope in slopes):
+                result = sp.Integer(0)
+            elif kind is sp.Add:
+                result = sp.Add(*slopes)
+            elif kind is sp.Mul:
+                result = sp.Add(*[sp.Mul(*[slope if i == k else a
+                                           for i, (a, slope) in enumerate(zip(e.args, slopes))])
+                                  for k in range(len(e.args))])
+            elif kind is sp.Pow:
+                base, exponent = e.args
+                d_base, d_exponent = slopes
+                result = e * (d_exponent * sp.log(base) + d_base * exponent / base)
             else:
-                pieces.append((slope, condition))
-        return pieces[0][0] if len(pieces) == 1 else sp.Piecewise(*pieces, evaluate=False)
-    if expr.is_Add:
-        return sp.Add(*[_piecewise_diff(term, w) for term in expr.args])
-    if expr.is_Mul and expr.has(sp.Piecewise):
-        factors = expr.args
-        return sp.Add(*[sp.Mul(*factors[:i], _piecewise_diff(factor, w), *factors[i + 1:])
-                        for i, factor in enumerate(factors)])
-    return sp.diff(expr, w)
+                terms = []
+                for i, slope in enumerate(slopes, start=1):
+                    if slope.is_zero:
+                        continue
+                    try:
+                        outer = e.fdiff(i)
+                    except sp.ArgumentIndexError:
+                        outer = sp.Function.fdiff(e, i)
+                    terms.append(outer * slope)
+                result = sp.Add(*terms)
+        else:
+            result = sp.diff(e, self.w)
+        self.plain[e] = result
+        return result
+
+    def piecewise(self, expr: sp.Expr) -> sp.Expr:
+        """``diff(expr, w)``, each Piecewise differentiated branch by branch as it stands.
+
+        SymPy rebuilds the derivative of a Piecewise and merges equal neighbouring branches by
+        writing the or of their conditions in conjunctive normal form: exponential in the
+        comparisons of a sort's orderings (minutes for a Lovasz-Softmax of three classes).
+        """
+        known = self.pieces.get(expr)
+        if known is not None:
+            return known
+        result = self._piecewise(expr)
+        self.pieces[expr] = result
+        return result
+
+    def _piecewise(self, expr: sp.Expr) -> sp.Expr:
+        w = self.w
+        if not expr.has(w):
+            return sp.Integer(0)
+        if isinstance(expr, sp.Piecewise):
+            pieces: list[tuple[sp.Expr, Any]] = []
+            for value, condition in expr.args:
+                slope = self.piecewise(value)
+                if pieces and pieces[-1][0] == slope:
+                    pieces[-1] = (slope, sp.Or(pieces[-1][1], condition))
+                else:
+                    pieces.append((slope, condition))
+            return pieces[0][0] if len(pieces) == 1 else sp.Piecewise(*pieces, evaluate=False)
+        if expr.is_Add:
+            return sp.Add(*[self.piecewise(term) for term in expr.args])
+        if expr.is_Mul and expr.has(sp.Piecewise):
+            factors = expr.args
+            return sp.Add(*[sp.Mul(*factors[:i], self.piecewise(factor), *factors[i + 1:])
+                            for i, factor in enumerate(factors)])
+        return self.derivative(expr)
+
+
+_FUNCTION_RULE = sp.Function._eval_derivative
+_REPEATED_RULE = sp.Basic._eval_derivative_n_times
 
 
 @lru_cache(maxsize=512)
@@ -668,7 +752,7 @@ def partial_derivative(expr: sp.Expr, w: sp.Symbol) -> sp.Expr:
     >>> partial_derivative(sp.floor(x) + sp.Heaviside(x) * x ** 2, x)
     2*x*Heaviside(x)
     """
-    derivative = _piecewise_diff(expr, w)
+    derivative = _Differentiator(w).piecewise(expr)
     try:
         return derivative.replace(_dropped_term, lambda e: sp.Integer(0))
     except TypeError:
