@@ -347,7 +347,9 @@ def _lambdify(expr: sp.Expr, symbols: tuple, printer: type, modules: list) -> Ca
     # Stacked layers (a transformer's encoder) repeat each layer's output in the next one:
     # printed as a tree, two layers took minutes; with temporaries it is linear.
     shared = printed > _CSE_TREE_SIZE and printed > 4 * distinct
-    compiled = sp.lambdify(arguments, renamed, modules=modules, dummify=False,
+    # use_imps: no function here carries an implementation of its own (implemented_function),
+    # and looking for one walks the whole tree
+    compiled = sp.lambdify(arguments, renamed, modules=modules, dummify=False, use_imps=False,
                            printer=printer(settings),
                            cse=_shared_subexpressions if shared else False, **_NO_DOCSTRING)
     return _with_shared_globals(compiled, _SHARED_GLOBALS.setdefault(printer, {}))
@@ -612,9 +614,9 @@ def as_sympy(value) -> sp.Basic:
 
 def to_mpf(value) -> mp.mpf:
     """A SymPy number, Fraction, int or float as an mpf at the working precision."""
+    if isinstance(value, mp.mpf):
+        return value  # most calls: points on a line, already converted
     with mp.workdps(DIGITS):
-        if isinstance(value, mp.mpf):
-            return value
         if isinstance(value, sp.Rational):
             return mp.mpf(int(value.p)) / int(value.q)
         if isinstance(value, Fraction):

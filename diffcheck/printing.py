@@ -81,6 +81,9 @@ MAX_KEPT_CHARACTERS = 4_000_000
 
 _printer = _TextPrinter()
 
+#: the printers kept for the report, by class (the NumPy and PyTorch code of surrogates)
+_kept_printers: dict[type, Any] = {}
+
 
 def forget_texts() -> None:
     """Drop the kept texts, at the start of each report: a batch worker keeps one report's
@@ -88,6 +91,7 @@ def forget_texts() -> None:
     lines)."""
     global _printer
     _printer = _TextPrinter()
+    _kept_printers.clear()
 
 
 def expression_text(expr: Any) -> str:
@@ -95,3 +99,14 @@ def expression_text(expr: Any) -> str:
     if _printer.__dict__.get("_characters", 0) > MAX_KEPT_CHARACTERS:
         forget_texts()
     return _printer.doprint(expr)
+
+
+def kept_printer(printer_class: type) -> Any:
+    """The report's instance of a :class:`OncePerNode` printer class: the code of every
+    surrogate of a loss (each finding's and the whole loss's) is made of the same subtrees.
+    Its texts are dropped with :func:`forget_texts`."""
+    printer = _kept_printers.get(printer_class)
+    if printer is None or printer.__dict__.get("_characters", 0) > MAX_KEPT_CHARACTERS:
+        printer = _kept_printers[printer_class] = printer_class()
+    return printer
+

@@ -151,3 +151,18 @@ def test_a_whole_loss_surrogate_without_a_bound_is_not_checked(monkeypatch):
     checked.clear()
     unbounded = verify.checked_smooth_loss(sp.exp(y) * sp.Abs(x), [sp.Abs(x)], [{"x": 0}], 0.01)
     assert unbounded is not None and unbounded.report["max_error"] is None and not checked
+
+
+def test_the_code_printers_are_kept_for_one_report_and_print_what_fresh_ones_do():
+    from diffcheck import printing
+    from diffcheck.surrogates import printers
+
+    u = sp.Abs(x - _softmax)
+    blend = sp.Piecewise((u * y, u > y), (u**2, True), evaluate=False)
+    fresh = [printers._NumPyHints().doprint(e).replace("numpy.", "np.") for e in (u, blend)]
+    printing.forget_texts()
+    assert [printers.numpy_code(u), printers.numpy_code(blend)] == fresh
+    kept = printing.kept_printer(printers._NumPyHints)
+    assert kept._printed  # the second call reused the texts of the first
+    printing.forget_texts()
+    assert printing.kept_printer(printers._NumPyHints) is not kept

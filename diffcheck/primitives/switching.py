@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 import sympy as sp
@@ -258,7 +259,14 @@ def _localize_piecewise(branches: Branches, node: sp.Expr) -> sp.Expr:
 
 
 def _localize_label(branches: Branches, node: sp.Expr) -> sp.Expr:
-    return sp.Integer(1 if branches.truth(sp.Eq(*node.args)) else 0)
+    return sp.Integer(1 if branches.truth(_label_test(node)) else 0)
+
+
+@lru_cache(maxsize=1024)
+def _label_test(node: sp.Expr) -> Any:
+    """``Eq(label, value)`` of a label indicator, built once: SymPy's Eq asks the assumptions
+    about the difference each time (each side of each point localizes every label)."""
+    return sp.Eq(*node.args)
 
 
 @dataclass(frozen=True)

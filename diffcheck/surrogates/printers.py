@@ -14,7 +14,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pytorch import TorchPrinter
 
-from diffcheck.printing import OncePerNode, SpelledOutConditions
+from diffcheck.printing import OncePerNode, SpelledOutConditions, kept_printer
 
 
 class _SafeFunction(sp.Function):
@@ -131,21 +131,24 @@ class _TorchHints(_HintPrinting, TorchPrinter):
         return code
 
 
-def _code(printer, expr: sp.Expr) -> str:
+def _code(printer_class: type, expr: sp.Expr) -> str:
+    """The code of ``expr`` by the report's printer of ``printer_class`` (:func:`kept_printer`:
+    a loss's surrogates share their subtrees). The printers are strict: a node they cannot
+    write raises (it is not listed above the code, which a kept text would skip)."""
     # a hint is a convenience: a construct the printer cannot write must not sink the report
     try:
-        return printer.doprint(expr)
+        return kept_printer(printer_class).doprint(expr)
     except Exception as exc:
         return f"# not expressible: {type(exc).__name__}: {exc}"
 
 
 def numpy_code(expr: sp.Expr) -> str:
     """NumPy code for ``expr`` (``np`` is numpy); safe blocks never overflow."""
-    return _code(_NumPyHints(), expr).replace("numpy.", "np.")
+    return _code(_NumPyHints, expr).replace("numpy.", "np.")
 
 
 def torch_code(expr: sp.Expr) -> str:
     """PyTorch code for ``expr``; safe blocks never overflow."""
-    return _code(_TorchHints(), expr)
+    return _code(_TorchHints, expr)
 
 
