@@ -14,6 +14,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pytorch import TorchPrinter
 
+from diffcheck.numeric import shared_xreplace
 from diffcheck.printing import OncePerNode, SpelledOutConditions, kept_printer
 
 
@@ -66,8 +67,21 @@ def _log(argument: sp.Expr) -> sp.Expr:
 
 
 def standard_form(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with every safe building block written with standard SymPy functions."""
-    return expr.replace(lambda e: isinstance(e, _SafeFunction), lambda e: e.standard())
+    """``expr`` with every safe building block written with standard SymPy functions.
+
+    Each distinct subexpression is visited once (``replace`` walks the printed tree: a
+    sort's surrogate repeats its comparisons in every ordering).
+
+    >>> u = sp.Symbol("u", real=True)
+    >>> standard_form(safe_sigmoid(u) + safe_sigmoid(u) ** 2)
+    1/(1 + exp(-u)) + (1 + exp(-u))**(-2)
+    """
+    return shared_xreplace(expr, {}, _STANDARD_HEADS)
+
+
+#: how shared_xreplace rebuilds each safe building block: as its standard form
+_STANDARD_HEADS = {cls: (lambda *args, cls=cls: cls(*args).standard())
+                   for cls in _SafeFunction.__subclasses__()}
 
 
 class _HintPrinting(OncePerNode):
