@@ -420,6 +420,11 @@ def _roots_from_readings(readings: list, fn: Callable, vanishes_at: Callable) ->
     return [_nice_root(r, vanishes_at) for r in roots[:MAX_ROOTS_PER_LINE]]
 
 
+#: halvings of a bracket whose ends have one sign before it is given up (2**-64 of the grid
+#: step: well below float64's resolution of the scan that proposed it)
+UNBRACKETED_STEPS = 64
+
+
 def _refine(fn, a, b):
     """A root of fn in the bracket [a, b], at DIGITS precision (None: a jump or a pole).
 
@@ -432,7 +437,13 @@ def _refine(fn, a, b):
             return None
         tolerance = mp.mpf(10) ** (-DIGITS + 5) * (1 + abs(a) + abs(b))
         kept = 0  # which end stayed at the last step: +1 a, -1 b
-        for _ in range(4 * DIGITS):
+        # ends of one sign: the float scan's sign change was rounding (1 - softmax where it
+        # saturates, far out on a line); halving looks for a sign change inside (two roots)
+        # as far as float64 could have placed one, not down to DIGITS (180 evaluations)
+        unbracketed = (fa > 0) == (fb > 0) and fa != 0 and fb != 0
+        for step in range(4 * DIGITS):
+            if unbracketed and step >= UNBRACKETED_STEPS:
+                break
             if fa == 0:
                 return a
             if fb == 0:
@@ -454,6 +465,7 @@ def _refine(fn, a, b):
                 kept = 1
             else:
                 a, fa = c, fc
+                unbracketed = False
                 if kept == -1:
                     fb /= 2
                 kept = -1

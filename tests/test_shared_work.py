@@ -166,3 +166,34 @@ def test_the_code_printers_are_kept_for_one_report_and_print_what_fresh_ones_do(
     assert kept._printed  # the second call reused the texts of the first
     printing.forget_texts()
     assert printing.kept_printer(printers._NumPyHints) is not kept
+
+
+def _counted(fn):
+    calls = []
+
+    def counted(*args):
+        calls.append(args)
+        return fn(*args)
+
+    return counted, calls
+
+
+def test_a_bracket_whose_ends_agree_is_given_up_early_unless_it_holds_two_roots():
+    from diffcheck import sets
+    from diffcheck.numeric import compile_expr
+
+    with mp.workdps(numeric.DIGITS):
+        # 1 - softmax far out on a line: float64 rounds it to 0 and back, the exact value
+        # stays positive on the whole bracket
+        saturated = 1 - sp.exp(x) / (sp.exp(x) + sp.exp(-3))
+        fn, calls = _counted(compile_expr(saturated, [x]))
+        assert sets._refine(fn, mp.mpf(38), mp.mpf(42)) is None
+        assert len(calls) <= sets.UNBRACKETED_STEPS + 8
+        # positive at both ends, negative in the middle: the halving finds the sign change
+        two_roots = (x - mp.mpf("0.3")) * (x - mp.mpf("0.55"))
+        fn, calls = _counted(compile_expr(two_roots, [x]))
+        root = sets._refine(fn, mp.mpf(0), mp.mpf(1))
+        assert root is not None and abs(root - mp.mpf("0.55")) < mp.mpf("1e-40")
+        # a root at an end is kept
+        fn, _ = _counted(compile_expr(x - 1, [x]))
+        assert sets._refine(fn, mp.mpf(1), mp.mpf(2)) == 1
