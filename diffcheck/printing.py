@@ -109,4 +109,3 @@ def kept_printer(printer_class: type) -> Any:
     if printer is None or printer.__dict__.get("_characters", 0) > MAX_KEPT_CHARACTERS:
         printer = _kept_printers[printer_class] = printer_class()
     return printer
-

@@ -363,11 +363,11 @@ def _float_roots(g: sp.Expr, symbols: tuple, values: list[float], index: int,
     """Roots of g along one coordinate, by a sign scan and bisection (float64, cheap)."""
     grid = [scale * 4 * (2 * k / 63 - 1) + 0.01234567 * scale for k in range(64)]
     readings = readings_along(g, symbols, values, index, grid)
-    g_fn = compile_float(g, symbols)
     roots = []
     for (a, fa), (b, fb) in zip(zip(grid, readings), zip(grid[1:], readings[1:])):
         if fa is None or fb is None or (fa > 0) == (fb > 0):
             continue
+        g_fn = compile_float(g, symbols)  # compiled (once) only for a g with a bracket
         for _ in range(60):
             mid = (a + b) / 2
             values[index] = mid
