@@ -79,9 +79,8 @@ class _TextPrinter(OncePerNode, StrPrinter):
 #: 1.4 million)
 MAX_KEPT_CHARACTERS = 4_000_000
 
-_printer = _TextPrinter()
-
-#: the printers kept for the report, by class (the NumPy and PyTorch code of surrogates)
+#: the printers kept for the report, by class: the report's text, and the NumPy and PyTorch
+#: code of its surrogates
 _kept_printers: dict[type, Any] = {}
 
 
@@ -89,22 +88,19 @@ def forget_texts() -> None:
     """Drop the kept texts, at the start of each report: a batch worker keeps one report's
     texts (and the SymPy nodes they are keyed by), not every line's (60 MB more over 5,000
     lines)."""
-    global _printer
-    _printer = _TextPrinter()
     _kept_printers.clear()
 
 
 def expression_text(expr: Any) -> str:
     """``str(expr)``, each distinct subtree printed once for the report."""
-    if _printer.__dict__.get("_characters", 0) > MAX_KEPT_CHARACTERS:
-        forget_texts()
-    return _printer.doprint(expr)
+    return kept_printer(_TextPrinter).doprint(expr)
 
 
 def kept_printer(printer_class: type) -> Any:
-    """The report's instance of a :class:`OncePerNode` printer class: the code of every
-    surrogate of a loss (each finding's and the whole loss's) is made of the same subtrees.
-    Its texts are dropped with :func:`forget_texts`."""
+    """The report's instance of a :class:`OncePerNode` printer class: a report prints the
+    loss, its derivatives, causes and surrogates (each finding's and the whole loss's), all
+    made of the same subtrees. Its texts are dropped with :func:`forget_texts`, or when they
+    pass MAX_KEPT_CHARACTERS."""
     printer = _kept_printers.get(printer_class)
     if printer is None or printer.__dict__.get("_characters", 0) > MAX_KEPT_CHARACTERS:
         printer = _kept_printers[printer_class] = printer_class()
